@@ -1,0 +1,5 @@
+import sys
+
+from sisr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""The high-level Python API: upscale an array, a PIL image or a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sisr.errors import SisrError
+
+__all__ = ["upscale"]
+
+
+def upscale(image: Any, model: str | None = None, scale: int | None = None) -> np.ndarray:
+    """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1].
+
+    ``image``: a path, a PIL image, or an ``H x W [x C]`` numpy array (uint8,
+    uint16 or float in [0, 1]). Gray stays gray (one channel); alpha is
+    upscaled by bicubic interpolation and re-attached.
+    """
+    from sisr.infer import load_model
+    from sisr.io import ImageData, read_image
+    from sisr.io import _from_pil as from_pil
+
+    up = load_model(model, scale=scale)
+    if isinstance(image, (str, os.PathLike)):
+        data = read_image(Path(image))
+    elif hasattr(image, "mode") and hasattr(image, "size"):
+        data = from_pil(image)
+    else:
+        arr = np.asarray(image)
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        elif arr.dtype == np.uint16:
+            arr = arr.astype(np.float32) / 65535.0
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+            raise SisrError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {arr.shape}")
+        alpha = arr[:, :, 3] if arr.shape[2] == 4 else None
+        data = ImageData(pixels=arr[:, :, :3].astype(np.float32), alpha=alpha)
+    return upscale_data(data, up).pixels_with_alpha()
+
+
+def upscale_data(data, up):
+    """Upscale an :class:`~sisr.io.ImageData` with a loaded :class:`~sisr.infer.Upscaler`."""
+    from sisr.io import ImageData
+    from sisr.resize import imresize
+
+    out = up(data.rgb)
+    if data.pixels.shape[2] == 1:
+        out = out.mean(axis=2, keepdims=True)
+    alpha = None
+    if data.alpha is not None:
+        alpha = np.clip(imresize(data.alpha.astype(np.float64), float(up.scale)), 0, 1).astype(np.float32)
+    return ImageData(pixels=out.astype(np.float32), alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)

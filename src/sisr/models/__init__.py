@@ -1,0 +1,25 @@
+"""Model registry: architecture name -> (config dataclass, module class).
+
+A literal dict, so that nothing is scanned or imported as a side effect.
+``PRETRAINED`` names the shipped trained models (files in ``sisr/weights``).
+"""
+
+from __future__ import annotations
+
+from sisr.models.bicubic import Bicubic, BicubicConfig
+
+REGISTRY: dict[str, tuple[type, type]] = {
+    "bicubic": (BicubicConfig, Bicubic),
+}
+
+# name -> (weights file in sisr/weights, one-line description)
+PRETRAINED: dict[str, tuple[str, str]] = {}
+
+# Architectures usable by name with no weights.
+WEIGHTLESS: dict[str, str] = {
+    "bicubic": "MATLAB-compatible bicubic interpolation (no learning)",
+}
+
+DEFAULT_MODEL = "bicubic"
+
+__all__ = ["DEFAULT_MODEL", "PRETRAINED", "REGISTRY", "WEIGHTLESS"]

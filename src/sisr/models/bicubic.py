@@ -1,0 +1,29 @@
+"""MATLAB bicubic interpolation as a model: the baseline every table starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sisr.resize import imresize_torch
+
+
+@dataclass(frozen=True)
+class BicubicConfig:
+    scale: int = 4
+
+
+class Bicubic(nn.Module):
+    """``imresize(x, scale)``; no parameters, any integer scale."""
+
+    any_scale = True
+
+    def __init__(self, config: BicubicConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.scales = (config.scale,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return imresize_torch(x, float(self.config.scale))

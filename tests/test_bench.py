@@ -1,0 +1,109 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sisr.bench import run_bench, to_markdown
+from sisr.cli import main
+from sisr.io import write_image
+
+from .conftest import need_dataset
+
+# Published bicubic figures (Y channel): Set5/BSD100 within 0.01 dB / 0.0005,
+# Set14 within 0.02 dB / 0.001 (its published figures vary between sources).
+PUBLISHED = {
+    ("Set5", 2): (33.66, 0.9299),
+    ("Set5", 3): (30.39, 0.8682),
+    ("Set5", 4): (28.42, 0.8104),
+    ("Set14", 2): (30.24, 0.8688),
+    ("Set14", 3): (27.55, 0.7742),
+    ("Set14", 4): (26.00, 0.7027),
+    ("BSD100", 2): (29.56, 0.8431),
+    ("BSD100", 3): (27.21, 0.7385),
+    ("BSD100", 4): (25.96, 0.6675),
+}
+
+
+def test_bicubic_reproduces_published_table(data_root, tmp_path):
+    for name in ("Set5", "Set14", "BSD100"):
+        need_dataset(data_root, name)
+    out = tmp_path / "out.json"
+    rc = main(
+        [
+            "bench",
+            "--models",
+            "bicubic",
+            "--data",
+            "Set5,Set14,BSD100",
+            "--scale",
+            "2,3,4",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert set(report) >= {"sisr_version", "results"}
+    got = {(r["dataset"], r["scale"]): r for r in report["results"]}
+    assert set(got) == set(PUBLISHED)
+    for key, (p, s) in PUBLISHED.items():
+        tol_p, tol_s = (0.02, 0.001) if key[0] == "Set14" else (0.01, 0.0005)
+        r = got[key]
+        assert abs(r["psnr_y"] - p) <= tol_p, f"{key}: PSNR {r['psnr_y']:.4f} vs published {p}"
+        assert abs(r["ssim_y"] - s) <= tol_s, f"{key}: SSIM {r['ssim_y']:.5f} vs published {s}"
+        assert r["model"] == "bicubic" and r["seconds"] >= 0
+        assert len(r["images"]) == {"Set5": 5, "Set14": 14, "BSD100": 100}[key[0]]
+        assert r["psnr_y"] == pytest.approx(np.mean([i["psnr_y"] for i in r["images"]]))
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path, photo):
+    hr = tmp_path / "Tiny" / "HR"
+    hr.mkdir(parents=True)
+    write_image(hr / "a.png", photo[:96, :120])
+    write_image(hr / "b.png", photo[200:290, 100:181, :1])  # gray, odd width
+    return tmp_path / "Tiny"
+
+
+@pytest.mark.parametrize("protocol", ["y", "rgb"])
+def test_report_shape_on_a_generated_dataset(tiny_dataset, protocol):
+    report = run_bench(["bicubic"], [str(tiny_dataset)], [2, 3], progress=False, protocol=protocol)
+    assert [(r["dataset"], r["scale"]) for r in report["results"]] == [(str(tiny_dataset), 2), (str(tiny_dataset), 3)]
+    for r in report["results"]:
+        assert [i["name"] for i in r["images"]] == ["a", "b"]
+        assert 20 < r["psnr_y"] < 60 and 0 < r["ssim_y"] <= 1
+    md = to_markdown(report, per_image=True)
+    assert "| bicubic |" in md and "| a |" in md
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "sisr", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["bench", "--models", "nosuchmodel", "--data", "Set5"], "unknown model 'nosuchmodel'"),
+        (["bench", "--data", "/nonexistent/NoSuchSet"], "not found"),
+        (["bench", "--scale", "4,x"], "bad scale 'x'"),
+        (["bench", "--scale", "1"], "bad scale '1'"),
+        (["upscale", "/nonexistent.png", "-o", "/tmp/never.png"], "no such file"),
+        (["nosuchcommand"], "invalid choice"),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_2(args, needle, tiny_dataset):
+    r = _cli(*args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_models_lists_bicubic():
+    r = _cli("models")
+    assert r.returncode == 0
+    assert "bicubic" in r.stdout

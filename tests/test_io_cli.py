@@ -1,0 +1,78 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import sisr
+from sisr.errors import SisrError
+from sisr.io import read_image, read_rgb, write_image
+
+
+def test_import_sisr_is_light():
+    code = "import sys, sisr; print('torch' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_public_api():
+    assert set(sisr.__all__) >= {"upscale", "load_model", "list_models", "psnr", "ssim"}
+    assert "bicubic" in sisr.list_models()
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
+def test_unreadable_files_give_one_clear_error(tmp_path, content):
+    f = tmp_path / "bad.png"
+    f.write_bytes(content)
+    with pytest.raises(SisrError, match="bad.png"):
+        read_image(f)
+
+
+def test_truncated_png(tmp_path, photo):
+    f = tmp_path / "t.png"
+    write_image(f, photo)
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SisrError, match="t.png"):
+        read_image(f)
+
+
+def test_write_read_round_trip_rgb_and_gray(tmp_path, photo):
+    write_image(tmp_path / "c.png", photo)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "c.png"), photo)
+    g = photo[..., 1]
+    write_image(tmp_path / "g.png", g)
+    d = read_image(tmp_path / "g.png")
+    assert d.pixels.shape[2] == 1 and d.mode == "L"
+
+
+def test_write_refuses_to_overwrite_and_leaves_no_partial(tmp_path, photo):
+    f = tmp_path / "x.png"
+    write_image(f, photo)
+    with pytest.raises(SisrError, match="exists"):
+        write_image(f, photo, overwrite=False)
+    with pytest.raises(SisrError, match="unknown output format"):
+        write_image(tmp_path / "x.xyz", photo)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+
+
+def test_upscale_api_keeps_gray_and_alpha(photo):
+    gray = photo[:32, :40, 0]
+    out = sisr.upscale(gray, model="bicubic", scale=2)
+    assert out.shape == (64, 80, 1)
+    rgba = np.concatenate([photo[:16, :16], np.full((16, 16, 1), 128, np.uint8)], axis=2)
+    out = sisr.upscale(rgba, model="bicubic", scale=4)
+    assert out.shape == (64, 64, 4)
+    np.testing.assert_allclose(out[..., 3], 128 / 255, atol=1e-6)
+
+
+def test_cli_upscale_writes_output_and_refuses_overwrite(tmp_path, photo):
+    src = tmp_path / "in.png"
+    write_image(src, photo[:40, :50])
+    dst = tmp_path / "out.png"
+    cmd = [sys.executable, "-m", "sisr", "upscale", str(src), "-o", str(dst), "--scale", "2"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert read_rgb(dst).shape == (80, 100, 3)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 2 and "exists" in r.stderr
