@@ -10,7 +10,7 @@ import numpy as np
 
 from sisr.errors import SisrError
 
-__all__ = ["parse_scales", "run_bench", "to_markdown"]
+__all__ = ["evaluate", "parse_scales", "run_bench", "to_markdown"]
 
 
 def parse_scales(text: str) -> list[int]:
@@ -21,6 +21,28 @@ def parse_scales(text: str) -> list[int]:
             raise SisrError(f"bad scale '{part}': scales are integers from 2 to 8")
         scales.append(int(part))
     return scales
+
+
+def evaluate(up, files, protocol: str = "y", on_image=None, with_ssim: bool = True) -> list[dict[str, Any]]:
+    """Per-image ``{"name", "psnr_y", "ssim_y"}`` of an :class:`~sisr.infer.Upscaler` at its scale."""
+    from sisr.data import sr_pair
+    from sisr.metrics import gray_of, psnr, quantize, ssim
+
+    rows = []
+    s = up.scale
+    for f in files:
+        hr, lr = sr_pair(f, s, protocol)
+        if lr.shape[2] == 1:
+            sr = quantize(gray_of(up(np.repeat(lr, 3, axis=2))))
+        else:
+            sr = quantize(up(lr))
+        row = {"name": f.stem, "psnr_y": psnr(sr, hr, crop=s)}
+        if with_ssim:
+            row["ssim_y"] = ssim(sr, hr, crop=s)
+        rows.append(row)
+        if on_image is not None:
+            on_image()
+    return rows
 
 
 def run_bench(
@@ -40,9 +62,8 @@ def run_bench(
     from tqdm import tqdm
 
     from sisr import __version__
-    from sisr.data import PROTOCOLS, dataset_images, sr_pair
+    from sisr.data import PROTOCOLS, dataset_images
     from sisr.infer import load_model
-    from sisr.metrics import gray_of, psnr, quantize, ssim
 
     if protocol not in PROTOCOLS:
         raise SisrError(f"unknown protocol '{protocol}' (use {' or '.join(PROTOCOLS)})")
@@ -59,22 +80,9 @@ def run_bench(
             for d in datasets:
                 for s in scales:
                     up = upscalers[(m, s)]
-                    rows, t0 = [], time.perf_counter()
-                    for f in files[d]:
-                        bar.set_description(f"{m} {d} x{s}")
-                        hr, lr = sr_pair(f, s, protocol)
-                        if lr.shape[2] == 1:
-                            sr = quantize(gray_of(up(np.repeat(lr, 3, axis=2))))
-                        else:
-                            sr = quantize(up(lr))
-                        rows.append(
-                            {
-                                "name": f.stem,
-                                "psnr_y": psnr(sr, hr, crop=s),
-                                "ssim_y": ssim(sr, hr, crop=s),
-                            }
-                        )
-                        bar.update()
+                    bar.set_description(f"{m} {d} x{s}")
+                    t0 = time.perf_counter()
+                    rows = evaluate(up, files[d], protocol, on_image=lambda: bar.update())
                     n = len(rows)
                     results.append(
                         {

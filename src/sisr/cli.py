@@ -93,6 +93,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from sisr.train.supervised import train
+
+    trainer = train(args.config, args.set, resume=args.resume)
+    if trainer.rank == 0:
+        print(f"trained to step {trainer.step}; weights in {trainer.out / 'model.safetensors'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sisr import __version__
 
@@ -129,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=None, help="output scale (default: the model's largest)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=cmd_upscale)
+    p = sub.add_parser("train", help="train a model from a TOML recipe (works under torchrun)")
+    p.add_argument("config", help="recipe, e.g. configs/rrgan_x4_psnr.toml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's state.safetensors")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

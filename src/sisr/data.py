@@ -82,3 +82,61 @@ def sr_pair(path: str | os.PathLike, scale: int, protocol: str = "rgb") -> tuple
     y8 = img8 if img8.shape[2] == 1 else np.floor(rgb_to_y(img8) + 0.5).astype(np.uint8)[:, :, None]
     hr = modcrop(y8, scale)
     return hr, imresize(hr / 255.0, 1.0 / scale)
+
+
+class PatchSampler:
+    """Random HR patches from images decoded once into memory.
+
+    Augmentation: down-scaled copies of every image (``scale_aug`` factors,
+    VDSR/DRRN's 291-image recipe), random 90-degree rotations and flips, and
+    with probability ``gray_prob`` the patch replaced by its 8-bit-range luma
+    replicated to RGB (what the default benchmark protocol feeds a model).
+    Sampling is a pure function of the generator passed in, so a training step
+    can draw the same batch again after a resume.
+    """
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        hr_size: int,
+        scale_aug: tuple[float, ...] = (1.0,),
+        gray_prob: float = 0.0,
+    ) -> None:
+        self.hr_size = hr_size
+        self.gray_prob = gray_prob
+        pool = []
+        for img in images:
+            for f in scale_aug:
+                im = img if f == 1.0 else imresize(img, f)
+                if min(im.shape[:2]) >= hr_size:
+                    pool.append(im)
+        if not pool:
+            raise SisrError(f"no training image is at least {hr_size} px on its shorter side")
+        self.images = pool
+        areas = np.array([(im.shape[0] - hr_size + 1) * (im.shape[1] - hr_size + 1) for im in pool], float)
+        self.p = areas / areas.sum()
+
+    @classmethod
+    def from_datasets(cls, names, hr_size: int, **kwargs) -> PatchSampler:
+        files = [f for n in names for f in dataset_images(n)]
+        images = [to_uint8(read_image(f).rgb) for f in files]
+        return cls(images, hr_size, **kwargs)
+
+    def sample(self, rng: np.random.Generator, batch: int) -> np.ndarray:
+        """``batch x hr x hr x 3`` uint8 patches."""
+        n = self.hr_size
+        out = np.empty((batch, n, n, 3), np.uint8)
+        idx = rng.choice(len(self.images), size=batch, p=self.p)
+        for b, i in enumerate(idx):
+            im = self.images[i]
+            y = int(rng.integers(0, im.shape[0] - n + 1))
+            x = int(rng.integers(0, im.shape[1] - n + 1))
+            patch = im[y : y + n, x : x + n]
+            patch = np.rot90(patch, int(rng.integers(0, 4)))
+            if rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            if rng.random() < self.gray_prob:
+                luma = 16.0 + patch.astype(np.float64) @ np.array([65.481, 128.553, 24.966]) / 255.0
+                patch = np.repeat(np.floor(luma + 0.5).astype(np.uint8)[:, :, None], 3, axis=2)
+            out[b] = patch
+        return out

@@ -7,10 +7,17 @@ A literal dict, so that nothing is scanned or imported as a side effect.
 from __future__ import annotations
 
 from sisr.models.bicubic import Bicubic, BicubicConfig
+from sisr.models.patchgan import PatchGAN, PatchGANConfig
+from sisr.models.rrgan import RRGAN, RRGANConfig
 
 REGISTRY: dict[str, tuple[type, type]] = {
     "bicubic": (BicubicConfig, Bicubic),
+    "rrgan": (RRGANConfig, RRGAN),
+    "patchgan": (PatchGANConfig, PatchGAN),
 }
+
+# Registered modules that are not image-to-image SR models.
+DISCRIMINATORS = ("patchgan",)
 
 # name -> (weights file in sisr/weights, one-line description)
 PRETRAINED: dict[str, tuple[str, str]] = {}
@@ -22,4 +29,4 @@ WEIGHTLESS: dict[str, str] = {
 
 DEFAULT_MODEL = "bicubic"
 
-__all__ = ["DEFAULT_MODEL", "PRETRAINED", "REGISTRY", "WEIGHTLESS"]
+__all__ = ["DEFAULT_MODEL", "DISCRIMINATORS", "PRETRAINED", "REGISTRY", "WEIGHTLESS"]

@@ -1,0 +1,83 @@
+"""Training recipes: TOML files loaded into dataclasses that reject unknown keys.
+
+``--set key=value`` overrides are parsed as TOML values (``3``, ``1e-4``,
+``true``, ``[2, 4]``, bare words as strings) and checked against the field's
+type; ``model.channels=32`` reaches into the architecture's config table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+from sisr.errors import SisrError
+
+__all__ = ["apply_overrides", "load_config"]
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None or not args:
+            return value
+        return _coerce(name, value, args[0])
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise SisrError(f"'{name}' must be {hint.__name__}, got {value!r}")
+    if hint is int and isinstance(value, bool):
+        raise SisrError(f"'{name}' must be int, got {value!r}")
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise SisrError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise SisrError(f"--set expects key=value, got '{item}'")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        target = out
+        for p in parts[:-1]:
+            target = target.setdefault(p, {})
+            if not isinstance(target, dict):
+                raise SisrError(f"--set {key}: '{p}' is not a table")
+        target[parts[-1]] = _parse_value(text.strip())
+    return out
+
+
+def load_config(path: str | Path | None, cls: type, overrides: list[str] | None = None) -> Any:
+    """Read a TOML recipe into ``cls``, applying ``key=value`` overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            values = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise SisrError(f"{p}: no such config file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise SisrError(f"{p}: invalid TOML ({e})") from None
+    values = apply_overrides(values, overrides or [])
+    return _build(cls, values, str(path or "config"))

@@ -1,0 +1,55 @@
+"""Losses: pure functions and one small module (VGG features).
+
+Tensors are ``N x C x H x W`` float; images in [0, 1]; discriminator outputs
+are logits (a map of patch scores for PatchGAN).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["VGGLoss", "discriminator_loss", "generator_adversarial_loss", "pixel_loss"]
+
+
+def pixel_loss(sr: torch.Tensor, hr: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """Mean squared (``"mse"``) or absolute (``"l1"``) error between images in [0, 1]."""
+    if kind == "mse":
+        return F.mse_loss(sr, hr)
+    if kind == "l1":
+        return F.l1_loss(sr, hr)
+    raise ValueError(f"pixel loss must be 'mse' or 'l1', got '{kind}'")
+
+
+def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """``mean(-log D(G(x)))`` over all patch scores (the non-saturating GAN loss)."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``mean(-log D(y)) + mean(-log(1 - D(G(x))))`` over all patch scores."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+class VGGLoss(nn.Module):
+    """MSE between VGG19 feature maps phi_ij of SR and HR (SRGAN's VGG54 by default).
+
+    Needs the ImageNet weights (see :func:`sisr.models.vgg.load_vgg19_weights`);
+    without them it refuses to start rather than use random features.
+    """
+
+    def __init__(self, layer: str = "relu5_4", weights: str | None = None) -> None:
+        super().__init__()
+        from sisr.models.vgg import VGG19Features, load_vgg19_weights
+
+        self.vgg = VGG19Features(layer)
+        load_vgg19_weights(self.vgg, weights)
+        self.vgg.eval().requires_grad_(False)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self.vgg(hr)
+        return F.mse_loss(self.vgg(sr).float(), target.float())

@@ -1,0 +1,1 @@
+"""Training loops: one per method (supervised, zero-shot)."""

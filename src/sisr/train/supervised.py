@@ -1,0 +1,425 @@
+"""The supervised training loop: PSNR phase and GAN phase, resumable, DDP-ready.
+
+One loop for every supervised model. Each step draws its batch from a
+generator seeded by (seed, rank, step), so a resumed run continues exactly.
+GAN steps are split into ``d_step`` and ``g_step``, and the fake is
+regenerated for each (no retained graphs). Under ``torchrun`` the model is
+wrapped in DistributedDataParallel (gloo on CPU, nccl on GPU); each rank draws
+different patches; rank 0 alone validates, logs and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sisr.errors import SisrError
+
+__all__ = ["TrainConfig", "Trainer", "lr_at", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "rrgan"
+    model: dict = field(default_factory=dict)
+    phase: str = "psnr"  # "psnr": pixel loss only; "gan": + perceptual + adversarial
+    init: str = ""  # generator weights to start from (phase 2 starts from phase 1)
+    # data
+    data: tuple[str, ...] = ("T91", "BSD200")
+    patch: int = 48  # LR patch size
+    batch: int = 16  # per rank
+    scale_aug: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
+    gray_prob: float = 0.3
+    # optimisation
+    steps: int = 100_000
+    lr: float = 2e-4
+    lr_min: float = 1e-6
+    warmup: int = 200
+    schedule: str = "cosine"  # "cosine" or "constant"
+    betas: tuple[float, ...] = (0.9, 0.999)
+    grad_clip: float = 0.0
+    ema: float = 0.999
+    # losses
+    pixel_loss: str = "l1"  # "l1" or "mse"
+    pixel_weight: float = 1.0
+    perceptual: str = "vgg"  # GAN phase: "vgg", "disc_features" or "none"
+    vgg_layer: str = "relu5_4"
+    vgg_weights: str = ""  # path; else $SISR_VGG19, then the torch hub cache
+    perceptual_weight: float = 1.0
+    adv_weight: float = 1e-3
+    discriminator: str = "patchgan"
+    disc_model: dict = field(default_factory=dict)
+    d_lr: float = 1e-4
+    # bookkeeping
+    val_data: str = "Set5"
+    val_every: int = 500
+    log_every: int = 25
+    ckpt_minutes: float = 5.0
+    out: str = "runs/rrgan_x4_psnr"
+    seed: int = 0
+    bf16: bool = True
+    channels_last: bool = True
+    threads: int = 0
+    device: str = "auto"
+
+
+def lr_at(step: int, cfg: TrainConfig, base: float | None = None) -> float:
+    """Learning rate at ``step``: linear warm-up, then cosine to ``lr_min`` or constant."""
+    base = cfg.lr if base is None else base
+    if cfg.warmup and step < cfg.warmup:
+        return base * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return base
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr_min + 0.5 * (base - cfg.lr_min) * (1 + math.cos(math.pi * t))
+
+
+def _dist_info() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    from sisr.losses import pixel_loss
+
+    return pixel_loss(a, b, kind)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, sampler=None, val_files=None) -> None:
+        from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+
+        if cfg.phase not in ("psnr", "gan"):
+            raise SisrError(f"phase must be 'psnr' or 'gan', got '{cfg.phase}'")
+        self.cfg = cfg
+        self.rank, self.world = _dist_info()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
+            torch.distributed.init_process_group(backend)
+        if cfg.device == "auto":
+            dev = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+        else:
+            dev = cfg.device
+        self.device = torch.device(dev)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        elif self.world > 1 and self.device.type == "cpu":
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
+        self.out = Path(cfg.out)
+        self.mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+        if cfg.init:
+            self.net = model_from_checkpoint(load_checkpoint(cfg.init), cfg.init)
+            if cfg.model and self.net.config != build_model(cfg.arch, cfg.model).config:
+                raise SisrError(f"init weights {cfg.init} do not match the config's model table")
+        else:
+            self.net = build_model(cfg.arch, cfg.model)
+        self.arch = cfg.arch
+        self.net.to(self.device, memory_format=self.mf)
+        self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
+        self.scale = max(self.net.scales)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        self.model = self.net
+        if self.world > 1:
+            self.model = nn.parallel.DistributedDataParallel(self.net)
+
+        self.disc = self.dopt = self.perc = None
+        if cfg.phase == "gan":
+            self.disc = build_model(cfg.discriminator, cfg.disc_model).to(self.device, memory_format=self.mf)
+            self.dopt = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=tuple(cfg.betas))
+            if self.world > 1:
+                self.disc = nn.parallel.DistributedDataParallel(self.disc)
+            if cfg.perceptual == "vgg":
+                from sisr.losses import VGGLoss
+
+                self.perc = VGGLoss(cfg.vgg_layer, cfg.vgg_weights or None).to(self.device, memory_format=self.mf)
+            elif cfg.perceptual not in ("disc_features", "none"):
+                raise SisrError(f"perceptual must be 'vgg', 'disc_features' or 'none', got '{cfg.perceptual}'")
+
+        self.sampler = sampler
+        self.val_files = val_files
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: list[dict[str, Any]] = []
+
+    # ---- data -----------------------------------------------------------------------------------
+    def batch(self, step: int) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """(LR, {scale: target}) for ``step``; a pure function of (seed, rank, step)."""
+        from sisr.resize import imresize_torch
+
+        if self.sampler is None:
+            from sisr.data import PatchSampler
+
+            self.sampler = PatchSampler.from_datasets(
+                self.cfg.data,
+                self.cfg.patch * self.scale,
+                scale_aug=tuple(self.cfg.scale_aug),
+                gray_prob=self.cfg.gray_prob,
+            )
+        rng = np.random.default_rng([self.cfg.seed, self.rank, step])
+        hr = torch.from_numpy(self.sampler.sample(rng, self.cfg.batch)).permute(0, 3, 1, 2).float().div_(255)
+        lr = imresize_torch(hr, 1.0 / self.scale)
+        targets = {s: hr if s == self.scale else imresize_torch(hr, s / self.scale) for s in self.net.scales}
+        to = {"device": self.device, "memory_format": self.mf}
+        return lr.to(**to), {s: t.to(**to) for s, t in targets.items()}
+
+    # ---- steps ----------------------------------------------------------------------------------
+    def _autocast(self):
+        enabled = self.cfg.bf16
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _outputs(self, lr: torch.Tensor) -> dict[int, torch.Tensor]:
+        fwd = getattr(self.model, "module", self.model)
+        if self.world > 1 or not hasattr(fwd, "forward_all"):
+            out = self.model(lr)
+            return out if isinstance(out, dict) else {self.scale: out}
+        return fwd.forward_all(lr)
+
+    def content_loss(self, outs: dict[int, torch.Tensor], targets: dict[int, torch.Tensor]) -> torch.Tensor:
+        kind = self.cfg.pixel_loss
+        return sum(_pixel(kind, outs[s].float(), targets[s]) for s in outs) / len(outs)
+
+    def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> float:
+        from sisr.losses import discriminator_loss
+
+        with torch.no_grad(), self._autocast():
+            fake = self._outputs(lr)[self.scale]
+        with self._autocast():
+            loss = discriminator_loss(self.disc(hr).float(), self.disc(fake.detach()).float())
+        self.dopt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.dopt.step()
+        return float(loss)
+
+    def g_step(self, lr: torch.Tensor, targets: dict[int, torch.Tensor]) -> dict[str, float]:
+        from sisr.losses import generator_adversarial_loss
+
+        cfg = self.cfg
+        with self._autocast():
+            outs = self._outputs(lr)
+            loss = cfg.pixel_weight * self.content_loss(outs, targets)
+            parts = {"pixel": float(loss.detach())}
+            if self.disc is not None:
+                fake, hr = outs[self.scale], targets[self.scale]
+                disc = getattr(self.disc, "module", self.disc)
+                self.disc.requires_grad_(False)
+                if cfg.perceptual == "disc_features":
+                    logits, f_fake = disc(fake, features=True)
+                    with torch.no_grad():
+                        _, f_real = disc(hr, features=True)
+                    perc = sum(F.mse_loss(a.float(), b.float()) for a, b in zip(f_fake, f_real)) / len(f_fake)
+                else:
+                    logits = self.disc(fake)
+                    perc = self.perc(fake, hr) if self.perc is not None else torch.zeros((), device=lr.device)
+                adv = generator_adversarial_loss(logits.float())
+                self.disc.requires_grad_(True)
+                loss = loss + cfg.perceptual_weight * perc + cfg.adv_weight * adv
+                parts.update(perceptual=float(perc.detach()), adversarial=float(adv.detach()))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+        self.opt.step()
+        parts["loss"] = float(loss.detach())
+        return parts
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        d = self.cfg.ema
+        # Early on the average would lag far behind: ramp the decay up as in TF's ExponentialMovingAverage.
+        d = min(d, (1 + self.step) / (10 + self.step))
+        ema_p = list(self.ema.parameters())
+        net_p = list(self.net.parameters())
+        torch._foreach_lerp_(ema_p, net_p, 1 - d)
+        for eb, nb in zip(self.ema.buffers(), self.net.buffers()):
+            eb.copy_(nb)
+
+    def train_step(self) -> dict[str, float]:
+        lr_img, targets = self.batch(self.step)
+        lr_now = lr_at(self.step, self.cfg)
+        for g in self.opt.param_groups:
+            g["lr"] = lr_now
+        parts = {}
+        if self.disc is not None:
+            for g in self.dopt.param_groups:
+                g["lr"] = lr_at(self.step, self.cfg, self.cfg.d_lr)
+            parts["d_loss"] = self.d_step(lr_img, targets[self.scale])
+        parts.update(self.g_step(lr_img, targets))
+        self._update_ema()
+        self.step += 1
+        parts["lr"] = lr_now
+        return parts
+
+    # ---- validation, checkpoints ------------------------------------------------------------------
+    def validate(self) -> dict[int, float]:
+        from sisr.bench import evaluate
+        from sisr.infer import Upscaler
+
+        if self.val_files is None:
+            from sisr.data import dataset_images
+
+            self.val_files = dataset_images(self.cfg.val_data)
+        module = copy.deepcopy(self.ema).float().to("cpu", memory_format=torch.contiguous_format)
+        res = {}
+        for s in module.scales:
+            rows = evaluate(Upscaler("val", module, s), self.val_files, "y", with_ssim=False)
+            res[s] = float(np.mean([r["psnr_y"] for r in rows]))
+        return res
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        t: dict[str, torch.Tensor] = {}
+        for prefix, mod in (("net", self.net), ("ema", self.ema), ("disc", self.disc)):
+            if mod is not None:
+                mod = getattr(mod, "module", mod)
+                t.update({f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in mod.state_dict().items()})
+        for prefix, opt in (("opt", self.opt), ("dopt", self.dopt)):
+            if opt is not None:
+                for i, st in opt.state_dict()["state"].items():
+                    for k, v in st.items():
+                        t[f"{prefix}.{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+        return t
+
+    def save_state(self) -> Path:
+        import tempfile
+
+        from safetensors.torch import save_file
+
+        from sisr.checkpoint import save_checkpoint
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        meta = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg), "history": self.history[-50:]}
+        path = self.out / "state.safetensors"
+        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".part", dir=self.out)
+        os.close(fd)
+        try:
+            save_file(self.state_tensors(), tmp, metadata={"sisr_train": json.dumps(meta)})
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
+        save_checkpoint(
+            self.out / "model.safetensors",
+            self.ema,
+            self.arch,
+            self.net.config,
+            steps=self.step,
+            train_seconds=round(self.elapsed),
+            phase=self.cfg.phase,
+            data=list(self.cfg.data),
+            recipe=asdict(self.cfg),
+            metrics=last_val["val_psnr"] if last_val else {},
+            hardware=_hardware(self.device),
+        )
+        return path
+
+    def load_state(self, path: str | Path | None = None) -> None:
+        from safetensors import safe_open
+
+        path = Path(path or self.out / "state.safetensors")
+        if not path.is_file():
+            raise SisrError(f"{path}: no training state to resume from")
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["sisr_train"])
+            t = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        for prefix, mod in (("net", self.net), ("ema", self.ema), ("disc", self.disc)):
+            if mod is not None:
+                mod = getattr(mod, "module", mod)
+                sd = {k[len(prefix) + 1 :]: v for k, v in t.items() if k.startswith(prefix + ".")}
+                mod.load_state_dict(sd, strict=True)
+        for prefix, opt in (("opt", self.opt), ("dopt", self.dopt)):
+            if opt is None:
+                continue
+            state: dict[int, dict[str, torch.Tensor]] = {}
+            for k, v in t.items():
+                if k.startswith(prefix + "."):
+                    _, i, name = k.split(".", 2)
+                    state.setdefault(int(i), {})[name] = v
+            sd = opt.state_dict()
+            sd["state"] = state
+            opt.load_state_dict(sd)
+        self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
+        self.history = list(meta.get("history", []))
+
+    # ---- the loop -------------------------------------------------------------------------------------
+    def run(self, steps: int | None = None, progress: bool = True) -> None:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
+        main = self.rank == 0
+        log = None
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            log = (self.out / "log.jsonl").open("a")
+        bar = tqdm(
+            total=end,
+            initial=self.step,
+            disable=not (main and progress),
+            file=sys.stderr,
+            unit="step",
+            dynamic_ncols=True,
+        )
+        last_ckpt = time.monotonic()
+        t_log, n_log = time.perf_counter(), 0
+        self.net.train()
+        try:
+            while self.step < end:
+                t0 = time.perf_counter()
+                parts = self.train_step()
+                self.elapsed += time.perf_counter() - t0
+                n_log += 1
+                bar.update()
+                if main and (self.step % cfg.log_every == 0 or self.step == end):
+                    rate = n_log / (time.perf_counter() - t_log)
+                    rec = {"step": self.step, "steps_per_s": round(rate, 4), **{k: round(v, 6) for k, v in parts.items()}}
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+                    bar.set_postfix(loss=f"{parts['loss']:.4f}")
+                    t_log, n_log = time.perf_counter(), 0
+                if main and cfg.val_every and (self.step % cfg.val_every == 0 or self.step == end):
+                    val = self.validate()
+                    rec = {"step": self.step, "val_psnr": {str(k): round(v, 4) for k, v in val.items()}}
+                    self.history.append(rec)
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+                    bar.write(f"step {self.step}: {cfg.val_data} PSNR " + ", ".join(f"x{k} {v:.2f}" for k, v in val.items()))
+                if main and (time.monotonic() - last_ckpt > cfg.ckpt_minutes * 60 or self.step == end):
+                    self.save_state()
+                    last_ckpt = time.monotonic()
+        finally:
+            bar.close()
+            if log:
+                log.close()
+
+
+def _hardware(device: torch.device) -> str:
+    import platform
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def train(config_path: str | None, overrides: list[str] | None = None, resume: bool = False) -> Trainer:
+    from sisr.config import load_config
+
+    cfg = load_config(config_path, TrainConfig, overrides)
+    trainer = Trainer(cfg)
+    if resume:
+        trainer.load_state()
+    trainer.run()
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return trainer
