@@ -84,6 +84,8 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None)
         module, meta = model_from_checkpoint(ckpt, name), ckpt.meta
     else:
         raise SisrError(f"unknown model '{name}' (known: {', '.join(list_models())}; or a .safetensors path)")
+    if not hasattr(module, "scales"):
+        raise SisrError(f"{name}: not a super-resolution model (a {type(module).__name__})")
     module.eval()
     scales = tuple(module.scales)
     chosen = scale or max(scales)

@@ -39,8 +39,7 @@ class RRGAN(nn.Module):
         c = config.channels
         self.head = conv3x3(3, c)
         self.stages = nn.ModuleList(
-            nn.Sequential(*[RecursiveBlock(c, config.recursions) for _ in range(config.blocks)])
-            for _ in self.scales
+            nn.Sequential(*[RecursiveBlock(c, config.recursions) for _ in range(config.blocks)]) for _ in self.scales
         )
         self.tails = nn.ModuleList(SubPixelHead(c, s) for s in self.scales)
 

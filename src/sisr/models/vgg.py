@@ -86,7 +86,7 @@ def find_vgg19_weights(path: str | os.PathLike | None = None, download: bool = T
         reason = "download disabled"
     raise SisrError(
         f"VGG19 ImageNet weights ({VGG19_FILE}) not found and could not be downloaded ({reason}); "
-        "give vgg_weights=PATH or set SISR_VGG19, or choose perceptual = \"disc_features\" explicitly"
+        'give vgg_weights=PATH or set SISR_VGG19, or choose perceptual = "disc_features" explicitly'
     )
 
 

@@ -118,6 +118,7 @@ class Trainer:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
         self.out = Path(cfg.out)
         self.mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        torch.manual_seed(cfg.seed)  # same initial weights on every rank and every rerun
 
         if cfg.init:
             self.net = model_from_checkpoint(load_checkpoint(cfg.init), cfg.init)
@@ -200,7 +201,7 @@ class Trainer:
         self.dopt.zero_grad(set_to_none=True)
         loss.backward()
         self.dopt.step()
-        return float(loss)
+        return float(loss.detach())
 
     def g_step(self, lr: torch.Tensor, targets: dict[int, torch.Tensor]) -> dict[str, float]:
         from sisr.losses import generator_adversarial_loss
@@ -382,7 +383,11 @@ class Trainer:
                 bar.update()
                 if main and (self.step % cfg.log_every == 0 or self.step == end):
                     rate = n_log / (time.perf_counter() - t_log)
-                    rec = {"step": self.step, "steps_per_s": round(rate, 4), **{k: round(v, 6) for k, v in parts.items()}}
+                    rec = {
+                        "step": self.step,
+                        "steps_per_s": round(rate, 4),
+                        **{k: round(v, 6) for k, v in parts.items()},
+                    }
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
                     bar.set_postfix(loss=f"{parts['loss']:.4f}")
@@ -393,7 +398,9 @@ class Trainer:
                     self.history.append(rec)
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
-                    bar.write(f"step {self.step}: {cfg.val_data} PSNR " + ", ".join(f"x{k} {v:.2f}" for k, v in val.items()))
+                    bar.write(
+                        f"step {self.step}: {cfg.val_data} PSNR " + ", ".join(f"x{k} {v:.2f}" for k, v in val.items())
+                    )
                 if main and (time.monotonic() - last_ckpt > cfg.ckpt_minutes * 60 or self.step == end):
                     self.save_state()
                     last_ckpt = time.monotonic()

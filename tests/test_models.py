@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint, save_checkpoint
+from sisr.models import DISCRIMINATORS, REGISTRY
+from sisr.models.rrgan import RRGAN, RRGANConfig
+
+SMALL = {
+    "bicubic": {"scale": 3},
+    "rrgan": {"channels": 8, "blocks": 1, "recursions": 2},
+    "patchgan": {"channels": 8},
+}
+SR_ARCHS = [a for a in REGISTRY if a not in DISCRIMINATORS]
+
+
+def test_every_architecture_has_a_small_test_config():
+    assert set(SMALL) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("arch", SR_ARCHS)
+def test_sr_forward_shapes(arch):
+    model = build_model(arch, SMALL[arch])
+    x = torch.rand(2, 3, 13, 17)
+    for s in model.scales:
+        fwd = getattr(model, "forward_scale", None)
+        y = fwd(x, s) if fwd else model(x)
+        assert y.shape == (2, 3, 13 * s, 17 * s)
+
+
+@pytest.mark.parametrize("arch", [a for a in REGISTRY if any(True for _ in build_model(a, SMALL[a]).parameters())])
+def test_backward_reaches_every_parameter(arch):
+    model = build_model(arch, SMALL[arch])
+    x = torch.rand(2, 3, 48, 48)
+    out = model(x)
+    out.float().square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("arch", list(REGISTRY))
+def test_safetensors_round_trip(arch, tmp_path):
+    model = build_model(arch, SMALL[arch]).eval()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, arch, model.config)
+    back = model_from_checkpoint(load_checkpoint(path)).eval()
+    x = torch.rand(1, 3, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("scales", [(2,), (2, 4), (2, 3, 4), (3,), (4,)])
+def test_rrgan_stage_configs(scales):
+    m = RRGAN(RRGANConfig(channels=8, blocks=1, recursions=2, scales=scales))
+    x = torch.rand(1, 3, 10, 11)
+    outs = m.forward_all(x)
+    assert list(outs) == list(scales)
+    for s, y in outs.items():
+        assert y.shape == (1, 3, 10 * s, 11 * s)
+    # Stopping early gives the same intermediate output.
+    torch.testing.assert_close(m.forward_scale(x, scales[0]), outs[scales[0]])
+
+
+def test_rrgan_starts_near_bicubic_and_shares_weights():
+    m = RRGAN(RRGANConfig(channels=8, blocks=1, recursions=5))
+    a = RRGAN(RRGANConfig(channels=8, blocks=1, recursions=1))
+    # Recursions share weights: the parameter count does not depend on them.
+    assert sum(p.numel() for p in m.parameters()) == sum(p.numel() for p in a.parameters())
+    with pytest.raises(ValueError):
+        RRGAN(RRGANConfig(scales=(4, 2)))
+
+
+def test_rrgan_has_no_batch_norm():
+    m = RRGAN(RRGANConfig())
+    assert not any(isinstance(x, torch.nn.modules.batchnorm._BatchNorm) for x in m.modules())
+    assert sum(p.numel() for p in m.parameters()) <= 1_500_000
+
+
+def test_patchgan_outputs_a_map_of_patch_logits():
+    d = build_model("patchgan", SMALL["patchgan"])
+    logits, feats = d(torch.rand(2, 3, 192, 192), features=True)
+    assert logits.shape == (2, 1, 12, 12)
+    assert len(feats) == 5
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 6

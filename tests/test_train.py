@@ -1,0 +1,146 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sisr.config import load_config
+from sisr.data import PatchSampler
+from sisr.errors import SisrError
+from sisr.infer import load_model
+from sisr.train.supervised import TrainConfig, lr_at
+
+from .train_helpers import tiny_images, tiny_trainer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_psnr_phase_smoke_training_learns(tmp_path, photo):
+    t = tiny_trainer(tmp_path, photo, steps=20, lr=2e-3)
+    before = t.validate()
+    t.run(progress=False)
+    after = t.history[-1]["val_psnr"]
+    assert t.step == 20
+    assert after["4"] > before[4] + 0.5, (before, after)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any("steps_per_s" in r for r in log) and any("val_psnr" in r for r in log)
+    up = load_model(str(tmp_path / "run" / "model.safetensors"), scale=2)
+    assert up.meta["steps"] == 20 and up.scale == 2
+    assert up(photo[:20, :24]).shape == (40, 48, 3)
+
+
+def test_gan_phase_smoke_training_from_phase_one(tmp_path, photo):
+    t = tiny_trainer(tmp_path / "p1", photo, steps=4)
+    t.run(progress=False)
+    init = tmp_path / "p1" / "run" / "model.safetensors"
+    g = tiny_trainer(
+        tmp_path / "p2",
+        photo,
+        phase="gan",
+        init=str(init),
+        perceptual="disc_features",
+        pixel_loss="mse",
+        disc_model={"channels": 8},
+        steps=20,
+    )
+    d0 = [p.clone() for p in g.disc.parameters()]
+    g.run(progress=False)
+    log = [json.loads(line) for line in (tmp_path / "p2" / "run" / "log.jsonl").read_text().splitlines()]
+    rec = [r for r in log if "d_loss" in r]
+    assert rec and all(np.isfinite(r["d_loss"]) and np.isfinite(r["adversarial"]) for r in rec)
+    assert any(not torch.equal(a, b) for a, b in zip(d0, g.disc.parameters()))
+
+
+def test_gan_phase_without_vgg_weights_stops_clearly(tmp_path, photo, monkeypatch):
+    monkeypatch.delenv("SISR_VGG19", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(SisrError, match="VGG19 ImageNet weights"):
+        tiny_trainer(tmp_path, photo, phase="gan", perceptual="vgg")
+
+
+def test_resume_is_exact(tmp_path, photo):
+    full = tiny_trainer(tmp_path / "a", photo, steps=8, val_every=0)
+    full.run(progress=False)
+    half = tiny_trainer(tmp_path / "b", photo, steps=8, val_every=0)
+    half.run(steps=4, progress=False)
+    half.save_state()
+    resumed = tiny_trainer(tmp_path / "b", photo, steps=8, val_every=0)
+    resumed.load_state()
+    assert resumed.step == 4
+    resumed.run(progress=False)
+    for (k, a), b in zip(full.net.state_dict().items(), resumed.net.state_dict().values()):
+        assert torch.equal(a, b), k
+    for a, b in zip(full.ema.state_dict().values(), resumed.ema.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_gan_resume_is_exact(tmp_path, photo):
+    kw = dict(phase="gan", perceptual="disc_features", disc_model={"channels": 8}, steps=6, val_every=0)
+    full = tiny_trainer(tmp_path / "a", photo, **kw)
+    full.run(progress=False)
+    half = tiny_trainer(tmp_path / "b", photo, **kw)
+    half.run(steps=3, progress=False)
+    half.save_state()
+    resumed = tiny_trainer(tmp_path / "b", photo, **kw)
+    resumed.load_state()
+    resumed.run(progress=False)
+    for a, b in zip(full.disc.state_dict().values(), resumed.disc.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(full.net.state_dict().values(), resumed.net.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_lr_schedule_is_a_pure_function_of_step():
+    cfg = TrainConfig(lr=1e-3, lr_min=0.0, warmup=10, steps=110)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(60, cfg) == pytest.approx(5e-4)
+    assert lr_at(110, cfg) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sampler_is_deterministic_and_augments(photo):
+    s = PatchSampler(tiny_images(photo), 32, scale_aug=(1.0, 0.5), gray_prob=0.5)
+    a = s.sample(np.random.default_rng([0, 0, 5]), 8)
+    b = s.sample(np.random.default_rng([0, 0, 5]), 8)
+    c = s.sample(np.random.default_rng([0, 1, 5]), 8)
+    assert a.shape == (8, 32, 32, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert len(s.images) == 6
+
+
+def test_recipes_load_and_reject_unknown_keys(tmp_path):
+    for recipe in sorted((REPO / "configs").glob("*.toml")):
+        cfg = load_config(recipe, TrainConfig)
+        assert cfg.arch and cfg.steps > 0
+    cfg = load_config(REPO / "configs" / "rrgan_x4_psnr.toml", TrainConfig, ["model.channels=16", "lr=1e-3"])
+    assert cfg.model["channels"] == 16 and cfg.lr == 1e-3
+    bad = tmp_path / "bad.toml"
+    bad.write_text('arch = "rrgan"\nlearning_rate = 1\n')
+    with pytest.raises(SisrError, match="unknown keys learning_rate"):
+        load_config(bad, TrainConfig)
+    with pytest.raises(SisrError, match="must be int"):
+        load_config(None, TrainConfig, ["steps=many"])
+
+
+def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        str(REPO / "tests" / "ddp_worker.py"), str(tmp_path),
+    ]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w0, w1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    assert w0.keys() == w1.keys()
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+    # Only rank 0 writes the log and checkpoints.
+    assert (tmp_path / "run" / "state.safetensors").is_file()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "val_psnr" in r] == [3, 6]
