@@ -107,3 +107,12 @@ def test_modcrop():
     img = np.zeros((13, 17, 3))
     assert modcrop(img, 4).shape == (12, 16, 3)
     assert modcrop(img, 1).shape == img.shape
+
+
+@pytest.mark.parametrize("r", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(1, 3, 5, 7), (2, 1, 33, 20), (1, 3, 3, 3), (1, 3, 2, 9)])
+def test_integer_upscaler_equals_imresize(r, shape):
+    from sisr.resize import upscale_int_torch
+
+    x = torch.rand(*shape, dtype=torch.float64)
+    torch.testing.assert_close(upscale_int_torch(x, r), imresize_torch(x, float(r)), rtol=0, atol=1e-12)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sisr.resize import imresize_torch
+from sisr.resize import upscale_torch
 
 
 @dataclass(frozen=True)
@@ -26,4 +26,4 @@ class Bicubic(nn.Module):
         self.scales = (config.scale,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return imresize_torch(x, float(self.config.scale))
+        return upscale_torch(x, self.config.scale)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from sisr.models.blocks import RecursiveBlock, SubPixelHead, conv3x3
-from sisr.resize import imresize_torch
+from sisr.resize import imresize_torch, upscale_torch
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,10 @@ class RRGAN(nn.Module):
         outs: dict[int, torch.Tensor] = {}
         for scale, stage, tail in zip(self.scales, self.stages, self.tails):
             feats = stage(feats)
-            base = imresize_torch(prev, scale / prev_scale, size=(h * scale, w * scale))
+            if scale % prev_scale == 0:
+                base = upscale_torch(prev, scale // prev_scale)
+            else:
+                base = imresize_torch(prev, scale / prev_scale, size=(h * scale, w * scale))
             prev, prev_scale = base + tail(torch.relu(feats)), scale
             outs[scale] = prev
             if upto is not None and scale >= upto:
