@@ -13,18 +13,19 @@ from sisr.errors import SisrError
 __all__ = ["upscale"]
 
 
-def upscale(image: Any, model: str | None = None, scale: int | None = None) -> np.ndarray:
+def upscale(image: Any, model: str | None = None, scale: int | None = None, **options: Any) -> np.ndarray:
     """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1].
 
     ``image``: a path, a PIL image, or an ``H x W [x C]`` numpy array (uint8,
     uint16 or float in [0, 1]). Gray stays gray (one channel); alpha is
-    upscaled by bicubic interpolation and re-attached.
+    upscaled by bicubic interpolation and re-attached. ``options``: tile,
+    overlap, ensemble, precision, backend (see :class:`sisr.infer.Upscaler`).
     """
     from sisr.infer import load_model
     from sisr.io import ImageData, read_image
     from sisr.io import _from_pil as from_pil
 
-    up = load_model(model, scale=scale)
+    up = load_model(model, scale=scale, **options)
     if isinstance(image, (str, os.PathLike)):
         data = read_image(Path(image))
     elif hasattr(image, "mode") and hasattr(image, "size"):
@@ -44,12 +45,32 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None) -> n
     return upscale_data(data, up).pixels_with_alpha()
 
 
-def upscale_data(data, up):
-    """Upscale an :class:`~sisr.io.ImageData` with a loaded :class:`~sisr.infer.Upscaler`."""
+def upscale_file(src, dst, up, overwrite: bool = False, on_tile=None) -> Path:
+    """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata."""
+    from sisr.io import read_image, write_image
+
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
+    if Path(src).resolve() == dst.resolve():
+        raise SisrError(f"{dst}: output would replace its own input")
+    result = upscale_data(read_image(src), up, on_tile=on_tile)
+    return write_image(dst, result, overwrite=True)
+
+
+def upscale_data(data, up, on_tile=None):
+    """Upscale an :class:`~sisr.io.ImageData` with a loaded :class:`~sisr.infer.Upscaler`.
+
+    Gray images go through the model replicated to RGB and come back gray;
+    alpha is enlarged by bicubic interpolation and re-attached.
+    """
     from sisr.io import ImageData
     from sisr.resize import imresize
 
-    out = up(data.rgb)
+    try:
+        out = up(data.rgb, on_tile=on_tile)
+    except MemoryError:
+        raise SisrError("image too large for the available memory (try a smaller --tile)") from None
     if data.pixels.shape[2] == 1:
         out = out.mean(axis=2, keepdims=True)
     alpha = None

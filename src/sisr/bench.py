@@ -71,7 +71,7 @@ def run_bench(
         if not isinstance(s, int) or s < 2:
             raise SisrError(f"bad scale {s!r}: scales are integers >= 2")
     files = {d: dataset_images(d) for d in datasets}
-    upscalers = {(m, s): load_model(m, scale=s) for m in models for s in scales}
+    upscalers = {(m, s): load_model(m, scale=s, tile=0) for m in models for s in scales}
     total = sum(len(files[d]) for d in datasets) * len(models) * len(scales)
     bar = tqdm(total=total, unit="img", disable=not progress, file=sys.stderr, leave=False)
     results = []

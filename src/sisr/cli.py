@@ -64,33 +64,100 @@ def _write_text(path: str, text: str) -> None:
         raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
 
 
+def _expand_inputs(items: list[str]) -> list[Path]:
+    import glob
+
+    from sisr.io import IMAGE_SUFFIXES
+
+    found: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        elif not p.exists() and any(ch in item for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
+            if not matches:
+                raise SisrError(f"{item}: no file matches")
+            found += [m for m in matches if m.is_file()]
+        else:
+            found.append(p)
+    if not found:
+        raise SisrError("no input images")
+    return found
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from sisr.api import upscale_data
+    from tqdm import tqdm
+
+    from sisr.api import upscale_file
     from sisr.infer import load_model
-    from sisr.io import read_image, write_image
+    from sisr.io import set_pixel_limit
+
+    if args.max_pixels is not None:
+        set_pixel_limit(args.max_pixels)
+    up = load_model(
+        args.model,
+        scale=args.scale,
+        tile=args.tile,
+        overlap=args.tile_overlap,
+        ensemble=args.ensemble,
+        precision=args.precision,
+        backend=args.backend,
+    )
+    inputs = _expand_inputs(args.inputs)
+    out = Path(args.output)
+    single = len(inputs) == 1 and not out.is_dir() and out.suffix != ""
+    if single:
+        targets = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise SisrError(f"{out}: several inputs need an output folder, not a file")
+
+        def suffix(p: Path) -> str:
+            if args.format:
+                return f".{args.format}"
+            return p.suffix if p.suffix.lower() not in (".bmp", ".gif") else ".png"
+
+        targets = [out / f"{p.stem}_x{up.scale}{suffix(p)}" for p in inputs]
+    if single and args.format:
+        targets = [out.with_suffix(f".{args.format}")]
+    note = " (bicubic interpolation: no trained model ships yet)" if up.name == "bicubic" else ""
+    failed = 0
+    show = not args.quiet and len(inputs) > 1
+    bar = tqdm(total=len(inputs), unit="img", disable=not show, file=sys.stderr, leave=False)
+    for src, dst in zip(inputs, targets):
+        tiles = tqdm(unit="tile", disable=args.quiet, file=sys.stderr, leave=False, desc=src.name)
+
+        def on_tile(done: int, total: int, tiles=tiles) -> None:
+            if total > 1:
+                tiles.total = total
+                tiles.update(done - tiles.n)
+
+        try:
+            upscale_file(src, dst, up, overwrite=args.overwrite, on_tile=on_tile)
+            tiles.close()
+            bar.write(f"{src} -> {dst} ({up.name}, x{up.scale}){note}", file=sys.stdout)
+        except SisrError as e:
+            tiles.close()
+            if single:
+                raise
+            bar.write(f"sisr: error: {e}", file=sys.stderr)
+            failed += 1
+        bar.update()
+    bar.close()
+    if failed:
+        print(f"sisr: {failed} of {len(inputs)} images failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sisr.export import export_onnx
+    from sisr.infer import load_model
 
     up = load_model(args.model, scale=args.scale)
-    inputs = [Path(p) for p in args.inputs]
-    out = Path(args.output)
-    if len(inputs) > 1 or out.is_dir() or not out.suffix:
-        targets = [out / f"{p.stem}_x{up.scale}.png" for p in inputs]
-    else:
-        targets = [out]
-    failed = 0
-    for src, dst in zip(inputs, targets):
-        try:
-            if dst.exists() and not args.overwrite:
-                raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
-            result = upscale_data(read_image(src), up)
-            write_image(dst, result, overwrite=True)
-            note = " - bicubic interpolation: no trained model ships yet" if up.name == "bicubic" else ""
-            print(f"{src} -> {dst} ({up.name}, x{up.scale}){note}")
-        except SisrError as e:
-            if len(inputs) == 1:
-                raise
-            print(f"sisr: error: {e}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+    path = export_onnx(up, args.output, overwrite=args.overwrite)
+    print(f"wrote {path} ({up.name}, x{up.scale}, dynamic height and width)")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -132,12 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("upscale", help="upscale images")
-    p.add_argument("inputs", nargs="+", help="image files")
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the default model)")
     p.add_argument("--scale", type=int, default=None, help="output scale (default: the model's largest)")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size (default: from free memory; 0: no tiling)")
+    p.add_argument("--tile-overlap", type=int, default=16, help="tile context and blend width, LR px (default 16)")
+    p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x slower, slightly better)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 is faster on CPUs with it")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
+    p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], default=None, help="output format")
+    p.add_argument("--max-pixels", type=int, default=None, help="raise Pillow's decompression-bomb limit")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_upscale)
+
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")
+    p.add_argument("--model", default=None, help="model name or .safetensors path")
+    p.add_argument("--scale", type=int, default=None, help="output scale (default: the model's largest)")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("train", help="train a model from a TOML recipe (works under torchrun)")
     p.add_argument("config", help="recipe, e.g. configs/rrgan_x4_psnr.toml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")

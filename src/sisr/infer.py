@@ -8,6 +8,9 @@ nothing of files or tiles.
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,35 +21,174 @@ from torch import nn
 
 from sisr.errors import SisrError
 
-__all__ = ["Upscaler", "load_model", "list_models"]
+__all__ = ["Upscaler", "auto_tile", "list_models", "load_model", "run_tiled", "self_ensemble"]
+
+
+def _window(length: int, blend_start: int, blend_end: int) -> torch.Tensor:
+    """1-D blending weights: a raised-cosine ramp up over the first ``blend_start`` samples and
+    down over the last ``blend_end``. Two neighbours' ramps over the same span sum to one."""
+    w = torch.ones(length)
+    if blend_start:
+        q = (torch.arange(blend_start, dtype=torch.float32) + 0.5) / blend_start
+        w[:blend_start] = 0.5 - 0.5 * torch.cos(math.pi * q)
+    if blend_end:
+        q = (torch.arange(blend_end, dtype=torch.float32) + 0.5) / blend_end
+        w[length - blend_end :] = 0.5 + 0.5 * torch.cos(math.pi * q)
+    return w
+
+
+def run_tiled(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    scale: int,
+    tile: int,
+    overlap: int = 16,
+    on_tile: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """Apply ``fn`` (``1 x C x h x w`` -> ``1 x C x h*s x w*s``) tile by tile.
+
+    The image is cut into ``tile`` x ``tile`` cores (LR pixels). Each tile is
+    run with ``overlap`` pixels of context around its core, and neighbouring
+    outputs are blended with raised-cosine weights over ``overlap`` pixels
+    centred on the boundary, so there are no seams and the result matches the
+    untiled one closely. ``tile <= 0`` or an image no larger than one tile runs
+    in one piece.
+    """
+    _, c, h, w = x.shape
+    if tile <= 0 or (h <= tile and w <= tile):
+        if on_tile:
+            on_tile(1, 1)
+        return fn(x)
+    overlap = max(0, min(overlap, tile // 2))
+    half = overlap // 2
+    s = scale
+    out = torch.zeros(1, c, h * s, w * s)
+    wsum = torch.zeros(1, 1, h * s, w * s)
+    ys, xs = range(0, h, tile), range(0, w, tile)
+    total, done = len(ys) * len(xs), 0
+    for y0 in ys:
+        y1 = min(y0 + tile, h)
+        for x0 in xs:
+            x1 = min(x0 + tile, w)
+            iy0, iy1, ix0, ix1 = max(0, y0 - overlap), min(h, y1 + overlap), max(0, x0 - overlap), min(w, x1 + overlap)
+            ky0, ky1, kx0, kx1 = max(0, y0 - half), min(h, y1 + half), max(0, x0 - half), min(w, x1 + half)
+            y = fn(x[..., iy0:iy1, ix0:ix1])
+            y = y[..., (ky0 - iy0) * s : (ky1 - iy0) * s, (kx0 - ix0) * s : (kx1 - ix0) * s].float()
+            wy = _window((ky1 - ky0) * s, 2 * half * s if y0 > 0 else 0, 2 * half * s if y1 < h else 0)
+            wx = _window((kx1 - kx0) * s, 2 * half * s if x0 > 0 else 0, 2 * half * s if x1 < w else 0)
+            weight = (wy[:, None] * wx[None, :])[None, None]
+            out[..., ky0 * s : ky1 * s, kx0 * s : kx1 * s] += y * weight
+            wsum[..., ky0 * s : ky1 * s, kx0 * s : kx1 * s] += weight
+            done += 1
+            if on_tile:
+                on_tile(done, total)
+    return out.div_(wsum)
+
+
+def self_ensemble(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """x8 geometric self-ensemble: the mean over the 4 rotations x 2 flips, each undone on the output."""
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        acc = None
+        for flip in (False, True):
+            xf = x.flip(-1) if flip else x
+            for k in range(4):
+                y = torch.rot90(fn(torch.rot90(xf, k, dims=(-2, -1))).float(), -k, dims=(-2, -1))
+                y = y.flip(-1) if flip else y
+                acc = y if acc is None else acc + y
+        return acc / 8
+
+    return run
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+def auto_tile(module: nn.Module, scale: int, memory: int | None = None) -> int:
+    """LR tile side that keeps one tile's activations within a quarter of the free memory."""
+    channels = getattr(getattr(module, "config", None), "channels", 64)
+    per_px = 4 * (8 * channels + 4 * 3 * scale * scale)
+    budget = (memory if memory is not None else _available_memory()) // 4
+    side = int(math.sqrt(max(budget, 1) / per_px)) // 16 * 16
+    return max(64, min(1024, side))
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, MemoryError) or "out of memory" in str(e) or "can't allocate memory" in str(e)
 
 
 @dataclass
 class Upscaler:
-    """A loaded model bound to one output scale."""
+    """A loaded model bound to one output scale, with its inference options.
+
+    ``tile``: LR tile side (``None``: chosen from free memory; ``0``: no tiling);
+    ``overlap``: context and blend width in LR pixels; ``ensemble``: x8
+    self-ensemble; ``precision``: ``"fp32"`` or ``"bf16"`` (autocast).
+    """
 
     name: str
     module: nn.Module
     scale: int
     meta: dict[str, Any] = field(default_factory=dict)
+    tile: int | None = None
+    overlap: int = 16
+    ensemble: bool = False
+    precision: str = "fp32"
+    backend: str = "torch"
+    _onnx: Any = field(default=None, repr=False)
 
     @property
     def scales(self) -> tuple[int, ...]:
         return tuple(self.module.scales)
 
-    @torch.no_grad()
-    def run(self, x: torch.Tensor) -> torch.Tensor:
-        """Upscale a ``N x 3 x H x W`` float batch in [0, 1]; output clamped to [0, 1]."""
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.backend == "onnx":
+            if self._onnx is None:
+                from sisr.export import onnx_session
+
+                self._onnx = onnx_session(self)
+            y = self._onnx.run(None, {"lr": x.float().contiguous().numpy()})[0]
+            return torch.from_numpy(y)
+        x = x.contiguous(memory_format=torch.channels_last)
         forward_scale = getattr(self.module, "forward_scale", None)
-        out = forward_scale(x, self.scale) if forward_scale else self.module(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            out = forward_scale(x, self.scale) if forward_scale else self.module(x)
+        return out.float()
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Upscale a ``1 x 3 x H x W`` float tensor in [0, 1]; output clamped to [0, 1]."""
+        if self.precision not in ("fp32", "bf16"):
+            raise SisrError(f"precision must be fp32 or bf16, got '{self.precision}'")
+        fn = self_ensemble(self._forward) if self.ensemble else self._forward
+        tile = auto_tile(self.module, self.scale) if self.tile is None else self.tile
+        while True:
+            try:
+                out = run_tiled(fn, x, self.scale, tile, self.overlap, on_tile)
+                break
+            except (RuntimeError, MemoryError) as e:
+                if not _is_oom(e) or tile == 32:
+                    raise
+                tile = max(32, tile // 2 if tile else 512)
         return out.clamp_(0.0, 1.0)
 
-    def __call__(self, img: np.ndarray) -> np.ndarray:
+    def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Upscale an ``H x W x 3`` image (uint8 or float in [0, 1]); returns float32 in [0, 1]."""
         arr = np.asarray(img)
         arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
         x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
-        y = self.run(x)
+        y = self.run(x, on_tile)
         return y[0].permute(1, 2, 0).numpy()
 
 
@@ -61,11 +203,12 @@ def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
-def load_model(name_or_path: str | Path | None = None, scale: int | None = None) -> Upscaler:
+def load_model(name_or_path: str | Path | None = None, scale: int | None = None, **options: Any) -> Upscaler:
     """Load a model by name (see :func:`list_models`) or from a ``.safetensors`` path.
 
     ``scale`` picks the output scale for models that emit several (default:
     the largest); weightless models such as ``bicubic`` take any integer scale.
+    ``options`` are :class:`Upscaler` fields (tile, overlap, ensemble, precision, backend).
     """
     from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
     from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS
@@ -92,4 +235,7 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None)
     if chosen not in scales:
         supported = ", ".join(str(s) for s in scales)
         raise SisrError(f"model '{name}' does not upscale x{chosen} (it supports x{supported})")
-    return Upscaler(name=name, module=module, scale=chosen, meta=meta)
+    if options.get("backend", "torch") not in ("torch", "onnx"):
+        raise SisrError(f"backend must be torch or onnx, got '{options['backend']}'")
+    module.to(memory_format=torch.channels_last)
+    return Upscaler(name=name, module=module, scale=chosen, meta=meta, **options)

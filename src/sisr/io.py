@@ -16,7 +16,7 @@ import numpy as np
 
 from sisr.errors import SisrError
 
-__all__ = ["ImageData", "read_image", "read_rgb", "to_uint8", "write_image"]
+__all__ = ["ImageData", "read_image", "read_rgb", "set_pixel_limit", "to_uint16", "to_uint8", "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
@@ -49,8 +49,27 @@ class ImageData:
         return np.concatenate([self.pixels, self.alpha[:, :, None]], axis=2)
 
 
+_ORIENTATION = 0x0112
+
+
+def set_pixel_limit(pixels: int) -> None:
+    """Raise (or lower) the decompression-bomb guard: images above ``pixels`` are refused."""
+    from PIL import Image
+
+    if pixels < 1:
+        raise SisrError("--max-pixels must be positive")
+    Image.MAX_IMAGE_PIXELS = int(pixels)
+
+
 def read_image(path: str | os.PathLike) -> ImageData:
-    """Decode an image file; raises :class:`SisrError` with a one-line cause on failure."""
+    """Decode an image file; raises :class:`SisrError` with a one-line cause on failure.
+
+    EXIF orientation is applied to the pixels (and reset to 1 in the EXIF kept
+    for writing), palette and CMYK images become RGB, alpha is split off, and
+    16-bit PNG (gray or colour) and 16-bit gray TIFF keep their 16 bits.
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
@@ -59,15 +78,25 @@ def read_image(path: str | os.PathLike) -> ImageData:
     if p.is_dir():
         raise SisrError(f"{p}: is a folder, not an image")
     try:
-        with Image.open(p) as im:
-            im.load()
-            return _from_pil(im)
+        if p.stat().st_size == 0:
+            raise SisrError(f"{p}: empty file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                if im.format == "PNG" and _png_is_16bit_colour(p):
+                    return _read_png16(p, im)
+                im.load()
+                return _from_pil(im)
+    except SisrError:
+        raise
     except UnidentifiedImageError:
         raise SisrError(f"{p}: not a readable image") from None
-    except Image.DecompressionBombError as e:
-        raise SisrError(f"{p}: {e}") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise SisrError(f"{p}: cannot decode image ({_first_line(e)})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
+    except MemoryError:
+        raise SisrError(f"{p}: image too large for the available memory") from None
+    except Exception as e:  # decoders raise many kinds: OSError, SyntaxError, ValueError, struct.error, ...
+        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
 
 
 def _first_line(e: BaseException) -> str:
@@ -75,32 +104,82 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _png_is_16bit_colour(p: Path) -> bool:
+    with p.open("rb") as fh:
+        head = fh.read(26)
+    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _metadata(im) -> tuple[dict, int]:
+    """ICC profile and EXIF (orientation reset to 1) to carry over, and the orientation found."""
+    info = {}
+    if im.info.get("icc_profile"):
+        info["icc_profile"] = im.info["icc_profile"]
+    exif = im.getexif()
+    orientation = int(exif.get(_ORIENTATION, 1) or 1)
+    if len(exif):
+        if _ORIENTATION in exif:
+            exif[_ORIENTATION] = 1
+        info["exif"] = exif.tobytes()
+    return info, orientation
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``H x W [x C]`` array."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 1)[::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](arr)) if orientation in ops else arr
+
+
+def _read_png16(p: Path, im) -> ImageData:
+    import png
+
+    info, orientation = _metadata(im)
+    width, height, rows, meta = png.Reader(filename=str(p)).asDirect()
+    planes = meta["planes"]
+    arr = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
+    arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
+    alpha = arr[:, :, -1] if meta["alpha"] else None
+    pixels = arr[:, :, :-1] if meta["alpha"] else arr
+    return ImageData(np.ascontiguousarray(pixels), alpha, bits=16, mode=f"{im.mode};16", info=info)
+
+
 def _from_pil(im) -> ImageData:
-    info = {k: im.info[k] for k in ("icc_profile", "exif") if k in im.info}
+    info, orientation = _metadata(im)
     mode = im.mode
     alpha = None
+    bits = 8
     if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        pixels = (arr / peak)[:, :, None]
-        bits = 16 if peak > 255 else 8
+        arr = np.asarray(im).astype(np.float64)
+        bits = 16 if mode.startswith("I;16") or arr.max() > 255 else 8
+        pixels = (np.clip(arr, 0, 65535 if bits == 16 else 255) / (65535.0 if bits == 16 else 255.0))[:, :, None]
     elif mode == "F":
         pixels = np.clip(np.asarray(im, dtype=np.float64), 0, 1)[:, :, None]
         bits = 16
+    elif mode in ("1", "L"):
+        pixels = (np.asarray(im.convert("L"), dtype=np.float64) / 255.0)[:, :, None]
+    elif mode in ("LA", "La"):
+        arr = np.asarray(im.convert("LA"), dtype=np.float64) / 255.0
+        pixels, alpha = arr[:, :, :1], arr[:, :, 1]
+    elif mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in im.info):
+        arr = np.asarray(im.convert("RGBA"), dtype=np.float64) / 255.0
+        pixels, alpha = arr[:, :, :3], arr[:, :, 3]
     else:
-        bits = 8
-        if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA" if mode != "LA" else "LA")
-            arr = np.asarray(rgba, dtype=np.float64) / 255.0
-            alpha = arr[:, :, -1]
-            pixels = arr[:, :, :-1]
-        elif mode in ("L", "1"):
-            pixels = (np.asarray(im.convert("L"), dtype=np.float64) / 255.0)[:, :, None]
-        else:
-            pixels = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+        if mode == "CMYK":
+            info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB result
+        pixels = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+    pixels = _orient(pixels, orientation)
+    alpha = None if alpha is None else _orient(alpha, orientation)
     return ImageData(
         pixels=np.ascontiguousarray(pixels, dtype=np.float32),
-        alpha=None if alpha is None else alpha.astype(np.float32),
+        alpha=None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32),
         bits=bits,
         mode=mode,
         info=info,
@@ -121,25 +200,22 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def to_uint16(img: np.ndarray) -> np.ndarray:
+    return np.floor(np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
 def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwrite: bool = True) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
     ``img`` is a float ``H x W x C`` array in [0, 1] (C = 1 or 3), a uint8
-    array, or an :class:`ImageData`. A failure leaves no partial file behind.
+    array, or an :class:`ImageData` (whose alpha, bit depth, ICC profile and
+    EXIF are written where the format allows). A failure leaves no file behind.
     """
-    from PIL import Image
-
     p = Path(path)
     if p.exists() and not overwrite:
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
     data = img if isinstance(img, ImageData) else ImageData(pixels=_as_float(img))
-    arr = to_uint8(data.pixels)
-    pil = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
-    if data.alpha is not None:
-        pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
     fmt = _format_for(p)
-    if fmt == "JPEG" and pil.mode in ("RGBA", "LA"):
-        pil = pil.convert("RGB" if pil.mode == "RGBA" else "L")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
@@ -147,14 +223,69 @@ def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwri
         raise SisrError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            pil.save(fh, format=fmt, **{k: v for k, v in data.info.items() if v})
+            _encode(fh, data, fmt)
         os.replace(tmp, p)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise SisrError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
+        if isinstance(e, (OSError, ValueError)):
+            raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
         raise
     return p
+
+
+def _encode(fh, data: ImageData, fmt: str) -> None:
+    from PIL import Image
+
+    gray = data.pixels.shape[2] == 1
+    has_alpha = data.alpha is not None and fmt != "JPEG"
+    if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
+        _write_png16(fh, data, has_alpha)
+        return
+    if data.bits == 16 and gray and not has_alpha and fmt in ("PNG", "TIFF"):
+        pil = Image.fromarray(to_uint16(data.pixels[:, :, 0]))
+    else:
+        arr = to_uint8(data.pixels)
+        pil = Image.fromarray(arr[:, :, 0] if gray else arr)
+        if has_alpha:
+            pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
+    extra = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif")}
+    if fmt == "JPEG":
+        extra["quality"] = 95
+    if fmt == "BMP":
+        extra = {}
+    pil.save(fh, format=fmt, **extra)
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+
+def _write_png16(fh, data: ImageData, has_alpha: bool) -> None:
+    import io
+    import zlib
+
+    import png
+
+    planes = [to_uint16(data.pixels)]
+    if has_alpha:
+        planes.append(to_uint16(data.alpha)[:, :, None])
+    arr = np.concatenate(planes, axis=2)
+    h, w, c = arr.shape
+    buf = io.BytesIO()
+    writer = png.Writer(w, h, bitdepth=16, greyscale=c in (1, 2), alpha=has_alpha, compression=6)
+    writer.write(buf, arr.reshape(h, w * c))
+    raw = buf.getvalue()
+    extra = b""
+    if data.info.get("icc_profile"):
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(data.info["icc_profile"]))
+    if data.info.get("exif"):
+        exif = data.info["exif"]
+        extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    end_ihdr = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 crc)
+    fh.write(raw[:end_ihdr] + extra + raw[end_ihdr:])
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:

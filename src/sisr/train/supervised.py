@@ -274,7 +274,7 @@ class Trainer:
         module = copy.deepcopy(self.ema).float().to("cpu", memory_format=torch.contiguous_format)
         res = {}
         for s in module.scales:
-            rows = evaluate(Upscaler("val", module, s), self.val_files, "y", with_ssim=False)
+            rows = evaluate(Upscaler("val", module, s, tile=0), self.val_files, "y", with_ssim=False)
             res[s] = float(np.mean([r["psnr_y"] for r in rows]))
         return res
 

@@ -1,0 +1,72 @@
+"""ONNX export (dynamic height and width) and an onnxruntime session for ``--backend onnx``."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sisr.errors import SisrError
+
+__all__ = ["export_onnx", "onnx_bytes", "onnx_session"]
+
+
+class _AtScale(nn.Module):
+    def __init__(self, module: nn.Module, scale: int) -> None:
+        super().__init__()
+        self.module, self.scale = module, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fwd = getattr(self.module, "forward_scale", None)
+        return fwd(x, self.scale) if fwd else self.module(x)
+
+
+def onnx_bytes(up) -> bytes:
+    """The model of an :class:`~sisr.infer.Upscaler` at its scale as an ONNX graph (opset 17)."""
+    import warnings
+
+    wrapper = _AtScale(up.module, up.scale).eval().float().to(memory_format=torch.contiguous_format)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            (torch.rand(1, 3, 32, 32),),
+            buf,
+            dynamo=False,
+            input_names=["lr"],
+            output_names=["sr"],
+            dynamic_axes={"lr": {0: "n", 2: "h", 3: "w"}, "sr": {0: "n", 2: "sh", 3: "sw"}},
+            opset_version=17,
+        )
+    return buf.getvalue()
+
+
+def export_onnx(up, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise SisrError(f"{p}: exists (use --overwrite to replace it)")
+    data = onnx_bytes(up)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except OSError as e:
+        raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
+    return p
+
+
+def onnx_session(up):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise SisrError("the onnx backend needs onnxruntime: pip install 'sisr[onnx]'") from None
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(onnx_bytes(up), opts, providers=["CPUExecutionProvider"])
