@@ -126,23 +126,25 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     show = not args.quiet and len(inputs) > 1
     bar = tqdm(total=len(inputs), unit="img", disable=not show, file=sys.stderr, leave=False)
     for src, dst in zip(inputs, targets):
-        tiles = tqdm(unit="tile", disable=args.quiet, file=sys.stderr, leave=False, desc=src.name)
+        tiles: list = []  # a tile bar appears only for images cut into several tiles
 
-        def on_tile(done: int, total: int, tiles=tiles) -> None:
-            if total > 1:
-                tiles.total = total
-                tiles.update(done - tiles.n)
+        def on_tile(done: int, total: int, tiles=tiles, name=src.name) -> None:
+            if total > 1 and not args.quiet:
+                if not tiles:
+                    tiles.append(tqdm(total=total, unit="tile", file=sys.stderr, leave=False, desc=name))
+                tiles[0].update(done - tiles[0].n)
 
         try:
             upscale_file(src, dst, up, overwrite=args.overwrite, on_tile=on_tile)
-            tiles.close()
             bar.write(f"{src} -> {dst} ({up.name}, x{up.scale}){note}", file=sys.stdout)
         except SisrError as e:
-            tiles.close()
             if single:
                 raise
             bar.write(f"sisr: error: {e}", file=sys.stderr)
             failed += 1
+        finally:
+            for t in tiles:
+                t.close()
         bar.update()
     bar.close()
     if failed:

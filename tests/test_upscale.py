@@ -1,0 +1,297 @@
+"""The photo upscaler: tiling, ensemble, formats, metadata, errors (issue: sisr upscale)."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from sisr.api import upscale_file
+from sisr.checkpoint import build_model, save_checkpoint
+from sisr.errors import SisrError
+from sisr.infer import auto_tile, load_model, run_tiled, self_ensemble
+from sisr.io import read_image, write_image
+
+
+@pytest.fixture(scope="module")
+def rrgan_file(tmp_path_factory):
+    """A small RR-GAN with random weights, saved like a trained one."""
+    torch.manual_seed(0)
+    model = build_model("rrgan", {"channels": 16, "blocks": 1, "recursions": 3})
+    path = tmp_path_factory.mktemp("w") / "rr.safetensors"
+    return save_checkpoint(path, model, "rrgan", model.config)
+
+
+def test_tiled_equals_untiled(rrgan_file, photo):
+    up = load_model(str(rrgan_file), tile=0)
+    img = photo[:200, :180]
+    full = up(img)
+    up.tile, up.overlap = 64, 16
+    tiled = up(img)
+    assert tiled.shape == full.shape
+    assert np.abs(tiled - full).max() <= 1 / 255
+
+
+def test_blend_weights_sum_to_one_with_an_identity_like_model():
+    # A model that copies nearest pixels: tiles agree exactly, so any weighting error would show.
+    x = torch.rand(1, 3, 70, 45)
+
+    def nearest(t):
+        return t.repeat_interleave(2, -2).repeat_interleave(2, -1)
+
+    out = run_tiled(nearest, x, 2, tile=16, overlap=8)
+    torch.testing.assert_close(out, nearest(x))
+
+
+def test_tiles_are_reported(rrgan_file, photo):
+    up = load_model(str(rrgan_file), tile=32, overlap=8)
+    seen = []
+    up(photo[:70, :40], on_tile=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (6, 6)
+
+
+def test_self_ensemble_of_an_equivariant_model_is_the_model():
+    x = torch.rand(1, 3, 9, 13)
+
+    def up2(t):
+        return t.repeat_interleave(2, -2).repeat_interleave(2, -1)
+
+    torch.testing.assert_close(self_ensemble(up2)(x), up2(x))
+
+
+def test_ensemble_and_bf16_stay_close(rrgan_file, photo):
+    img = photo[:48, :40]
+    base = load_model(str(rrgan_file), tile=0)(img)
+    ens = load_model(str(rrgan_file), tile=0, ensemble=True)(img)
+    bf = load_model(str(rrgan_file), tile=0, precision="bf16")(img)
+    assert ens.shape == base.shape == bf.shape
+    assert np.abs(bf - base).mean() < 2 / 255
+
+
+def test_auto_tile_follows_memory():
+    m = build_model("rrgan", {})
+    assert auto_tile(m, 4, memory=1 << 30) < auto_tile(m, 4, memory=16 << 30)
+    assert 64 <= auto_tile(m, 4, memory=1) <= 1024
+
+
+def test_onnx_matches_torch(rrgan_file, photo):
+    pytest.importorskip("onnxruntime")
+    for s in (2, 4):
+        a = load_model(str(rrgan_file), scale=s, tile=0)(photo[:30, :41])
+        b = load_model(str(rrgan_file), scale=s, tile=0, backend="onnx")(photo[:30, :41])
+        assert np.abs(a - b).max() < 1e-3
+
+
+def test_export_cli(rrgan_file, tmp_path):
+    pytest.importorskip("onnx")
+    out = tmp_path / "m.onnx"
+    r = subprocess.run([sys.executable, "-m", "sisr", "export", "--model", str(rrgan_file), "-o", str(out)],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(out)))
+
+
+# ---- formats and metadata -------------------------------------------------------------------------
+
+
+def _roundtrip(tmp_path, src_name, pil_img, **save):
+    src = tmp_path / src_name
+    pil_img.save(src, **save)
+    dst = tmp_path / ("out_" + src_name)
+    upscale_file(src, dst, load_model("bicubic", scale=2))
+    return Image.open(dst)
+
+
+def test_rgba_keeps_an_upscaled_alpha(tmp_path, photo):
+    alpha = np.zeros((40, 30), np.uint8)
+    alpha[10:30, 5:25] = 255
+    img = Image.fromarray(np.concatenate([photo[:40, :30], alpha[:, :, None]], axis=2), "RGBA")
+    out = _roundtrip(tmp_path, "a.png", img)
+    assert out.mode == "RGBA" and out.size == (60, 80)
+    a = np.asarray(out)[:, :, 3]
+    assert a[40, 30] == 255 and a[2, 2] == 0
+
+
+def test_16bit_png_stays_16bit(tmp_path, rng):
+    import png
+
+    ramp = np.linspace(0, 65535, 64 * 48 * 3).reshape(48, 64 * 3).astype(np.uint16)
+    src = tmp_path / "deep.png"
+    with src.open("wb") as fh:
+        png.Writer(64, 48, bitdepth=16, greyscale=False).write(fh, ramp)
+    assert read_image(src).bits == 16
+    dst = tmp_path / "deep_x2.png"
+    upscale_file(src, dst, load_model("bicubic", scale=2))
+    w, h, rows, meta = png.Reader(filename=str(dst)).asDirect()
+    arr = np.vstack([np.asarray(r, np.uint16) for r in rows])
+    assert meta["bitdepth"] == 16 and (w, h) == (128, 96)
+    assert len(np.unique(arr)) > 256
+
+
+def test_16bit_gray_png_stays_16bit_gray(tmp_path):
+    g = Image.fromarray(np.linspace(0, 65535, 40 * 30).reshape(30, 40).astype(np.uint16))
+    out = _roundtrip(tmp_path, "g16.png", g)
+    assert out.mode.startswith("I") and out.size == (80, 60)
+    assert len(np.unique(np.asarray(out))) > 256
+
+
+def test_gray_stays_gray(tmp_path, photo):
+    out = _roundtrip(tmp_path, "g.png", Image.fromarray(photo[:30, :30, 0]))
+    assert out.mode == "L" and out.size == (60, 60)
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "1", "LA"])
+def test_other_modes_are_converted(tmp_path, photo, mode):
+    img = Image.fromarray(photo[:20, :24]).convert(mode)
+    name = "m.jpg" if mode == "CMYK" else "m.png"
+    out = _roundtrip(tmp_path, name, img)
+    assert out.size == (48, 40)
+
+
+def test_icc_and_exif_are_carried(tmp_path, photo):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "sisr-test-camera"  # Make
+    img = Image.fromarray(photo[:20, :20])
+    for name in ("m.png", "m.jpg", "m.webp"):
+        out = _roundtrip(tmp_path, name, img, icc_profile=icc, exif=exif.tobytes())
+        assert out.info.get("icc_profile") == icc, name
+        assert out.getexif().get(0x010F) == "sisr-test-camera", name
+
+
+def test_icc_and_exif_in_16bit_png(tmp_path):
+    import png
+
+    icc = b"fake-icc-profile-bytes" * 4
+    src = tmp_path / "d.png"
+    buf = io.BytesIO()
+    png.Writer(8, 6, bitdepth=16, greyscale=False).write(
+        buf, np.arange(8 * 6 * 3, dtype=np.uint16).reshape(6, 24) * 900
+    )
+    im_data = read_image_bytes(buf.getvalue(), tmp_path)
+    im_data.info = {"icc_profile": icc}
+    write_image(src, im_data)
+    out = Image.open(src)
+    assert out.info.get("icc_profile") == icc
+
+
+def read_image_bytes(data: bytes, tmp_path: Path):
+    f = tmp_path / "tmp_in.png"
+    f.write_bytes(data)
+    return read_image(f)
+
+
+def test_exif_orientation_is_applied_and_reset(tmp_path, photo):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    img = Image.fromarray(photo[:20, :30])
+    out = _roundtrip(tmp_path, "o.jpg", img, exif=exif.tobytes(), quality=95)
+    assert out.size == (40, 60)  # displayed upright: 20 wide x 30 high, doubled
+    assert out.getexif().get(0x0112, 1) == 1
+
+
+def test_decompression_bomb_guard(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(SisrError, match="max-pixels"):
+        read_image(tmp_path / "big.png")
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "sisr", *map(str, args)], capture_output=True, text=True)
+
+
+def test_batch_skips_bad_files_and_exits_1(tmp_path, photo):
+    d = tmp_path / "in"
+    d.mkdir()
+    write_image(d / "good.png", photo[:20, :20])
+    (d / "bad.png").write_bytes(b"garbage")
+    (d / "empty.jpg").write_bytes(b"")
+    r = _cli("upscale", d, "-o", tmp_path / "out", "--model", "bicubic", "--scale", "2", "--quiet")
+    assert r.returncode == 1
+    assert "bad.png" in r.stderr and "empty.jpg" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good_x2.png"]
+
+
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda p: p.write_bytes(b"\x80\x04pickle"), "not a safetensors file"),
+        (lambda p: p.write_text("x"), "not a safetensors file"),
+    ],
+)
+def test_bad_weights_files(tmp_path, photo, make, needle):
+    w = tmp_path / "w.safetensors"
+    make(w)
+    write_image(tmp_path / "i.png", photo[:8, :8])
+    r = _cli("upscale", tmp_path / "i.png", "-o", tmp_path / "o.png", "--model", w)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_unwritable_output(tmp_path, photo):
+    write_image(tmp_path / "i.png", photo[:8, :8])
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = _cli("upscale", tmp_path / "i.png", "-o", blocker / "o.png", "--model", "bicubic")
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_model_cli(tmp_path, photo):
+    write_image(tmp_path / "i.png", photo[:8, :8])
+    r = _cli("upscale", tmp_path / "i.png", "-o", tmp_path / "o.png", "--model", "nope")
+    assert r.returncode == 2 and "unknown model 'nope'" in r.stderr
+
+
+def _png_bytes(photo) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(photo[:16, :16]).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_corrupt_files_give_one_line_errors(tmp_path_factory, photo, data):
+    good = _png_bytes(photo)
+    kind = data.draw(st.sampled_from(["random", "truncate", "flip"]))
+    if kind == "random":
+        blob = data.draw(st.binary(max_size=300))
+    elif kind == "truncate":
+        blob = good[: data.draw(st.integers(0, len(good) - 1))]
+    else:
+        pos = data.draw(st.integers(8, len(good) - 1))
+        blob = good[:pos] + bytes([good[pos] ^ data.draw(st.integers(1, 255))]) + good[pos + 1 :]
+    d = tmp_path_factory.mktemp("fz")
+    src, dst = d / "in.png", d / "out.png"
+    src.write_bytes(blob)
+    up = load_model("bicubic", scale=2)
+    try:
+        upscale_file(src, dst, up)
+    except SisrError as e:
+        assert "\n" not in str(e) and str(src) in str(e)
+        assert not dst.exists()
+    assert not list(d.glob("*.part"))
+
+
+def test_cli_fuzz_sample_exits_2_without_traceback(tmp_path, photo):
+    good = _png_bytes(photo)
+    for i, blob in enumerate([good[:40], good[: len(good) // 2], b"\x89PNG\r\n\x1a\n", b"GIF89a" + b"\x00" * 30]):
+        src = tmp_path / f"c{i}.png"
+        src.write_bytes(blob)
+        r = _cli("upscale", src, "-o", tmp_path / f"o{i}.png", "--model", "bicubic")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / f"o{i}.png").exists()
