@@ -121,7 +121,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         targets = [out / f"{p.stem}_x{up.scale}{suffix(p)}" for p in inputs]
     if single and args.format:
         targets = [out.with_suffix(f".{args.format}")]
-    note = " (bicubic interpolation: no trained model ships yet)" if up.name == "bicubic" else ""
+    note = " (bicubic interpolation)" if up.name == "bicubic" else ""
     failed = 0
     show = not args.quiet and len(inputs) > 1
     bar = tqdm(total=len(inputs), unit="img", disable=not show, file=sys.stderr, leave=False)

@@ -20,13 +20,15 @@ REGISTRY: dict[str, tuple[type, type]] = {
 DISCRIMINATORS = ("patchgan",)
 
 # name -> (weights file in sisr/weights, one-line description)
-PRETRAINED: dict[str, tuple[str, str]] = {}
+PRETRAINED: dict[str, tuple[str, str]] = {
+    "rrgan-x4": ("rrgan-x4.safetensors", "RR-GAN x4 and x2, PSNR-oriented (phase 1), trained on the 291 images"),
+}
 
 # Architectures usable by name with no weights.
 WEIGHTLESS: dict[str, str] = {
     "bicubic": "MATLAB-compatible bicubic interpolation (no learning)",
 }
 
-DEFAULT_MODEL = "bicubic"
+DEFAULT_MODEL = "rrgan-x4"
 
 __all__ = ["DEFAULT_MODEL", "DISCRIMINATORS", "PRETRAINED", "REGISTRY", "WEIGHTLESS"]

@@ -1,0 +1,64 @@
+"""Write a shipped model's card from its weights metadata and a ``sisr bench --json`` report.
+
+python benchmarks/model_card.py rrgan-x4 --bench benchmarks/results/rrgan-x4.json [--notes FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sisr.infer import load_model
+from sisr.models import PRETRAINED
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name")
+    ap.add_argument("--bench", required=True, help="JSON written by sisr bench")
+    ap.add_argument("--notes", help="a Markdown file appended to the card")
+    args = ap.parse_args()
+    up = load_model(args.name)
+    meta = up.meta
+    params = sum(p.numel() for p in up.module.parameters())
+    report = json.loads(Path(args.bench).read_text())
+    recipe = meta.get("recipe", {})
+    lines = [
+        f"# {args.name}",
+        "",
+        PRETRAINED[args.name][1] + ".",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| architecture | `{meta.get('arch', '')}` {json.dumps(up.module.config.__dict__)} |",
+        f"| parameters | {params:,} |",
+        f"| output scales | {', '.join(f'x{s}' for s in up.scales)} |",
+        f"| training data | {', '.join(meta.get('data', []))} (the 291 images), LR by MATLAB bicubic |",
+        f"| phase | {meta.get('phase')} (pixel loss: {recipe.get('pixel_loss')}) |",
+        f"| steps | {meta.get('steps'):,} of batch {recipe.get('batch')} x {recipe.get('patch')} px LR patches |",
+        f"| training time | {meta.get('train_seconds', 0) / 3600:.2f} h of step time |",
+        f"| hardware | {meta.get('hardware')} |",
+        f"| validation (Set5, EMA weights, Y-PSNR) | {meta.get('metrics')} |",
+        f"| sisr version | {meta.get('sisr_version')} |",
+        "",
+        f"## Benchmark (`sisr bench`, protocol {report.get('protocol', 'y')})",
+        "",
+        "| dataset | scale | PSNR (dB) | SSIM |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        if r["model"] == args.name:
+            lines.append(f"| {r['dataset']} | x{r['scale']} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} |")
+    lines += ["", "Recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in ("model",)), ""]
+    if args.notes:
+        lines += [Path(args.notes).read_text().strip(), ""]
+    out = WEIGHTS / (Path(PRETRAINED[args.name][0]).stem + ".md")
+    out.write_text("\n".join(lines))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

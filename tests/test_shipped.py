@@ -1,0 +1,49 @@
+"""Every shipped model: loads by name without pickle, has a card, beats bicubic, exports to ONNX."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sisr.infer import load_model
+from sisr.metrics import psnr, quantize
+from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS
+from sisr.resize import imresize, modcrop
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
+
+
+def test_default_model_is_known():
+    assert DEFAULT_MODEL in PRETRAINED or DEFAULT_MODEL in WEIGHTLESS
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED))
+def test_shipped_model_has_weights_and_card(name):
+    file, _ = PRETRAINED[name]
+    assert (WEIGHTS / file).is_file()
+    card = WEIGHTS / (Path(file).stem + ".md")
+    assert card.is_file(), f"{name} has no model card"
+    up = load_model(name)
+    assert up.meta["steps"] > 0 and up.meta.get("hardware")
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED))
+def test_shipped_model_beats_bicubic_on_a_photo(name, photo):
+    up = load_model(name, tile=0)
+    for s in up.scales:
+        up.scale = s
+        hr = modcrop(photo[100:292, 150:342], s)
+        lr = imresize(hr, 1 / s)
+        sr = quantize(up(lr))
+        bic = quantize(imresize(lr, float(s)))
+        assert psnr(sr, hr, crop=s) > psnr(bic, hr, crop=s) + 0.5, f"x{s}"
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED))
+def test_shipped_model_runs_under_onnxruntime(name, photo):
+    pytest.importorskip("onnxruntime")
+    img = photo[:40, :52]
+    for s in load_model(name).scales:
+        a = load_model(name, scale=s, tile=0)(img)
+        b = load_model(name, scale=s, tile=0, backend="onnx")(img)
+        assert np.abs(a - b).max() < 1e-3
