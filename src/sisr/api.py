@@ -10,7 +10,7 @@ import numpy as np
 
 from sisr.errors import SisrError
 
-__all__ = ["upscale"]
+__all__ = ["upscale", "upscale_data", "upscale_file"]
 
 
 def upscale(image: Any, model: str | None = None, scale: int | None = None, **options: Any) -> np.ndarray:
@@ -22,8 +22,7 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     overlap, ensemble, precision, backend (see :class:`sisr.infer.Upscaler`).
     """
     from sisr.infer import load_model
-    from sisr.io import ImageData, read_image
-    from sisr.io import _from_pil as from_pil
+    from sisr.io import ImageData, from_pil, read_image
 
     up = load_model(model, scale=scale, **options)
     if isinstance(image, (str, os.PathLike)):

@@ -86,7 +86,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
                 if im.format == "PNG" and _png_is_16bit_colour(p):
                     return _read_png16(p, im)
                 im.load()
-                return _from_pil(im)
+                return from_pil(im)
     except SisrError:
         raise
     except UnidentifiedImageError:
@@ -151,7 +151,7 @@ def _read_png16(p: Path, im) -> ImageData:
     return ImageData(np.ascontiguousarray(pixels), alpha, bits=16, mode=f"{im.mode};16", info=info)
 
 
-def _from_pil(im) -> ImageData:
+def from_pil(im) -> ImageData:
     info, orientation = _metadata(im)
     mode = im.mode
     alpha = None
