@@ -76,3 +76,17 @@ def test_cli_upscale_writes_output_and_refuses_overwrite(tmp_path, photo):
     assert read_rgb(dst).shape == (80, 100, 3)
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 2 and "exists" in r.stderr
+
+
+def test_compare_figure(tmp_path, photo):
+    src = tmp_path / "hr.png"
+    write_image(src, photo[:120, :160])
+    out = tmp_path / "fig.png"
+    cmd = [sys.executable, "-m", "sisr", "compare", str(src), "--models", "bicubic", "--scale", "4",
+           "--crop", "40,20,32,24", "-o", str(out)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    fig = read_rgb(out)
+    assert fig.shape[0] == 18 + 144  # label row + 192 * 24 / 32
+    bad = subprocess.run(cmd[:-3] + ["500,0,32,32", "-o", str(tmp_path / "x.png")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "outside" in bad.stderr

@@ -152,6 +152,17 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sisr.compare import compare_figure, parse_crop
+    from sisr.io import write_image
+
+    crop = parse_crop(args.crop)
+    fig = compare_figure(args.image, _csv(args.models), args.scale, crop)
+    write_image(args.output, fig, overwrite=args.overwrite)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from sisr.export import export_onnx
     from sisr.infer import load_model
@@ -215,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_upscale)
+
+    p = sub.add_parser("compare", help="figure: HR with a crop box and each model's zoomed crop with its PSNR")
+    p.add_argument("image", help="HR image (the LR input is its MATLAB-bicubic downscale)")
+    p.add_argument("--models", default="bicubic,rrgan-x4", help="comma-separated models")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--crop", required=True, help="X,Y,W,H of the crop in HR pixels")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")
     p.add_argument("--model", default=None, help="model name or .safetensors path")
