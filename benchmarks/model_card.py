@@ -33,7 +33,7 @@ def main() -> None:
         "",
         "| | |",
         "|---|---|",
-        f"| architecture | `{meta.get('arch', '')}` {json.dumps(up.module.config.__dict__)} |",
+        f"| architecture | `{meta.get('arch') or recipe.get('arch', '')}` {json.dumps(up.module.config.__dict__)} |",
         f"| parameters | {params:,} |",
         f"| output scales | {', '.join(f'x{s}' for s in up.scales)} |",
         f"| training data | {', '.join(meta.get('data', []))} (the 291 images), LR by MATLAB bicubic |",
@@ -41,18 +41,31 @@ def main() -> None:
         f"| steps | {meta.get('steps'):,} of batch {recipe.get('batch')} x {recipe.get('patch')} px LR patches |",
         f"| training time | {meta.get('train_seconds', 0) / 3600:.2f} h of step time |",
         f"| hardware | {meta.get('hardware')} |",
-        f"| validation (Set5, EMA weights, Y-PSNR) | {meta.get('metrics')} |",
+        "| validation (Set5, EMA weights, Y-PSNR) | "
+        + ", ".join(f"x{k} {v:.2f} dB" for k, v in (meta.get("metrics") or {}).items())
+        + " |",
         f"| sisr version | {meta.get('sisr_version')} |",
         "",
         f"## Benchmark (`sisr bench`, protocol {report.get('protocol', 'y')})",
         "",
-        "| dataset | scale | PSNR (dB) | SSIM |",
-        "|---|---:|---:|---:|",
+        "| dataset | scale | PSNR (dB) | SSIM | bicubic PSNR | bicubic SSIM |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
+    bic = {(r["dataset"], r["scale"]): r for r in report["results"] if r["model"] == "bicubic"}
     for r in report["results"]:
         if r["model"] == args.name:
-            lines.append(f"| {r['dataset']} | x{r['scale']} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} |")
-    lines += ["", "Recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in ("model",)), ""]
+            b = bic.get((r["dataset"], r["scale"]))
+            ref = f"{b['psnr_y']:.2f} | {b['ssim_y']:.4f}" if b else "- | -"
+            lines.append(f"| {r['dataset']} | x{r['scale']} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} | {ref} |")
+    skip = {"model", "out", "val_data", "log_every", "threads", "device"}
+    if recipe.get("phase") == "psnr":
+        skip |= {k for k in recipe if k.startswith(("perceptual", "vgg", "adv", "disc", "d_lr"))}
+    lines += [
+        "",
+        f"Reproduce the table: `sisr bench --models {','.join(dict.fromkeys(['bicubic', args.name]))}"
+        " --data Set5,Set14,BSD100 --scale 2,4`",
+    ]
+    lines += ["", "Recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in skip), ""]
     if args.notes:
         lines += [Path(args.notes).read_text().strip(), ""]
     out = WEIGHTS / (Path(PRETRAINED[args.name][0]).stem + ".md")
