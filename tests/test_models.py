@@ -9,6 +9,11 @@ SMALL = {
     "bicubic": {"scale": 3},
     "rrgan": {"channels": 8, "blocks": 1, "recursions": 2},
     "patchgan": {"channels": 8},
+    "srcnn": {"n1": 8, "n2": 4},
+    "vdsr": {"depth": 4, "channels": 8},
+    "drcn": {"channels": 8, "recursions": 3},
+    "srresnet": {"channels": 8, "blocks": 2},
+    "srgan_disc": {"channels": 4, "dense": 16},
 }
 SR_ARCHS = [a for a in REGISTRY if a not in DISCRIMINATORS]
 
@@ -81,3 +86,31 @@ def test_patchgan_outputs_a_map_of_patch_logits():
     assert len(feats) == 5
     convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 6
+
+
+@pytest.mark.parametrize("arch", [a for a in SR_ARCHS if a != "bicubic"])
+def test_every_sr_architecture_exports_to_onnx(arch):
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    from sisr.infer import Upscaler
+
+    torch.manual_seed(0)
+    model = build_model(arch, SMALL[arch]).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)  # zero-initialised last layers would hide mistakes
+    img = np.random.default_rng(0).random((14, 18, 3), dtype=np.float32)
+    s = max(model.scales)
+    a = Upscaler(arch, model, s, tile=0)(img)
+    b = Upscaler(arch, model, s, tile=0, backend="onnx")(img)
+    assert a.shape == (14 * s, 18 * s, 3)
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_srgan_discriminator_shapes_and_features():
+    d = build_model("srgan_disc", SMALL["srgan_disc"])
+    for size in (96, 64):
+        logits, feats = d(torch.rand(2, 3, size, size), features=True)
+        assert logits.shape == (2, 1) and len(feats) == 8
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in d.modules()) == 8

@@ -7,17 +7,26 @@ A literal dict, so that nothing is scanned or imported as a side effect.
 from __future__ import annotations
 
 from sisr.models.bicubic import Bicubic, BicubicConfig
+from sisr.models.drcn import DRCN, DRCNConfig
 from sisr.models.patchgan import PatchGAN, PatchGANConfig
 from sisr.models.rrgan import RRGAN, RRGANConfig
+from sisr.models.srcnn import SRCNN, SRCNNConfig
+from sisr.models.srresnet import SRGANDiscriminator, SRGANDiscriminatorConfig, SRResNet, SRResNetConfig
+from sisr.models.vdsr import VDSR, VDSRConfig
 
 REGISTRY: dict[str, tuple[type, type]] = {
     "bicubic": (BicubicConfig, Bicubic),
     "rrgan": (RRGANConfig, RRGAN),
     "patchgan": (PatchGANConfig, PatchGAN),
+    "srcnn": (SRCNNConfig, SRCNN),
+    "vdsr": (VDSRConfig, VDSR),
+    "drcn": (DRCNConfig, DRCN),
+    "srresnet": (SRResNetConfig, SRResNet),
+    "srgan_disc": (SRGANDiscriminatorConfig, SRGANDiscriminator),
 }
 
 # Registered modules that are not image-to-image SR models.
-DISCRIMINATORS = ("patchgan",)
+DISCRIMINATORS = ("patchgan", "srgan_disc")
 
 # name -> (weights file in sisr/weights, one-line description)
 PRETRAINED: dict[str, tuple[str, str]] = {

@@ -96,6 +96,25 @@ def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return pixel_loss(a, b, kind)
 
 
+class SupervisedView(nn.Module):
+    """Training-time view of an SR model: ``{scale: [(weight, prediction), ...]}``.
+
+    Models with intermediate supervision define ``forward_supervised`` (DRCN's recursive
+    supervision); multi-scale models (``forward_all``) give one prediction per scale.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
+        if hasattr(self.net, "forward_supervised"):
+            return self.net.forward_supervised(x)
+        if hasattr(self.net, "forward_all"):
+            return {s: [(1.0, y)] for s, y in self.net.forward_all(x).items()}
+        return {max(self.net.scales): [(1.0, self.net(x))]}
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, sampler=None, val_files=None) -> None:
         from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
@@ -131,9 +150,11 @@ class Trainer:
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
         self.scale = max(self.net.scales)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-        self.model = self.net
+        # DDP wraps the supervised view, so every supervised output (each cascade stage, DRCN's
+        # recursions) takes part in the gradient all-reduce, not only the final image.
+        self.model = SupervisedView(self.net)
         if self.world > 1:
-            self.model = nn.parallel.DistributedDataParallel(self.net)
+            self.model = nn.parallel.DistributedDataParallel(self.model)
 
         self.disc = self.dopt = self.perc = None
         if cfg.phase == "gan":
@@ -180,22 +201,20 @@ class Trainer:
         enabled = self.cfg.bf16
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
-    def _outputs(self, lr: torch.Tensor) -> dict[int, torch.Tensor]:
-        fwd = getattr(self.model, "module", self.model)
-        if self.world > 1 or not hasattr(fwd, "forward_all"):
-            out = self.model(lr)
-            return out if isinstance(out, dict) else {self.scale: out}
-        return fwd.forward_all(lr)
+    def _outputs(self, lr: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
+        """Weighted predictions per scale; the first of each list is the model's output at that scale."""
+        return self.model(lr)
 
-    def content_loss(self, outs: dict[int, torch.Tensor], targets: dict[int, torch.Tensor]) -> torch.Tensor:
+    def content_loss(self, outs: dict[int, list[tuple[float, torch.Tensor]]], targets) -> torch.Tensor:
         kind = self.cfg.pixel_loss
-        return sum(_pixel(kind, outs[s].float(), targets[s]) for s in outs) / len(outs)
+        per_scale = [sum(w * _pixel(kind, o.float(), targets[s]) for w, o in preds) for s, preds in outs.items()]
+        return sum(per_scale) / len(per_scale)
 
     def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> float:
         from sisr.losses import discriminator_loss
 
         with torch.no_grad(), self._autocast():
-            fake = self._outputs(lr)[self.scale]
+            fake = self._outputs(lr)[self.scale][0][1]
         with self._autocast():
             loss = discriminator_loss(self.disc(hr).float(), self.disc(fake.detach()).float())
         self.dopt.zero_grad(set_to_none=True)
@@ -212,7 +231,7 @@ class Trainer:
             loss = cfg.pixel_weight * self.content_loss(outs, targets)
             parts = {"pixel": float(loss.detach())}
             if self.disc is not None:
-                fake, hr = outs[self.scale], targets[self.scale]
+                fake, hr = outs[self.scale][0][1], targets[self.scale]
                 disc = getattr(self.disc, "module", self.disc)
                 self.disc.requires_grad_(False)
                 if cfg.perceptual == "disc_features":

@@ -1,0 +1,69 @@
+"""DRCN (Kim et al., "Deeply-Recursive Convolutional Network for Image Super-Resolution", CVPR 2016).
+
+Embedding net (two 3x3 convs), one 3x3 conv applied ``recursions`` times with
+shared weights (the inference net), and a shared reconstruction net (two 3x3
+convs) that turns every recursion's features into a prediction, each with a
+skip connection from the bicubic-enlarged input. The output is the weighted
+average of the D predictions with learned weights. Recursive supervision: in
+training, every intermediate prediction is also compared with the target
+(``forward_supervised``; weight ``alpha`` shared over the D predictions, ``1 - alpha``
+on the average). The paper's 256 filters and 16 recursions are the default
+config; the CPU recipe (``configs/drcn_x4.toml``) states its smaller size.
+The paper decays alpha during training; a fixed alpha is used here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sisr.resize import upscale_torch
+
+
+@dataclass(frozen=True)
+class DRCNConfig:
+    scale: int = 4
+    channels: int = 256
+    recursions: int = 16
+    alpha: float = 0.5  # weight of the intermediate predictions in the training loss
+
+
+class DRCN(nn.Module):
+    def __init__(self, config: DRCNConfig) -> None:
+        super().__init__()
+        if config.recursions < 1:
+            raise ValueError(f"recursions must be at least 1, got {config.recursions}")
+        self.config = config
+        self.scales = (config.scale,)
+        c = config.channels
+        self.embed = nn.Sequential(
+            nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)
+        )
+        self.recursive = nn.Conv2d(c, c, 3, padding=1)
+        self.reconstruct = nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, 3, 3, padding=1)
+        )
+        self.weights = nn.Parameter(torch.full((config.recursions,), 1.0 / config.recursions))
+        nn.init.zeros_(self.reconstruct[-1].weight)
+        nn.init.zeros_(self.reconstruct[-1].bias)
+
+    def predictions(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(weighted output, the D intermediate predictions) for LR input ``x``."""
+        up = upscale_torch(x, self.config.scale)
+        h = self.embed(up)
+        preds = []
+        for _ in range(self.config.recursions):
+            h = torch.relu(self.recursive(h))
+            preds.append(self.reconstruct(h) + up)
+        out = sum(w * p for w, p in zip(self.weights, preds))
+        return out, preds
+
+    def forward_supervised(self, x: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
+        out, preds = self.predictions(x)
+        a, d = self.config.alpha, len(preds)
+        return {self.config.scale: [(1.0 - a, out)] + [(a / d, p) for p in preds]}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.predictions(x)[0]

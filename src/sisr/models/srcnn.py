@@ -1,0 +1,45 @@
+"""SRCNN (Dong et al., "Image Super-Resolution Using Deep Convolutional Networks", ECCV 2014 / TPAMI 2016).
+
+Three convolutions on the bicubic-enlarged image: patch extraction (f1 x f1, n1
+filters), non-linear mapping (f2 x f2, n2 filters) and reconstruction (f3 x f3).
+The paper's 9-5-5 with 64/32 filters is the default; ``f2 = 1`` gives 9-1-5.
+Differences from the paper, stated: 'same' zero padding (the paper's 'valid'
+convolutions shrink the output), and RGB in and out (the paper works on Y).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sisr.resize import upscale_torch
+
+
+@dataclass(frozen=True)
+class SRCNNConfig:
+    scale: int = 4
+    f1: int = 9
+    f2: int = 5
+    f3: int = 5
+    n1: int = 64
+    n2: int = 32
+
+
+class SRCNN(nn.Module):
+    def __init__(self, config: SRCNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.scales = (config.scale,)
+        c = config
+        self.body = nn.Sequential(
+            nn.Conv2d(3, c.n1, c.f1, padding=c.f1 // 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c.n1, c.n2, c.f2, padding=c.f2 // 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c.n2, 3, c.f3, padding=c.f3 // 2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(upscale_torch(x, self.config.scale))

@@ -1,0 +1,49 @@
+"""VDSR (Kim et al., "Accurate Image Super-Resolution Using Very Deep Convolutional Networks", CVPR 2016).
+
+``depth`` 3x3 convolutions of ``channels`` filters (20 and 64 in the paper),
+ReLU between them, predicting the residual that is added to the bicubic
+enlargement of the input. The paper's adjustable gradient clipping belongs to
+its SGD schedule (learning rate 0.1, clip to theta / lr); with Adam, the
+training recipe clips the gradient norm instead (``grad_clip``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sisr.resize import upscale_torch
+
+
+@dataclass(frozen=True)
+class VDSRConfig:
+    scale: int = 4
+    depth: int = 20
+    channels: int = 64
+
+
+class VDSR(nn.Module):
+    def __init__(self, config: VDSRConfig) -> None:
+        super().__init__()
+        if config.depth < 2:
+            raise ValueError(f"depth must be at least 2, got {config.depth}")
+        self.config = config
+        self.scales = (config.scale,)
+        c = config.channels
+        layers: list[nn.Module] = [nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(config.depth - 2):
+            layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(c, 3, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        # He initialisation as in the paper; the last layer starts at zero so training starts from bicubic.
+        for m in self.body:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        nn.init.zeros_(self.body[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        up = upscale_torch(x, self.config.scale)
+        return up + self.body(up)
