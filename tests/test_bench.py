@@ -107,3 +107,21 @@ def test_cli_models_lists_bicubic():
     r = _cli("models")
     assert r.returncode == 0
     assert "bicubic" in r.stdout
+
+
+def test_tables_put_published_figures_beside_measured_ones():
+    from sisr.published import PUBLISHED
+
+    def row(model, dataset, p, s):
+        return {"model": model, "dataset": dataset, "scale": 4, "psnr_y": p, "ssim_y": s, "images": []}
+
+    report = {"results": [row("bicubic", "Set5", 28.4207, 0.81037), row("vdsr", "Set5", 30.1, 0.85)]}
+    md = to_markdown(report)
+    assert "Table 1: PSNR" in md and "Table 2: SSIM" in md
+    assert "| Set5 x4 | pub. |" in md
+    assert "| vdsr | 30.10 | 31.35 |" in md and "| bicubic | 28.42 | 28.42 |" in md
+    assert "| vdsr | 0.8500 | 0.8838 |" in md
+    assert PUBLISHED[("vdsr", "Set5", 4)][2] in md
+    # A dataset nobody has published on gets no empty "pub." column.
+    other = to_markdown({"results": [row("bicubic", "MyPhotos", 30.0, 0.9)]})
+    assert "pub." not in other

@@ -100,8 +100,14 @@ def run_bench(
     return {"sisr_version": __version__, "protocol": protocol, "results": results}
 
 
-def to_markdown(report: dict[str, Any], per_image: bool = False) -> str:
-    """PSNR and SSIM tables (rows: model; columns: dataset x scale)."""
+def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool = True) -> str:
+    """Table 1 (PSNR) and Table 2 (SSIM): rows model, columns dataset x scale.
+
+    With ``published``, each column that has a published figure for any listed model
+    gets a "pub." column beside it (values and sources in :mod:`sisr.published`).
+    """
+    from sisr.published import PUBLISHED
+
     results = report["results"]
     cols = []
     for r in results:
@@ -111,14 +117,31 @@ def to_markdown(report: dict[str, Any], per_image: bool = False) -> str:
     models = list(dict.fromkeys(r["model"] for r in results))
     by = {(r["model"], r["dataset"], r["scale"]): r for r in results}
     out = []
-    for metric, title, fmt in (("psnr_y", "PSNR (dB, Y)", "{:.2f}"), ("ssim_y", "SSIM (Y)", "{:.4f}")):
-        out.append(f"### {title}\n")
-        out.append("| model | " + " | ".join(f"{d} x{s}" for d, s in cols) + " |")
-        out.append("|---|" + "---:|" * len(cols))
+    tables = (("psnr_y", 0, "Table 1: PSNR (dB, Y)", "{:.2f}"), ("ssim_y", 1, "Table 2: SSIM (Y)", "{:.4f}"))
+    for metric, idx, title, fmt in tables:
+        pub = {
+            c: published and any(PUBLISHED.get((m, *c), (None, None))[idx] is not None for m in models) for c in cols
+        }
+        head, rule = ["model"], ["---"]
+        for d, s in cols:
+            head.append(f"{d} x{s}")
+            rule.append("---:")
+            if pub[(d, s)]:
+                head.append("pub.")
+                rule.append("---:")
+        out += [f"### {title}\n", "| " + " | ".join(head) + " |", "|" + "|".join(rule) + "|"]
         for m in models:
-            cells = [fmt.format(by[(m, d, s)][metric]) if (m, d, s) in by else "" for d, s in cols]
-            out.append(f"| {m} | " + " | ".join(cells) + " |")
+            cells = [m]
+            for d, s in cols:
+                cells.append(fmt.format(by[(m, d, s)][metric]) if (m, d, s) in by else "")
+                if pub[(d, s)]:
+                    v = PUBLISHED.get((m, d, s), (None, None))[idx]
+                    cells.append("" if v is None else fmt.format(v))
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})
+    if published and sources:
+        out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]
     if per_image:
         for r in results:
             out.append(f"### {r['model']} on {r['dataset']} x{r['scale']}\n")
