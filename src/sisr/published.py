@@ -17,19 +17,20 @@ from __future__ import annotations
 PUBLISHED: dict[tuple[str, str, int], tuple[float, float | None, str]] = {}
 
 
-def _add(model: str, scale: int, source: str, rows: dict[str, tuple[float, float | None]]) -> None:
-    for dataset, (p, s) in rows.items():
-        PUBLISHED[(model, dataset, scale)] = (p, s, source)
-
-
-_add("bicubic", 2, "field convention", {"Set5": (33.66, 0.9299), "Set14": (30.24, 0.8688), "BSD100": (29.56, 0.8431)})
-_add("bicubic", 3, "field convention", {"Set5": (30.39, 0.8682), "Set14": (27.55, 0.7742), "BSD100": (27.21, 0.7385)})
-_add("bicubic", 4, "field convention", {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027), "BSD100": (25.96, 0.6675)})
-_add("srcnn", 4, "Dong et al. 2016", {"Set5": (30.48, 0.8628), "Set14": (27.50, 0.7513), "BSD100": (26.90, 0.7101)})
-_add("vdsr", 4, "Kim et al. 2016 (VDSR)", {"Set5": (31.35, 0.8838), "Set14": (28.01, 0.7674), "BSD100": (27.29, 0.7251)})
-_add("drcn", 4, "Kim et al. 2016 (DRCN)", {"Set5": (31.53, 0.8854), "Set14": (28.02, 0.7670), "BSD100": (27.23, 0.7233)})
-_add("srresnet", 4, "Ledig et al. 2017", {"Set5": (32.05, 0.9019), "Set14": (28.49, 0.8184), "BSD100": (27.58, 0.7620)})
-_add("srgan", 4, "Ledig et al. 2017", {"Set5": (29.40, 0.8472), "Set14": (26.02, 0.7397), "BSD100": (25.16, 0.6688)})
-_add("rrgan-gan-x4", 4, "Wang et al. 2020 (own convention)", {"Set5": (32.55, None), "Set14": (28.88, None), "BSD100": (27.84, None)})
+_ROWS = [
+    # model, scale, source, (Set5, Set14, BSD100) as (psnr, ssim)
+    ("bicubic", 2, "field convention", ((33.66, 0.9299), (30.24, 0.8688), (29.56, 0.8431))),
+    ("bicubic", 3, "field convention", ((30.39, 0.8682), (27.55, 0.7742), (27.21, 0.7385))),
+    ("bicubic", 4, "field convention", ((28.42, 0.8104), (26.00, 0.7027), (25.96, 0.6675))),
+    ("srcnn", 4, "Dong et al. 2016", ((30.48, 0.8628), (27.50, 0.7513), (26.90, 0.7101))),
+    ("vdsr", 4, "Kim et al. 2016 (VDSR)", ((31.35, 0.8838), (28.01, 0.7674), (27.29, 0.7251))),
+    ("drcn", 4, "Kim et al. 2016 (DRCN)", ((31.53, 0.8854), (28.02, 0.7670), (27.23, 0.7233))),
+    ("srresnet", 4, "Ledig et al. 2017", ((32.05, 0.9019), (28.49, 0.8184), (27.58, 0.7620))),
+    ("srgan", 4, "Ledig et al. 2017", ((29.40, 0.8472), (26.02, 0.7397), (25.16, 0.6688))),
+    ("rrgan-gan-x4", 4, "Wang et al. 2020 (own convention)", ((32.55, None), (28.88, None), (27.84, None))),
+]
+for _model, _scale, _source, _figures in _ROWS:
+    for _dataset, (_p, _s) in zip(("Set5", "Set14", "BSD100"), _figures):
+        PUBLISHED[(_model, _dataset, _scale)] = (_p, _s, _source)
 
 __all__ = ["PUBLISHED"]
