@@ -51,3 +51,21 @@ class SubPixelHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shuffle(self.conv(x))
+
+
+class DenseResidualBlock(nn.Module):
+    """Residual dense block: ``layers`` densely connected 3x3 convs (each sees the block input and
+    every earlier output, adds ``growth`` channels), 1x1 local feature fusion back to
+    ``channels``, and a local residual connection."""
+
+    def __init__(self, channels: int, growth: int, layers: int, slope: float = 0.2) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(channels + i * growth, growth, 3, padding=1) for i in range(layers))
+        self.fuse = nn.Conv2d(channels + layers * growth, channels, 1)
+        self.slope = slope
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [x]
+        for conv in self.convs:
+            feats.append(nn.functional.leaky_relu(conv(torch.cat(feats, 1)), self.slope))
+        return x + self.fuse(torch.cat(feats, 1))

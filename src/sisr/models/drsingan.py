@@ -1,0 +1,54 @@
+"""DR-SinGAN's per-scale generator and discriminator (Zheng & Zhang, "Unsupervised image super
+resolution reconstruction based on generative adversarial network").
+
+SinGAN's layout with the plain conv stack replaced by a dense residual block
+(dense connections, 1x1 local feature fusion, local residual), in both the
+generator and the discriminator, with ``base_layers + n`` convs in the block at
+pyramid scale ``n`` (0 = coarsest): finer scales are deeper. No batch norm.
+The generator adds its output (tanh) to the upsampled coarser image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sisr.models.blocks import DenseResidualBlock
+
+
+@dataclass(frozen=True)
+class DRSinGANScaleConfig:
+    channels: int = 32
+    growth: int = 16
+    layers: int = 3  # convs in the dense block at this scale: base_layers + n
+    slope: float = 0.2
+
+
+class DRSinGANGenerator(nn.Module):
+    def __init__(self, config: DRSinGANScaleConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.head = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.LeakyReLU(config.slope))
+        self.block = DenseResidualBlock(c, config.growth, config.layers, config.slope)
+        self.tail = nn.Sequential(nn.Conv2d(c, 3, 3, padding=1), nn.Tanh())
+        nn.init.zeros_(self.tail[0].weight)  # start as the identity on ``prev``
+        nn.init.zeros_(self.tail[0].bias)
+
+    def forward(self, noisy: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        return prev + self.tail(self.block(self.head(noisy)))
+
+
+class DRSinGANDiscriminator(nn.Module):
+    def __init__(self, config: DRSinGANScaleConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.head = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.LeakyReLU(config.slope))
+        self.block = DenseResidualBlock(c, config.growth, config.layers, config.slope)
+        self.tail = nn.Conv2d(c, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.block(self.head(x)))

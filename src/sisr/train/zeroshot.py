@@ -1,0 +1,354 @@
+"""Zero-shot SR: a SinGAN pyramid trained on the one image to be enlarged (SinGAN and DR-SinGAN).
+
+The pyramid holds the input image at scales ``ratio**-k`` down to ``min_size``
+pixels. Scale by scale, coarse to fine, a generator learns to add detail to the
+upsampled coarser image, against a patch discriminator (WGAN-GP), with a
+content term that reconstructs the image from the coarser one. To enlarge by
+``s``, the finest generator is applied ``k`` times, each time after a bicubic
+upscale by the pyramid ratio ``s**(1/k)``, where ``k = round(3 log2 s)`` (about
+1.26 per step, SinGAN's SR mode).
+
+Losses per scale: SinGAN: ``adv + 10 MSE(rec, I)``; DR-SinGAN:
+``c adv + b MSE(rec, I) + a L1(VGG(rec), VGG(I))`` (``a > 0`` needs the VGG19
+ImageNet weights). Ours on top, off in the paper presets: ``pairs`` adds
+son/father pairs taken from the image (random crops of the image at random
+sizes and in 8 orientations, the son being the father shrunk by the ratio and
+enlarged again), which is what the SR steps ask of the finest generator.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sisr.errors import SisrError
+from sisr.resize import imresize_torch
+
+__all__ = ["PRESETS", "Pyramid", "ZeroShotConfig", "load_pyramid", "sr_steps", "train_pyramid", "upscale_zero_shot"]
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig:
+    method: str = "drsingan"  # "singan" or "drsingan"
+    iters: int = 2000  # per scale (SinGAN's reference); CPU budgets use fewer
+    finest_iters: int = 0  # iterations at the finest scale; 0: ``iters``
+    min_size: int = 25  # coarsest pyramid side
+    channels: int = 32  # doubled every 4 scales, capped at max_channels
+    max_channels: int = 128
+    base_layers: int = 2  # DR-SinGAN: base_layers + n convs in the dense block at scale n
+    growth: int = 16
+    lr: float = 5e-4
+    betas: tuple[float, ...] = (0.5, 0.999)
+    decay_at: float = 0.8  # learning rate x0.1 after this fraction of a scale's iterations
+    d_steps: int = 3
+    g_steps: int = 3
+    gp_weight: float = 0.1
+    adv_weight: float = 1.0  # c
+    mse_weight: float = 10.0  # b (SinGAN's alpha)
+    vgg_weight: float = 0.0  # a
+    vgg_weights: str = ""
+    noise_amp: float = 0.1
+    crop: int = 0  # train on random crops of this side at scales larger than it (0: whole image)
+    pairs: bool = False
+    pair_batch: int = 8
+    pair_weight: float = 10.0
+    sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
+    seed: int = 0
+    threads: int = 0
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The papers' settings (2000 iterations per scale).
+    "singan": {"method": "singan"},
+    "drsingan": {"method": "drsingan", "vgg_weight": 0.0},
+}
+
+
+def sr_steps(scale: float) -> tuple[int, float]:
+    """(number of SR steps k, ratio) for an enlargement by ``scale``: SinGAN's ``round(3 log2 s)``."""
+    if scale <= 1:
+        raise SisrError(f"scale must be above 1, got {scale}")
+    k = max(1, round(3 * math.log2(scale)))
+    return k, scale ** (1.0 / k)
+
+
+def pyramid_sizes(h: int, w: int, ratio: float, min_size: int) -> list[tuple[int, int]]:
+    """Sizes from coarsest to finest (the image itself); the coarsest has min side >= ``min_size``."""
+    if min(h, w) < min_size:
+        raise SisrError(f"image is {w}x{h}: zero-shot SR needs at least {min_size} px on each side")
+    n = int(math.floor(math.log(min(h, w) / min_size) / math.log(ratio))) + 1
+    return [(max(1, round(h / ratio**k)), max(1, round(w / ratio**k))) for k in range(n - 1, -1, -1)]
+
+
+def _to_t(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float() * 2 - 1
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return imresize_torch(x, size=size)
+
+
+def _build(cfg: ZeroShotConfig, n: int) -> tuple[nn.Module, nn.Module]:
+    c = min(cfg.channels * 2 ** (n // 4), cfg.max_channels)
+    if cfg.method == "singan":
+        from sisr.models.singan import SinGANDiscriminator, SinGANGenerator, SinGANScaleConfig
+
+        sc = SinGANScaleConfig(channels=c)
+        return SinGANGenerator(sc), SinGANDiscriminator(sc)
+    if cfg.method == "drsingan":
+        from sisr.models.drsingan import DRSinGANDiscriminator, DRSinGANGenerator, DRSinGANScaleConfig
+
+        sc = DRSinGANScaleConfig(channels=c, growth=cfg.growth, layers=cfg.base_layers + n)
+        return DRSinGANGenerator(sc), DRSinGANDiscriminator(sc)
+    raise SisrError(f"method must be 'singan' or 'drsingan', got '{cfg.method}'")
+
+
+def _copy_matching(dst: nn.Module, src: nn.Module) -> None:
+    """Start a scale from the coarser scale's weights where shapes agree (SinGAN's warm start)."""
+    s = src.state_dict()
+    d = dst.state_dict()
+    dst.load_state_dict({k: (s[k] if k in s and s[k].shape == v.shape else v) for k, v in d.items()})
+
+
+def _gradient_penalty(d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    a = torch.rand(real.shape[0], 1, 1, 1)
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    out = d(x)
+    (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    x = torch.rot90(x, k % 4, dims=(-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
+@dataclass
+class Pyramid:
+    """A trained pyramid: generators coarse to fine, noise amplitudes, and the settings."""
+
+    cfg: ZeroShotConfig
+    ratio: float
+    sizes: list[tuple[int, int]]
+    gens: list[nn.Module]
+    amps: list[float]
+    seconds: float = 0.0
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    @torch.no_grad()
+    def enlarge(self, img: np.ndarray, scale: int, generator: torch.Generator | None = None) -> np.ndarray:
+        """Enlarge ``img`` (H x W x 3 float in [0, 1]) by ``scale`` with the finest generator."""
+        k, ratio = sr_steps(scale)
+        g = self.gens[-1].eval()
+        h, w = img.shape[:2]
+        x = _to_t(img)
+        for j in range(1, k + 1):
+            size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
+            up = _resize(x, size)
+            noise = torch.randn(up.shape, generator=generator) * self.amps[-1] * self.cfg.sr_noise
+            x = g(up + noise, up)
+        return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+
+    def save(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {f"g{n}.{k}": v.contiguous() for n, g in enumerate(self.gens) for k, v in g.state_dict().items()}
+        import json
+
+        meta = {
+            "format": "sisr-pyramid-1",
+            "config": json.dumps(self.cfg.__dict__),
+            "ratio": repr(self.ratio),
+            "sizes": json.dumps(self.sizes),
+            "amps": json.dumps(self.amps),
+            "seconds": repr(self.seconds),
+        }
+        out = folder / "pyramid.safetensors"
+        tmp = out.with_suffix(".tmp")
+        save_file(tensors, str(tmp), metadata=meta)
+        tmp.replace(out)
+        return out
+
+
+def load_pyramid(path: str | Path) -> Pyramid:
+    """Load a pyramid written by :meth:`Pyramid.save` (a folder or its ``pyramid.safetensors``)."""
+    import json
+
+    from safetensors import safe_open
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "pyramid.safetensors"
+    try:
+        with safe_open(str(p), "pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except Exception as e:  # safetensors raises several types for bad files
+        raise SisrError(f"{p}: not a saved pyramid ({e})") from None
+    if meta.get("format") != "sisr-pyramid-1":
+        raise SisrError(f"{p}: not a saved pyramid")
+    raw = json.loads(meta["config"])
+    raw["betas"] = tuple(raw["betas"])
+    cfg = ZeroShotConfig(**raw)
+    sizes = [tuple(s) for s in json.loads(meta["sizes"])]
+    gens = []
+    for n in range(len(sizes)):
+        g, _ = _build(cfg, n)
+        prefix = f"g{n}."
+        g.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        gens.append(g.eval())
+    return Pyramid(cfg, float(meta["ratio"]), sizes, gens, json.loads(meta["amps"]), float(meta["seconds"]))
+
+
+def train_pyramid(
+    img: np.ndarray,
+    scale: int,
+    cfg: ZeroShotConfig | None = None,
+    progress: bool = False,
+    desc: str = "",
+) -> Pyramid:
+    """Train a pyramid on ``img`` (H x W x 3 float in [0, 1]) for enlargement by ``scale``."""
+    cfg = cfg or ZeroShotConfig()
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise SisrError(f"zero-shot training needs an H x W x 3 image, got shape {img.shape}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    _, ratio = sr_steps(scale)
+    sizes = pyramid_sizes(img.shape[0], img.shape[1], ratio, cfg.min_size)
+    perc = None
+    if cfg.vgg_weight > 0:
+        from sisr.losses import VGGLoss
+
+        perc = VGGLoss("relu5_4", cfg.vgg_weights or None)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    full = _to_t(img.astype(np.float32))
+    reals = [full if s == sizes[-1] else _resize(full, s) for s in sizes]
+    gens: list[nn.Module] = []
+    amps: list[float] = []
+    z_opt0 = torch.randn(reals[0].shape)
+    t_start = time.perf_counter()
+    log: list[dict[str, Any]] = []
+
+    def chain(n: int, noise: bool) -> torch.Tensor:
+        """The image at scale ``n`` made by generators 0..n: random (``noise``) or the reconstruction."""
+        x = torch.zeros_like(reals[0])
+        for i in range(n + 1):
+            prev = x if i == 0 else _resize(x, sizes[i])
+            if noise:
+                z = torch.randn(prev.shape) * amps[i]
+            else:
+                z = z_opt0 if i == 0 else torch.zeros_like(prev)
+            x = gens[i](z + prev, prev)
+        return x
+
+    from tqdm import tqdm
+
+    total = sum(cfg.finest_iters or cfg.iters if n == len(sizes) - 1 else cfg.iters for n in range(len(sizes)))
+    bar = tqdm(total=total, desc=desc or f"{cfg.method} x{scale}", disable=not progress, unit="it", leave=False)
+    for n, real in enumerate(reals):
+        g, d = _build(cfg, n)
+        if n and gens and type(g) is type(gens[-1]):
+            _copy_matching(g, gens[-1])
+        g.train()
+        d.train()
+        with torch.no_grad():
+            prev_rec = torch.zeros_like(real) if n == 0 else _resize(chain(n - 1, False), sizes[n])
+        amp = 1.0 if n == 0 else cfg.noise_amp * float(torch.sqrt(F.mse_loss(prev_rec, real)))
+        amps.append(amp)
+        gens.append(g)  # chain() at scale n uses it only after training
+        iters = (cfg.finest_iters or cfg.iters) if n == len(sizes) - 1 else cfg.iters
+        opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        decay = max(1, int(cfg.decay_at * iters))
+        z_rec = z_opt0 if n == 0 else torch.zeros_like(real)
+        for it in range(iters):
+            if it == decay:
+                for o in (opt_g, opt_d):
+                    for grp in o.param_groups:
+                        grp["lr"] = cfg.lr * 0.1
+            with torch.no_grad():
+                prev_rand = torch.zeros_like(real) if n == 0 else _resize(chain(n - 1, True), sizes[n])
+            noise = torch.randn(real.shape) * amp
+            # Crops keep a step's cost bounded at large scales; the same window for every tensor.
+            if cfg.crop and min(sizes[n]) > cfg.crop:
+                y0 = int(rng.integers(0, sizes[n][0] - cfg.crop + 1))
+                x0 = int(rng.integers(0, sizes[n][1] - cfg.crop + 1))
+                win = (slice(None), slice(None), slice(y0, y0 + cfg.crop), slice(x0, x0 + cfg.crop))
+            else:
+                win = (slice(None),) * 4
+            r_real, r_prev, r_noise = real[win], prev_rand[win], noise[win]
+            r_prec, r_zrec = prev_rec[win], z_rec[win]
+            for _ in range(cfg.d_steps):
+                with torch.no_grad():
+                    fake = g(r_noise + r_prev, r_prev)
+                loss_d = -d(r_real).mean() + d(fake).mean()
+                loss_d = loss_d + cfg.gp_weight * _gradient_penalty(d, r_real, fake)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+            for _ in range(cfg.g_steps):
+                d.requires_grad_(False)
+                fake = g(r_noise + r_prev, r_prev)
+                adv = -d(fake).mean()
+                d.requires_grad_(True)
+                rec = g(r_zrec + r_prec, r_prec)
+                loss = cfg.adv_weight * adv + cfg.mse_weight * F.mse_loss(rec, r_real)
+                if perc is not None:
+                    loss = loss + cfg.vgg_weight * F.l1_loss(perc.vgg((rec + 1) / 2), perc.vgg((r_real + 1) / 2))
+                if cfg.pairs and n > 0:
+                    loss = loss + cfg.pair_weight * _pair_loss(g, real, ratio, cfg, rng)
+                opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_g.step()
+            bar.update()
+        g.eval()
+        g.requires_grad_(False)
+        with torch.no_grad():
+            rec_psnr = -10 * math.log10(max(F.mse_loss(chain(n, False), real).item() / 4, 1e-12))
+        log.append({"scale": n, "size": sizes[n], "amp": round(amp, 5), "rec_psnr": round(rec_psnr, 2)})
+    bar.close()
+    return Pyramid(cfg, ratio, sizes, gens, amps, time.perf_counter() - t_start, log)
+
+
+def _pair_loss(g: nn.Module, real: torch.Tensor, ratio: float, cfg: ZeroShotConfig, rng) -> torch.Tensor:
+    """Son/father pairs from the image: the father shrunk by ``ratio`` and enlarged again is the input."""
+    h, w = real.shape[-2:]
+    side = min(cfg.crop or 48, h, w)
+    fathers = []
+    for _ in range(cfg.pair_batch):
+        # A random downscale of the image (down to half) gives more, and more varied, pairs.
+        f = float(rng.uniform(0.5, 1.0)) if min(h, w) * 0.5 >= side else 1.0
+        img = real if f == 1.0 else _resize(real, (max(side, round(h * f)), max(side, round(w * f))))
+        y0 = int(rng.integers(0, img.shape[-2] - side + 1))
+        x0 = int(rng.integers(0, img.shape[-1] - side + 1))
+        fathers.append(_dihedral(img[..., y0 : y0 + side, x0 : x0 + side], int(rng.integers(0, 8))))
+    father = torch.cat(fathers)
+    small = (max(1, round(side / ratio)), max(1, round(side / ratio)))
+    son = _resize(_resize(father, small), (side, side))
+    return F.mse_loss(g(son, son), father)
+
+
+def upscale_zero_shot(
+    img: np.ndarray, scale: int, cfg: ZeroShotConfig, progress: bool = False, save_dir: str | None = None
+) -> tuple[np.ndarray, Pyramid]:
+    """Train on ``img`` and enlarge it by ``scale``; gray images are trained and enlarged as RGB."""
+    gray = img.ndim == 2 or img.shape[2] == 1
+    rgb = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2) if gray else img[..., :3]
+    pyr = train_pyramid(rgb.astype(np.float32), scale, cfg, progress=progress)
+    if save_dir:
+        pyr.save(save_dir)
+    out = pyr.enlarge(rgb.astype(np.float32), scale)
+    if gray:
+        out = out.mean(axis=2, keepdims=img.ndim == 3)
+    return out, pyr
