@@ -51,6 +51,7 @@ def run_bench(
     scales: list[int],
     progress: bool = True,
     protocol: str = "y",
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -58,6 +59,7 @@ def run_bench(
     "psnr_y", "ssim_y", "seconds", "images": [{"name", "psnr_y", "ssim_y"}]}]}``
     with set means over images. All inputs are checked before any work starts.
     ``protocol`` is how LR inputs are made (see :func:`sisr.data.sr_pair`).
+    ``settings`` are zero-shot settings (recorded in the report: they are the budget of every result).
     """
     from tqdm import tqdm
 
@@ -71,7 +73,7 @@ def run_bench(
         if not isinstance(s, int) or s < 2:
             raise SisrError(f"bad scale {s!r}: scales are integers >= 2")
     files = {d: dataset_images(d) for d in datasets}
-    upscalers = {(m, s): load_model(m, scale=s, tile=0) for m in models for s in scales}
+    upscalers = {(m, s): load_model(m, scale=s, tile=0, settings=settings) for m in models for s in scales}
     total = sum(len(files[d]) for d in datasets) * len(models) * len(scales)
     bar = tqdm(total=total, unit="img", disable=not progress, file=sys.stderr, leave=False)
     results = []
@@ -97,7 +99,12 @@ def run_bench(
                     )
     finally:
         bar.close()
-    return {"sisr_version": __version__, "protocol": protocol, "results": results}
+    report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
+    first = {m: upscalers[(m, scales[0])] for m in models}
+    zero = {m: up.config().__dict__ for m, up in first.items() if hasattr(up, "config")}
+    if zero:
+        report["zero_shot_settings"] = zero
+    return report
 
 
 def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool = True) -> str:

@@ -21,22 +21,30 @@ def _csv(text: str) -> list[str]:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS
+    from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
     print("models (use with --model):")
     for name, desc in WEIGHTLESS.items():
         print(f"  {name:<16} {desc}{'  [default]' if name == DEFAULT_MODEL else ''}")
     for name, (_, desc) in PRETRAINED.items():
         print(f"  {name:<16} {desc}{'  [default]' if name == DEFAULT_MODEL else ''}")
+    for name, desc in ZEROSHOT.items():
+        print(f"  {name:<16} {desc}")
     print("architectures (for training and .safetensors files): " + ", ".join(REGISTRY))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from sisr.bench import parse_scales, run_bench, to_markdown
+    from sisr.config import parse_overrides
 
     report = run_bench(
-        _csv(args.models), _csv(args.data), parse_scales(args.scale), progress=not args.quiet, protocol=args.protocol
+        _csv(args.models),
+        _csv(args.data),
+        parse_scales(args.scale),
+        progress=not args.quiet,
+        protocol=args.protocol,
+        settings=parse_overrides(args.set),
     )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -90,6 +98,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sisr.api import upscale_file
+    from sisr.config import parse_overrides
     from sisr.infer import load_model
     from sisr.io import set_pixel_limit
 
@@ -103,6 +112,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
         precision=args.precision,
         backend=args.backend,
+        settings=parse_overrides(args.set),
+        save_model=args.save_model,
+        progress=not args.quiet,
     )
     inputs = _expand_inputs(args.inputs)
     out = Path(args.output)
@@ -209,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tables (default); rgb = bicubic of the 8-bit RGB image, as in EDSR and later",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("upscale", help="upscale images")
@@ -225,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=None, help="raise Pillow's decompression-bomb limit")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
+    p.add_argument("--save-model", default=None, metavar="DIR", help="zero-shot: keep each trained pyramid here")
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("compare", help="figure: HR with a crop box and each model's zoomed crop with its PSNR")

@@ -52,6 +52,16 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
 
+def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
+    """``cls(**values)`` with types checked and unknown keys rejected (one-line errors)."""
+    return _build(cls, values, where)
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` (TOML values) as a dict."""
+    return apply_overrides({}, overrides)
+
+
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
     for item in overrides:

@@ -193,17 +193,59 @@ class Upscaler:
 
 
 def list_models() -> list[str]:
-    """Names accepted by :func:`load_model`: weightless baselines and shipped trained models."""
-    from sisr.models import PRETRAINED, WEIGHTLESS
+    """Names accepted by :func:`load_model`: weightless baselines, shipped trained models, zero-shot methods."""
+    from sisr.models import PRETRAINED, WEIGHTLESS, ZEROSHOT
 
-    return [*WEIGHTLESS, *PRETRAINED]
+    return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
+
+
+@dataclass
+class ZeroShotUpscaler:
+    """A zero-shot method bound to a scale: each call trains a pyramid on the image, then enlarges it.
+
+    ``settings``: :class:`sisr.train.zeroshot.ZeroShotConfig` values over the method's preset;
+    ``save_model``: folder where each trained pyramid is kept (one sub-folder per image).
+    """
+
+    name: str
+    scale: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    save_model: str | None = None
+    progress: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    last: Any = field(default=None, repr=False)  # the last trained pyramid
+    calls: int = 0
+
+    scales = (2, 3, 4, 8)
+
+    def config(self):
+        from sisr.config import build_dataclass
+        from sisr.train.zeroshot import PRESETS, ZeroShotConfig
+
+        return build_dataclass(ZeroShotConfig, {**PRESETS[self.name], **self.settings}, f"{self.name} settings")
+
+    def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+        from sisr.train.zeroshot import upscale_zero_shot
+
+        arr = np.asarray(img)
+        arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+        save = None
+        if self.save_model:
+            save = str(Path(self.save_model) / f"image{self.calls:04d}")
+        self.calls += 1
+        out, self.last = upscale_zero_shot(arr, self.scale, self.config(), progress=self.progress, save_dir=save)
+        if on_tile is not None:
+            on_tile(1, 1)
+        return out
 
 
 def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
-def load_model(name_or_path: str | Path | None = None, scale: int | None = None, **options: Any) -> Upscaler:
+def load_model(
+    name_or_path: str | Path | None = None, scale: int | None = None, **options: Any
+) -> Upscaler | ZeroShotUpscaler:
     """Load a model by name (see :func:`list_models`) or from a ``.safetensors`` path.
 
     ``scale`` picks the output scale for models that emit several (default:
@@ -211,12 +253,27 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
     ``options`` are :class:`Upscaler` fields (tile, overlap, ensemble, precision, backend).
     """
     from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
-    from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS
+    from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT
 
     name = str(name_or_path or DEFAULT_MODEL)
     if scale is not None and (not isinstance(scale, int) or scale < 1):
         raise SisrError(f"scale must be a positive integer, got {scale!r}")
     meta: dict[str, Any] = {}
+    if name in ZEROSHOT:
+        bad = [k for k in ("ensemble", "backend") if options.get(k) not in (None, False, "torch")]
+        if bad:
+            raise SisrError(f"{name} is zero-shot (trained on each input): --{bad[0]} does not apply")
+        return ZeroShotUpscaler(
+            name,
+            scale or 4,
+            settings=dict(options.get("settings") or {}),
+            save_model=options.get("save_model"),
+            progress=bool(options.get("progress", False)),
+            meta={"zero_shot": True},
+        )
+    options.pop("settings", None)
+    options.pop("save_model", None)
+    options.pop("progress", None)
     if name in WEIGHTLESS:
         module = build_model(name, {"scale": scale or 4})
     elif name in PRETRAINED:

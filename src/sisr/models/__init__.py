@@ -38,6 +38,12 @@ WEIGHTLESS: dict[str, str] = {
     "bicubic": "MATLAB-compatible bicubic interpolation (no learning)",
 }
 
+# Zero-shot methods: trained on each input image (sisr.train.zeroshot), no shipped weights.
+ZEROSHOT: dict[str, str] = {
+    "singan": "SinGAN SR mode, zero-shot: a pyramid trained on the input itself (slow)",
+    "drsingan": "DR-SinGAN, zero-shot: SinGAN with dense residual blocks, trained on the input (slow)",
+}
+
 DEFAULT_MODEL = "rrgan-x4"
 
-__all__ = ["DEFAULT_MODEL", "DISCRIMINATORS", "PRETRAINED", "REGISTRY", "WEIGHTLESS"]
+__all__ = ["DEFAULT_MODEL", "DISCRIMINATORS", "PRETRAINED", "REGISTRY", "WEIGHTLESS", "ZEROSHOT"]

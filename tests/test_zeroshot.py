@@ -1,0 +1,130 @@
+"""Zero-shot SR (SinGAN, DR-SinGAN): pyramid geometry, per-scale G/D, smoke runs, save/load, CLI."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sisr.errors import SisrError
+from sisr.infer import load_model
+from sisr.io import read_image, write_image
+from sisr.models.drsingan import DRSinGANDiscriminator, DRSinGANGenerator, DRSinGANScaleConfig
+from sisr.models.singan import SinGANDiscriminator, SinGANGenerator, SinGANScaleConfig
+from sisr.train.zeroshot import ZeroShotConfig, load_pyramid, pyramid_sizes, sr_steps, train_pyramid
+
+FAST = {"iters": 3, "d_steps": 1, "g_steps": 1, "channels": 8, "growth": 4}
+
+
+@pytest.mark.parametrize("scale, k", [(2, 3), (4, 6), (3, 5), (8, 9)])
+def test_sr_steps_follow_singan(scale, k):
+    steps, ratio = sr_steps(scale)
+    assert steps == k
+    assert ratio**steps == pytest.approx(scale)
+    assert 1.2 < ratio < 1.35
+
+
+@pytest.mark.parametrize("h, w", [(25, 25), (48, 48), (31, 77), (256, 171), (97, 26)])
+def test_pyramid_sizes_for_odd_shapes(h, w):
+    _, ratio = sr_steps(2)
+    sizes = pyramid_sizes(h, w, ratio, 25)
+    assert sizes[-1] == (h, w)
+    assert min(sizes[0]) >= 25 - 1  # rounding
+    assert min(sizes[0]) / ratio < 25  # one more scale would be below the minimum
+    for (a, b), (c, d) in zip(sizes, sizes[1:]):
+        assert a <= c and b <= d
+        assert c / a == pytest.approx(ratio, rel=0.1)
+
+
+def test_tiny_images_are_refused_clearly():
+    with pytest.raises(SisrError, match="at least 25 px"):
+        pyramid_sizes(20, 100, 1.26, 25)
+
+
+@pytest.mark.parametrize(
+    "gen, disc, cfg",
+    [
+        (SinGANGenerator, SinGANDiscriminator, SinGANScaleConfig(channels=8)),
+        (DRSinGANGenerator, DRSinGANDiscriminator, DRSinGANScaleConfig(channels=8, growth=4, layers=4)),
+    ],
+)
+def test_scale_generator_and_discriminator_forward_backward(gen, disc, cfg):
+    g, d = gen(cfg), disc(cfg)
+    prev = torch.rand(2, 3, 21, 30) * 2 - 1
+    out = g(prev + 0.1 * torch.randn_like(prev), prev)
+    assert out.shape == prev.shape
+    score = d(out)
+    assert score.shape == (2, 1, 21, 30)
+    score.mean().backward()
+    for name, p in g.named_parameters():
+        assert p.grad is not None, name
+
+
+def test_drsingan_blocks_deepen_with_scale():
+    from sisr.train.zeroshot import _build
+
+    cfg = ZeroShotConfig(method="drsingan", base_layers=2)
+    g0, _ = _build(cfg, 0)
+    g3, d3 = _build(cfg, 3)
+    assert len(g0.block.convs) == 2 and len(g3.block.convs) == 5 and len(d3.block.convs) == 5
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in g3.modules())
+
+
+@pytest.mark.parametrize("method", ["singan", "drsingan"])
+def test_smoke_run_on_a_48px_image_and_save_load(method, photo, tmp_path):
+    img = photo[200:248, 150:198].astype(np.float32) / 255
+    cfg = ZeroShotConfig(method=method, pairs=method == "drsingan", crop=32, **FAST)
+    pyr = train_pyramid(img, 2, cfg)
+    assert pyr.sizes[-1] == (48, 48) and len(pyr.gens) == len(pyr.amps) == 3
+    out = pyr.enlarge(img, 2)
+    assert out.shape == (96, 96, 3) and np.isfinite(out).all()
+    assert 0 <= out.min() and out.max() <= 1
+    pyr.save(tmp_path / "pyr")
+    back = load_pyramid(tmp_path / "pyr")
+    np.testing.assert_array_equal(back.enlarge(img, 2), out)
+    assert back.ratio == pyr.ratio and back.sizes == pyr.sizes
+
+
+def test_load_pyramid_rejects_other_files(tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"not a pyramid")
+    with pytest.raises(SisrError, match="not a saved pyramid"):
+        load_pyramid(bad)
+
+
+def test_zero_shot_models_work_through_load_model_and_keep_gray(photo):
+    up = load_model("drsingan", scale=2, settings=FAST)
+    gray = photo[200:240, 150:190, :1].astype(np.float32) / 255
+    from sisr.api import upscale
+
+    out = upscale(gray[:, :, 0], model="drsingan", scale=2, settings=FAST)
+    assert out.shape == (80, 80, 1)
+    with pytest.raises(SisrError, match="unknown keys"):
+        load_model("singan", settings={"itres": 3}).config()
+    assert up.scale == 2
+
+
+def test_upscale_cli_trains_and_saves_the_pyramid(tmp_path, photo):
+    src = tmp_path / "in.png"
+    write_image(src, photo[100:140, 100:150])
+    out = tmp_path / "out.png"
+    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
+    r = subprocess.run(
+        [sys.executable, "-m", "sisr", "upscale", str(src), "-o", str(out), "--model", "singan", "--scale", "2"]
+        + sets
+        + ["--save-model", str(tmp_path / "kept"), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert read_image(out).pixels.shape == (80, 100, 3)
+    assert (tmp_path / "kept" / "image0000" / "pyramid.safetensors").is_file()
+    r = subprocess.run(
+        [sys.executable, "-m", "sisr", "upscale", str(src), "-o", str(tmp_path / "o2.png"), "--model", "singan"]
+        + ["--set", "iters=two"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "iters" in r.stderr
+    assert not (tmp_path / "o2.png").exists()
