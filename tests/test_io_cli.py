@@ -90,3 +90,19 @@ def test_compare_figure(tmp_path, photo):
     assert fig.shape[0] == 18 + 144  # label row + 192 * 24 / 32
     bad = subprocess.run(cmd[:-3] + ["500,0,32,32", "-o", str(tmp_path / "x.png")], capture_output=True, text=True)
     assert bad.returncode == 2 and "outside" in bad.stderr
+
+
+def test_outputs_get_normal_permissions_not_a_temp_files(tmp_path):
+    import os
+
+    import numpy as np
+
+    from sisr.io import write_image
+
+    mask = os.umask(0o022)
+    try:
+        out = write_image(tmp_path / "o.png", np.zeros((4, 4, 3)))
+        assert out.stat().st_mode & 0o777 == 0o644
+        assert not list(tmp_path.glob(".*.part"))
+    finally:
+        os.umask(mask)

@@ -47,3 +47,12 @@ def test_shipped_model_runs_under_onnxruntime(name, photo):
         a = load_model(name, scale=s, tile=0)(img)
         b = load_model(name, scale=s, tile=0, backend="onnx")(img)
         assert np.abs(a - b).max() < 1e-3
+
+
+@pytest.mark.slow
+def test_default_model_tiled_equals_untiled_on_a_512px_photo(photo):
+    """The acceptance check of the upscale issue: 512 x 512, --tile 128 --tile-overlap 16, within 1/255."""
+    img = photo[:512, :512]
+    full = load_model(DEFAULT_MODEL, tile=0)(img)
+    tiled = load_model(DEFAULT_MODEL, tile=128, overlap=16)(img)
+    assert np.abs(tiled - full).max() <= 1 / 255

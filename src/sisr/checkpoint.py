@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,15 +65,11 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, arch: str, config
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     header = {"format": FORMAT, "arch": arch, "config": cfg, "sisr_version": __version__, **meta}
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    from sisr.atomic import atomic_target
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"sisr": json.dumps(header)})
-        os.replace(tmp, p)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_target(p) as tmp:
+        save_file(tensors, str(tmp), metadata={"sisr": json.dumps(header)})
     return p
 
 

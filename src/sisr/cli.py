@@ -58,16 +58,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _write_text(path: str, text: str) -> None:
-    import os
-    import tempfile
+    from sisr.atomic import atomic_target
 
     p = Path(path)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
+        with atomic_target(p) as tmp:
+            tmp.write_text(text)
     except OSError as e:
         raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
 

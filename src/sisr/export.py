@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -51,12 +50,11 @@ def export_onnx(up, path: str | os.PathLike, overwrite: bool = False) -> Path:
     if p.exists() and not overwrite:
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
     data = onnx_bytes(up)
+    from sisr.atomic import atomic_target
+
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
+        with atomic_target(p) as tmp:
+            tmp.write_bytes(data)
     except OSError as e:
         raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
     return p

@@ -8,7 +8,6 @@ ICC profile, EXIF) beside the pixels, in :class:`ImageData`.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,20 +215,13 @@ def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwri
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
     data = img if isinstance(img, ImageData) else ImageData(pixels=_as_float(img))
     fmt = _format_for(p)
+    from sisr.atomic import atomic_target
+
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    except OSError as e:
-        raise SisrError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_target(p) as tmp, open(tmp, "wb") as fh:
             _encode(fh, data, fmt)
-        os.replace(tmp, p)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, (OSError, ValueError)):
-            raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
-        raise
+    except (OSError, ValueError) as e:
+        raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
     return p
 
 

@@ -31,6 +31,10 @@ DISCRIMINATORS = ("patchgan", "srgan_disc")
 # name -> (weights file in sisr/weights, one-line description)
 PRETRAINED: dict[str, tuple[str, str]] = {
     "rrgan-x4": ("rrgan-x4.safetensors", "RR-GAN x4 and x2, PSNR-oriented (phase 1), trained on the 291 images"),
+    "rrgan-gan-x4": (
+        "rrgan-gan-x4.safetensors",
+        "RR-GAN x4 and x2 after the GAN phase (sharper, lower PSNR), trained on the 291 images",
+    ),
 }
 
 # Architectures usable by name with no weights.

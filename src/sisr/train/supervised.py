@@ -311,22 +311,17 @@ class Trainer:
         return t
 
     def save_state(self) -> Path:
-        import tempfile
 
         from safetensors.torch import save_file
 
+        from sisr.atomic import atomic_target
         from sisr.checkpoint import save_checkpoint
 
         self.out.mkdir(parents=True, exist_ok=True)
         meta = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg), "history": self.history[-50:]}
         path = self.out / "state.safetensors"
-        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".part", dir=self.out)
-        os.close(fd)
-        try:
-            save_file(self.state_tensors(), tmp, metadata={"sisr_train": json.dumps(meta)})
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_target(path) as tmp:
+            save_file(self.state_tensors(), str(tmp), metadata={"sisr_train": json.dumps(meta)})
         last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
         save_checkpoint(
             self.out / "model.safetensors",

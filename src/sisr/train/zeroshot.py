@@ -173,10 +173,11 @@ class Pyramid:
             "amps": json.dumps(self.amps),
             "seconds": repr(self.seconds),
         }
+        from sisr.atomic import atomic_target
+
         out = folder / "pyramid.safetensors"
-        tmp = out.with_suffix(".tmp")
-        save_file(tensors, str(tmp), metadata=meta)
-        tmp.replace(out)
+        with atomic_target(out) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
         return out
 
 
