@@ -48,11 +48,12 @@ def measure(cfg: TrainConfig, steps: int, warmup: int = 3) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=str(REPO / "configs" / "rrgan_x4_psnr.toml"))
+    ap.add_argument("--config", default="configs/rrgan_x4_psnr.toml", help="recipe (relative to the repository)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
-    base = load_config(args.config, TrainConfig)
+    cfg_path = Path(args.config) if Path(args.config).exists() else REPO / args.config
+    base = load_config(cfg_path, TrainConfig)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, bf16, cl in (
