@@ -26,29 +26,43 @@ class DRSinGANScaleConfig:
     slope: float = 0.2
 
 
+def _trunk(config: DRSinGANScaleConfig) -> nn.Sequential:
+    """``conv -> LeakyReLU -> dense residual block``: the body shared by G and D."""
+    c = config.channels
+    return nn.Sequential(
+        nn.Conv2d(3, c, 3, padding=1),
+        nn.LeakyReLU(config.slope),
+        DenseResidualBlock(c, config.growth, config.layers, config.slope),
+    )
+
+
 class DRSinGANGenerator(nn.Module):
     def __init__(self, config: DRSinGANScaleConfig) -> None:
         super().__init__()
         self.config = config
-        c = config.channels
-        self.head = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.LeakyReLU(config.slope))
-        self.block = DenseResidualBlock(c, config.growth, config.layers, config.slope)
-        self.tail = nn.Sequential(nn.Conv2d(c, 3, 3, padding=1), nn.Tanh())
+        self.trunk = _trunk(config)
+        self.tail = nn.Sequential(nn.Conv2d(config.channels, 3, 3, padding=1), nn.Tanh())
         nn.init.zeros_(self.tail[0].weight)  # start as the identity on ``prev``
         nn.init.zeros_(self.tail[0].bias)
 
+    @property
+    def block(self) -> DenseResidualBlock:
+        return self.trunk[2]
+
     def forward(self, noisy: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        return prev + self.tail(self.block(self.head(noisy)))
+        return prev + self.tail(self.trunk(noisy))
 
 
 class DRSinGANDiscriminator(nn.Module):
     def __init__(self, config: DRSinGANScaleConfig) -> None:
         super().__init__()
         self.config = config
-        c = config.channels
-        self.head = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.LeakyReLU(config.slope))
-        self.block = DenseResidualBlock(c, config.growth, config.layers, config.slope)
-        self.tail = nn.Conv2d(c, 1, 3, padding=1)
+        self.trunk = _trunk(config)
+        self.tail = nn.Conv2d(config.channels, 1, 3, padding=1)
+
+    @property
+    def block(self) -> DenseResidualBlock:
+        return self.trunk[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.tail(self.block(self.head(x)))
+        return self.tail(self.trunk(x))
