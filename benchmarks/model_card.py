@@ -63,7 +63,7 @@ def main() -> None:
     lines += [
         "",
         f"Reproduce the table: `sisr bench --models {','.join(dict.fromkeys(['bicubic', args.name]))}"
-        " --data Set5,Set14,BSD100 --scale 2,4`",
+        f" --data Set5,Set14,BSD100 --scale {','.join(str(s) for s in up.scales)}`",
     ]
     lines += ["", "Recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in skip), ""]
     if args.notes:

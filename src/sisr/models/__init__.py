@@ -35,6 +35,7 @@ PRETRAINED: dict[str, tuple[str, str]] = {
         "rrgan-gan-x4.safetensors",
         "RR-GAN x4 and x2 after the GAN phase (sharper, lower PSNR), trained on the 291 images",
     ),
+    "srcnn": ("srcnn.safetensors", "SRCNN 9-5-5 baseline (Dong et al.), x4, trained on the 291 images"),
 }
 
 # Architectures usable by name with no weights.
