@@ -61,6 +61,8 @@ class ZeroShotConfig:
     pair_batch: int = 8
     pair_weight: float = 10.0
     sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
+    rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
+    pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
     seed: int = 0
     threads: int = 0
 
@@ -222,6 +224,8 @@ def train_pyramid(
     cfg = cfg or ZeroShotConfig()
     if img.ndim != 3 or img.shape[2] != 3:
         raise SisrError(f"zero-shot training needs an H x W x 3 image, got shape {img.shape}")
+    if cfg.rec_input not in ("chain", "real"):
+        raise SisrError(f"rec_input must be 'chain' or 'real', got '{cfg.rec_input}'")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _, ratio = sr_steps(scale)
@@ -264,7 +268,13 @@ def train_pyramid(
         g.train()
         d.train()
         with torch.no_grad():
-            prev_rec = torch.zeros_like(real) if n == 0 else _resize(chain(n - 1, False), sizes[n])
+            if n == 0:
+                prev_rec = torch.zeros_like(real)
+            elif cfg.rec_input == "real":
+                # The enlarged real coarser image is what the generator sees at SR time (a son/father pair).
+                prev_rec = _resize(reals[n - 1], sizes[n])
+            else:
+                prev_rec = _resize(chain(n - 1, False), sizes[n])
         amp = 1.0 if n == 0 else cfg.noise_amp * float(torch.sqrt(F.mse_loss(prev_rec, real)))
         amps.append(amp)
         gens.append(g)  # chain() at scale n uses it only after training
@@ -273,13 +283,22 @@ def train_pyramid(
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         decay = max(1, int(cfg.decay_at * iters))
         z_rec = z_opt0 if n == 0 else torch.zeros_like(real)
+        # The coarser generators are frozen, so a pool of their random outputs is a sample of the same
+        # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
+        with torch.no_grad():
+            pool = [_resize(chain(n - 1, True), sizes[n]) for _ in range(cfg.pool)] if n and cfg.pool else []
         for it in range(iters):
             if it == decay:
                 for o in (opt_g, opt_d):
                     for grp in o.param_groups:
                         grp["lr"] = cfg.lr * 0.1
-            with torch.no_grad():
-                prev_rand = torch.zeros_like(real) if n == 0 else _resize(chain(n - 1, True), sizes[n])
+            if pool:
+                prev_rand = pool[int(rng.integers(0, len(pool)))]
+            elif n == 0:
+                prev_rand = torch.zeros_like(real)
+            else:
+                with torch.no_grad():
+                    prev_rand = _resize(chain(n - 1, True), sizes[n])
             noise = torch.randn(real.shape) * amp
             # Crops keep a step's cost bounded at large scales; the same window for every tensor.
             if cfg.crop and min(sizes[n]) > cfg.crop:
