@@ -140,3 +140,49 @@ def test_cpu_budget_options_real_reconstruction_input_and_sample_pool(photo):
     np.testing.assert_array_equal(train_pyramid(img, 2, cfg).enlarge(img, 2), out)
     with pytest.raises(SisrError, match="rec_input"):
         train_pyramid(img, 2, ZeroShotConfig(rec_input="nope", **FAST))
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_dihedral_views_invert(k):
+    from sisr.train.zeroshot import _dihedral, _undihedral
+
+    x = torch.arange(2 * 3 * 5 * 7, dtype=torch.float32).reshape(2, 3, 5, 7)
+    assert torch.equal(_undihedral(_dihedral(x, k), k), x)
+
+
+def test_sr_time_options_ensemble_back_projection_and_bf16(photo):
+    import dataclasses
+
+    from sisr.resize import imresize
+
+    img = photo[200:248, 150:198].astype(np.float32) / 255
+    cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, rec_input="real", pool=1, precision="bf16", **FAST)
+    pyr = train_pyramid(img, 2, cfg)
+    plain = pyr.enlarge(img, 2)
+    pyr.cfg = dataclasses.replace(cfg, ensemble=True)
+    ens = pyr.enlarge(img, 2)
+    assert ens.shape == plain.shape and np.isfinite(ens).all()
+    assert np.abs(ens - plain).max() < 0.1  # the views agree roughly, not exactly
+    # Back-projection pulls the result towards one whose downscale is the input.
+    pyr.cfg = dataclasses.replace(cfg, back_projection=8)
+    bp = pyr.enlarge(img, 2)
+
+    def err(out):
+        return np.abs(imresize(out.astype(np.float64), size=img.shape[:2]) - img).mean()
+
+    assert err(bp) < err(plain)
+    with pytest.raises(SisrError, match="precision"):
+        train_pyramid(img, 2, ZeroShotConfig(precision="fp16", **FAST))
+
+
+def test_gradual_training_above_x2_runs_and_changes_the_finest_generator(photo):
+    img = photo[200:248, 150:198].astype(np.float32) / 255
+    base = {"method": "drsingan", "pairs": True, "crop": 32, "rec_input": "real", "pool": 1, **FAST}
+    plain = train_pyramid(img, 4, ZeroShotConfig(**base))
+    grad = train_pyramid(img, 4, ZeroShotConfig(gradual_iters=3, **base))
+    out = grad.enlarge(img, 4)
+    assert out.shape == (192, 192, 3) and np.isfinite(out).all()
+    a, b = plain.gens[-1].state_dict(), grad.gens[-1].state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    # Coarser generators are untouched by the gradual phase.
+    assert all(torch.equal(v, grad.gens[0].state_dict()[k]) for k, v in plain.gens[0].state_dict().items())

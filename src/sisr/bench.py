@@ -24,7 +24,7 @@ def parse_scales(text: str) -> list[int]:
 
 
 def evaluate(up, files, protocol: str = "y", on_image=None, with_ssim: bool = True) -> list[dict[str, Any]]:
-    """Per-image ``{"name", "psnr_y", "ssim_y"}`` of an :class:`~sisr.infer.Upscaler` at its scale."""
+    """Per-image ``{"name", "psnr_y", "ssim_y", "seconds"}`` of an :class:`~sisr.infer.Upscaler` at its scale."""
     from sisr.data import sr_pair
     from sisr.metrics import gray_of, psnr, quantize, ssim
 
@@ -32,11 +32,12 @@ def evaluate(up, files, protocol: str = "y", on_image=None, with_ssim: bool = Tr
     s = up.scale
     for f in files:
         hr, lr = sr_pair(f, s, protocol)
+        t0 = time.perf_counter()
         if lr.shape[2] == 1:
             sr = quantize(gray_of(up(np.repeat(lr, 3, axis=2))))
         else:
             sr = quantize(up(lr))
-        row = {"name": f.stem, "psnr_y": psnr(sr, hr, crop=s)}
+        row = {"name": f.stem, "psnr_y": psnr(sr, hr, crop=s), "seconds": round(time.perf_counter() - t0, 2)}
         if with_ssim:
             row["ssim_y"] = ssim(sr, hr, crop=s)
         rows.append(row)
@@ -152,7 +153,10 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     if per_image:
         for r in results:
             out.append(f"### {r['model']} on {r['dataset']} x{r['scale']}\n")
-            out.append("| image | PSNR | SSIM |\n|---|---:|---:|")
-            out.extend(f"| {i['name']} | {i['psnr_y']:.2f} | {i['ssim_y']:.4f} |" for i in r["images"])
+            out.append("| image | PSNR | SSIM | seconds |\n|---|---:|---:|---:|")
+            out.extend(
+                f"| {i['name']} | {i['psnr_y']:.2f} | {i['ssim_y']:.4f} | {i.get('seconds', float('nan')):.1f} |"
+                for i in r["images"]
+            )
             out.append("")
     return "\n".join(out)

@@ -63,6 +63,11 @@ class ZeroShotConfig:
     sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
     rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
     pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast for training and SR (about 1.3-2x faster where supported)
+    ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
+    back_projection: int = 0  # SR: iterations of back-projection onto the input at the end
+    bp_each_step: bool = False  # back-project after every SR step, not only the last
+    gradual_iters: int = 0  # pairs, above x2: then train on pairs from the image enlarged ~x2 (ZSSR's gradual SR)
     seed: int = 0
     threads: int = 0
 
@@ -133,6 +138,49 @@ def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return x.flip(-1) if k >= 4 else x
 
 
+def _undihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The inverse of :func:`_dihedral`."""
+    x = x.flip(-1) if k >= 4 else x
+    return torch.rot90(x, -(k % 4), dims=(-2, -1))
+
+
+def _autocast(cfg: ZeroShotConfig):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+
+
+@torch.no_grad()
+def _sr_chain(
+    g: nn.Module,
+    lr: torch.Tensor,
+    scale: int,
+    cfg: ZeroShotConfig,
+    amp: float,
+    steps: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]);
+    ``steps`` stops early. With the SR-time options: x8 self-ensemble, back-projection."""
+    k, ratio = sr_steps(scale)
+    h, w = lr.shape[-2:]
+    x = lr
+    for j in range(1, (steps or k) + 1):
+        size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
+        up = _resize(x, size)
+        noise = torch.randn(up.shape, generator=generator) * amp * cfg.sr_noise
+        views = range(8) if cfg.ensemble else (0,)
+        acc = torch.zeros_like(up)
+        for v in views:
+            with _autocast(cfg):
+                y = g(_dihedral(up + noise, v), _dihedral(up, v)).float()
+            acc += _undihedral(y, v)
+        x = acc / len(views)
+        if j == k or cfg.bp_each_step:
+            for _ in range(cfg.back_projection):
+                # Back-projection: the result shrunk to the input's size should be the input.
+                x = x + _resize(lr - _resize(x, (h, w)), size)
+    return x
+
+
 @dataclass
 class Pyramid:
     """A trained pyramid: generators coarse to fine, noise amplitudes, and the settings."""
@@ -148,15 +196,8 @@ class Pyramid:
     @torch.no_grad()
     def enlarge(self, img: np.ndarray, scale: int, generator: torch.Generator | None = None) -> np.ndarray:
         """Enlarge ``img`` (H x W x 3 float in [0, 1]) by ``scale`` with the finest generator."""
-        k, ratio = sr_steps(scale)
-        g = self.gens[-1].eval()
-        h, w = img.shape[:2]
-        x = _to_t(img)
-        for j in range(1, k + 1):
-            size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
-            up = _resize(x, size)
-            noise = torch.randn(up.shape, generator=generator) * self.amps[-1] * self.cfg.sr_noise
-            x = g(up + noise, up)
+        g = self.gens[-1].eval().to(memory_format=torch.channels_last)
+        x = _sr_chain(g, _to_t(img), scale, self.cfg, self.amps[-1], generator=generator)
         return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
 
     def save(self, folder: str | Path) -> Path:
@@ -224,6 +265,8 @@ def train_pyramid(
     cfg = cfg or ZeroShotConfig()
     if img.ndim != 3 or img.shape[2] != 3:
         raise SisrError(f"zero-shot training needs an H x W x 3 image, got shape {img.shape}")
+    if cfg.precision not in ("fp32", "bf16"):
+        raise SisrError(f"precision must be 'fp32' or 'bf16', got '{cfg.precision}'")
     if cfg.rec_input not in ("chain", "real"):
         raise SisrError(f"rec_input must be 'chain' or 'real', got '{cfg.rec_input}'")
     if cfg.threads:
@@ -260,11 +303,15 @@ def train_pyramid(
     from tqdm import tqdm
 
     total = sum(cfg.finest_iters or cfg.iters if n == len(sizes) - 1 else cfg.iters for n in range(len(sizes)))
+    total += cfg.gradual_iters if cfg.pairs and sr_steps(scale)[0] > 3 else 0
     bar = tqdm(total=total, desc=desc or f"{cfg.method} x{scale}", disable=not progress, unit="it", leave=False)
     for n, real in enumerate(reals):
         g, d = _build(cfg, n)
         if n and gens and type(g) is type(gens[-1]):
             _copy_matching(g, gens[-1])
+        # Channels-last convs are faster on CPU (1.3x fp32, 1.5x under bf16 for the finest DR-SinGAN G).
+        g.to(memory_format=torch.channels_last)
+        d.to(memory_format=torch.channels_last)
         g.train()
         d.train()
         with torch.no_grad():
@@ -287,6 +334,7 @@ def train_pyramid(
         # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
         with torch.no_grad():
             pool = [_resize(chain(n - 1, True), sizes[n]) for _ in range(cfg.pool)] if n and cfg.pool else []
+        bank = _pair_bank(real, cfg) if cfg.pairs and n > 0 else []
         for it in range(iters):
             if it == decay:
                 for o in (opt_g, opt_d):
@@ -310,24 +358,26 @@ def train_pyramid(
             r_real, r_prev, r_noise = real[win], prev_rand[win], noise[win]
             r_prec, r_zrec = prev_rec[win], z_rec[win]
             for _ in range(cfg.d_steps):
-                with torch.no_grad():
-                    fake = g(r_noise + r_prev, r_prev)
-                loss_d = -d(r_real).mean() + d(fake).mean()
-                loss_d = loss_d + cfg.gp_weight * _gradient_penalty(d, r_real, fake)
+                with torch.no_grad(), _autocast(cfg):
+                    fake = g(r_noise + r_prev, r_prev).float()
+                with _autocast(cfg):
+                    loss_d = -d(r_real).float().mean() + d(fake).float().mean()
+                    loss_d = loss_d + cfg.gp_weight * _gradient_penalty(d, r_real, fake)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
             for _ in range(cfg.g_steps):
                 d.requires_grad_(False)
-                fake = g(r_noise + r_prev, r_prev)
-                adv = -d(fake).mean()
+                with _autocast(cfg):
+                    fake = g(r_noise + r_prev, r_prev)
+                    adv = -d(fake).float().mean()
+                    rec = g(r_zrec + r_prec, r_prec).float()
+                    loss = cfg.adv_weight * adv + cfg.mse_weight * F.mse_loss(rec, r_real)
+                    if perc is not None:
+                        loss = loss + cfg.vgg_weight * F.l1_loss(perc.vgg((rec + 1) / 2), perc.vgg((r_real + 1) / 2))
+                    if bank:
+                        loss = loss + cfg.pair_weight * _pair_loss(g, bank, ratio, cfg, rng)
                 d.requires_grad_(True)
-                rec = g(r_zrec + r_prec, r_prec)
-                loss = cfg.adv_weight * adv + cfg.mse_weight * F.mse_loss(rec, r_real)
-                if perc is not None:
-                    loss = loss + cfg.vgg_weight * F.l1_loss(perc.vgg((rec + 1) / 2), perc.vgg((r_real + 1) / 2))
-                if cfg.pairs and n > 0:
-                    loss = loss + cfg.pair_weight * _pair_loss(g, real, ratio, cfg, rng)
                 opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_g.step()
@@ -337,26 +387,64 @@ def train_pyramid(
         with torch.no_grad():
             rec_psnr = -10 * math.log10(max(F.mse_loss(chain(n, False), real).item() / 4, 1e-12))
         log.append({"scale": n, "size": sizes[n], "amp": round(amp, 5), "rec_psnr": round(rec_psnr, 2)})
+    if cfg.gradual_iters and cfg.pairs and sr_steps(scale)[0] > 3:
+        _gradual(gens[-1], full, scale, cfg, amps[-1], rng, bar)
     bar.close()
     return Pyramid(cfg, ratio, sizes, gens, amps, time.perf_counter() - t_start, log)
 
 
-def _pair_loss(g: nn.Module, real: torch.Tensor, ratio: float, cfg: ZeroShotConfig, rng) -> torch.Tensor:
-    """Son/father pairs from the image: the father shrunk by ``ratio`` and enlarged again is the input."""
+def _gradual(g: nn.Module, full: torch.Tensor, scale: int, cfg: ZeroShotConfig, amp: float, rng, bar) -> None:
+    """ZSSR's gradual SR: enlarge the image halfway (about x2) with the trained generator and go on
+    training on son/father pairs cut from that estimate as well as from the image."""
+    k, ratio = sr_steps(scale)
+    mid = _sr_chain(g.eval(), full, scale, cfg, amp, steps=k // 2)
+    bank = _pair_bank(mid, cfg) + _pair_bank(full, cfg)
+    g.train()
+    g.requires_grad_(True)
+    opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    decay = max(1, int(cfg.decay_at * cfg.gradual_iters))
+    for it in range(cfg.gradual_iters):
+        if it == decay:
+            for grp in opt.param_groups:
+                grp["lr"] = cfg.lr * 0.1
+        with _autocast(cfg):
+            loss = _pair_loss(g, bank, ratio, cfg, rng)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update()
+    g.eval()
+    g.requires_grad_(False)
+
+
+def _pair_bank(real: torch.Tensor, cfg: ZeroShotConfig) -> list[torch.Tensor]:
+    """The image and downscaled copies of it (down to half), made once per scale, to cut fathers from."""
     h, w = real.shape[-2:]
+    side = min(cfg.crop or 48, h, w)
+    bank = [real]
+    with torch.no_grad():
+        for f in (0.9, 0.8, 0.7, 0.6, 0.5):
+            size = (round(h * f), round(w * f))
+            if min(size) >= side:
+                bank.append(_resize(real, size))
+    return bank
+
+
+def _pair_loss(g: nn.Module, bank: list[torch.Tensor], ratio: float, cfg: ZeroShotConfig, rng) -> torch.Tensor:
+    """Son/father pairs from the image: the father shrunk by ``ratio`` and enlarged again is the input."""
+    h, w = bank[0].shape[-2:]
     side = min(cfg.crop or 48, h, w)
     fathers = []
     for _ in range(cfg.pair_batch):
-        # A random downscale of the image (down to half) gives more, and more varied, pairs.
-        f = float(rng.uniform(0.5, 1.0)) if min(h, w) * 0.5 >= side else 1.0
-        img = real if f == 1.0 else _resize(real, (max(side, round(h * f)), max(side, round(w * f))))
+        img = bank[int(rng.integers(0, len(bank)))]
         y0 = int(rng.integers(0, img.shape[-2] - side + 1))
         x0 = int(rng.integers(0, img.shape[-1] - side + 1))
         fathers.append(_dihedral(img[..., y0 : y0 + side, x0 : x0 + side], int(rng.integers(0, 8))))
     father = torch.cat(fathers)
     small = (max(1, round(side / ratio)), max(1, round(side / ratio)))
-    son = _resize(_resize(father, small), (side, side))
-    return F.mse_loss(g(son, son), father)
+    with torch.no_grad():
+        son = _resize(_resize(father, small), (side, side))
+    return F.mse_loss(g(son, son).float(), father)
 
 
 def upscale_zero_shot(
