@@ -125,3 +125,27 @@ def test_tables_put_published_figures_beside_measured_ones():
     # A dataset nobody has published on gets no empty "pub." column.
     other = to_markdown({"results": [row("bicubic", "MyPhotos", 30.0, 0.9)]})
     assert "pub." not in other
+
+
+def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, scale in ((a, "2"), (b, "3")):
+        r = _cli(
+            "bench",
+            "--models",
+            "bicubic",
+            "--data",
+            str(tiny_dataset),
+            "--scale",
+            scale,
+            "--json",
+            str(path),
+            "--quiet",
+        )
+        assert r.returncode == 0, r.stderr
+    r = _cli("bench", "--from-json", f"{a},{b}", "--per-image")
+    assert r.returncode == 0, r.stderr
+    assert "Tiny x2" in r.stdout and "Tiny x3" in r.stdout and "| a |" in r.stdout
+    (tmp_path / "bad.json").write_text("{}")
+    r = _cli("bench", "--from-json", str(tmp_path / "bad.json"))
+    assert r.returncode == 2 and "not a bench --json report" in r.stderr and "Traceback" not in r.stderr

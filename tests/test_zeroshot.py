@@ -186,3 +186,13 @@ def test_gradual_training_above_x2_runs_and_changes_the_finest_generator(photo):
     assert any(not torch.equal(a[k], b[k]) for k in a)
     # Coarser generators are untouched by the gradual phase.
     assert all(torch.equal(v, grad.gens[0].state_dict()[k]) for k, v in plain.gens[0].state_dict().items())
+
+
+def test_per_method_settings_apply_to_their_method_only():
+    s = {"iters": 7, "drsingan": {"lr": 0.001}, "singan": {"iters": 9}}
+    assert load_model("drsingan", scale=2, settings=s).config().lr == 0.001
+    assert load_model("drsingan", scale=2, settings=s).config().iters == 7
+    assert load_model("singan", scale=2, settings=s).config().iters == 9
+    assert load_model("singan", scale=2, settings=s).config().lr == ZeroShotConfig().lr
+    with pytest.raises(SisrError, match="not a zero-shot method"):
+        load_model("singan", scale=2, settings={"nope": {"iters": 1}}).config()

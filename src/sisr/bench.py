@@ -150,6 +150,13 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})
     if published and sources:
         out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]
+    for m, cfg in report.get("zero_shot_settings", {}).items():
+        from sisr.train.zeroshot import ZeroShotConfig
+
+        default = ZeroShotConfig().__dict__
+        changed = {k: v for k, v in cfg.items() if k in default and v != default[k] and k != "threads"}
+        text = ", ".join(f"{k}={v}" for k, v in changed.items()) or "the defaults"
+        out += [f"`{m}` settings (its training budget, on each image): {text}.", ""]
     if per_image:
         for r in results:
             out.append(f"### {r['model']} on {r['dataset']} x{r['scale']}\n")

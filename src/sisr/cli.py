@@ -38,14 +38,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from sisr.bench import parse_scales, run_bench, to_markdown
     from sisr.config import parse_overrides
 
-    report = run_bench(
-        _csv(args.models),
-        _csv(args.data),
-        parse_scales(args.scale),
-        progress=not args.quiet,
-        protocol=args.protocol,
-        settings=parse_overrides(args.set),
-    )
+    if args.from_json:
+        report = _merge_reports(_csv(args.from_json))
+    else:
+        report = run_bench(
+            _csv(args.models),
+            _csv(args.data),
+            parse_scales(args.scale),
+            progress=not args.quiet,
+            protocol=args.protocol,
+            settings=parse_overrides(args.set),
+        )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
     if args.json:
@@ -55,6 +58,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _write_text(args.markdown, table + "\n")
         print(f"wrote {args.markdown}", file=sys.stderr)
     return 0
+
+
+def _merge_reports(paths: list[str]) -> dict:
+    """Reports written by ``bench --json``, as one (results in order; zero-shot settings united)."""
+    merged: dict = {"results": []}
+    for path in paths:
+        try:
+            rep = json.loads(Path(path).read_text())
+            results = rep["results"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SisrError(f"{path}: not a bench --json report ({e.__class__.__name__})") from None
+        if merged.get("protocol", rep.get("protocol")) != rep.get("protocol"):
+            raise SisrError(f"{path}: protocol '{rep.get('protocol')}' differs from '{merged['protocol']}'")
+        merged["protocol"] = rep.get("protocol")
+        merged["sisr_version"] = rep.get("sisr_version")
+        merged["results"] += results
+        merged.setdefault("zero_shot_settings", {}).update(rep.get("zero_shot_settings", {}))
+    if not merged["zero_shot_settings"]:
+        del merged["zero_shot_settings"]
+    return merged
 
 
 def _write_text(path: str, text: str) -> None:
@@ -209,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the full results (with per-image rows) as JSON")
     p.add_argument("--markdown", help="write the tables as Markdown")
     p.add_argument("--per-image", action="store_true", help="add per-image tables")
+    p.add_argument(
+        "--from-json", metavar="A.json,B.json", help="no measuring: tables from reports written by --json (merged)"
+    )
     p.add_argument(
         "--protocol",
         choices=["rgb", "y"],

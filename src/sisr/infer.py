@@ -204,6 +204,7 @@ class ZeroShotUpscaler:
     """A zero-shot method bound to a scale: each call trains a pyramid on the image, then enlarges it.
 
     ``settings``: :class:`sisr.train.zeroshot.ZeroShotConfig` values over the method's preset;
+    a nested ``{method: {...}}`` entry applies to that method only (``--set drsingan.lr=0.001``);
     ``save_model``: folder where each trained pyramid is kept (one sub-folder per image).
     """
 
@@ -222,7 +223,15 @@ class ZeroShotUpscaler:
         from sisr.config import build_dataclass
         from sisr.train.zeroshot import PRESETS, ZeroShotConfig
 
-        return build_dataclass(ZeroShotConfig, {**PRESETS[self.name], **self.settings}, f"{self.name} settings")
+        # ``method.key`` settings (nested tables) apply to that method only, the rest to every method.
+        common = {k: v for k, v in self.settings.items() if not isinstance(v, dict)}
+        for k, v in self.settings.items():
+            if isinstance(v, dict) and k not in PRESETS:
+                raise SisrError(
+                    f"setting '{k}.{next(iter(v), '')}': '{k}' is not a zero-shot method ({', '.join(PRESETS)})"
+                )
+        own = self.settings.get(self.name, {})
+        return build_dataclass(ZeroShotConfig, {**PRESETS[self.name], **common, **own}, f"{self.name} settings")
 
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         from sisr.train.zeroshot import upscale_zero_shot
