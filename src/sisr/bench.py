@@ -154,7 +154,11 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
         from sisr.train.zeroshot import ZeroShotConfig
 
         default = ZeroShotConfig().__dict__
-        changed = {k: v for k, v in cfg.items() if k in default and v != default[k] and k != "threads"}
+        changed = {
+            k: v
+            for k, v in cfg.items()
+            if k in default and k != "threads" and (tuple(v) if isinstance(v, list) else v) != default[k]
+        }
         text = ", ".join(f"{k}={v}" for k, v in changed.items()) or "the defaults"
         out += [f"`{m}` settings (its training budget, on each image): {text}.", ""]
     if per_image:
