@@ -150,10 +150,12 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})
     if published and sources:
         out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]
-    for m, cfg in report.get("zero_shot_settings", {}).items():
+    zero_shot = report.get("zero_shot_settings", {})
+    if zero_shot:
         from sisr.train.zeroshot import ZeroShotConfig
 
         default = ZeroShotConfig().__dict__
+    for m, cfg in zero_shot.items():
         changed = {
             k: v
             for k, v in cfg.items()

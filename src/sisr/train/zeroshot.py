@@ -67,7 +67,6 @@ class ZeroShotConfig:
     ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
     back_projection: int = 0  # SR: iterations of back-projection onto the input at the end
     bp_each_step: bool = False  # back-project after every SR step, not only the last
-    gradual_iters: int = 0  # pairs, above x2: then train on pairs from the image enlarged ~x2 (ZSSR's gradual SR)
     seed: int = 0
     threads: int = 0
 
@@ -155,15 +154,14 @@ def _sr_chain(
     scale: int,
     cfg: ZeroShotConfig,
     amp: float,
-    steps: int | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]);
-    ``steps`` stops early. With the SR-time options: x8 self-ensemble, back-projection."""
+    """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]),
+    with the SR-time options: x8 self-ensemble, back-projection."""
     k, ratio = sr_steps(scale)
     h, w = lr.shape[-2:]
     x = lr
-    for j in range(1, (steps or k) + 1):
+    for j in range(1, k + 1):
         size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
         up = _resize(x, size)
         noise = torch.randn(up.shape, generator=generator) * amp * cfg.sr_noise
@@ -303,7 +301,6 @@ def train_pyramid(
     from tqdm import tqdm
 
     total = sum(cfg.finest_iters or cfg.iters if n == len(sizes) - 1 else cfg.iters for n in range(len(sizes)))
-    total += cfg.gradual_iters if cfg.pairs and sr_steps(scale)[0] > 3 else 0
     bar = tqdm(total=total, desc=desc or f"{cfg.method} x{scale}", disable=not progress, unit="it", leave=False)
     for n, real in enumerate(reals):
         g, d = _build(cfg, n)
@@ -334,7 +331,8 @@ def train_pyramid(
         # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
         with torch.no_grad():
             pool = [_resize(chain(n - 1, True), sizes[n]) for _ in range(cfg.pool)] if n and cfg.pool else []
-        bank = _pair_bank(real, cfg) if cfg.pairs and n > 0 else []
+        side = _pair_side(real, cfg)
+        bank = _pair_bank(real, side) if cfg.pairs and n > 0 else []
         for it in range(iters):
             if it == decay:
                 for o in (opt_g, opt_d):
@@ -376,7 +374,7 @@ def train_pyramid(
                     if perc is not None:
                         loss = loss + cfg.vgg_weight * F.l1_loss(perc.vgg((rec + 1) / 2), perc.vgg((r_real + 1) / 2))
                     if bank:
-                        loss = loss + cfg.pair_weight * _pair_loss(g, bank, ratio, cfg, rng)
+                        loss = loss + cfg.pair_weight * _pair_loss(g, bank, side, ratio, cfg, rng)
                 d.requires_grad_(True)
                 opt_g.zero_grad(set_to_none=True)
                 loss.backward()
@@ -387,40 +385,19 @@ def train_pyramid(
         with torch.no_grad():
             rec_psnr = -10 * math.log10(max(F.mse_loss(chain(n, False), real).item() / 4, 1e-12))
         log.append({"scale": n, "size": sizes[n], "amp": round(amp, 5), "rec_psnr": round(rec_psnr, 2)})
-    if cfg.gradual_iters and cfg.pairs and sr_steps(scale)[0] > 3:
-        _gradual(gens[-1], full, scale, cfg, amps[-1], rng, bar)
     bar.close()
     return Pyramid(cfg, ratio, sizes, gens, amps, time.perf_counter() - t_start, log)
 
 
-def _gradual(g: nn.Module, full: torch.Tensor, scale: int, cfg: ZeroShotConfig, amp: float, rng, bar) -> None:
-    """ZSSR's gradual SR: enlarge the image halfway (about x2) with the trained generator and go on
-    training on son/father pairs cut from that estimate as well as from the image."""
-    k, ratio = sr_steps(scale)
-    mid = _sr_chain(g.eval(), full, scale, cfg, amp, steps=k // 2)
-    bank = _pair_bank(mid, cfg) + _pair_bank(full, cfg)
-    g.train()
-    g.requires_grad_(True)
-    opt = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-    decay = max(1, int(cfg.decay_at * cfg.gradual_iters))
-    for it in range(cfg.gradual_iters):
-        if it == decay:
-            for grp in opt.param_groups:
-                grp["lr"] = cfg.lr * 0.1
-        with _autocast(cfg):
-            loss = _pair_loss(g, bank, ratio, cfg, rng)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.update()
-    g.eval()
-    g.requires_grad_(False)
+def _pair_side(real: torch.Tensor, cfg: ZeroShotConfig) -> int:
+    """Side of the son/father crops at a scale: ``crop`` (48 when 0), at most the image's."""
+    return min(cfg.crop or 48, *real.shape[-2:])
 
 
-def _pair_bank(real: torch.Tensor, cfg: ZeroShotConfig) -> list[torch.Tensor]:
-    """The image and downscaled copies of it (down to half), made once per scale, to cut fathers from."""
+def _pair_bank(real: torch.Tensor, side: int) -> list[torch.Tensor]:
+    """The image and downscaled copies of it (down to half, none under ``side``), made once per scale,
+    to cut fathers from."""
     h, w = real.shape[-2:]
-    side = min(cfg.crop or 48, h, w)
     bank = [real]
     with torch.no_grad():
         for f in (0.9, 0.8, 0.7, 0.6, 0.5):
@@ -430,10 +407,10 @@ def _pair_bank(real: torch.Tensor, cfg: ZeroShotConfig) -> list[torch.Tensor]:
     return bank
 
 
-def _pair_loss(g: nn.Module, bank: list[torch.Tensor], ratio: float, cfg: ZeroShotConfig, rng) -> torch.Tensor:
+def _pair_loss(
+    g: nn.Module, bank: list[torch.Tensor], side: int, ratio: float, cfg: ZeroShotConfig, rng
+) -> torch.Tensor:
     """Son/father pairs from the image: the father shrunk by ``ratio`` and enlarged again is the input."""
-    h, w = bank[0].shape[-2:]
-    side = min(cfg.crop or 48, h, w)
     fathers = []
     for _ in range(cfg.pair_batch):
         img = bank[int(rng.integers(0, len(bank)))]
