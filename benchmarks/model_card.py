@@ -1,6 +1,8 @@
 """Write a shipped model's card from its weights metadata and a ``sisr bench --json`` report.
 
-python benchmarks/model_card.py rrgan-x4 --bench benchmarks/results/rrgan-x4.json [--notes FILE]
+python benchmarks/model_card.py rrgan-x4 --bench benchmarks/results/rrgan-x4.json [--notes FILE] [--log LOG]
+
+``--log`` takes the run's ``log.jsonl`` and appends its validation curve.
 """
 
 from __future__ import annotations
@@ -15,11 +17,33 @@ from sisr.models import PRETRAINED
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
 
 
+def validation_curve(log: Path) -> list[str]:
+    """The Set5 validation rows of a training log as a Markdown table (last value per step wins)."""
+    rows: dict[int, dict[str, float]] = {}
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if "val_psnr" in rec:
+            rows[rec["step"]] = rec["val_psnr"]
+    if not rows:
+        return []
+    scales = sorted({s for v in rows.values() for s in v}, key=int)
+    out = [
+        "## Validation curve (Set5, EMA weights, Y-PSNR)",
+        "",
+        "| step | " + " | ".join(f"x{s}" for s in scales) + " |",
+        "|---:|" + "---:|" * len(scales),
+    ]
+    for step in sorted(rows):
+        out.append(f"| {step:,} | " + " | ".join(f"{rows[step].get(s, float('nan')):.2f}" for s in scales) + " |")
+    return out + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("name")
     ap.add_argument("--bench", required=True, help="JSON written by sisr bench")
     ap.add_argument("--notes", help="a Markdown file appended to the card")
+    ap.add_argument("--log", help="the training run's log.jsonl: its validation curve is appended")
     args = ap.parse_args()
     up = load_model(args.name)
     meta = up.meta
@@ -68,6 +92,8 @@ def main() -> None:
     lines += ["", "Recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in skip), ""]
     if args.notes:
         lines += [Path(args.notes).read_text().strip(), ""]
+    if args.log:
+        lines += validation_curve(Path(args.log))
     out = WEIGHTS / (Path(PRETRAINED[args.name][0]).stem + ".md")
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
