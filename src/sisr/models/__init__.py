@@ -37,9 +37,9 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     ),
     "srcnn": ("srcnn.safetensors", "SRCNN 9-5-5 baseline (Dong et al.), x4, trained on the 291 images"),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
-    "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, trained on the 291 images"),
+    "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, on the 291 images"),
     "srresnet": ("srresnet.safetensors", "SRResNet baseline (Ledig et al.), MSE-trained, x4, on the 291 images"),
-    "srgan": ("srgan.safetensors", "SRGAN baseline (Ledig et al.): SRResNet after the GAN phase, x4, on the 291 images"),
+    "srgan": ("srgan.safetensors", "SRGAN baseline (Ledig et al.): SRResNet after its GAN phase, x4, 291 images"),
 }
 
 # Architectures usable by name with no weights.
