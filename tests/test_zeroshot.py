@@ -25,6 +25,20 @@ def test_sr_steps_follow_singan(scale, k):
     assert 1.2 < ratio < 1.35
 
 
+@pytest.mark.parametrize("scale, per_octave, k", [(2, 1, 1), (4, 1, 2), (3, 1, 2), (8, 1, 3), (4, 0.5, 1)])
+def test_sr_steps_per_octave(scale, per_octave, k):
+    steps, ratio = sr_steps(scale, per_octave)
+    assert steps == k
+    assert ratio**steps == pytest.approx(scale)
+
+
+def test_sr_steps_refuse_bad_values():
+    with pytest.raises(SisrError, match="above 1"):
+        sr_steps(1)
+    with pytest.raises(SisrError, match="positive"):
+        sr_steps(2, 0)
+
+
 @pytest.mark.parametrize("h, w", [(25, 25), (48, 48), (31, 77), (256, 171), (97, 26)])
 def test_pyramid_sizes_for_odd_shapes(h, w):
     _, ratio = sr_steps(2)
