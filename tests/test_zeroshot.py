@@ -156,6 +156,18 @@ def test_cpu_budget_options_real_reconstruction_input_and_sample_pool(photo):
         train_pyramid(img, 2, ZeroShotConfig(rec_input="nope", **FAST))
 
 
+def test_steps_per_octave_sets_the_pyramid_ratio_and_survives_save_load(photo, tmp_path):
+    img = photo[200:264, 150:214].astype(np.float32) / 255
+    cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, steps_per_octave=1.5, **FAST)
+    pyr = train_pyramid(img, 4, cfg)
+    assert pyr.ratio == pytest.approx(4 ** (1 / 3))  # x4 in 3 steps
+    assert pyr.sizes == [(25, 25), (40, 40), (64, 64)]
+    out = pyr.enlarge(img, 4)
+    assert out.shape == (256, 256, 3) and np.isfinite(out).all()
+    pyr.save(tmp_path / "pyr")
+    np.testing.assert_array_equal(load_pyramid(tmp_path / "pyr").enlarge(img, 4), out)
+
+
 @pytest.mark.parametrize("k", range(8))
 def test_dihedral_views_invert(k):
     from sisr.train.zeroshot import _dihedral, _undihedral
