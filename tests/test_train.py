@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from sisr.checkpoint import load_checkpoint, model_from_checkpoint
 from sisr.config import load_config
 from sisr.data import PatchSampler
 from sisr.errors import SisrError
@@ -54,6 +55,33 @@ def test_gan_phase_smoke_training_from_phase_one(tmp_path, photo):
     rec = [r for r in log if "d_loss" in r]
     assert rec and all(np.isfinite(r["d_loss"]) and np.isfinite(r["adversarial"]) for r in rec)
     assert any(not torch.equal(a, b) for a, b in zip(d0, g.disc.parameters()))
+
+
+def test_grow_starts_from_the_smaller_models_function_and_then_trains(tmp_path, photo):
+    small = tiny_trainer(tmp_path / "small", photo, steps=4)
+    small.run(progress=False)
+    init = str(tmp_path / "small" / "run" / "model.safetensors")
+    big = tiny_trainer(tmp_path / "big", photo, init=init, grow=True, model={"channels": 8, "blocks": 3, "recursions": 2})
+    assert big.net.config.blocks == 3
+    x = torch.rand(1, 3, 10, 14)
+    ref = model_from_checkpoint(load_checkpoint(init)).eval()
+    with torch.no_grad():  # channels-last in the trainer: equal up to float rounding
+        torch.testing.assert_close(big.net.eval()(x), ref(x), rtol=0, atol=1e-5)
+    new_conv = big.net.stages[0][2].unit.conv2.weight
+    assert not new_conv.any()
+    big.run(progress=False)
+    assert new_conv.any()  # the new blocks take part in training
+
+
+def test_grow_refuses_anything_but_more_blocks(tmp_path, photo):
+    small = tiny_trainer(tmp_path / "small", photo, steps=2)
+    small.run(progress=False)
+    init = str(tmp_path / "small" / "run" / "model.safetensors")
+    for model in ({"channels": 16, "blocks": 3, "recursions": 2}, {"channels": 8, "blocks": 2, "recursions": 3}):
+        with pytest.raises(SisrError, match="do not match"):
+            tiny_trainer(tmp_path / "big", photo, init=init, grow=True, model=model)
+    with pytest.raises(SisrError, match="do not match"):  # grow is opt-in
+        tiny_trainer(tmp_path / "big", photo, init=init, model={"channels": 8, "blocks": 3, "recursions": 2})
 
 
 def test_gan_phase_without_vgg_weights_stops_clearly(tmp_path, photo, monkeypatch):

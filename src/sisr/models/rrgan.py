@@ -12,7 +12,7 @@ No batch norm anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -42,6 +42,28 @@ class RRGAN(nn.Module):
             nn.Sequential(*[RecursiveBlock(c, config.recursions) for _ in range(config.blocks)]) for _ in self.scales
         )
         self.tails = nn.ModuleList(SubPixelHead(c, s) for s in self.scales)
+
+    def grow(self, blocks: int) -> RRGAN:
+        """A copy with ``blocks`` recursive blocks per stage that computes exactly the same function.
+
+        The existing blocks come first; each new block's last conv starts at zero, so every one of
+        its recursions returns the block input (an identity) until training moves it. This is
+        function-preserving growth (Chen et al., "Net2Net", 2016): a bigger model continues from a
+        trained smaller one instead of starting again from random weights.
+        """
+        if blocks < self.config.blocks:
+            raise ValueError(f"cannot grow from {self.config.blocks} to {blocks} blocks per stage")
+        grown = RRGAN(replace(self.config, blocks=blocks))
+        for new, old in zip(grown.stages, self.stages):
+            for i, block in enumerate(new):
+                if i < len(old):
+                    block.load_state_dict(old[i].state_dict())
+                else:
+                    nn.init.zeros_(block.unit.conv2.weight)
+                    nn.init.zeros_(block.unit.conv2.bias)
+        grown.head.load_state_dict(self.head.state_dict())
+        grown.tails.load_state_dict(self.tails.state_dict())
+        return grown
 
     def forward_all(self, x: torch.Tensor, upto: int | None = None) -> dict[int, torch.Tensor]:
         """Outputs of every stage up to scale ``upto`` (default: all), keyed by scale."""
