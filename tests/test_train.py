@@ -61,7 +61,8 @@ def test_grow_starts_from_the_smaller_models_function_and_then_trains(tmp_path, 
     small = tiny_trainer(tmp_path / "small", photo, steps=4)
     small.run(progress=False)
     init = str(tmp_path / "small" / "run" / "model.safetensors")
-    big = tiny_trainer(tmp_path / "big", photo, init=init, grow=True, model={"channels": 8, "blocks": 3, "recursions": 2})
+    grown = {"channels": 8, "blocks": 3, "recursions": 2}
+    big = tiny_trainer(tmp_path / "big", photo, init=init, grow=True, model=grown)
     assert big.net.config.blocks == 3
     x = torch.rand(1, 3, 10, 14)
     ref = model_from_checkpoint(load_checkpoint(init)).eval()
