@@ -38,6 +38,14 @@ def validation_curve(log: Path) -> list[str]:
     return out + [""]
 
 
+def init_row(recipe: dict) -> list[str]:
+    """The weights a run started from (phase 2 from phase 1; a grown model from a smaller one)."""
+    if not recipe.get("init"):
+        return []
+    how = " (grown: the new blocks started as identities; steps and time above are this run's only)"
+    return [f"| initialised from | `{recipe['init']}`{how if recipe.get('grow') else ''} |"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("name")
@@ -63,6 +71,7 @@ def main() -> None:
         f"| training data | {', '.join(meta.get('data', []))} (the 291 images), LR by MATLAB bicubic |",
         f"| phase | {meta.get('phase')} (pixel loss: {recipe.get('pixel_loss')}) |",
         f"| steps | {meta.get('steps'):,} of batch {recipe.get('batch')} x {recipe.get('patch')} px LR patches |",
+        *init_row(recipe),
         f"| training time | {meta.get('train_seconds', 0) / 3600:.2f} h of step time |",
         f"| hardware | {meta.get('hardware')} |",
         "| validation (Set5, EMA weights, Y-PSNR) | "
