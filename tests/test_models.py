@@ -78,13 +78,14 @@ def test_rrgan_grow_preserves_the_function_and_refuses_to_shrink():
     m = RRGAN(RRGANConfig(channels=8, blocks=2, recursions=2)).eval()
     for p in m.parameters():  # away from the zero-ish init, so equality means something
         p.data.add_(0.05 * torch.randn_like(p))
-    g = m.grow(5).eval()
+    g = m.grow(RRGANConfig(channels=8, blocks=5, recursions=2)).eval()
     x = torch.rand(2, 3, 9, 11)
     with torch.no_grad():
         assert torch.equal(g(x), m(x))
     assert g.config.blocks == 5 and sum(p.numel() for p in g.parameters()) > sum(p.numel() for p in m.parameters())
-    with pytest.raises(ValueError, match="cannot grow"):
-        m.grow(1)
+    for other in (RRGANConfig(channels=8, blocks=1, recursions=2), RRGANConfig(channels=16, blocks=5, recursions=2)):
+        with pytest.raises(ValueError, match="cannot grow"):
+            m.grow(other)
 
 
 def test_rrgan_has_no_batch_norm():

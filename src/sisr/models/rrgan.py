@@ -43,17 +43,19 @@ class RRGAN(nn.Module):
         )
         self.tails = nn.ModuleList(SubPixelHead(c, s) for s in self.scales)
 
-    def grow(self, blocks: int) -> RRGAN:
-        """A copy with ``blocks`` recursive blocks per stage that computes exactly the same function.
+    def grow(self, config: RRGANConfig) -> RRGAN:
+        """A copy with ``config`` (this config with more blocks per stage) that computes exactly the
+        same function.
 
         The existing blocks come first; each new block's last conv starts at zero, so every one of
         its recursions returns the block input (an identity) until training moves it. This is
         function-preserving growth (Chen et al., "Net2Net", 2016): a bigger model continues from a
-        trained smaller one instead of starting again from random weights.
+        trained smaller one instead of starting again from random weights. Any other change of
+        config raises ``ValueError``.
         """
-        if blocks < self.config.blocks:
-            raise ValueError(f"cannot grow from {self.config.blocks} to {blocks} blocks per stage")
-        grown = RRGAN(replace(self.config, blocks=blocks))
+        if config.blocks < self.config.blocks or replace(self.config, blocks=config.blocks) != config:
+            raise ValueError(f"cannot grow {self.config} into {config}: only more blocks per stage")
+        grown = RRGAN(config)
         for new, old in zip(grown.stages, self.stages):
             for i, block in enumerate(new):
                 if i < len(old):

@@ -11,7 +11,6 @@ different patches; rank 0 alone validates, logs and writes checkpoints.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import os
@@ -92,18 +91,6 @@ def _dist_info() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _growable(net: nn.Module, want: Any) -> bool:
-    """Whether ``net`` can grow into config ``want``: same config but for more blocks per stage."""
-    have = net.config
-    return (
-        hasattr(net, "grow")
-        and dataclasses.is_dataclass(have)
-        and type(have) is type(want)
-        and want.blocks >= have.blocks
-        and dataclasses.replace(have, blocks=want.blocks) == want
-    )
-
-
 def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     from sisr.losses import pixel_loss
 
@@ -156,10 +143,14 @@ class Trainer:
         if cfg.init:
             self.net = model_from_checkpoint(load_checkpoint(cfg.init), cfg.init)
             want = build_model(cfg.arch, cfg.model).config if cfg.model else self.net.config
-            if self.net.config != want and cfg.grow and _growable(self.net, want):
-                self.net = self.net.grow(want.blocks)
-            elif self.net.config != want:
-                raise SisrError(f"init weights {cfg.init} do not match the config's model table")
+            if self.net.config != want:
+                mismatch = SisrError(f"init weights {cfg.init} do not match the config's model table")
+                if not (cfg.grow and hasattr(self.net, "grow")):
+                    raise mismatch
+                try:
+                    self.net = self.net.grow(want)
+                except ValueError:
+                    raise mismatch from None
         else:
             self.net = build_model(cfg.arch, cfg.model)
         self.arch = cfg.arch
