@@ -209,3 +209,20 @@ def test_per_method_settings_apply_to_their_method_only():
     assert load_model("singan", scale=2, settings=s).config().lr == ZeroShotConfig().lr
     with pytest.raises(SisrError, match="not a zero-shot method"):
         load_model("singan", scale=2, settings={"nope": {"iters": 1}}).config()
+
+
+def test_pair_loss_l1_and_weight_average_change_training_and_are_checked(photo):
+    img = photo[200:248, 150:198].astype(np.float32) / 255
+    base = {"method": "drsingan", "pairs": True, "crop": 32, "rec_input": "real", "pool": 1, **FAST}
+    plain = train_pyramid(img, 2, ZeroShotConfig(**base))
+    l1 = train_pyramid(img, 2, ZeroShotConfig(pair_loss="l1", **base))
+    avg = train_pyramid(img, 2, ZeroShotConfig(ema=0.5, **base))
+    w = [p.gens[-1].tail[0].weight for p in (plain, l1, avg)]
+    assert not torch.equal(w[0], w[1]) and not torch.equal(w[0], w[2])
+    # The average lags behind the trained weights, towards where training started (the coarsest tail
+    # starts at zero, and each scale starts from the coarser one's), so its output layer is smaller.
+    assert 0 < w[2].abs().sum() < w[0].abs().sum()
+    with pytest.raises(SisrError, match="pair_loss"):
+        train_pyramid(img, 2, ZeroShotConfig(pair_loss="l2", **FAST))
+    with pytest.raises(SisrError, match="ema"):
+        train_pyramid(img, 2, ZeroShotConfig(ema=1.0, **FAST))

@@ -15,7 +15,10 @@ Losses per scale: SinGAN: ``adv + 10 MSE(rec, I)``; DR-SinGAN:
 ImageNet weights). Ours on top, off in the paper presets: ``pairs`` adds
 son/father pairs taken from the image (random crops of the image at random
 sizes and in 8 orientations, the son being the father shrunk by the ratio and
-enlarged again), which is what the SR steps ask of the finest generator.
+enlarged again), which is what the SR steps ask of the finest generator; ``pair_loss`` measures
+that term with MSE or L1 (the paper's own terms keep their form), and ``ema``
+keeps an exponential moving average of each generator's weights instead of
+the last ones.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class ZeroShotConfig:
     pairs: bool = False
     pair_batch: int = 8
     pair_weight: float = 10.0
+    pair_loss: str = "mse"  # "mse" or "l1" for the son/father term
+    ema: float = 0.0  # >0: the generator kept is an exponential moving average of its weights (this decay)
     sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
     rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
     pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
@@ -273,6 +278,10 @@ def train_pyramid(
         raise SisrError(f"precision must be 'fp32' or 'bf16', got '{cfg.precision}'")
     if cfg.rec_input not in ("chain", "real"):
         raise SisrError(f"rec_input must be 'chain' or 'real', got '{cfg.rec_input}'")
+    if cfg.pair_loss not in ("mse", "l1"):
+        raise SisrError(f"pair_loss must be 'mse' or 'l1', got '{cfg.pair_loss}'")
+    if not 0 <= cfg.ema < 1:
+        raise SisrError(f"ema must be in [0, 1), got {cfg.ema}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _, ratio = sr_steps(scale, cfg.steps_per_octave)
@@ -333,6 +342,7 @@ def train_pyramid(
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         decay = max(1, int(cfg.decay_at * iters))
         z_rec = z_opt0 if n == 0 else torch.zeros_like(real)
+        avg = {k: v.detach().clone() for k, v in g.state_dict().items()} if cfg.ema > 0 else None
         # The coarser generators are frozen, so a pool of their random outputs is a sample of the same
         # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
         with torch.no_grad():
@@ -385,7 +395,13 @@ def train_pyramid(
                 opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_g.step()
+            if avg is not None:
+                with torch.no_grad():
+                    for k, v in g.state_dict().items():
+                        avg[k].lerp_(v, 1 - cfg.ema)
             bar.update()
+        if avg is not None:
+            g.load_state_dict(avg)
         g.eval()
         g.requires_grad_(False)
         with torch.no_grad():
@@ -427,7 +443,8 @@ def _pair_loss(
     small = (max(1, round(side / ratio)), max(1, round(side / ratio)))
     with torch.no_grad():
         son = _resize(_resize(father, small), (side, side))
-    return F.mse_loss(g(son, son).float(), father)
+    out = g(son, son).float()
+    return F.l1_loss(out, father) if cfg.pair_loss == "l1" else F.mse_loss(out, father)
 
 
 def upscale_zero_shot(
