@@ -16,9 +16,7 @@ ImageNet weights). Ours on top, off in the paper presets: ``pairs`` adds
 son/father pairs taken from the image (random crops of the image at random
 sizes and in 8 orientations, the son being the father shrunk by the ratio and
 enlarged again), which is what the SR steps ask of the finest generator; ``pair_loss`` measures
-that term with MSE or L1 (the paper's own terms keep their form), and ``ema``
-keeps an exponential moving average of each generator's weights instead of
-the last ones.
+that term with MSE or L1 (the paper's own terms keep their form).
 """
 
 from __future__ import annotations
@@ -67,7 +65,6 @@ class ZeroShotConfig:
     pair_batch: int = 8
     pair_weight: float = 10.0
     pair_loss: str = "mse"  # "mse" or "l1" for the son/father term
-    ema: float = 0.0  # >0: the generator kept is an exponential moving average of its weights (this decay)
     sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
     rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
     pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
@@ -75,6 +72,7 @@ class ZeroShotConfig:
     ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
     back_projection: int = 0  # SR: iterations of back-projection onto the input at the end
     bp_each_step: bool = False  # back-project after every SR step, not only the last
+    step_ensemble: bool = False  # SR: average the results of k - 1, k and k + 1 SR steps (same generator)
     seed: int = 0
     threads: int = 0
 
@@ -166,10 +164,13 @@ def _sr_chain(
     cfg: ZeroShotConfig,
     amp: float,
     generator: torch.Generator | None = None,
+    steps: int = 0,
 ) -> torch.Tensor:
     """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]),
-    with the SR-time options: x8 self-ensemble, back-projection."""
+    with the SR-time options: x8 self-ensemble, back-projection. ``steps``: ``k`` (0: from the settings)."""
     k, ratio = sr_steps(scale, cfg.steps_per_octave)
+    if steps:
+        k, ratio = steps, scale ** (1.0 / steps)
     h, w = lr.shape[-2:]
     x = lr
     for j in range(1, k + 1):
@@ -206,7 +207,9 @@ class Pyramid:
     def enlarge(self, img: np.ndarray, scale: int, generator: torch.Generator | None = None) -> np.ndarray:
         """Enlarge ``img`` (H x W x 3 float in [0, 1]) by ``scale`` with the finest generator."""
         g = self.gens[-1].eval().to(memory_format=torch.channels_last)
-        x = _sr_chain(g, _to_t(img), scale, self.cfg, self.amps[-1], generator=generator)
+        k, _ = sr_steps(scale, self.cfg.steps_per_octave)
+        paths = [j for j in (k - 1, k, k + 1) if j >= 1] if self.cfg.step_ensemble else [k]
+        x = sum(_sr_chain(g, _to_t(img), scale, self.cfg, self.amps[-1], generator, j) for j in paths) / len(paths)
         return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
 
     def save(self, folder: str | Path) -> Path:
@@ -280,8 +283,6 @@ def train_pyramid(
         raise SisrError(f"rec_input must be 'chain' or 'real', got '{cfg.rec_input}'")
     if cfg.pair_loss not in ("mse", "l1"):
         raise SisrError(f"pair_loss must be 'mse' or 'l1', got '{cfg.pair_loss}'")
-    if not 0 <= cfg.ema < 1:
-        raise SisrError(f"ema must be in [0, 1), got {cfg.ema}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _, ratio = sr_steps(scale, cfg.steps_per_octave)
@@ -342,7 +343,6 @@ def train_pyramid(
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         decay = max(1, int(cfg.decay_at * iters))
         z_rec = z_opt0 if n == 0 else torch.zeros_like(real)
-        avg = {k: v.detach().clone() for k, v in g.state_dict().items()} if cfg.ema > 0 else None
         # The coarser generators are frozen, so a pool of their random outputs is a sample of the same
         # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
         with torch.no_grad():
@@ -395,13 +395,7 @@ def train_pyramid(
                 opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_g.step()
-            if avg is not None:
-                with torch.no_grad():
-                    for k, v in g.state_dict().items():
-                        avg[k].lerp_(v, 1 - cfg.ema)
             bar.update()
-        if avg is not None:
-            g.load_state_dict(avg)
         g.eval()
         g.requires_grad_(False)
         with torch.no_grad():
