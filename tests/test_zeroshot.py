@@ -239,3 +239,16 @@ def test_step_ensemble_averages_k_minus_1_k_and_k_plus_1_steps(photo):
     np.testing.assert_allclose(avg, want.clip(0, 1), atol=1e-6)
     np.testing.assert_allclose(one, ((chains[1][0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1), atol=1e-6)
     assert np.abs(avg - one).max() > 1e-4
+
+
+def test_pair_side_makes_the_son_a_whole_number_of_pixels():
+    from sisr.train.zeroshot import _pair_side
+
+    cfg = ZeroShotConfig(crop=48)
+    img = torch.zeros(1, 3, 64, 80)
+    assert _pair_side(img, cfg, 4 ** (1 / 3)) == 46  # 46 / 1.587 = 28.98, not 48 / 1.587 = 30.24
+    assert _pair_side(img, cfg, 2**0.5) == 48  # 48 / 1.414 = 33.94 already
+    assert _pair_side(torch.zeros(1, 3, 30, 80), cfg, 4 ** (1 / 3)) <= 30
+    for ratio in (1.26, 1.41, 1.59, 1.73, 2.0):
+        side = _pair_side(img, cfg, ratio)
+        assert 40 <= side <= 48

@@ -347,7 +347,7 @@ def train_pyramid(
         # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
         with torch.no_grad():
             pool = [_resize(chain(n - 1, True), sizes[n]) for _ in range(cfg.pool)] if n and cfg.pool else []
-        side = _pair_side(real, cfg)
+        side = _pair_side(real, cfg, ratio)
         bank = _pair_bank(real, side) if cfg.pairs and n > 0 else []
         for it in range(iters):
             if it == decay:
@@ -405,9 +405,15 @@ def train_pyramid(
     return Pyramid(cfg, ratio, sizes, gens, amps, time.perf_counter() - t_start, log)
 
 
-def _pair_side(real: torch.Tensor, cfg: ZeroShotConfig) -> int:
-    """Side of the son/father crops at a scale: ``crop`` (48 when 0), at most the image's."""
-    return min(cfg.crop or 48, *real.shape[-2:])
+def _pair_side(real: torch.Tensor, cfg: ZeroShotConfig, ratio: float) -> int:
+    """Side of the son/father crops at a scale: ``crop`` (48 when 0), at most the image's, made up to
+    8 px smaller where that lets the son (side / ratio) be a whole number of pixels, so that pairs
+    are shrunk by the SR step's ratio and not by a rounded one (48 / 1.587 = 30.2; 46 / 1.587 = 29.0)."""
+    top = min(cfg.crop or 48, *real.shape[-2:])
+    for side in range(top, max(top - 8, 8), -1):
+        if abs(side / ratio - round(side / ratio)) <= 0.1:
+            return side
+    return top
 
 
 def _pair_bank(real: torch.Tensor, side: int) -> list[torch.Tensor]:
