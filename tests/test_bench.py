@@ -149,3 +149,19 @@ def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     r = _cli("bench", "--from-json", str(tmp_path / "bad.json"))
     assert r.returncode == 2 and "not a bench --json report" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_merged_reports_state_a_setting_that_differs_per_scale(tmp_path):
+    import json
+
+    from sisr.cli import _merge_reports
+
+    paths = []
+    for scale, iters in ((2, 600), (4, 1000)):
+        p = tmp_path / f"x{scale}.json"
+        results = [{"model": "drsingan", "dataset": "Set5", "scale": scale, "images": []}]
+        settings = {"drsingan": {"finest_iters": iters, "lr": 0.001}}
+        p.write_text(json.dumps({"protocol": "y", "results": results, "zero_shot_settings": settings}))
+        paths.append(str(p))
+    cfg = _merge_reports(paths)["zero_shot_settings"]["drsingan"]
+    assert cfg == {"finest_iters": "600 at x2, 1000 at x4", "lr": 0.001}

@@ -61,8 +61,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _merge_reports(paths: list[str]) -> dict:
-    """Reports written by ``bench --json``, as one (results in order; zero-shot settings united)."""
+    """Reports written by ``bench --json``, as one (results in order; zero-shot settings united: a
+    setting that differs between reports of one model reads ``"600 at x2, 1000 at x4"``)."""
     merged: dict = {"results": []}
+    seen: dict[str, dict[str, list]] = {}
     for path in paths:
         try:
             rep = json.loads(Path(path).read_text())
@@ -74,9 +76,18 @@ def _merge_reports(paths: list[str]) -> dict:
         merged["protocol"] = rep.get("protocol")
         merged["sisr_version"] = rep.get("sisr_version")
         merged["results"] += results
-        merged.setdefault("zero_shot_settings", {}).update(rep.get("zero_shot_settings", {}))
-    if not merged["zero_shot_settings"]:
-        del merged["zero_shot_settings"]
+        for m, cfg in rep.get("zero_shot_settings", {}).items():
+            where = ",".join(f"x{r['scale']}" for r in results if r.get("model") == m)
+            for k, v in cfg.items():
+                seen.setdefault(m, {}).setdefault(k, []).append((where, v))
+    united = {}
+    for m, keys in seen.items():
+        united[m] = {}
+        for k, vals in keys.items():
+            same = all(v == vals[0][1] for _, v in vals)
+            united[m][k] = vals[0][1] if same else ", ".join(f"{v} at {where}" for where, v in vals)
+    if united:
+        merged["zero_shot_settings"] = united
     return merged
 
 

@@ -107,6 +107,11 @@ def _to_t(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float() * 2 - 1
 
 
+def _to_img(x: torch.Tensor) -> np.ndarray:
+    """The inverse of :func:`_to_t`, clipped to [0, 1]."""
+    return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+
+
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return imresize_torch(x, size=size)
 
@@ -168,9 +173,7 @@ def _sr_chain(
 ) -> torch.Tensor:
     """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]),
     with the SR-time options: x8 self-ensemble, back-projection. ``steps``: ``k`` (0: from the settings)."""
-    k, ratio = sr_steps(scale, cfg.steps_per_octave)
-    if steps:
-        k, ratio = steps, scale ** (1.0 / steps)
+    k, ratio = (steps, scale ** (1.0 / steps)) if steps else sr_steps(scale, cfg.steps_per_octave)
     h, w = lr.shape[-2:]
     x = lr
     for j in range(1, k + 1):
@@ -209,8 +212,9 @@ class Pyramid:
         g = self.gens[-1].eval().to(memory_format=torch.channels_last)
         k, _ = sr_steps(scale, self.cfg.steps_per_octave)
         paths = [j for j in (k - 1, k, k + 1) if j >= 1] if self.cfg.step_ensemble else [k]
-        x = sum(_sr_chain(g, _to_t(img), scale, self.cfg, self.amps[-1], generator, j) for j in paths) / len(paths)
-        return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+        lr = _to_t(img)
+        x = sum(_sr_chain(g, lr, scale, self.cfg, self.amps[-1], generator, j) for j in paths) / len(paths)
+        return _to_img(x)
 
     def save(self, folder: str | Path) -> Path:
         from safetensors.torch import save_file
