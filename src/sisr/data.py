@@ -43,12 +43,25 @@ def resolve_dataset(name: str | os.PathLike) -> Path:
     raise SisrError(f"dataset '{name}' not found {where}: expected a folder {name}/HR/ of images")
 
 
+# Every HOLDOUT_EVERY-th file (sorted, from the first) of a dataset forms its "val" split: for
+# BSD200, 10 images that a "NAME:train" recipe never sees, so training can validate off the
+# test sets.
+HOLDOUT_EVERY = 20
+SPLITS = ("train", "val")
+
+
 def dataset_images(name: str | os.PathLike) -> list[Path]:
-    """Sorted image files of a dataset's ``HR/`` folder."""
-    folder = resolve_dataset(name) / "HR"
+    """Sorted image files of a dataset's ``HR/`` folder; ``"NAME:train"`` / ``"NAME:val"`` name a split."""
+    split = None
+    text = str(name)
+    if ":" in text and text.rsplit(":", 1)[1] in SPLITS:
+        text, split = text.rsplit(":", 1)
+    folder = resolve_dataset(text) / "HR"
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in DATASET_SUFFIXES)
     if not files:
         raise SisrError(f"dataset folder {folder} holds no png, bmp or jpg images")
+    if split is not None:
+        files = [f for i, f in enumerate(files) if (i % HOLDOUT_EVERY == 0) == (split == "val")]
     return files
 
 

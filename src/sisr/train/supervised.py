@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sisr.errors import SisrError
+from sisr.precision import autocast
 
 __all__ = ["TrainConfig", "Trainer", "lr_at", "train"]
 
@@ -206,8 +207,7 @@ class Trainer:
 
     # ---- steps ----------------------------------------------------------------------------------
     def _autocast(self):
-        enabled = self.cfg.bf16
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        return autocast("bf16" if self.cfg.bf16 else "fp32", self.device)
 
     def _outputs(self, lr: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
         """Weighted predictions per scale; the first of each list is the model's output at that scale."""

@@ -1,0 +1,56 @@
+"""Numeric precision: which one a device runs fast, and the autocast context for it.
+
+``"auto"`` means bf16 where the hardware has native bf16 arithmetic (a CUDA GPU
+that supports it, or a CPU with AVX512-BF16 or AMX) and fp32 elsewhere: on a
+CPU without those units PyTorch emulates bf16 and a training step runs many
+times slower than in fp32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+
+import torch
+
+from sisr.errors import SisrError
+
+__all__ = ["PRECISIONS", "autocast", "cpu_bf16_units", "native_bf16", "resolve_precision"]
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@functools.cache
+def cpu_bf16_units() -> tuple[str, ...]:
+    """The CPU's native bf16 features (Linux ``/proc/cpuinfo`` flags ``avx512_bf16``, ``amx_bf16``)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ()
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return tuple(f for f in ("avx512_bf16", "amx_bf16") if f in flags)
+
+
+def native_bf16(device: str | torch.device = "cpu") -> bool:
+    """True where bf16 runs natively on ``device``."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return dev.type == "cpu" and bool(cpu_bf16_units())
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """``"fp32"`` or ``"bf16"`` for a requested precision (``"auto"`` decided by the device)."""
+    if precision not in PRECISIONS:
+        raise SisrError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def autocast(precision: str, device: str | torch.device = "cpu") -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` when ``precision`` resolves to bf16; a no-op context otherwise."""
+    dev = torch.device(device)
+    enabled = resolve_precision(precision, dev) == "bf16"
+    return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=enabled)
