@@ -37,6 +37,18 @@ def _window(length: int, blend_start: int, blend_end: int) -> torch.Tensor:
     return w
 
 
+def _spans(n: int, tile: int) -> list[tuple[int, int]]:
+    """``ceil(n / tile)`` core spans of near-equal length covering ``0..n``.
+
+    Equal spans (rather than full tiles and a remainder) keep every core at least half a tile
+    long, so the blend ramps on its two sides (each at most half the overlap, which is at most
+    a quarter tile) never overrun it, whatever the image size.
+    """
+    k = -(-n // tile)
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def run_tiled(
     fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -47,12 +59,12 @@ def run_tiled(
 ) -> torch.Tensor:
     """Apply ``fn`` (``1 x C x h x w`` -> ``1 x C x h*s x w*s``) tile by tile.
 
-    The image is cut into ``tile`` x ``tile`` cores (LR pixels). Each tile is
-    run with ``overlap`` pixels of context around its core, and neighbouring
-    outputs are blended with raised-cosine weights over ``overlap`` pixels
-    centred on the boundary, so there are no seams and the result matches the
-    untiled one closely. ``tile <= 0`` or an image no larger than one tile runs
-    in one piece.
+    The image is cut into cores of at most ``tile`` x ``tile`` LR pixels, of
+    near-equal size along each axis. Each tile is run with ``overlap`` pixels
+    of context around its core, and neighbouring outputs are blended with
+    raised-cosine weights over ``overlap`` pixels centred on the boundary, so
+    there are no seams and the result matches the untiled one closely.
+    ``tile <= 0`` or an image no larger than one tile runs in one piece.
     """
     _, c, h, w = x.shape
     if tile <= 0 or (h <= tile and w <= tile):
@@ -64,12 +76,10 @@ def run_tiled(
     s = scale
     out = torch.zeros(1, c, h * s, w * s)
     wsum = torch.zeros(1, 1, h * s, w * s)
-    ys, xs = range(0, h, tile), range(0, w, tile)
+    ys, xs = _spans(h, tile), _spans(w, tile)
     total, done = len(ys) * len(xs), 0
-    for y0 in ys:
-        y1 = min(y0 + tile, h)
-        for x0 in xs:
-            x1 = min(x0 + tile, w)
+    for y0, y1 in ys:
+        for x0, x1 in xs:
             iy0, iy1, ix0, ix1 = max(0, y0 - overlap), min(h, y1 + overlap), max(0, x0 - overlap), min(w, x1 + overlap)
             ky0, ky1, kx0, kx1 = max(0, y0 - half), min(h, y1 + half), max(0, x0 - half), min(w, x1 + half)
             y = fn(x[..., iy0:iy1, ix0:ix1])
