@@ -22,7 +22,7 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     overlap, ensemble, precision, backend (see :class:`sisr.infer.Upscaler`).
     """
     from sisr.infer import load_model
-    from sisr.io import ImageData, from_pil, read_image
+    from sisr.io import ImageData, from_pil, read_image, to_float
 
     up = load_model(model, scale=scale, **options)
     if isinstance(image, (str, os.PathLike)):
@@ -30,11 +30,7 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     elif hasattr(image, "mode") and hasattr(image, "size"):
         data = from_pil(image)
     else:
-        arr = np.asarray(image)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / 255.0
-        elif arr.dtype == np.uint16:
-            arr = arr.astype(np.float32) / 65535.0
+        arr = to_float(image)
         if arr.ndim == 2:
             arr = arr[:, :, None]
         if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):

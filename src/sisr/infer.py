@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sisr.errors import SisrError
+from sisr.io import to_float
 
 __all__ = ["Upscaler", "auto_tile", "list_models", "load_model", "run_tiled", "self_ensemble"]
 
@@ -195,8 +196,7 @@ class Upscaler:
 
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Upscale an ``H x W x 3`` image (uint8 or float in [0, 1]); returns float32 in [0, 1]."""
-        arr = np.asarray(img)
-        arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+        arr = to_float(img)
         x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
         y = self.run(x, on_tile)
         return y[0].permute(1, 2, 0).numpy()
@@ -246,8 +246,7 @@ class ZeroShotUpscaler:
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         from sisr.train.zeroshot import upscale_zero_shot
 
-        arr = np.asarray(img)
-        arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+        arr = to_float(img)
         save = None
         if self.save_model:
             save = str(Path(self.save_model) / f"image{self.calls:04d}")

@@ -15,7 +15,16 @@ import numpy as np
 
 from sisr.errors import SisrError
 
-__all__ = ["ImageData", "read_image", "read_rgb", "set_pixel_limit", "to_uint16", "to_uint8", "write_image"]
+__all__ = [
+    "ImageData",
+    "read_image",
+    "read_rgb",
+    "set_pixel_limit",
+    "to_float",
+    "to_uint16",
+    "to_uint8",
+    "write_image",
+]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
@@ -194,6 +203,18 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return to_uint8(data.rgb)
 
 
+def to_float(img: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """The one integer-to-float conversion: uint8 / 255, uint16 / 65535, floats as they are."""
+    arr = np.asarray(img)
+    if arr.dtype == np.uint8:
+        return arr.astype(dtype) / dtype(255.0)
+    if arr.dtype == np.uint16:
+        return arr.astype(dtype) / dtype(65535.0)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise SisrError(f"expected a uint8, uint16 or float image, got {arr.dtype}")
+    return arr.astype(dtype, copy=False)
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """Float [0, 1] to uint8 with clamping and round-half-up."""
     return np.floor(np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -281,9 +302,7 @@ def _write_png16(fh, data: ImageData, has_alpha: bool) -> None:
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:
-    arr = np.asarray(img)
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
+    arr = to_float(img)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return arr

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from sisr.io import to_float
+
 __all__ = ["crop_border", "gray_of", "psnr", "quantize", "rgb_to_y", "ssim", "to_float_image"]
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
@@ -41,13 +43,7 @@ def to_float_image(img: Any) -> np.ndarray:
             raise ValueError(f"expected C x H x W, got shape {tuple(t.shape)}")
         arr = t.permute(1, 2, 0).numpy().astype(np.float64)
     else:
-        arr = np.asarray(img)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float64) / 255.0
-        elif arr.dtype == np.uint16:
-            arr = arr.astype(np.float64) / 65535.0
-        else:
-            arr = arr.astype(np.float64, copy=False)
+        arr = to_float(img, np.float64)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3:
