@@ -1,3 +1,4 @@
+import json
 import pickle
 from dataclasses import dataclass
 
@@ -5,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from sisr.checkpoint import build_model, config_from_dict, load_checkpoint, save_checkpoint
+from sisr.checkpoint import VERSION, build_model, load_checkpoint, load_tensors, save_checkpoint, save_tensors
+from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.infer import load_model
 
@@ -26,13 +28,14 @@ def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     assert "sisr_version" in ck.meta
     for k, v in model.state_dict().items():
         assert torch.equal(ck.state_dict[k], v)
-    assert config_from_dict(_Cfg, ck.config) == _Cfg()
+    assert build_dataclass(_Cfg, ck.config, "toy") == _Cfg()
+    assert ck.meta["version"] == VERSION and ck.meta["kind"] == "weights"
     assert not list(tmp_path.glob("*.part"))
 
 
 def test_unknown_config_keys_are_rejected():
-    with pytest.raises(SisrError, match="unknown _Cfg keys: colour"):
-        config_from_dict(_Cfg, {"colour": 1})
+    with pytest.raises(SisrError, match="unknown keys colour"):
+        build_dataclass(_Cfg, {"colour": 1}, "toy")
 
 
 def test_a_discriminator_is_not_an_upscaler(tmp_path):
@@ -65,3 +68,38 @@ def test_safetensors_without_metadata_is_refused(tmp_path):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(SisrError, match="without sisr metadata"):
         load_checkpoint(tmp_path / "plain.safetensors")
+
+
+def _v1(tmp_path, name, metadata):
+    from safetensors.torch import save_file
+
+    p = tmp_path / name
+    save_file({"w": torch.zeros(2)}, str(p), metadata=metadata)
+    return p
+
+
+def test_version_1_files_of_each_kind_are_migrated(tmp_path):
+    w = _v1(tmp_path, "w.safetensors", {"sisr": json.dumps({"format": "sisr-checkpoint-1", "arch": "a", "config": {}})})
+    assert load_checkpoint(w).meta["version"] == 1
+    st = _v1(tmp_path, "s.safetensors", {"sisr_train": json.dumps({"step": 7, "elapsed": 1.0})})
+    assert load_tensors(st, "train-state")[1]["step"] == 7
+    old = {"method": "drsingan", "ema": 0.0, "betas": [0.5, 0.999]}  # "ema" was removed later
+    meta = {"config": json.dumps(old), "ratio": "1.5", "sizes": "[[4, 4]]", "amps": "[1.0]", "seconds": "2.0"}
+    py = _v1(tmp_path, "p.safetensors", {"format": "sisr-pyramid-1", **meta})
+    header = load_tensors(py, "pyramid")[1]
+    assert header["version"] == 1 and "ema" not in header["config"] and header["ratio"] == 1.5
+
+
+def test_newer_version_and_wrong_kind_fail_with_one_line(tmp_path):
+    p = save_tensors(tmp_path / "x.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 1})
+    with pytest.raises(SisrError, match="a sisr train-state file, not weights"):
+        load_checkpoint(p)
+    newer = _v1(tmp_path, "n.safetensors", {"sisr": json.dumps({"format": "sisr", "version": VERSION + 1})})
+    with pytest.raises(SisrError, match=f"format version {VERSION + 1} is newer"):
+        load_tensors(newer, "weights")
+
+
+def test_shipped_weights_load_through_the_migration():
+    from sisr.infer import load_model as load
+
+    assert load("rrgan-x4").meta["version"] == 1

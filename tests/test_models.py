@@ -108,7 +108,7 @@ def test_every_sr_architecture_exports_to_onnx(arch):
     pytest.importorskip("onnxruntime")
     import numpy as np
 
-    from sisr.infer import Upscaler
+    from sisr.infer import Upscaler, describe
 
     torch.manual_seed(0)
     model = build_model(arch, SMALL[arch]).eval()
@@ -117,8 +117,8 @@ def test_every_sr_architecture_exports_to_onnx(arch):
             p.add_(torch.randn_like(p) * 0.01)  # zero-initialised last layers would hide mistakes
     img = np.random.default_rng(0).random((14, 18, 3), dtype=np.float32)
     s = max(model.scales)
-    a = Upscaler(arch, model, s, tile=0)(img)
-    b = Upscaler(arch, model, s, tile=0, backend="onnx")(img)
+    a = Upscaler(arch, model, s, describe(arch, model), tile=0)(img)
+    b = Upscaler(arch, model, s, describe(arch, model), tile=0, backend="onnx")(img)
     assert a.shape == (14 * s, 18 * s, 3)
     assert np.abs(a - b).max() < 1e-4
 

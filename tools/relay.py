@@ -53,10 +53,9 @@ def state_step(path: Path) -> int:
     """The step stored in a training state, or -1 when there is none."""
     if not path.is_file():
         return -1
-    from safetensors import safe_open
+    from sisr.checkpoint import load_tensors
 
-    with safe_open(str(path), framework="pt") as f:
-        return int(json.loads(f.metadata()["sisr_train"])["step"])
+    return int(load_tensors(path, "train-state")[1]["step"])
 
 
 def last_val(log: Path) -> tuple[int, dict] | None:

@@ -60,6 +60,7 @@ def upscale_data(data, up, on_tile=None):
     alpha is enlarged by bicubic interpolation and re-attached.
     """
     from sisr.io import ImageData
+    from sisr.metrics import gray_of
     from sisr.resize import imresize
 
     try:
@@ -67,7 +68,7 @@ def upscale_data(data, up, on_tile=None):
     except MemoryError:
         raise SisrError("image too large for the available memory (try a smaller --tile)") from None
     if data.pixels.shape[2] == 1:
-        out = out.mean(axis=2, keepdims=True)
+        out = gray_of(out)
     alpha = None
     if data.alpha is not None:
         alpha = np.clip(imresize(data.alpha.astype(np.float64), float(up.scale)), 0, 1).astype(np.float32)

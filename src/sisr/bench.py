@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from typing import Any
@@ -67,6 +68,7 @@ def run_bench(
     from sisr import __version__
     from sisr.data import PROTOCOLS, dataset_images
     from sisr.infer import load_model
+    from sisr.models import ZEROSHOT
 
     if protocol not in PROTOCOLS:
         raise SisrError(f"unknown protocol '{protocol}' (use {' or '.join(PROTOCOLS)})")
@@ -74,7 +76,14 @@ def run_bench(
         if not isinstance(s, int) or s < 2:
             raise SisrError(f"bad scale {s!r}: scales are integers >= 2")
     files = {d: dataset_images(d) for d in datasets}
-    upscalers = {(m, s): load_model(m, scale=s, tile=0, settings=settings) for m in models for s in scales}
+    if settings and not any(m in ZEROSHOT for m in models):
+        raise SisrError("--set: settings apply to zero-shot models only, and none is listed")
+
+    def options(m: str) -> dict[str, Any]:
+        # Zero-shot models take the settings; the others run untiled, as the tables assume.
+        return {"settings": settings} if m in ZEROSHOT else {"tile": 0}
+
+    upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     total = sum(len(files[d]) for d in datasets) * len(models) * len(scales)
     bar = tqdm(total=total, unit="img", disable=not progress, file=sys.stderr, leave=False)
     results = []
@@ -102,7 +111,7 @@ def run_bench(
         bar.close()
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
     first = {m: upscalers[(m, scales[0])] for m in models}
-    zero = {m: up.config().__dict__ for m, up in first.items() if hasattr(up, "config")}
+    zero = {m: dataclasses.asdict(up.config) for m, up in first.items() if up.descriptor.kind == "zero-shot"}
     if zero:
         report["zero_shot_settings"] = zero
     return report
@@ -152,9 +161,9 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
         out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]
     zero_shot = report.get("zero_shot_settings", {})
     if zero_shot:
-        from sisr.train.zeroshot import ZeroShotConfig
+        from sisr.zeroshot import ZeroShotConfig
 
-        default = ZeroShotConfig().__dict__
+        default = dataclasses.asdict(ZeroShotConfig())
     for m, cfg in zero_shot.items():
         changed = {
             k: v

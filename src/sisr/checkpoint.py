@@ -1,7 +1,11 @@
-"""Checkpoints: safetensors weights with the architecture, config and provenance as JSON metadata.
+"""The one on-disk format: safetensors with a JSON header naming the format, its version and kind.
 
-A file names everything needed to rebuild its model, so loading needs no
-guessing and never unpickles.
+Three kinds of file share it: ``weights`` (a model: architecture, config and
+provenance), ``train-state`` (weights, EMA, optimizer state and step of a
+training run) and ``pyramid`` (a trained zero-shot pyramid). A file names
+everything needed to rebuild what it holds, so loading needs no guessing and
+never unpickles. Files of an older version load through an explicit migration;
+a newer version, or a file of another kind, fails with one line.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +20,98 @@ from typing import Any
 import torch
 from torch import nn
 
+from sisr.atomic import atomic_target
+from sisr.config import build_dataclass
 from sisr.errors import SisrError
 
-__all__ = ["Checkpoint", "build_model", "config_from_dict", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "build_model",
+    "load_checkpoint",
+    "load_tensors",
+    "model_from_checkpoint",
+    "save_checkpoint",
+    "save_tensors",
+]
 
-FORMAT = "sisr-checkpoint-1"
+FORMAT = "sisr"
+VERSION = 2
+KINDS = ("weights", "train-state", "pyramid")
+# Zero-shot settings that were removed; version-1 pyramids saved with them load without them.
+_REMOVED_ZERO_SHOT_SETTINGS = ("ema", "gradual")
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], kind: str, header: dict) -> Path:
+    """Write ``tensors`` and ``header`` atomically as a version-2 sisr file of ``kind``."""
+    from safetensors.torch import save_file
+
+    from sisr import __version__
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    meta = {"format": FORMAT, "version": VERSION, "kind": kind, "sisr_version": __version__, **header}
+    p = Path(path)
+    with atomic_target(p) as tmp:
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+            str(tmp),
+            metadata={"sisr": json.dumps(meta)},
+        )
+    return p
+
+
+def _migrate(raw: dict[str, str], p: Path) -> dict[str, Any]:
+    """The header of a version-1 file (three separate layouts) in version-2 form."""
+    if "sisr" in raw:
+        header = json.loads(raw["sisr"])
+        if header.get("format") == "sisr-checkpoint-1":
+            return {**header, "format": FORMAT, "version": 1, "kind": "weights"}
+        return header
+    if "sisr_train" in raw:
+        return {"format": FORMAT, "version": 1, "kind": "train-state", **json.loads(raw["sisr_train"])}
+    if raw.get("format") == "sisr-pyramid-1":
+        config = json.loads(raw["config"])
+        for key in _REMOVED_ZERO_SHOT_SETTINGS:
+            config.pop(key, None)
+        return {
+            "format": FORMAT,
+            "version": 1,
+            "kind": "pyramid",
+            "config": config,
+            "ratio": float(raw["ratio"]),
+            "sizes": json.loads(raw["sizes"]),
+            "amps": json.loads(raw["amps"]),
+            "seconds": float(raw["seconds"]),
+        }
+    raise SisrError(f"{p}: safetensors file without sisr metadata (not written by sisr)")
+
+
+def load_tensors(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, header)`` of a sisr file of ``kind``; older versions are migrated. Never unpickles."""
+    from safetensors import SafetensorError, safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise SisrError(f"{p}: no such file")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            raw = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        hint = " (pickled .pth/.pt files are not loaded: convert them to safetensors)"
+        raise SisrError(f"{p}: not a safetensors file{hint}: {str(e).splitlines()[0]}") from None
+    try:
+        header = _migrate(raw, p)
+    except (ValueError, KeyError, TypeError):
+        raise SisrError(f"{p}: corrupt sisr metadata") from None
+    version = header.get("version")
+    if header.get("format") != FORMAT or not isinstance(version, int):
+        raise SisrError(f"{p}: corrupt sisr metadata (no format version)")
+    if version > VERSION:
+        raise SisrError(f"{p}: format version {version} is newer than this sisr reads ({VERSION}): upgrade sisr")
+    if header.get("kind") != kind:
+        raise SisrError(f"{p}: a sisr {header.get('kind')} file, not {kind}")
+    return tensors, header
 
 
 @dataclass
@@ -32,20 +122,6 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
-    """Build a config dataclass, rejecting unknown keys and turning lists into tuples."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise SisrError(f"unknown {cls.__name__} keys: {', '.join(unknown)} (known: {', '.join(names)})")
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for k, v in values.items():
-        origin = typing.get_origin(hints.get(k))
-        kwargs[k] = tuple(v) if isinstance(v, list) and origin is tuple else v
-    return cls(**kwargs)
-
-
 def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
     """Instantiate a registered architecture from a config dict."""
     from sisr.models import REGISTRY
@@ -53,47 +129,25 @@ def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
     if arch not in REGISTRY:
         raise SisrError(f"unknown architecture '{arch}' (known: {', '.join(REGISTRY)})")
     config_cls, module_cls = REGISTRY[arch]
-    return module_cls(config_from_dict(config_cls, config or {}))
+    return module_cls(build_dataclass(config_cls, config or {}, f"{arch} config"))
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, arch: str, config: Any, **meta: Any) -> Path:
-    """Write ``model``'s weights and metadata atomically to a ``.safetensors`` file."""
-    from safetensors.torch import save_file
-
-    from sisr import __version__
-
+    """Write ``model``'s weights, architecture, config and ``meta`` (provenance) atomically."""
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    header = {"format": FORMAT, "arch": arch, "config": cfg, "sisr_version": __version__, **meta}
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    from sisr.atomic import atomic_target
-
-    p = Path(path)
-    with atomic_target(p) as tmp:
-        save_file(tensors, str(tmp), metadata={"sisr": json.dumps(header)})
-    return p
+    return save_tensors(path, model.state_dict(), "weights", {"arch": arch, "config": cfg, **meta})
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a sisr ``.safetensors`` checkpoint. Never unpickles."""
-    from safetensors import SafetensorError, safe_open
-
+    """Read a sisr weights file (any version)."""
     p = Path(path)
     if not p.is_file():
         raise SisrError(f"{p}: no such weights file")
+    tensors, header = load_tensors(p, "weights")
     try:
-        with safe_open(str(p), framework="pt") as f:
-            raw = (f.metadata() or {}).get("sisr")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        hint = " (pickled .pth/.pt files are not loaded: convert them to safetensors)"
-        raise SisrError(f"{p}: not a safetensors file{hint}: {str(e).splitlines()[0]}") from None
-    if raw is None:
-        raise SisrError(f"{p}: safetensors file without sisr metadata (arch and config unknown)")
-    try:
-        header = json.loads(raw)
         arch, config = header.pop("arch"), header.pop("config")
-    except (ValueError, KeyError):
-        raise SisrError(f"{p}: corrupt sisr metadata") from None
+    except KeyError:
+        raise SisrError(f"{p}: corrupt sisr metadata (no arch or config)") from None
     return Checkpoint(arch=arch, config=config, state_dict=tensors, meta=header)
 
 

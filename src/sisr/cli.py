@@ -263,9 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the default model)")
     p.add_argument("--scale", type=int, default=None, help="output scale (default: the model's largest)")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: from free memory; 0: no tiling)")
-    p.add_argument("--tile-overlap", type=int, default=16, help="tile context and blend width, LR px (default 16)")
+    p.add_argument("--tile-overlap", type=int, default=None, help="tile context and blend width, LR px (default 16)")
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x slower, slightly better)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 is faster on CPUs with it")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="fp32",
+        help="fp32 (default); bf16 is faster on CPUs with AVX512-BF16 or AMX; auto: bf16 where the CPU has it",
+    )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
     p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], default=None, help="output format")
     p.add_argument("--max-pixels", type=int, default=None, help="raise Pillow's decompression-bomb limit")

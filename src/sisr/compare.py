@@ -53,7 +53,7 @@ def compare_figure(
 
     panels = [("HR", zoomed(hr))]
     for name in models:
-        up = load_model(name, scale=scale, tile=0)
+        up = load_model(name, scale=scale)
         sr = (quantize(up(lr)) * 255 + 0.5).astype(np.uint8)
         panels.append((f"{name} {psnr(sr, hr, crop=scale):.2f} dB", zoomed(sr)))
     overview = Image.fromarray(hr)

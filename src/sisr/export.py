@@ -20,14 +20,15 @@ class _AtScale(nn.Module):
         self.module, self.scale = module, scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fwd = getattr(self.module, "forward_scale", None)
-        return fwd(x, self.scale) if fwd else self.module(x)
+        return self.module.forward_scale(x, self.scale)
 
 
 def onnx_bytes(up) -> bytes:
     """The model of an :class:`~sisr.infer.Upscaler` at its scale as an ONNX graph (opset 17)."""
     import warnings
 
+    if not up.descriptor.export:
+        raise SisrError(f"{up.name} cannot be exported to ONNX ({up.descriptor.kind} model)")
     wrapper = _AtScale(up.module, up.scale).eval().float().to(memory_format=torch.contiguous_format)
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():

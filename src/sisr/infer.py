@@ -1,13 +1,17 @@
-"""Running a model on an image: the one inference contract.
+"""Running a model on an image: one inference contract for every runnable model.
 
-``module(x)`` takes ``1 x C x H x W`` float in [0, 1] and returns the upscaled
-image; everything around it (numpy conversion, gray and alpha handling,
-clamping, later tiling and self-ensemble) happens here, so models know
-nothing of files or tiles.
+Each runnable thing (bicubic, a supervised network, a zero-shot method) is
+described by a :class:`ModelDescriptor`: its scales, its input, whether and
+how it tiles, the precisions and backends it runs in, whether it exports,
+and the settings it takes. :func:`load_model` checks every option against it
+and refuses, with one line, an option that does not apply; it returns a
+runner (:class:`Upscaler` or :class:`ZeroShotUpscaler`) that upscales an
+``H x W x 3`` array (uint8, uint16 or float in [0, 1]) to float32 in [0, 1].
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable
@@ -17,12 +21,155 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.io import to_float
+from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT
+from sisr.models.base import SRModel
+from sisr.precision import PRECISIONS, autocast, resolve_precision
+from sisr.transforms import self_ensemble
+from sisr.zeroshot import PRESETS, ZeroShotConfig
 
-__all__ = ["Upscaler", "auto_tile", "list_models", "load_model", "run_tiled", "self_ensemble"]
+__all__ = [
+    "ModelDescriptor",
+    "Upscaler",
+    "ZeroShotUpscaler",
+    "auto_tile",
+    "describe",
+    "list_models",
+    "load_model",
+    "run_tiled",
+    "self_ensemble",
+]
+
+DEFAULT_OVERLAP = 16
+# Zero-shot settings that the model name or an option decides, not --set.
+_ZS_FIXED = ("method",)
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """What a runnable model can do; options outside it are refused, never dropped."""
+
+    name: str
+    kind: str  # "interpolation", "supervised" or "zero-shot"
+    description: str
+    scales: tuple[int, ...]  # output scales; any integer >= 2 when ``any_scale``
+    any_scale: bool = False
+    input: str = "H x W x 3 RGB, uint8, uint16 or float in [0, 1]"
+    tiling: bool = True  # runs tile by tile with blended overlaps (zero-shot trains on the whole image)
+    feature_space: str = "lr"  # "lr" or "hr": where features live, for the tile-memory estimate
+    precisions: tuple[str, ...] = PRECISIONS
+    backends: tuple[str, ...] = ("torch", "onnx")
+    ensemble: bool = True  # x8 self-ensemble
+    export: bool = True  # ONNX export
+    settings: tuple[str, ...] = ()  # names accepted by --set
+    params: int = 0
+
+    def refuse(self, option: str, why: str) -> None:
+        raise SisrError(f"{option} does not apply to {self.name}: {why}")
+
+    def check_scale(self, scale: int | None) -> int:
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+            raise SisrError(f"scale must be a positive integer, got {scale!r}")
+        chosen = scale or max(self.scales)
+        if chosen not in self.scales and not (self.any_scale and chosen >= 1):
+            supported = ", ".join(f"x{s}" for s in self.scales)
+            raise SisrError(f"model '{self.name}' does not upscale x{chosen} (it supports {supported})")
+        return chosen
+
+    def check(
+        self,
+        tile: int | None = None,
+        overlap: int | None = None,
+        ensemble: bool = False,
+        precision: str = "fp32",
+        backend: str = "torch",
+        settings: dict[str, Any] | None = None,
+        save_model: str | None = None,
+    ) -> None:
+        """Raise a one-line :class:`SisrError` for any option this model cannot honour."""
+        if precision not in PRECISIONS:
+            raise SisrError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
+        if backend not in ("torch", "onnx"):
+            raise SisrError(f"unknown backend '{backend}' (use torch or onnx)")
+        if tile is not None and tile < 0:
+            raise SisrError(f"tile must be 0 (no tiling) or a positive size, got {tile}")
+        if overlap is not None and overlap < 0:
+            raise SisrError(f"tile overlap must be >= 0, got {overlap}")
+        zero_shot = "it is trained on the whole input image"
+        if not self.tiling and tile is not None:
+            self.refuse("--tile", zero_shot)
+        if not self.tiling and overlap is not None:
+            self.refuse("--tile-overlap", zero_shot)
+        if ensemble and not self.ensemble:
+            self.refuse("--ensemble", "it has no self-ensemble")
+        if precision not in self.precisions:
+            self.refuse(f"--precision {precision}", f"it runs in {', '.join(self.precisions)}")
+        if backend not in self.backends:
+            self.refuse(f"--backend {backend}", f"it runs on {', '.join(self.backends)}")
+        for key, value in (settings or {}).items():
+            if not self.settings:
+                self.refuse(f"--set {key}", "only zero-shot models take settings")
+            if isinstance(value, dict):  # "drsingan.lr=...": a setting for that method only
+                if key not in ZEROSHOT:
+                    raise SisrError(f"--set {key}.{next(iter(value), '')}: '{key}' is not a zero-shot method")
+                keys = list(value)
+            else:
+                keys = [key]
+            for k in keys:
+                if k not in self.settings:
+                    self.refuse(f"--set {k}", f"not one of its settings ({', '.join(self.settings)})")
+        if save_model and self.kind != "zero-shot":
+            self.refuse("--save-model", "only zero-shot models train a model per image")
+
+
+def describe(name: str, module: SRModel | None = None) -> ModelDescriptor:
+    """The descriptor of a model name (or of ``module``, loaded from ``name``)."""
+    if name in ZEROSHOT:
+        settings = tuple(f.name for f in dataclasses.fields(ZeroShotConfig) if f.name not in _ZS_FIXED)
+        return ModelDescriptor(
+            name,
+            "zero-shot",
+            ZEROSHOT[name],
+            scales=(2, 3, 4, 8),
+            any_scale=True,
+            tiling=False,
+            feature_space="lr",
+            precisions=PRECISIONS,
+            backends=("torch",),
+            ensemble=True,
+            export=False,
+            settings=settings,
+        )
+    if module is None:
+        raise SisrError(f"describe('{name}') needs the loaded module")
+    params = sum(p.numel() for p in module.parameters())
+    if name in WEIGHTLESS:
+        # Interpolation is exact arithmetic on pixels: bf16 would only lose precision.
+        return ModelDescriptor(
+            name,
+            "interpolation",
+            WEIGHTLESS[name],
+            scales=tuple(module.scales),
+            any_scale=True,
+            feature_space=module.feature_space,
+            precisions=("auto", "fp32"),
+            backends=("torch",),
+            ensemble=False,
+            export=False,
+        )
+    desc = PRETRAINED[name][1] if name in PRETRAINED else f"weights from {Path(name).name}"
+    return ModelDescriptor(
+        name,
+        "supervised",
+        desc,
+        scales=tuple(module.scales),
+        feature_space=module.feature_space,
+        params=params,
+    )
 
 
 def _window(length: int, blend_start: int, blend_end: int) -> torch.Tensor:
@@ -96,22 +243,6 @@ def run_tiled(
     return out.div_(wsum)
 
 
-def self_ensemble(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """x8 geometric self-ensemble: the mean over the 4 rotations x 2 flips, each undone on the output."""
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        acc = None
-        for flip in (False, True):
-            xf = x.flip(-1) if flip else x
-            for k in range(4):
-                y = torch.rot90(fn(torch.rot90(xf, k, dims=(-2, -1))).float(), -k, dims=(-2, -1))
-                y = y.flip(-1) if flip else y
-                acc = y if acc is None else acc + y
-        return acc / 8
-
-    return run
-
-
 def _available_memory() -> int:
     try:
         with open("/proc/meminfo") as fh:
@@ -126,10 +257,14 @@ def _available_memory() -> int:
         return 2 << 30
 
 
-def auto_tile(module: nn.Module, scale: int, memory: int | None = None) -> int:
-    """LR tile side that keeps one tile's activations within a quarter of the free memory."""
-    channels = getattr(getattr(module, "config", None), "channels", 64)
-    per_px = 4 * (8 * channels + 4 * 3 * scale * scale)
+def auto_tile(module: SRModel, scale: int, memory: int | None = None) -> int:
+    """LR tile side that keeps one tile's activations within a quarter of the free memory.
+
+    A model whose features live at the output's size (``feature_space == "hr"``: SRCNN, VDSR,
+    DRCN) needs ``scale**2`` times the memory per input pixel of one working at the input's size.
+    """
+    per_feature_px = scale * scale if module.feature_space == "hr" else 1
+    per_px = 4 * (8 * module.feature_channels * per_feature_px + 4 * 3 * scale * scale)
     budget = (memory if memory is not None else _available_memory()) // 4
     side = int(math.sqrt(max(budget, 1) / per_px)) // 16 * 16
     return max(64, min(1024, side))
@@ -139,21 +274,30 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, MemoryError) or "out of memory" in str(e) or "can't allocate memory" in str(e)
 
 
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    arr = to_float(img)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise SisrError(f"expected an H x W x 3 image, got shape {arr.shape}")
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+
+
 @dataclass
 class Upscaler:
-    """A loaded model bound to one output scale, with its inference options.
+    """A network (or bicubic) bound to one output scale, with its inference options.
 
     ``tile``: LR tile side (``None``: chosen from free memory; ``0``: no tiling);
     ``overlap``: context and blend width in LR pixels; ``ensemble``: x8
-    self-ensemble; ``precision``: ``"fp32"`` or ``"bf16"`` (autocast).
+    self-ensemble; ``precision``: ``"auto"`` (bf16 where the CPU has native
+    bf16, else fp32), ``"fp32"`` or ``"bf16"``; ``backend``: torch or onnx.
     """
 
     name: str
-    module: nn.Module
+    module: SRModel
     scale: int
+    descriptor: ModelDescriptor
     meta: dict[str, Any] = field(default_factory=dict)
     tile: int | None = None
-    overlap: int = 16
+    overlap: int = DEFAULT_OVERLAP
     ensemble: bool = False
     precision: str = "fp32"
     backend: str = "torch"
@@ -161,7 +305,7 @@ class Upscaler:
 
     @property
     def scales(self) -> tuple[int, ...]:
-        return tuple(self.module.scales)
+        return self.descriptor.scales
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.backend == "onnx":
@@ -172,16 +316,13 @@ class Upscaler:
             y = self._onnx.run(None, {"lr": x.float().contiguous().numpy()})[0]
             return torch.from_numpy(y)
         x = x.contiguous(memory_format=torch.channels_last)
-        forward_scale = getattr(self.module, "forward_scale", None)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            out = forward_scale(x, self.scale) if forward_scale else self.module(x)
+        with autocast(self.precision):
+            out = self.module.forward_scale(x, self.scale)
         return out.float()
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Upscale a ``1 x 3 x H x W`` float tensor in [0, 1]; output clamped to [0, 1]."""
-        if self.precision not in ("fp32", "bf16"):
-            raise SisrError(f"precision must be fp32 or bf16, got '{self.precision}'")
         fn = self_ensemble(self._forward) if self.ensemble else self._forward
         tile = auto_tile(self.module, self.scale) if self.tile is None else self.tile
         while True:
@@ -195,122 +336,131 @@ class Upscaler:
         return out.clamp_(0.0, 1.0)
 
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Upscale an ``H x W x 3`` image (uint8 or float in [0, 1]); returns float32 in [0, 1]."""
-        arr = to_float(img)
-        x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
-        y = self.run(x, on_tile)
+        """Upscale an ``H x W x 3`` image (uint8, uint16 or float in [0, 1]); returns float32 in [0, 1]."""
+        y = self.run(_to_tensor(img), on_tile)
         return y[0].permute(1, 2, 0).numpy()
-
-
-def list_models() -> list[str]:
-    """Names accepted by :func:`load_model`: weightless baselines, shipped trained models, zero-shot methods."""
-    from sisr.models import PRETRAINED, WEIGHTLESS, ZEROSHOT
-
-    return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
 
 
 @dataclass
 class ZeroShotUpscaler:
     """A zero-shot method bound to a scale: each call trains a pyramid on the image, then enlarges it.
 
-    ``settings``: :class:`sisr.train.zeroshot.ZeroShotConfig` values over the method's preset;
-    a nested ``{method: {...}}`` entry applies to that method only (``--set drsingan.lr=0.001``);
-    ``save_model``: folder where each trained pyramid is kept (one sub-folder per image).
+    ``config``: the resolved :class:`~sisr.zeroshot.ZeroShotConfig`; ``save_model``: folder where
+    each trained pyramid is kept (one sub-folder per image).
     """
 
     name: str
     scale: int
-    settings: dict[str, Any] = field(default_factory=dict)
+    descriptor: ModelDescriptor
+    config: ZeroShotConfig
     save_model: str | None = None
     progress: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     last: Any = field(default=None, repr=False)  # the last trained pyramid
     calls: int = 0
 
-    scales = (2, 3, 4, 8)
-
-    def config(self):
-        from sisr.config import build_dataclass
-        from sisr.train.zeroshot import PRESETS, ZeroShotConfig
-
-        # ``method.key`` settings (nested tables) apply to that method only, the rest to every method.
-        common = {k: v for k, v in self.settings.items() if not isinstance(v, dict)}
-        for k, v in self.settings.items():
-            if isinstance(v, dict) and k not in PRESETS:
-                raise SisrError(
-                    f"setting '{k}.{next(iter(v), '')}': '{k}' is not a zero-shot method ({', '.join(PRESETS)})"
-                )
-        own = self.settings.get(self.name, {})
-        return build_dataclass(ZeroShotConfig, {**PRESETS[self.name], **common, **own}, f"{self.name} settings")
+    @property
+    def scales(self) -> tuple[int, ...]:
+        return self.descriptor.scales
 
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
-        from sisr.train.zeroshot import upscale_zero_shot
+        from sisr.train.zeroshot import upscale_zero_shot  # torch training code: loaded on first use
 
-        arr = to_float(img)
-        save = None
-        if self.save_model:
-            save = str(Path(self.save_model) / f"image{self.calls:04d}")
+        arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
+        save = str(Path(self.save_model) / f"image{self.calls:04d}") if self.save_model else None
         self.calls += 1
-        out, self.last = upscale_zero_shot(arr, self.scale, self.config(), progress=self.progress, save_dir=save)
+        out, self.last = upscale_zero_shot(arr, self.scale, self.config, progress=self.progress, save_dir=save)
         if on_tile is not None:
             on_tile(1, 1)
         return out
+
+
+def zero_shot_config(name: str, settings: dict[str, Any] | None = None, precision: str = "auto", ensemble=False):
+    """The settings of zero-shot method ``name``: its preset, then ``settings`` (a nested
+    ``{method: {...}}`` entry applies to that method only), then the --precision/--ensemble options."""
+    settings = settings or {}
+    common = {k: v for k, v in settings.items() if not isinstance(v, dict)}
+    for k, v in settings.items():
+        if isinstance(v, dict) and k not in PRESETS:
+            raise SisrError(
+                f"setting '{k}.{next(iter(v), '')}': '{k}' is not a zero-shot method ({', '.join(PRESETS)})"
+            )
+    values = {**PRESETS[name], **common, **settings.get(name, {})}
+    if precision != "auto":
+        values["precision"] = precision
+    if ensemble:
+        values["ensemble"] = True
+    return build_dataclass(ZeroShotConfig, values, f"{name} settings")
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`load_model`: weightless baselines, shipped trained models, zero-shot methods."""
+    return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
 
 
 def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
+def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]:
+    if name in WEIGHTLESS:
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+            raise SisrError(f"scale must be a positive integer, got {scale!r}")
+        return build_model(name, {"scale": scale or 4}), {}
+    if name in PRETRAINED:
+        path = _weights_dir() / PRETRAINED[name][0]
+    elif name.endswith(".safetensors") or Path(name).exists():
+        path = Path(name)
+    else:
+        raise SisrError(f"unknown model '{name}' (known: {', '.join(list_models())}; or a .safetensors path)")
+    ckpt = load_checkpoint(path)
+    module = model_from_checkpoint(ckpt, name)
+    if not isinstance(module, SRModel):
+        raise SisrError(f"{name}: not a super-resolution model (a {type(module).__name__})")
+    return module, ckpt.meta
+
+
 def load_model(
-    name_or_path: str | Path | None = None, scale: int | None = None, **options: Any
+    name_or_path: str | Path | None = None,
+    scale: int | None = None,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    ensemble: bool = False,
+    precision: str = "fp32",
+    backend: str = "torch",
+    settings: dict[str, Any] | None = None,
+    save_model: str | None = None,
+    progress: bool = False,
 ) -> Upscaler | ZeroShotUpscaler:
     """Load a model by name (see :func:`list_models`) or from a ``.safetensors`` path.
 
-    ``scale`` picks the output scale for models that emit several (default:
-    the largest); weightless models such as ``bicubic`` take any integer scale.
-    ``options`` are :class:`Upscaler` fields (tile, overlap, ensemble, precision, backend).
+    ``scale`` picks the output scale (default: the model's largest); bicubic and zero-shot
+    methods take any integer scale. Every option is checked against the model's
+    :class:`ModelDescriptor`; one that does not apply raises :class:`SisrError`.
     """
-    from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
-    from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT
-
     name = str(name_or_path or DEFAULT_MODEL)
-    if scale is not None and (not isinstance(scale, int) or scale < 1):
-        raise SisrError(f"scale must be a positive integer, got {scale!r}")
-    meta: dict[str, Any] = {}
+    opts = {"tile": tile, "overlap": overlap, "ensemble": ensemble, "precision": precision, "backend": backend}
     if name in ZEROSHOT:
-        bad = [k for k in ("ensemble", "backend") if options.get(k) not in (None, False, "torch")]
-        if bad:
-            raise SisrError(f"{name} is zero-shot (trained on each input): --{bad[0]} does not apply")
-        return ZeroShotUpscaler(
-            name,
-            scale or 4,
-            settings=dict(options.get("settings") or {}),
-            save_model=options.get("save_model"),
-            progress=bool(options.get("progress", False)),
-            meta={"zero_shot": True},
-        )
-    options.pop("settings", None)
-    options.pop("save_model", None)
-    options.pop("progress", None)
-    if name in WEIGHTLESS:
-        module = build_model(name, {"scale": scale or 4})
-    elif name in PRETRAINED:
-        ckpt = load_checkpoint(_weights_dir() / PRETRAINED[name][0])
-        module, meta = model_from_checkpoint(ckpt, name), ckpt.meta
-    elif name.endswith(".safetensors") or Path(name).exists():
-        ckpt = load_checkpoint(name)
-        module, meta = model_from_checkpoint(ckpt, name), ckpt.meta
-    else:
-        raise SisrError(f"unknown model '{name}' (known: {', '.join(list_models())}; or a .safetensors path)")
-    if not hasattr(module, "scales"):
-        raise SisrError(f"{name}: not a super-resolution model (a {type(module).__name__})")
-    module.eval()
-    scales = tuple(module.scales)
-    chosen = scale or max(scales)
-    if chosen not in scales:
-        supported = ", ".join(str(s) for s in scales)
-        raise SisrError(f"model '{name}' does not upscale x{chosen} (it supports x{supported})")
-    if options.get("backend", "torch") not in ("torch", "onnx"):
-        raise SisrError(f"backend must be torch or onnx, got '{options['backend']}'")
-    module.to(memory_format=torch.channels_last)
-    return Upscaler(name=name, module=module, scale=chosen, meta=meta, **options)
+        desc = describe(name)
+        desc.check(**opts, settings=settings, save_model=save_model)
+        chosen = desc.check_scale(scale or 4)
+        cfg = zero_shot_config(name, settings, precision, ensemble)
+        return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=save_model, progress=progress)
+    module, meta = _load_module(name, scale)
+    desc = describe(name, module)
+    desc.check(**opts, settings=settings, save_model=save_model)
+    chosen = desc.check_scale(scale)
+    module.eval().to(memory_format=torch.channels_last)
+    return Upscaler(
+        name=name,
+        module=module,
+        scale=chosen,
+        descriptor=desc,
+        meta=meta,
+        tile=tile,
+        overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+        ensemble=ensemble,
+        precision=resolve_precision(precision),
+        backend=backend,
+    )

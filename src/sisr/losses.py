@@ -10,7 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["VGGLoss", "discriminator_loss", "generator_adversarial_loss", "pixel_loss"]
+__all__ = [
+    "VGGLoss",
+    "discriminator_loss",
+    "feature_matching_loss",
+    "generator_adversarial_loss",
+    "gradient_penalty",
+    "pixel_loss",
+    "wgan_critic_loss",
+    "wgan_generator_loss",
+]
 
 
 def pixel_loss(sr: torch.Tensor, hr: torch.Tensor, kind: str = "mse") -> torch.Tensor:
@@ -32,6 +41,29 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return real + fake
+
+
+def feature_matching_loss(fake_feats: list[torch.Tensor], real_feats: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over layers of the MSE between a discriminator's features of the fake and the real image."""
+    return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fake_feats, real_feats)) / len(fake_feats)
+
+
+def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss ``mean D(fake) - mean D(real)`` (SinGAN's, with :func:`gradient_penalty`)."""
+    return fake_scores.float().mean() - real_scores.float().mean()
+
+
+def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss ``-mean D(fake)``."""
+    return -fake_scores.float().mean()
+
+
+def gradient_penalty(d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al., 2017): ``(|grad D(x)| - 1)^2`` at random points between real and fake."""
+    a = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    (g,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
+    return ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 class VGGLoss(nn.Module):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
+from sisr.models.base import SRModel
 from sisr.resize import upscale_torch
 
 
@@ -15,7 +15,7 @@ class BicubicConfig:
     scale: int = 4
 
 
-class Bicubic(nn.Module):
+class Bicubic(SRModel):
     """``imresize(x, scale)``; no parameters, any integer scale."""
 
     any_scale = True
@@ -24,6 +24,7 @@ class Bicubic(nn.Module):
         super().__init__()
         self.config = config
         self.scales = (config.scale,)
+        self.feature_space, self.feature_channels = "hr", 3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return upscale_torch(x, self.config.scale)

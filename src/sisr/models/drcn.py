@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sisr.models.base import SRModel
 from sisr.resize import upscale_torch
 
 
@@ -30,13 +31,14 @@ class DRCNConfig:
     alpha: float = 0.5  # weight of the intermediate predictions in the training loss
 
 
-class DRCN(nn.Module):
+class DRCN(SRModel):
     def __init__(self, config: DRCNConfig) -> None:
         super().__init__()
         if config.recursions < 1:
             raise ValueError(f"recursions must be at least 1, got {config.recursions}")
         self.config = config
         self.scales = (config.scale,)
+        self.feature_space, self.feature_channels = "hr", config.channels
         c = config.channels
         self.embed = nn.Sequential(
             nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from sisr.models.base import SRModel
 from sisr.models.blocks import RecursiveBlock, SubPixelHead, conv3x3
 from sisr.resize import imresize_torch, upscale_torch
 
@@ -29,13 +30,14 @@ class RRGANConfig:
     scales: tuple[int, ...] = (2, 4)  # cumulative output scales, one per stage
 
 
-class RRGAN(nn.Module):
+class RRGAN(SRModel):
     def __init__(self, config: RRGANConfig) -> None:
         super().__init__()
         if not config.scales or list(config.scales) != sorted(set(config.scales)) or config.scales[0] < 2:
             raise ValueError(f"scales must be increasing integers >= 2, got {config.scales}")
         self.config = config
         self.scales = tuple(config.scales)
+        self.feature_channels = config.channels
         c = config.channels
         self.head = conv3x3(3, c)
         self.stages = nn.ModuleList(

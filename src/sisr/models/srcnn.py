@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sisr.models.base import SRModel
 from sisr.resize import upscale_torch
 
 
@@ -27,11 +28,12 @@ class SRCNNConfig:
     n2: int = 32
 
 
-class SRCNN(nn.Module):
+class SRCNN(SRModel):
     def __init__(self, config: SRCNNConfig) -> None:
         super().__init__()
         self.config = config
         self.scales = (config.scale,)
+        self.feature_space, self.feature_channels = "hr", config.n1
         c = config
         self.body = nn.Sequential(
             nn.Conv2d(3, c.n1, c.f1, padding=c.f1 // 2),

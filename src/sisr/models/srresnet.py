@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sisr.models.base import SRModel
+
 
 @dataclass(frozen=True)
 class SRResNetConfig:
@@ -45,7 +47,7 @@ class _ResBlock(nn.Module):
         return x + self.body(x)
 
 
-class SRResNet(nn.Module):
+class SRResNet(SRModel):
     def __init__(self, config: SRResNetConfig) -> None:
         super().__init__()
         s = config.scale
@@ -57,6 +59,7 @@ class SRResNet(nn.Module):
             raise ValueError(f"scale must be 2, 3, 4 or 8, got {s}")
         self.config = config
         self.scales = (s,)
+        self.feature_channels = config.channels
         c = config.channels
         self.head = nn.Sequential(nn.Conv2d(3, c, 9, padding=4), nn.PReLU(c))
         self.body = nn.Sequential(*[_ResBlock(c) for _ in range(config.blocks)])

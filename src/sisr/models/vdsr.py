@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sisr.models.base import SRModel
 from sisr.resize import upscale_torch
 
 
@@ -24,13 +25,14 @@ class VDSRConfig:
     channels: int = 64
 
 
-class VDSR(nn.Module):
+class VDSR(SRModel):
     def __init__(self, config: VDSRConfig) -> None:
         super().__init__()
         if config.depth < 2:
             raise ValueError(f"depth must be at least 2, got {config.depth}")
         self.config = config
         self.scales = (config.scale,)
+        self.feature_space, self.feature_channels = "hr", config.channels
         c = config.channels
         layers: list[nn.Module] = [nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(config.depth - 2):

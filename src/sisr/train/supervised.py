@@ -25,7 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sisr.checkpoint import (
+    build_model,
+    load_checkpoint,
+    load_tensors,
+    model_from_checkpoint,
+    save_checkpoint,
+    save_tensors,
+)
 from sisr.errors import SisrError
+from sisr.models.base import SRModel
+from sisr.models.rrgan import RRGAN
 from sisr.precision import autocast
 
 __all__ = ["TrainConfig", "Trainer", "lr_at", "train"]
@@ -99,28 +109,20 @@ def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class SupervisedView(nn.Module):
-    """Training-time view of an SR model: ``{scale: [(weight, prediction), ...]}``.
+    """Training-time view of an SR model, ``{scale: [(weight, prediction), ...]}``, as one module so
+    that DDP all-reduces the gradients of every supervised output (each cascade stage, DRCN's
+    recursions), not only the final image."""
 
-    Models with intermediate supervision define ``forward_supervised`` (DRCN's recursive
-    supervision); multi-scale models (``forward_all``) give one prediction per scale.
-    """
-
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: SRModel) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
-        if hasattr(self.net, "forward_supervised"):
-            return self.net.forward_supervised(x)
-        if hasattr(self.net, "forward_all"):
-            return {s: [(1.0, y)] for s, y in self.net.forward_all(x).items()}
-        return {max(self.net.scales): [(1.0, self.net(x))]}
+        return self.net.forward_supervised(x)
 
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, sampler=None, val_files=None) -> None:
-        from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
-
         if cfg.phase not in ("psnr", "gan"):
             raise SisrError(f"phase must be 'psnr' or 'gan', got '{cfg.phase}'")
         self.cfg = cfg
@@ -142,11 +144,16 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # same initial weights on every rank and every rerun
 
         if cfg.init:
-            self.net = model_from_checkpoint(load_checkpoint(cfg.init), cfg.init)
+            init = load_checkpoint(cfg.init)
+            if init.arch != cfg.arch:
+                raise SisrError(
+                    f"init weights {cfg.init} are a '{init.arch}' model, but the recipe's arch is '{cfg.arch}'"
+                )
+            self.net = model_from_checkpoint(init, cfg.init)
             want = build_model(cfg.arch, cfg.model).config if cfg.model else self.net.config
             if self.net.config != want:
                 mismatch = SisrError(f"init weights {cfg.init} do not match the config's model table")
-                if not (cfg.grow and hasattr(self.net, "grow")):
+                if not (cfg.grow and isinstance(self.net, RRGAN)):
                     raise mismatch
                 try:
                     self.net = self.net.grow(want)
@@ -161,6 +168,8 @@ class Trainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         # DDP wraps the supervised view, so every supervised output (each cascade stage, DRCN's
         # recursions) takes part in the gradient all-reduce, not only the final image.
+        if not isinstance(self.net, SRModel):
+            raise SisrError(f"arch '{cfg.arch}' is not a super-resolution model")
         self.model = SupervisedView(self.net)
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.model)
@@ -290,19 +299,26 @@ class Trainer:
         return parts
 
     # ---- validation, checkpoints ------------------------------------------------------------------
+    @torch.no_grad()
     def validate(self) -> dict[int, float]:
-        from sisr.bench import evaluate
-        from sisr.infer import Upscaler
+        """Mean Y-PSNR of the EMA weights on ``val_data`` at each scale (the benchmark's rules)."""
+        from sisr.data import dataset_images, sr_pair
+        from sisr.metrics import gray_of, psnr, quantize
 
         if self.val_files is None:
-            from sisr.data import dataset_images
-
             self.val_files = dataset_images(self.cfg.val_data)
-        module = copy.deepcopy(self.ema).float().to("cpu", memory_format=torch.contiguous_format)
+        module = copy.deepcopy(self.ema).float().to("cpu", memory_format=torch.contiguous_format).eval()
         res = {}
         for s in module.scales:
-            rows = evaluate(Upscaler("val", module, s, tile=0), self.val_files, "y", with_ssim=False)
-            res[s] = float(np.mean([r["psnr_y"] for r in rows]))
+            scores = []
+            for f in self.val_files:
+                hr, lr = sr_pair(f, s, "y")
+                rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
+                x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float()[None]
+                sr = module.forward_scale(x, s).clamp_(0, 1)[0].permute(1, 2, 0).numpy()
+                sr = gray_of(sr) if lr.shape[2] == 1 else sr
+                scores.append(psnr(quantize(sr), hr, crop=s))
+            res[s] = float(np.mean(scores))
         return res
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
@@ -319,17 +335,9 @@ class Trainer:
         return t
 
     def save_state(self) -> Path:
-
-        from safetensors.torch import save_file
-
-        from sisr.atomic import atomic_target
-        from sisr.checkpoint import save_checkpoint
-
         self.out.mkdir(parents=True, exist_ok=True)
         meta = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg), "history": self.history[-50:]}
-        path = self.out / "state.safetensors"
-        with atomic_target(path) as tmp:
-            save_file(self.state_tensors(), str(tmp), metadata={"sisr_train": json.dumps(meta)})
+        path = save_tensors(self.out / "state.safetensors", self.state_tensors(), "train-state", meta)
         last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
         save_checkpoint(
             self.out / "model.safetensors",
@@ -347,14 +355,10 @@ class Trainer:
         return path
 
     def load_state(self, path: str | Path | None = None) -> None:
-        from safetensors import safe_open
-
         path = Path(path or self.out / "state.safetensors")
         if not path.is_file():
             raise SisrError(f"{path}: no training state to resume from")
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["sisr_train"])
-            t = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        t, meta = load_tensors(path, "train-state")
         for prefix, mod in (("net", self.net), ("ema", self.ema), ("disc", self.disc)):
             if mod is not None:
                 mod = getattr(mod, "module", mod)

@@ -1,0 +1,210 @@
+"""Zero-shot SR inference: settings, presets, and a trained pyramid that enlarges its image.
+
+A pyramid (see :mod:`sisr.train.zeroshot` for how one is trained on the image
+itself) enlarges by ``s`` with its finest generator, applied ``k`` times, each
+time after a bicubic upscale by the pyramid ratio ``s**(1/k)``, where ``k =
+round(steps_per_octave log2 s)``: SinGAN's SR mode takes 3 steps per octave
+(about 1.26 per step); fewer, larger steps (1.5 per octave: x2 in 2 steps, x4
+in 3) measured better on Set5 with son/father pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sisr.checkpoint import load_tensors, save_tensors
+from sisr.config import build_dataclass
+from sisr.errors import SisrError
+from sisr.precision import autocast
+from sisr.resize import imresize_torch
+from sisr.transforms import dihedral, undihedral
+
+__all__ = ["PRESETS", "Pyramid", "ZeroShotConfig", "build_scale", "load_pyramid", "pyramid_sizes", "sr_steps"]
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig:
+    method: str = "drsingan"  # "singan" or "drsingan"
+    iters: int = 2000  # per scale (SinGAN's reference); CPU budgets use fewer
+    finest_iters: int = 0  # iterations at the finest scale; 0: ``iters``
+    min_size: int = 25  # coarsest pyramid side
+    steps_per_octave: float = 3.0  # SR steps (and pyramid scales) per doubling: SinGAN's 3 (ratio ~1.26)
+    channels: int = 32  # doubled every 4 scales, capped at max_channels
+    max_channels: int = 128
+    base_layers: int = 2  # DR-SinGAN: base_layers + n convs in the dense block at scale n
+    growth: int = 16
+    lr: float = 5e-4
+    betas: tuple[float, ...] = (0.5, 0.999)
+    decay_at: float = 0.8  # learning rate x0.1 after this fraction of a scale's iterations
+    d_steps: int = 3
+    g_steps: int = 3
+    gp_weight: float = 0.1
+    adv_weight: float = 1.0  # c
+    mse_weight: float = 10.0  # b (SinGAN's alpha)
+    vgg_weight: float = 0.0  # a
+    vgg_weights: str = ""
+    noise_amp: float = 0.1
+    crop: int = 0  # train on random crops of this side at scales larger than it (0: whole image)
+    pairs: bool = False
+    pair_batch: int = 8
+    pair_weight: float = 10.0
+    pair_loss: str = "mse"  # "mse" or "l1" for the son/father term
+    sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
+    rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
+    pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast for training and SR (about 1.3-2x faster where supported)
+    ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
+    back_projection: int = 0  # SR: iterations of back-projection onto the input at the end
+    bp_each_step: bool = False  # back-project after every SR step, not only the last
+    step_ensemble: bool = False  # SR: average the results of k - 1, k and k + 1 SR steps (same generator)
+    seed: int = 0
+    threads: int = 0
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The papers' settings (2000 iterations per scale).
+    "singan": {"method": "singan"},
+    "drsingan": {"method": "drsingan", "vgg_weight": 0.0},
+}
+
+
+def sr_steps(scale: float, per_octave: float = 3.0) -> tuple[int, float]:
+    """(number of SR steps k, ratio) for an enlargement by ``scale``: ``round(per_octave log2 s)``,
+    at least one; SinGAN's is 3 per octave (ratio about 1.26)."""
+    if scale <= 1:
+        raise SisrError(f"scale must be above 1, got {scale}")
+    if per_octave <= 0:
+        raise SisrError(f"steps_per_octave must be positive, got {per_octave}")
+    k = max(1, round(per_octave * math.log2(scale)))
+    return k, scale ** (1.0 / k)
+
+
+def pyramid_sizes(h: int, w: int, ratio: float, min_size: int) -> list[tuple[int, int]]:
+    """Sizes from coarsest to finest (the image itself); the coarsest has min side >= ``min_size``."""
+    if min(h, w) < min_size:
+        raise SisrError(f"image is {w}x{h}: zero-shot SR needs at least {min_size} px on each side")
+    n = int(math.floor(math.log(min(h, w) / min_size) / math.log(ratio))) + 1
+    return [(max(1, round(h / ratio**k)), max(1, round(w / ratio**k))) for k in range(n - 1, -1, -1)]
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float() * 2 - 1
+
+
+def to_image(x: torch.Tensor) -> np.ndarray:
+    """The inverse of :func:`to_tensor`, clipped to [0, 1]."""
+    return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return imresize_torch(x, size=size)
+
+
+def build_scale(cfg: ZeroShotConfig, n: int) -> tuple[nn.Module, nn.Module]:
+    c = min(cfg.channels * 2 ** (n // 4), cfg.max_channels)
+    if cfg.method == "singan":
+        from sisr.models.singan import SinGANDiscriminator, SinGANGenerator, SinGANScaleConfig
+
+        sc = SinGANScaleConfig(channels=c)
+        return SinGANGenerator(sc), SinGANDiscriminator(sc)
+    if cfg.method == "drsingan":
+        from sisr.models.drsingan import DRSinGANDiscriminator, DRSinGANGenerator, DRSinGANScaleConfig
+
+        sc = DRSinGANScaleConfig(channels=c, growth=cfg.growth, layers=cfg.base_layers + n)
+        return DRSinGANGenerator(sc), DRSinGANDiscriminator(sc)
+    raise SisrError(f"method must be 'singan' or 'drsingan', got '{cfg.method}'")
+
+
+@torch.no_grad()
+def sr_chain(
+    g: nn.Module,
+    lr: torch.Tensor,
+    scale: int,
+    cfg: ZeroShotConfig,
+    amp: float,
+    generator: torch.Generator | None = None,
+    steps: int = 0,
+) -> torch.Tensor:
+    """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]),
+    with the SR-time options: x8 self-ensemble, back-projection. ``steps``: ``k`` (0: from the settings)."""
+    k, ratio = (steps, scale ** (1.0 / steps)) if steps else sr_steps(scale, cfg.steps_per_octave)
+    h, w = lr.shape[-2:]
+    x = lr
+    for j in range(1, k + 1):
+        size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
+        up = resize(x, size)
+        noise = torch.randn(up.shape, generator=generator) * amp * cfg.sr_noise
+        views = range(8) if cfg.ensemble else (0,)
+        acc = torch.zeros_like(up)
+        for v in views:
+            with autocast(cfg.precision):
+                y = g(dihedral(up + noise, v), dihedral(up, v)).float()
+            acc += undihedral(y, v)
+        x = acc / len(views)
+        if j == k or cfg.bp_each_step:
+            for _ in range(cfg.back_projection):
+                # Back-projection: the result shrunk to the input's size should be the input.
+                x = x + resize(lr - resize(x, (h, w)), size)
+    return x
+
+
+@dataclass
+class Pyramid:
+    """A trained pyramid: generators coarse to fine, noise amplitudes, and the settings."""
+
+    cfg: ZeroShotConfig
+    ratio: float
+    sizes: list[tuple[int, int]]
+    gens: list[nn.Module]
+    amps: list[float]
+    seconds: float = 0.0
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    @torch.no_grad()
+    def enlarge(self, img: np.ndarray, scale: int, generator: torch.Generator | None = None) -> np.ndarray:
+        """Enlarge ``img`` (H x W x 3 float in [0, 1]) by ``scale`` with the finest generator."""
+        g = self.gens[-1].eval().to(memory_format=torch.channels_last)
+        k, _ = sr_steps(scale, self.cfg.steps_per_octave)
+        paths = [j for j in (k - 1, k, k + 1) if j >= 1] if self.cfg.step_ensemble else [k]
+        lr = to_tensor(img)
+        x = sum(sr_chain(g, lr, scale, self.cfg, self.amps[-1], generator, j) for j in paths) / len(paths)
+        return to_image(x)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the pyramid as ``folder/pyramid.safetensors``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {f"g{n}.{k}": v for n, g in enumerate(self.gens) for k, v in g.state_dict().items()}
+        header = {
+            "config": dataclasses.asdict(self.cfg),
+            "ratio": self.ratio,
+            "sizes": self.sizes,
+            "amps": self.amps,
+            "seconds": self.seconds,
+        }
+        return save_tensors(folder / "pyramid.safetensors", tensors, "pyramid", header)
+
+
+def load_pyramid(path: str | Path) -> Pyramid:
+    """Load a pyramid written by :meth:`Pyramid.save` (a folder or its ``pyramid.safetensors``)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "pyramid.safetensors"
+    tensors, header = load_tensors(p, "pyramid")
+    cfg = build_dataclass(ZeroShotConfig, header["config"], f"{p} settings")
+    sizes = [tuple(s) for s in header["sizes"]]
+    gens = []
+    for n in range(len(sizes)):
+        g, _ = build_scale(cfg, n)
+        prefix = f"g{n}."
+        g.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        gens.append(g.eval())
+    return Pyramid(cfg, float(header["ratio"]), sizes, gens, list(header["amps"]), float(header["seconds"]))
