@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from sisr.checkpoint import VERSION, build_model, load_checkpoint, load_tensors, save_checkpoint, save_tensors
+from sisr.checkpoint import VERSION, load_checkpoint, load_tensors, save_checkpoint, save_tensors
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.infer import load_model
+from sisr.models import build_model
 
 
 @dataclass(frozen=True)

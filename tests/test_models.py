@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint, save_checkpoint
-from sisr.models import DISCRIMINATORS, REGISTRY
+from sisr.checkpoint import load_checkpoint, save_checkpoint
+from sisr.models import DISCRIMINATORS, REGISTRY, build_model, model_from_checkpoint
 from sisr.models.rrgan import RRGAN, RRGANConfig
 
 SMALL = {

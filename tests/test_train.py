@@ -9,11 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sisr.checkpoint import load_checkpoint, model_from_checkpoint
+from sisr.checkpoint import load_checkpoint
 from sisr.config import load_config
 from sisr.data import PatchSampler
 from sisr.errors import SisrError
 from sisr.infer import load_model
+from sisr.models import model_from_checkpoint
 from sisr.train.supervised import TrainConfig, lr_at
 
 from .train_helpers import tiny_images, tiny_trainer
@@ -224,7 +225,7 @@ def test_srgan_phase_smoke_training_with_its_discriminator(tmp_path, photo):
 
 
 def test_drcn_recursive_supervision_weights_every_prediction():
-    from sisr.checkpoint import build_model
+    from sisr.models import build_model
 
     m = build_model("drcn", {"channels": 8, "recursions": 4, "alpha": 0.4})
     x = torch.rand(1, 3, 9, 11)

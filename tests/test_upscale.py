@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sisr.api import upscale_file
-from sisr.checkpoint import build_model, save_checkpoint
+from sisr.checkpoint import save_checkpoint
 from sisr.errors import SisrError
 from sisr.infer import auto_tile, load_model, run_tiled, self_ensemble
 from sisr.io import read_image, write_image
+from sisr.models import build_model
 
 
 @pytest.fixture(scope="module")

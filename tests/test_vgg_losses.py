@@ -3,7 +3,7 @@ import torch
 
 from sisr.errors import SisrError
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
-from sisr.models.vgg import LAYERS, VGG19Features, find_vgg19_weights
+from sisr.vgg import LAYERS, VGG19Features, find_vgg19_weights
 
 
 def _fake_torchvision_vgg19(path):

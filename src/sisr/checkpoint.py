@@ -21,15 +21,12 @@ import torch
 from torch import nn
 
 from sisr.atomic import atomic_target
-from sisr.config import build_dataclass
 from sisr.errors import SisrError
 
 __all__ = [
     "Checkpoint",
-    "build_model",
     "load_checkpoint",
     "load_tensors",
-    "model_from_checkpoint",
     "save_checkpoint",
     "save_tensors",
 ]
@@ -122,16 +119,6 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
-    """Instantiate a registered architecture from a config dict."""
-    from sisr.models import REGISTRY
-
-    if arch not in REGISTRY:
-        raise SisrError(f"unknown architecture '{arch}' (known: {', '.join(REGISTRY)})")
-    config_cls, module_cls = REGISTRY[arch]
-    return module_cls(build_dataclass(config_cls, config or {}, f"{arch} config"))
-
-
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, arch: str, config: Any, **meta: Any) -> Path:
     """Write ``model``'s weights, architecture, config and ``meta`` (provenance) atomically."""
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
@@ -149,14 +136,3 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except KeyError:
         raise SisrError(f"{p}: corrupt sisr metadata (no arch or config)") from None
     return Checkpoint(arch=arch, config=config, state_dict=tensors, meta=header)
-
-
-def model_from_checkpoint(ckpt: Checkpoint, source: str = "") -> nn.Module:
-    """Rebuild the module and load its weights strictly (no silent partial loads)."""
-    model = build_model(ckpt.arch, ckpt.config)
-    try:
-        model.load_state_dict(ckpt.state_dict, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise SisrError(f"{source or ckpt.arch}: weights do not match architecture '{ckpt.arch}' ({first})") from None
-    return model

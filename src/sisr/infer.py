@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from sisr.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+from sisr.checkpoint import load_checkpoint
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.io import to_float
-from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT
+from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.precision import PRECISIONS, autocast, resolve_precision
 from sisr.transforms import self_ensemble

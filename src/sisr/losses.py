@@ -69,13 +69,13 @@ def gradient_penalty(d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> to
 class VGGLoss(nn.Module):
     """MSE between VGG19 feature maps phi_ij of SR and HR (SRGAN's VGG54 by default).
 
-    Needs the ImageNet weights (see :func:`sisr.models.vgg.load_vgg19_weights`);
+    Needs the ImageNet weights (see :func:`sisr.vgg.load_vgg19_weights`);
     without them it refuses to start rather than use random features.
     """
 
     def __init__(self, layer: str = "relu5_4", weights: str | None = None) -> None:
         super().__init__()
-        from sisr.models.vgg import VGG19Features, load_vgg19_weights
+        from sisr.vgg import VGG19Features, load_vgg19_weights
 
         self.vgg = VGG19Features(layer)
         load_vgg19_weights(self.vgg, weights)

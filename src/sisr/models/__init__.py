@@ -6,6 +6,13 @@ A literal dict, so that nothing is scanned or imported as a side effect.
 
 from __future__ import annotations
 
+from typing import Any
+
+from torch import nn
+
+from sisr.checkpoint import Checkpoint
+from sisr.config import build_dataclass
+from sisr.errors import SisrError
 from sisr.models.bicubic import Bicubic, BicubicConfig
 from sisr.models.drcn import DRCN, DRCNConfig
 from sisr.models.patchgan import PatchGAN, PatchGANConfig
@@ -55,4 +62,33 @@ ZEROSHOT: dict[str, str] = {
 
 DEFAULT_MODEL = "rrgan-x4"
 
-__all__ = ["DEFAULT_MODEL", "DISCRIMINATORS", "PRETRAINED", "REGISTRY", "WEIGHTLESS", "ZEROSHOT"]
+
+def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
+    """Instantiate a registered architecture from a config dict."""
+    if arch not in REGISTRY:
+        raise SisrError(f"unknown architecture '{arch}' (known: {', '.join(REGISTRY)})")
+    config_cls, module_cls = REGISTRY[arch]
+    return module_cls(build_dataclass(config_cls, config or {}, f"{arch} config"))
+
+
+def model_from_checkpoint(ckpt: Checkpoint, source: str = "") -> nn.Module:
+    """Rebuild the module of a weights file and load its weights strictly (no silent partial loads)."""
+    model = build_model(ckpt.arch, ckpt.config)
+    try:
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise SisrError(f"{source or ckpt.arch}: weights do not match architecture '{ckpt.arch}' ({first})") from None
+    return model
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DISCRIMINATORS",
+    "PRETRAINED",
+    "REGISTRY",
+    "WEIGHTLESS",
+    "ZEROSHOT",
+    "build_model",
+    "model_from_checkpoint",
+]

@@ -25,15 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sisr.checkpoint import (
-    build_model,
-    load_checkpoint,
-    load_tensors,
-    model_from_checkpoint,
-    save_checkpoint,
-    save_tensors,
-)
+from sisr.checkpoint import load_checkpoint, load_tensors, save_checkpoint, save_tensors
 from sisr.errors import SisrError
+from sisr.models import build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.models.rrgan import RRGAN
 from sisr.precision import autocast

@@ -1,0 +1,102 @@
+"""Every model kind x every inference option: the option is honoured, or refused with one line and exit 2."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sisr.cli import main
+from sisr.infer import describe, load_model
+
+ZS_FAST = ["--set", "iters=2", "--set", "d_steps=1", "--set", "g_steps=1", "--set", "channels=8", "--set", "growth=4"]
+# model -> (scale, arguments it needs to run in seconds); one of each kind, srcnn for an HR-space net
+KINDS = {
+    "bicubic": (2, []),
+    "rrgan-x4": (2, []),
+    "srcnn": (4, []),
+    "drsingan": (2, ZS_FAST),
+}
+OPTIONS = {
+    "precision-bf16": ["--precision", "bf16"],
+    "precision-auto": ["--precision", "auto"],
+    "tile": ["--tile", "16"],
+    "tile-overlap": ["--tile-overlap", "4"],
+    "onnx": ["--backend", "onnx"],
+    "set": ["--set", "lr=0.001"],
+    "ensemble": ["--ensemble"],
+    "save-model": ["--save-model", "PYR"],
+}
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+@pytest.fixture(scope="module")
+def small_png(tmp_path_factory):
+    p = tmp_path_factory.mktemp("in") / "in.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (30, 34, 3), dtype=np.uint8)).save(p)
+    return p
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("model", KINDS)
+def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsys):
+    extra = [a.replace("PYR", str(tmp_path / "pyr")) for a in OPTIONS[option]]
+    out = tmp_path / "out.png"
+    scale, needs = KINDS[model]
+    argv = ["upscale", str(small_png), "-o", str(out), "--model", model, "--scale", str(scale), "--quiet"]
+    code, err = _run(argv + needs + extra, capsys)
+    desc = describe(model, None if model == "drsingan" else load_model(model, scale=None).module)
+    applies = {
+        "precision-bf16": "bf16" in desc.precisions,
+        "precision-auto": "auto" in desc.precisions,
+        "tile": desc.tiling,
+        "tile-overlap": desc.tiling,
+        "onnx": "onnx" in desc.backends,
+        "set": bool(desc.settings),
+        "ensemble": desc.ensemble,
+        "save-model": desc.kind == "zero-shot",
+    }[option]
+    if applies:
+        assert code == 0, err
+        assert Image.open(out).size == (34 * scale, 30 * scale)
+        if option == "save-model":
+            assert list((tmp_path / "pyr").rglob("pyramid.safetensors"))
+    else:
+        assert code == 2
+        assert err.count("\n") == 1 and err.startswith("sisr: error: ") and "does not apply" in err, err
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("model", KINDS)
+def test_export_is_honoured_or_refused(model, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    out = tmp_path / "m.onnx"
+    code, err = _run(["export", "--model", model, "--scale", str(KINDS[model][0]), "-o", str(out)], capsys)
+    if model in ("rrgan-x4", "srcnn"):
+        assert code == 0 and out.stat().st_size > 0
+    else:
+        assert code == 2 and err.count("\n") == 1 and "cannot be exported" in err, err
+        assert not out.exists()
+
+
+def test_method_is_not_a_setting(small_png, tmp_path, capsys):
+    code, err = _run(
+        ["upscale", str(small_png), "-o", str(tmp_path / "o.png"), "--model", "drsingan", "--set", "method=singan"],
+        capsys,
+    )
+    assert code == 2 and "--set method does not apply to drsingan" in err
+
+
+def test_descriptors_state_what_each_kind_can_do():
+    zs = describe("drsingan")
+    assert (zs.kind, zs.tiling, zs.backends, zs.export) == ("zero-shot", False, ("torch",), False)
+    assert "iters" in zs.settings and "method" not in zs.settings
+    net = load_model("rrgan-x4").descriptor
+    assert (net.kind, net.tiling, net.export, net.settings, net.scales) == ("supervised", True, True, (), (2, 4))
+    assert load_model("srcnn").descriptor.feature_space == "hr"
+    bic = load_model("bicubic").descriptor
+    assert bic.any_scale and "bf16" not in bic.precisions and not bic.export
