@@ -252,3 +252,32 @@ def test_pair_side_makes_the_son_a_whole_number_of_pixels():
     for ratio in (1.26, 1.41, 1.59, 1.73, 2.0):
         side = _pair_side(img, cfg, ratio)
         assert 40 <= side <= 48
+
+
+def test_a_version_1_singan_pyramid_with_a_removed_setting_loads(photo, tmp_path):
+    # Written as sisr 0.1 wrote pyramids: their own metadata layout, SinGAN's trunk named "body",
+    # and the "ema" setting that was later removed.
+    import dataclasses
+    import json
+
+    from safetensors.torch import save_file
+
+    img = photo[100:148, 120:168].astype(np.float32) / 255
+    pyr = train_pyramid(img, 2, ZeroShotConfig(method="singan", **FAST))
+    tensors = {
+        f"g{n}.{k}".replace(".trunk.", ".body."): v.contiguous()
+        for n, g in enumerate(pyr.gens)
+        for k, v in g.state_dict().items()
+    }
+    meta = {
+        "format": "sisr-pyramid-1",
+        "config": json.dumps({**dataclasses.asdict(pyr.cfg), "ema": 0.0}),
+        "ratio": repr(pyr.ratio),
+        "sizes": json.dumps(pyr.sizes),
+        "amps": json.dumps(pyr.amps),
+        "seconds": repr(pyr.seconds),
+    }
+    save_file(tensors, str(tmp_path / "pyramid.safetensors"), metadata=meta)
+    old = load_pyramid(tmp_path)
+    assert old.cfg == pyr.cfg
+    np.testing.assert_array_equal(old.enlarge(img, 2), pyr.enlarge(img, 2))

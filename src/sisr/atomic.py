@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_target"]
+from sisr.errors import SisrError
+
+__all__ = ["atomic_target", "write_atomic"]
 
 
 def _umask() -> int:
@@ -34,3 +36,14 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, p)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically; an OS error becomes a one-line SisrError."""
+    p = Path(path)
+    try:
+        with atomic_target(p) as tmp:
+            tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    except OSError as e:
+        raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
+    return p

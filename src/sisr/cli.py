@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from sisr.atomic import write_atomic
 from sisr.errors import SisrError
 
 
@@ -52,10 +53,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     table = to_markdown(report, per_image=args.per_image)
     print(table)
     if args.json:
-        _write_text(args.json, json.dumps(report, indent=1) + "\n")
+        write_atomic(args.json, json.dumps(report, indent=1) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     if args.markdown:
-        _write_text(args.markdown, table + "\n")
+        write_atomic(args.markdown, table + "\n")
         print(f"wrote {args.markdown}", file=sys.stderr)
     return 0
 
@@ -89,17 +90,6 @@ def _merge_reports(paths: list[str]) -> dict:
     if united:
         merged["zero_shot_settings"] = united
     return merged
-
-
-def _write_text(path: str, text: str) -> None:
-    from sisr.atomic import atomic_target
-
-    p = Path(path)
-    try:
-        with atomic_target(p) as tmp:
-            tmp.write_text(text)
-    except OSError as e:
-        raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
 
 
 def _expand_inputs(items: list[str]) -> list[Path]:

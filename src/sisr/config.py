@@ -49,7 +49,14 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     if unknown:
         raise SisrError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
-    return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+    for k, v in values.items():
+        low = fields[k].metadata.get("min")
+        if low is not None and isinstance(v, (int, float)) and v < low:
+            raise SisrError(f"{where}: {k} must be at least {low}, got {v}")
+    try:
+        return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+    except ValueError as e:  # a config's own check (__post_init__)
+        raise SisrError(f"{where}: {e}") from None
 
 
 def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:

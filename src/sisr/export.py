@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sisr.atomic import write_atomic
 from sisr.errors import SisrError
 
 __all__ = ["export_onnx", "onnx_bytes", "onnx_session"]
@@ -50,15 +51,7 @@ def export_onnx(up, path: str | os.PathLike, overwrite: bool = False) -> Path:
     p = Path(path)
     if p.exists() and not overwrite:
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
-    data = onnx_bytes(up)
-    from sisr.atomic import atomic_target
-
-    try:
-        with atomic_target(p) as tmp:
-            tmp.write_bytes(data)
-    except OSError as e:
-        raise SisrError(f"{p}: cannot write ({e.strerror or e})") from None
-    return p
+    return write_atomic(p, onnx_bytes(up))
 
 
 def onnx_session(up):

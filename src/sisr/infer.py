@@ -33,6 +33,7 @@ from sisr.transforms import self_ensemble
 from sisr.zeroshot import PRESETS, ZeroShotConfig
 
 __all__ = [
+    "InferenceOptions",
     "ModelDescriptor",
     "Upscaler",
     "ZeroShotUpscaler",
@@ -47,6 +48,20 @@ __all__ = [
 DEFAULT_OVERLAP = 16
 # Zero-shot settings that the model name or an option decides, not --set.
 _ZS_FIXED = ("method",)
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """What a caller asks of a model run; ``None`` and the defaults mean "not asked"."""
+
+    tile: int | None = None  # LR tile side (None: from free memory; 0: no tiling)
+    overlap: int | None = None  # tile context and blend width, LR px (None: 16)
+    ensemble: bool = False  # x8 self-ensemble
+    precision: str = "fp32"  # "auto", "fp32" or "bf16"
+    backend: str = "torch"  # "torch" or "onnx"
+    settings: dict[str, Any] | None = None  # zero-shot settings (--set)
+    save_model: str | None = None  # zero-shot: folder for each trained pyramid
+    progress: bool = False  # zero-shot: a training progress bar
 
 
 @dataclass(frozen=True)
@@ -80,17 +95,9 @@ class ModelDescriptor:
             raise SisrError(f"model '{self.name}' does not upscale x{chosen} (it supports {supported})")
         return chosen
 
-    def check(
-        self,
-        tile: int | None = None,
-        overlap: int | None = None,
-        ensemble: bool = False,
-        precision: str = "fp32",
-        backend: str = "torch",
-        settings: dict[str, Any] | None = None,
-        save_model: str | None = None,
-    ) -> None:
+    def check(self, o: InferenceOptions) -> None:
         """Raise a one-line :class:`SisrError` for any option this model cannot honour."""
+        tile, overlap, precision, backend = o.tile, o.overlap, o.precision, o.backend
         if precision not in PRECISIONS:
             raise SisrError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
         if backend not in ("torch", "onnx"):
@@ -104,13 +111,13 @@ class ModelDescriptor:
             self.refuse("--tile", zero_shot)
         if not self.tiling and overlap is not None:
             self.refuse("--tile-overlap", zero_shot)
-        if ensemble and not self.ensemble:
+        if o.ensemble and not self.ensemble:
             self.refuse("--ensemble", "it has no self-ensemble")
         if precision not in self.precisions:
             self.refuse(f"--precision {precision}", f"it runs in {', '.join(self.precisions)}")
         if backend not in self.backends:
             self.refuse(f"--backend {backend}", f"it runs on {', '.join(self.backends)}")
-        for key, value in (settings or {}).items():
+        for key, value in (o.settings or {}).items():
             if not self.settings:
                 self.refuse(f"--set {key}", "only zero-shot models take settings")
             if isinstance(value, dict):  # "drsingan.lr=...": a setting for that method only
@@ -122,7 +129,7 @@ class ModelDescriptor:
             for k in keys:
                 if k not in self.settings:
                     self.refuse(f"--set {k}", f"not one of its settings ({', '.join(self.settings)})")
-        if save_model and self.kind != "zero-shot":
+        if o.save_model and self.kind != "zero-shot":
             self.refuse("--save-model", "only zero-shot models train a model per image")
 
 
@@ -420,36 +427,29 @@ def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]
     return module, ckpt.meta
 
 
-def load_model(
-    name_or_path: str | Path | None = None,
-    scale: int | None = None,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    ensemble: bool = False,
-    precision: str = "fp32",
-    backend: str = "torch",
-    settings: dict[str, Any] | None = None,
-    save_model: str | None = None,
-    progress: bool = False,
-) -> Upscaler | ZeroShotUpscaler:
+def load_model(name_or_path: str | Path | None = None, scale: int | None = None, **options: Any):
     """Load a model by name (see :func:`list_models`) or from a ``.safetensors`` path.
 
     ``scale`` picks the output scale (default: the model's largest); bicubic and zero-shot
-    methods take any integer scale. Every option is checked against the model's
-    :class:`ModelDescriptor`; one that does not apply raises :class:`SisrError`.
+    methods take any integer scale. ``options`` are :class:`InferenceOptions` fields, each
+    checked against the model's :class:`ModelDescriptor`: one that does not apply raises
+    :class:`SisrError`. Returns an :class:`Upscaler` or a :class:`ZeroShotUpscaler`.
     """
     name = str(name_or_path or DEFAULT_MODEL)
-    opts = {"tile": tile, "overlap": overlap, "ensemble": ensemble, "precision": precision, "backend": backend}
+    try:
+        o = InferenceOptions(**options)
+    except TypeError:
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(InferenceOptions)})
+        raise SisrError(f"unknown inference options: {', '.join(unknown)}") from None
     if name in ZEROSHOT:
         desc = describe(name)
-        desc.check(**opts, settings=settings, save_model=save_model)
+        desc.check(o)
         chosen = desc.check_scale(scale or 4)
-        cfg = zero_shot_config(name, settings, precision, ensemble)
-        return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=save_model, progress=progress)
+        cfg = zero_shot_config(name, o.settings, o.precision, o.ensemble)
+        return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
     module, meta = _load_module(name, scale)
     desc = describe(name, module)
-    desc.check(**opts, settings=settings, save_model=save_model)
+    desc.check(o)
     chosen = desc.check_scale(scale)
     module.eval().to(memory_format=torch.channels_last)
     return Upscaler(
@@ -458,9 +458,9 @@ def load_model(
         scale=chosen,
         descriptor=desc,
         meta=meta,
-        tile=tile,
-        overlap=DEFAULT_OVERLAP if overlap is None else overlap,
-        ensemble=ensemble,
-        precision=resolve_precision(precision),
-        backend=backend,
+        tile=o.tile,
+        overlap=DEFAULT_OVERLAP if o.overlap is None else o.overlap,
+        ensemble=o.ensemble,
+        precision=resolve_precision(o.precision),
+        backend=o.backend,
     )

@@ -199,6 +199,8 @@ def load_pyramid(path: str | Path) -> Pyramid:
     if p.is_dir():
         p = p / "pyramid.safetensors"
     tensors, header = load_tensors(p, "pyramid")
+    if header["version"] == 1:  # version-1 SinGAN generators named their trunk "body"
+        tensors = {k.replace(".body.", ".trunk.", 1): v for k, v in tensors.items()}
     cfg = build_dataclass(ZeroShotConfig, header["config"], f"{p} settings")
     sizes = [tuple(s) for s in header["sizes"]]
     gens = []

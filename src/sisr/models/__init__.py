@@ -18,7 +18,8 @@ from sisr.models.drcn import DRCN, DRCNConfig
 from sisr.models.patchgan import PatchGAN, PatchGANConfig
 from sisr.models.rrgan import RRGAN, RRGANConfig
 from sisr.models.srcnn import SRCNN, SRCNNConfig
-from sisr.models.srresnet import SRGANDiscriminator, SRGANDiscriminatorConfig, SRResNet, SRResNetConfig
+from sisr.models.srgan_disc import SRGANDiscriminator, SRGANDiscriminatorConfig
+from sisr.models.srresnet import SRResNet, SRResNetConfig
 from sisr.models.vdsr import VDSR, VDSRConfig
 
 REGISTRY: dict[str, tuple[type, type]] = {

@@ -9,6 +9,8 @@ much memory a tile needs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -16,9 +18,12 @@ __all__ = ["SRModel"]
 
 
 class SRModel(nn.Module):
-    scales: tuple[int, ...]
-    feature_space: str = "lr"
-    feature_channels: int = 64
+    def __init__(self, config: Any, scales: tuple[int, ...], feature_space: str, feature_channels: int) -> None:
+        super().__init__()
+        self.config = config
+        self.scales = tuple(scales)
+        self.feature_space = feature_space
+        self.feature_channels = feature_channels
 
     def forward_scale(self, x: torch.Tensor, scale: int) -> torch.Tensor:
         if scale != self.scales[-1]:

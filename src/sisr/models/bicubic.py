@@ -21,10 +21,7 @@ class Bicubic(SRModel):
     any_scale = True
 
     def __init__(self, config: BicubicConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.scales = (config.scale,)
-        self.feature_space, self.feature_channels = "hr", 3
+        super().__init__(config, (config.scale,), "hr", 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return upscale_torch(x, self.config.scale)

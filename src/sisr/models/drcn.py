@@ -14,7 +14,7 @@ The paper decays alpha during training; a fixed alpha is used here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -27,18 +27,13 @@ from sisr.resize import upscale_torch
 class DRCNConfig:
     scale: int = 4
     channels: int = 256
-    recursions: int = 16
+    recursions: int = field(default=16, metadata={"min": 1})
     alpha: float = 0.5  # weight of the intermediate predictions in the training loss
 
 
 class DRCN(SRModel):
     def __init__(self, config: DRCNConfig) -> None:
-        super().__init__()
-        if config.recursions < 1:
-            raise ValueError(f"recursions must be at least 1, got {config.recursions}")
-        self.config = config
-        self.scales = (config.scale,)
-        self.feature_space, self.feature_channels = "hr", config.channels
+        super().__init__(config, (config.scale,), "hr", config.channels)
         c = config.channels
         self.embed = nn.Sequential(
             nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
-from sisr.models.blocks import DenseResidualBlock
+from sisr.models.blocks import DenseResidualBlock, ScaleCritic, ScaleGenerator
 
 
 @dataclass(frozen=True)
@@ -36,33 +35,19 @@ def _trunk(config: DRSinGANScaleConfig) -> nn.Sequential:
     )
 
 
-class DRSinGANGenerator(nn.Module):
+class DRSinGANGenerator(ScaleGenerator):
     def __init__(self, config: DRSinGANScaleConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.trunk = _trunk(config)
-        self.tail = nn.Sequential(nn.Conv2d(config.channels, 3, 3, padding=1), nn.Tanh())
-        nn.init.zeros_(self.tail[0].weight)  # start as the identity on ``prev``
-        nn.init.zeros_(self.tail[0].bias)
+        super().__init__(config, _trunk(config), config.channels, zero_tail=True)
 
     @property
     def block(self) -> DenseResidualBlock:
         return self.trunk[2]
 
-    def forward(self, noisy: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        return prev + self.tail(self.trunk(noisy))
 
-
-class DRSinGANDiscriminator(nn.Module):
+class DRSinGANDiscriminator(ScaleCritic):
     def __init__(self, config: DRSinGANScaleConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.trunk = _trunk(config)
-        self.tail = nn.Conv2d(config.channels, 1, 3, padding=1)
+        super().__init__(config, _trunk(config), config.channels)
 
     @property
     def block(self) -> DenseResidualBlock:
         return self.trunk[2]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.tail(self.trunk(x))

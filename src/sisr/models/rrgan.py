@@ -32,12 +32,9 @@ class RRGANConfig:
 
 class RRGAN(SRModel):
     def __init__(self, config: RRGANConfig) -> None:
-        super().__init__()
         if not config.scales or list(config.scales) != sorted(set(config.scales)) or config.scales[0] < 2:
             raise ValueError(f"scales must be increasing integers >= 2, got {config.scales}")
-        self.config = config
-        self.scales = tuple(config.scales)
-        self.feature_channels = config.channels
+        super().__init__(config, config.scales, "lr", config.channels)
         c = config.channels
         self.head = conv3x3(3, c)
         self.stages = nn.ModuleList(

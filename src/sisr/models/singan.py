@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
+
+from sisr.models.blocks import ScaleCritic, ScaleGenerator
 
 
 @dataclass(frozen=True)
@@ -31,24 +32,11 @@ def _body(cin: int, c: int, layers: int, slope: float) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-class SinGANGenerator(nn.Module):
+class SinGANGenerator(ScaleGenerator):
     def __init__(self, config: SinGANScaleConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.body = _body(3, config.channels, config.layers, config.slope)
-        self.tail = nn.Sequential(nn.Conv2d(config.channels, 3, 3, padding=1), nn.Tanh())
-
-    def forward(self, noisy: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """``noisy`` = noise + ``prev`` (the coarser scale's image, upsampled); both N x 3 x H x W."""
-        return prev + self.tail(self.body(noisy))
+        super().__init__(config, _body(3, config.channels, config.layers, config.slope), config.channels)
 
 
-class SinGANDiscriminator(nn.Module):
+class SinGANDiscriminator(ScaleCritic):
     def __init__(self, config: SinGANScaleConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.body = _body(3, config.channels, config.layers, config.slope)
-        self.tail = nn.Conv2d(config.channels, 1, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.tail(self.body(x))
+        super().__init__(config, _body(3, config.channels, config.layers, config.slope), config.channels)

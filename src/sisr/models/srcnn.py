@@ -30,10 +30,7 @@ class SRCNNConfig:
 
 class SRCNN(SRModel):
     def __init__(self, config: SRCNNConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.scales = (config.scale,)
-        self.feature_space, self.feature_channels = "hr", config.n1
+        super().__init__(config, (config.scale,), "hr", config.n1)
         c = config
         self.body = nn.Sequential(
             nn.Conv2d(3, c.n1, c.f1, padding=c.f1 // 2),

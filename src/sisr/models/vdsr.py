@@ -9,7 +9,7 @@ training recipe clips the gradient norm instead (``grad_clip``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -21,18 +21,13 @@ from sisr.resize import upscale_torch
 @dataclass(frozen=True)
 class VDSRConfig:
     scale: int = 4
-    depth: int = 20
+    depth: int = field(default=20, metadata={"min": 2})
     channels: int = 64
 
 
 class VDSR(SRModel):
     def __init__(self, config: VDSRConfig) -> None:
-        super().__init__()
-        if config.depth < 2:
-            raise ValueError(f"depth must be at least 2, got {config.depth}")
-        self.config = config
-        self.scales = (config.scale,)
-        self.feature_space, self.feature_channels = "hr", config.channels
+        super().__init__(config, (config.scale,), "hr", config.channels)
         c = config.channels
         layers: list[nn.Module] = [nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(config.depth - 2):
