@@ -33,8 +33,7 @@ def conv_flops(module: nn.Module, x: torch.Tensor, scale: int) -> int:
 
     hs = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)]
     with torch.no_grad():
-        fwd = getattr(module, "forward_scale", None)
-        fwd(x, scale) if fwd else module(x)
+        module.forward_scale(x, scale)
     for h in hs:
         h.remove()
     return total

@@ -233,3 +233,28 @@ def test_drcn_recursive_supervision_weights_every_prediction():
     assert len(sup) == 5
     assert sum(w for w, _ in sup) == pytest.approx(1.0)
     torch.testing.assert_close(sup[0][1], m(x))
+
+
+def test_sigterm_stops_after_the_step_with_the_state_saved(tmp_path, photo):
+    import os
+    import signal
+    import threading
+
+    from sisr.checkpoint import load_tensors
+
+    t = tiny_trainer(tmp_path, photo, steps=100000, val_every=0, ckpt_minutes=60.0)
+    done = []
+    real_step = t.train_step
+
+    def step_then_signal():
+        out = real_step()
+        done.append(1)
+        if len(done) == 3:
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+        return out
+
+    t.train_step = step_then_signal
+    t.run(progress=False)
+    assert 3 <= t.step < 50
+    assert load_tensors(tmp_path / "run" / "state.safetensors", "train-state")[1]["step"] == t.step
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

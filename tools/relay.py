@@ -111,6 +111,10 @@ def cmd_start(runs: list[dict], threads: int) -> None:
     if (live / "state.safetensors").is_file():
         cmd.append("--resume")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
+    if "SISR_DATA" not in env and (REPO.parent / "shared" / "datasets").is_dir():
+        env["SISR_DATA"] = str(REPO.parent / "shared" / "datasets")  # the layout CI uses
+    if "SISR_DATA" not in env:
+        sys.exit("relay: set SISR_DATA to the folder of datasets (T91/HR, BSD200/HR, ...)")
     with (live / "relay.log").open("a") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     (live / "relay.pid").write_text(str(proc.pid))

@@ -1,6 +1,6 @@
 """PSNR and SSIM exactly as published SR tables compute them.
 
-Conventions (see DESIGN.md, "benchmark rules"): images are ``H x W x C``
+Conventions (docs/benchmark-rules.md): images are ``H x W x C``
 (or ``H x W``) arrays, float in [0, 1] or uint8 in 0..255; metrics are taken
 on the BT.601 luma ``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` (R, G, B in
 [0, 1]) kept as an unrounded float in [16, 235], after cropping ``crop``

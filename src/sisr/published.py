@@ -2,10 +2,10 @@
 
 Y-channel PSNR (dB) / SSIM on the field's convention (MATLAB bicubic LR, border
 of ``scale`` px cropped), keyed by the sisr model name, dataset and scale.
-Sources: the bicubic rows and the baselines' x4 PSNR are those of the project's
-DESIGN.md (the field's convention); the baselines' SSIM are from the same
-papers' tables: SRCNN (Dong et al., TPAMI 2016) and VDSR as reported in Kim et al.,
-CVPR 2016 (VDSR, Table 3); DRCN (Kim et al., CVPR 2016); SRResNet and SRGAN
+Sources: the bicubic rows ("field convention") are from Kim et al., CVPR 2016
+(VDSR), Table 3; the baselines' x4 PSNR and SSIM are from their papers' tables:
+SRCNN (Dong et al., TPAMI 2016) and VDSR as reported in Kim et al., CVPR 2016
+(VDSR, Table 3); DRCN (Kim et al., CVPR 2016); SRResNet and SRGAN
 (Ledig et al., CVPR 2017, Table 2). RR-GAN's row is its paper's claim (Wang et al.
 2020, Table 1), measured on a different convention: that paper prints bicubic
 x4 Set5 at 30.01 dB where the field's convention gives 28.42 dB.

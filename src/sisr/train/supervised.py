@@ -14,7 +14,9 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -394,8 +396,18 @@ class Trainer:
         last_ckpt = time.monotonic()
         t_log, n_log = time.perf_counter(), 0
         self.net.train()
+        stop = []
+        previous = None
+        if self.world == 1 and threading.current_thread() is threading.main_thread():
+            # SIGTERM (a relay's stop, a time limit) ends the run after the current step, with its state saved.
+            previous = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
         try:
             while self.step < end:
+                if stop:
+                    if main:
+                        self.save_state()
+                        bar.write(f"stopped at step {self.step}; state saved in {self.out}")
+                    break
                 t0 = time.perf_counter()
                 parts = self.train_step()
                 self.elapsed += time.perf_counter() - t0
@@ -425,6 +437,8 @@ class Trainer:
                     self.save_state()
                     last_ckpt = time.monotonic()
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             bar.close()
             if log:
                 log.close()

@@ -1,0 +1,131 @@
+"""GPU playbook: advance the training queue on a lent GPU machine in resumable chunks.
+
+The machine sees a copy of the repository (at most 64 MiB with what is carried) and nothing
+else, and each command may run 10 minutes. So the training images travel in parts of at most
+``--part-mib`` MiB, one part per call (ignored folders stay on the machine between calls while
+it is warm), and each chunk trains for at most 9 minutes, then stops cleanly (SIGTERM: the
+trainer saves its state) and returns the state in ``$OUT``.
+
+Here (no GPU):
+    python tools/gpu_relay.py stage                 # .gpudata/part1, part2, ... (ignored by .gitignore)
+Then, with the device tool, one call per part (on a warm machine):
+    run(command="true", carry=[".gpudata/part1"])   # and so on for each part
+and chunks of training:
+    run(command="python3 tools/gpu_relay.py train --seconds 500", timeout_s=570)
+Back here, with the files the call returned:
+    python tools/gpu_relay.py fetch FILES_AT        # state -> runs/<name>/, then relay save
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "src"))  # sisr, where it is not installed
+import relay  # noqa: E402  (the queue helpers beside this file)
+
+REPO = relay.REPO
+STAGE = REPO / ".gpudata"
+DATASETS = ("T91", "BSD200")
+
+
+def cmd_stage(part_mib: float) -> None:
+    root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
+    files = [f for d in DATASETS for f in sorted((root / d / "HR").iterdir()) if f.is_file()]
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    part, size, parts = 1, 0, []
+    for f in files:
+        if size and size + f.stat().st_size > part_mib * 2**20:
+            part, size = part + 1, 0
+        dest = STAGE / f"part{part}" / f.parent.parent.name / "HR" / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, dest)
+        size += f.stat().st_size
+        if part > len(parts):
+            parts.append(part)
+    print(f"staged {len(files)} images in {len(parts)} parts under .gpudata/ (each carried by one call)")
+
+
+def _assemble() -> Path:
+    """``.gpudata/data/NAME/HR`` linking the images of every part that has arrived."""
+    data = STAGE / "data"
+    for part in sorted(STAGE.glob("part*")):
+        for img in part.glob("*/HR/*"):
+            link = data / img.parent.parent.name / "HR" / img.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(img.resolve())
+    return data
+
+
+def cmd_train(seconds: float) -> int:
+    run = relay.head(relay.read_queue())
+    if run is None:
+        print("gpu_relay: the queue is empty")
+        return 0
+    data = _assemble()
+    live, saved = relay.folders(run)
+    live.mkdir(parents=True, exist_ok=True)
+    if relay.state_step(saved / "state.safetensors") > relay.state_step(live / "state.safetensors"):
+        for f in ("state.safetensors", "log.jsonl"):
+            shutil.copy2(saved / f, live / f)
+    env = dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"]), "--set", f"out={live}"]
+    cmd += ["--set", f"steps={run['target']}", "--set", "device=auto", "--set", "threads=0"]
+    if (live / "state.safetensors").is_file():
+        cmd.append("--resume")
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)  # the trainer saves its state after the current step
+        proc.wait(timeout=120)
+    out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
+    out.mkdir(parents=True, exist_ok=True)
+    for f in ("state.safetensors", "log.jsonl"):
+        if (live / f).is_file():
+            shutil.copy2(live / f, out / f)
+    print(f"gpu_relay: {run['name']} at step {relay.state_step(live / 'state.safetensors')}; state in {out}")
+    return 0
+
+
+def cmd_fetch(folder: Path) -> None:
+    run = relay.head(relay.read_queue())
+    live, _ = relay.folders(run)
+    got = relay.state_step(folder / "state.safetensors")
+    if got <= relay.state_step(live / "state.safetensors"):
+        sys.exit(f"gpu_relay: {folder} holds no newer state (step {got})")
+    live.mkdir(parents=True, exist_ok=True)
+    for f in ("state.safetensors", "log.jsonl"):
+        shutil.copy2(folder / f, live / f)
+    print(f"gpu_relay: runs/{run['name']} now at step {got}; `python tools/relay.py save --commit` records it")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("stage")
+    p.add_argument("--part-mib", type=float, default=16.0)
+    p = sub.add_parser("train")
+    p.add_argument("--seconds", type=float, default=500.0, help="training time before the clean stop")
+    p = sub.add_parser("fetch")
+    p.add_argument("folder", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "stage":
+        cmd_stage(args.part_mib)
+    elif args.cmd == "train":
+        return cmd_train(args.seconds)
+    else:
+        cmd_fetch(args.folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
