@@ -27,8 +27,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/sisr bench --models bicubic --data Set5,Set14,BSD100 --scale 2,3,4 --json benchmarks/results/bicubic.json --markdown benchmarks/results/bicubic.md

@@ -9,6 +9,10 @@ from typing import Any
 import numpy as np
 
 from sisr.errors import SisrError
+from sisr.infer import load_model
+from sisr.io import ImageData, from_pil, read_image, to_float, write_image
+from sisr.metrics import gray_of
+from sisr.resize import imresize
 
 __all__ = ["upscale", "upscale_data", "upscale_file"]
 
@@ -21,8 +25,6 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     upscaled by bicubic interpolation and re-attached. ``options``: tile,
     overlap, ensemble, precision, backend (see :class:`sisr.infer.Upscaler`).
     """
-    from sisr.infer import load_model
-    from sisr.io import ImageData, from_pil, read_image, to_float
 
     up = load_model(model, scale=scale, **options)
     if isinstance(image, (str, os.PathLike)):
@@ -42,7 +44,6 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
 
 def upscale_file(src, dst, up, overwrite: bool = False, on_tile=None) -> Path:
     """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata."""
-    from sisr.io import read_image, write_image
 
     dst = Path(dst)
     if dst.exists() and not overwrite:
@@ -59,9 +60,6 @@ def upscale_data(data, up, on_tile=None):
     Gray images go through the model replicated to RGB and come back gray;
     alpha is enlarged by bicubic interpolation and re-attached.
     """
-    from sisr.io import ImageData
-    from sisr.metrics import gray_of
-    from sisr.resize import imresize
 
     try:
         out = up(data.rgb, on_tile=on_tile)

@@ -8,8 +8,16 @@ import time
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from sisr import __version__
+from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.errors import SisrError
+from sisr.infer import load_model
+from sisr.metrics import gray_of, psnr, quantize, ssim
+from sisr.models import ZEROSHOT
+from sisr.published import PUBLISHED
+from sisr.zeroshot import ZeroShotConfig
 
 __all__ = ["evaluate", "parse_scales", "run_bench", "to_markdown"]
 
@@ -26,8 +34,6 @@ def parse_scales(text: str) -> list[int]:
 
 def evaluate(up, files, protocol: str = "y", on_image=None, with_ssim: bool = True) -> list[dict[str, Any]]:
     """Per-image ``{"name", "psnr_y", "ssim_y", "seconds"}`` of an :class:`~sisr.infer.Upscaler` at its scale."""
-    from sisr.data import sr_pair
-    from sisr.metrics import gray_of, psnr, quantize, ssim
 
     rows = []
     s = up.scale
@@ -63,12 +69,6 @@ def run_bench(
     ``protocol`` is how LR inputs are made (see :func:`sisr.data.sr_pair`).
     ``settings`` are zero-shot settings (recorded in the report: they are the budget of every result).
     """
-    from tqdm import tqdm
-
-    from sisr import __version__
-    from sisr.data import PROTOCOLS, dataset_images
-    from sisr.infer import load_model
-    from sisr.models import ZEROSHOT
 
     if protocol not in PROTOCOLS:
         raise SisrError(f"unknown protocol '{protocol}' (use {' or '.join(PROTOCOLS)})")
@@ -123,7 +123,6 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     With ``published``, each column that has a published figure for any listed model
     gets a "pub." column beside it (values and sources in :mod:`sisr.published`).
     """
-    from sisr.published import PUBLISHED
 
     results = report["results"]
     cols = []
@@ -161,8 +160,6 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
         out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]
     zero_shot = report.get("zero_shot_settings", {})
     if zero_shot:
-        from sisr.zeroshot import ZeroShotConfig
-
         default = dataclasses.asdict(ZeroShotConfig())
     for m, cfg in zero_shot.items():
         changed = {

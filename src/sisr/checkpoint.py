@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
+from sisr import __version__
 from sisr.atomic import atomic_target
 from sisr.errors import SisrError
 
@@ -40,9 +43,6 @@ _REMOVED_ZERO_SHOT_SETTINGS = ("ema", "gradual")
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], kind: str, header: dict) -> Path:
     """Write ``tensors`` and ``header`` atomically as a version-2 sisr file of ``kind``."""
-    from safetensors.torch import save_file
-
-    from sisr import __version__
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -85,7 +85,6 @@ def _migrate(raw: dict[str, str], p: Path) -> dict[str, Any]:
 
 def load_tensors(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(tensors, header)`` of a sisr file of ``kind``; older versions are migrated. Never unpickles."""
-    from safetensors import SafetensorError, safe_open
 
     p = Path(path)
     if not p.is_file():

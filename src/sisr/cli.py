@@ -1,4 +1,8 @@
-"""The ``sisr`` command: parses arguments, calls the Python API, prints."""
+"""The ``sisr`` command: parses arguments, calls the Python API, prints.
+
+Each command imports what it needs inside its function, so that ``sisr --help``,
+``sisr models`` and argument errors answer without loading torch.
+"""
 
 from __future__ import annotations
 

@@ -6,8 +6,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
+from sisr.data import sr_pair
 from sisr.errors import SisrError
+from sisr.infer import load_model
+from sisr.metrics import psnr, quantize
 
 __all__ = ["compare_figure", "parse_crop"]
 
@@ -34,11 +38,6 @@ def compare_figure(
     The LR input is the MATLAB-bicubic downscale of the mod-cropped HR; PSNR is
     the Y-channel PSNR of the whole image (``scale`` pixels cropped per edge).
     """
-    from PIL import Image, ImageDraw
-
-    from sisr.data import sr_pair
-    from sisr.infer import load_model
-    from sisr.metrics import psnr, quantize
 
     hr, lr = sr_pair(image, scale, "rgb")
     if hr.shape[2] == 1:

@@ -14,6 +14,7 @@ import numpy as np
 
 from sisr.errors import SisrError
 from sisr.io import read_image, to_uint8
+from sisr.metrics import rgb_to_y
 from sisr.resize import imresize, modcrop
 
 __all__ = ["data_root", "dataset_images", "make_lr", "resolve_dataset", "sr_pair"]
@@ -90,7 +91,6 @@ def sr_pair(path: str | os.PathLike, scale: int, protocol: str = "rgb") -> tuple
     if protocol == "rgb":
         hr = modcrop(img8, scale)
         return hr, make_lr(hr, scale)
-    from sisr.metrics import rgb_to_y
 
     y8 = img8 if img8.shape[2] == 1 else np.floor(rgb_to_y(img8) + 0.5).astype(np.uint8)[:, :, None]
     hr = modcrop(y8, scale)

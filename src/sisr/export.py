@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,7 +27,6 @@ class _AtScale(nn.Module):
 
 def onnx_bytes(up) -> bytes:
     """The model of an :class:`~sisr.infer.Upscaler` at its scale as an ONNX graph (opset 17)."""
-    import warnings
 
     if not up.descriptor.export:
         raise SisrError(f"{up.name} cannot be exported to ONNX ({up.descriptor.kind} model)")
@@ -56,7 +56,7 @@ def export_onnx(up, path: str | os.PathLike, overwrite: bool = False) -> Path:
 
 def onnx_session(up):
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # an optional dependency (sisr[onnx])
     except ImportError:
         raise SisrError("the onnx backend needs onnxruntime: pip install 'sisr[onnx]'") from None
     opts = ort.SessionOptions()

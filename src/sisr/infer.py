@@ -25,10 +25,12 @@ import torch
 from sisr.checkpoint import load_checkpoint
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
+from sisr.export import onnx_session
 from sisr.io import to_float
 from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.precision import PRECISIONS, autocast, resolve_precision
+from sisr.train.zeroshot import upscale_zero_shot
 from sisr.transforms import self_ensemble
 from sisr.zeroshot import PRESETS, ZeroShotConfig
 
@@ -317,8 +319,6 @@ class Upscaler:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.backend == "onnx":
             if self._onnx is None:
-                from sisr.export import onnx_session
-
                 self._onnx = onnx_session(self)
             y = self._onnx.run(None, {"lr": x.float().contiguous().numpy()})[0]
             return torch.from_numpy(y)
@@ -371,7 +371,6 @@ class ZeroShotUpscaler:
         return self.descriptor.scales
 
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
-        from sisr.train.zeroshot import upscale_zero_shot  # torch training code: loaded on first use
 
         arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
         save = str(Path(self.save_model) / f"image{self.calls:04d}") if self.save_model else None

@@ -7,12 +7,19 @@ ICC profile, EXIF) beside the pixels, in :class:`ImageData`.
 
 from __future__ import annotations
 
+import io
 import os
+import struct
+import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import png
+from PIL import Image, UnidentifiedImageError
 
+from sisr.atomic import atomic_target
 from sisr.errors import SisrError
 
 __all__ = [
@@ -62,7 +69,6 @@ _ORIENTATION = 0x0112
 
 def set_pixel_limit(pixels: int) -> None:
     """Raise (or lower) the decompression-bomb guard: images above ``pixels`` are refused."""
-    from PIL import Image
 
     if pixels < 1:
         raise SisrError("--max-pixels must be positive")
@@ -76,9 +82,6 @@ def read_image(path: str | os.PathLike) -> ImageData:
     for writing), palette and CMYK images become RGB, alpha is split off, and
     16-bit PNG (gray or colour) and 16-bit gray TIFF keep their 16 bits.
     """
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
     if not p.exists():
@@ -147,7 +150,6 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_png16(p: Path, im) -> ImageData:
-    import png
 
     info, orientation = _metadata(im)
     width, height, rows, meta = png.Reader(filename=str(p)).asDirect()
@@ -236,7 +238,6 @@ def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwri
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
     data = img if isinstance(img, ImageData) else ImageData(pixels=_as_float(img))
     fmt = _format_for(p)
-    from sisr.atomic import atomic_target
 
     try:
         with atomic_target(p) as tmp, open(tmp, "wb") as fh:
@@ -247,7 +248,6 @@ def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwri
 
 
 def _encode(fh, data: ImageData, fmt: str) -> None:
-    from PIL import Image
 
     gray = data.pixels.shape[2] == 1
     has_alpha = data.alpha is not None and fmt != "JPEG"
@@ -270,17 +270,11 @@ def _encode(fh, data: ImageData, fmt: str) -> None:
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    import struct
-    import zlib
 
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
 
 
 def _write_png16(fh, data: ImageData, has_alpha: bool) -> None:
-    import io
-    import zlib
-
-    import png
 
     planes = [to_uint16(data.pixels)]
     if has_alpha:

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sisr.vgg import VGG19Features, load_vgg19_weights
+
 __all__ = [
     "VGGLoss",
     "discriminator_loss",
@@ -75,7 +77,6 @@ class VGGLoss(nn.Module):
 
     def __init__(self, layer: str = "relu5_4", weights: str | None = None) -> None:
         super().__init__()
-        from sisr.vgg import VGG19Features, load_vgg19_weights
 
         self.vgg = VGG19Features(layer)
         load_vgg19_weights(self.vgg, weights)

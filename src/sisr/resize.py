@@ -142,7 +142,7 @@ def imresize_torch(
     Differentiable, runs on the tensor's device and dtype; no clipping or
     rounding.
     """
-    import torch
+    import torch  # the numpy resize path (LR synthesis, data) works without loading torch
 
     if x.dim() not in (3, 4):
         raise ValueError(f"expected N x C x H x W or C x H x W, got shape {tuple(x.shape)}")
@@ -179,7 +179,7 @@ def modcrop(img: np.ndarray, s: int) -> np.ndarray:
 
 
 def _upscale_last_axis(x, r: int):
-    import torch
+    import torch  # the numpy resize path (LR synthesis, data) works without loading torch
 
     # Sample j = r*i + p sits at source coordinate i + d_p with d_p = (p + 0.5) / r - 0.5.
     # MATLAB's symmetric border repeats the edge pixel: pad 2 on the left, 3 on the right.
@@ -203,7 +203,7 @@ def _upscale_last_axis(x, r: int):
 
 def upscale_torch(x, r: int):
     """Integer bicubic upscaling, choosing the fastest exact path: BLAS normally, slices under ONNX export."""
-    import torch
+    import torch  # the numpy resize path (LR synthesis, data) works without loading torch
 
     if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
         return upscale_int_torch(x, r)

@@ -23,6 +23,8 @@ from torch import nn
 from sisr.checkpoint import load_tensors, save_tensors
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
+from sisr.models.drsingan import DRSinGANDiscriminator, DRSinGANGenerator, DRSinGANScaleConfig
+from sisr.models.singan import SinGANDiscriminator, SinGANGenerator, SinGANScaleConfig
 from sisr.precision import autocast
 from sisr.resize import imresize_torch
 from sisr.transforms import dihedral, undihedral
@@ -111,13 +113,9 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def build_scale(cfg: ZeroShotConfig, n: int) -> tuple[nn.Module, nn.Module]:
     c = min(cfg.channels * 2 ** (n // 4), cfg.max_channels)
     if cfg.method == "singan":
-        from sisr.models.singan import SinGANDiscriminator, SinGANGenerator, SinGANScaleConfig
-
         sc = SinGANScaleConfig(channels=c)
         return SinGANGenerator(sc), SinGANDiscriminator(sc)
     if cfg.method == "drsingan":
-        from sisr.models.drsingan import DRSinGANDiscriminator, DRSinGANGenerator, DRSinGANScaleConfig
-
         sc = DRSinGANScaleConfig(channels=c, growth=cfg.growth, layers=cfg.base_layers + n)
         return DRSinGANGenerator(sc), DRSinGANDiscriminator(sc)
     raise SisrError(f"method must be 'singan' or 'drsingan', got '{cfg.method}'")

@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import os
+import platform
 import signal
 import sys
 import threading
@@ -26,13 +27,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from sisr.checkpoint import load_checkpoint, load_tensors, save_checkpoint, save_tensors
+from sisr.config import load_config
+from sisr.data import PatchSampler, dataset_images, sr_pair
 from sisr.errors import SisrError
+from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
+from sisr.metrics import gray_of, psnr, quantize
 from sisr.models import build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.models.rrgan import RRGAN
 from sisr.precision import autocast
+from sisr.resize import imresize_torch
 
 __all__ = ["TrainConfig", "Trainer", "lr_at", "train"]
 
@@ -99,7 +106,6 @@ def _dist_info() -> tuple[int, int]:
 
 
 def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    from sisr.losses import pixel_loss
 
     return pixel_loss(a, b, kind)
 
@@ -177,8 +183,6 @@ class Trainer:
             if self.world > 1:
                 self.disc = nn.parallel.DistributedDataParallel(self.disc)
             if cfg.perceptual == "vgg":
-                from sisr.losses import VGGLoss
-
                 self.perc = VGGLoss(cfg.vgg_layer, cfg.vgg_weights or None).to(self.device, memory_format=self.mf)
             elif cfg.perceptual not in ("disc_features", "none"):
                 raise SisrError(f"perceptual must be 'vgg', 'disc_features' or 'none', got '{cfg.perceptual}'")
@@ -192,11 +196,8 @@ class Trainer:
     # ---- data -----------------------------------------------------------------------------------
     def batch(self, step: int) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """(LR, {scale: target}) for ``step``; a pure function of (seed, rank, step)."""
-        from sisr.resize import imresize_torch
 
         if self.sampler is None:
-            from sisr.data import PatchSampler
-
             self.sampler = PatchSampler.from_datasets(
                 self.cfg.data,
                 self.cfg.patch * self.scale,
@@ -224,7 +225,6 @@ class Trainer:
         return sum(per_scale) / len(per_scale)
 
     def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> float:
-        from sisr.losses import discriminator_loss
 
         with torch.no_grad(), self._autocast():
             fake = self._outputs(lr)[self.scale][0][1]
@@ -236,7 +236,6 @@ class Trainer:
         return float(loss.detach())
 
     def g_step(self, lr: torch.Tensor, targets: dict[int, torch.Tensor]) -> dict[str, float]:
-        from sisr.losses import generator_adversarial_loss
 
         cfg = self.cfg
         with self._autocast():
@@ -298,8 +297,6 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[int, float]:
         """Mean Y-PSNR of the EMA weights on ``val_data`` at each scale (the benchmark's rules)."""
-        from sisr.data import dataset_images, sr_pair
-        from sisr.metrics import gray_of, psnr, quantize
 
         if self.val_files is None:
             self.val_files = dataset_images(self.cfg.val_data)
@@ -376,7 +373,6 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: bool = True) -> None:
-        from tqdm import tqdm
 
         cfg = self.cfg
         end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
@@ -445,7 +441,6 @@ class Trainer:
 
 
 def _hardware(device: torch.device) -> str:
-    import platform
 
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -453,7 +448,6 @@ def _hardware(device: torch.device) -> str:
 
 
 def train(config_path: str | None, overrides: list[str] | None = None, resume: bool = False) -> Trainer:
-    from sisr.config import load_config
 
     cfg = load_config(config_path, TrainConfig, overrides)
     trainer = Trainer(cfg)

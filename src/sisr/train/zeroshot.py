@@ -31,9 +31,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from sisr.errors import SisrError
-from sisr.losses import gradient_penalty, pixel_loss, wgan_critic_loss, wgan_generator_loss
+from sisr.losses import VGGLoss, gradient_penalty, pixel_loss, wgan_critic_loss, wgan_generator_loss
 from sisr.precision import autocast
 from sisr.transforms import dihedral
 from sisr.zeroshot import Pyramid, ZeroShotConfig, build_scale, pyramid_sizes, resize, sr_steps, to_tensor
@@ -57,8 +58,6 @@ class _PyramidTrainer:
         self.sizes = pyramid_sizes(img.shape[0], img.shape[1], self.ratio, cfg.min_size)
         self.perc = None
         if cfg.vgg_weight > 0:
-            from sisr.losses import VGGLoss  # loads VGG19 weights: only when the term is on
-
             self.perc = VGGLoss("relu5_4", cfg.vgg_weights or None)
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
@@ -215,7 +214,6 @@ def train_pyramid(
 
     ``on_progress(done, total)`` is called after each iteration (for a progress bar or a web job).
     """
-    from tqdm import tqdm
 
     cfg = cfg or ZeroShotConfig()
     if img.ndim != 3 or img.shape[2] != 3:
