@@ -165,3 +165,30 @@ def test_merged_reports_state_a_setting_that_differs_per_scale(tmp_path):
         paths.append(str(p))
     cfg = _merge_reports(paths)["zero_shot_settings"]["drsingan"]
     assert cfg == {"finest_iters": "600 at x2, 1000 at x4", "lr": 0.001}
+
+
+def test_table_1_states_each_models_training_budget(tmp_path):
+    from sisr.bench import training_budget
+    from sisr.checkpoint import save_checkpoint
+    from sisr.models import build_model
+
+    net = build_model("srcnn", {"n1": 4, "n2": 4})
+    p1 = save_checkpoint(tmp_path / "p1.safetensors", net, "srcnn", net.config, steps=100, train_seconds=3600,
+                         hardware="cpu A", recipe={"batch": 8})  # fmt: skip
+    p2 = save_checkpoint(tmp_path / "p2.safetensors", net, "srcnn", net.config, steps=50, train_seconds=1800,
+                         hardware="cpu A", recipe={"batch": 16, "init": str(p1)})  # fmt: skip
+    from sisr.checkpoint import load_checkpoint
+
+    b = training_budget(load_checkpoint(p2).meta)
+    assert (b["steps"], b["batch"], b["hours"], b["runs"], b["complete"]) == (150, 16, 1.5, 2, True)
+
+    def row(model):
+        return {"model": model, "dataset": "Set5", "scale": 4, "psnr_y": 30.0, "ssim_y": 0.8, "images": []}
+
+    md = to_markdown({"results": [row("bicubic"), row("mine")], "budgets": {"mine": b}})
+    table1 = md.split("Table 2")[0]
+    assert "| mine | 30.00 | 31.35 |" not in table1  # 'mine' has no published figure
+    assert (
+        "150 x 16, 1.50 h, cpu A (2 runs) |" in table1 and "| bicubic | 30.00 | 28.42 | none (no training) |" in table1
+    )
+    assert "none (no training)" not in md.split("Table 2")[1]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from sisr import __version__
+from sisr.checkpoint import load_checkpoint
 from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.errors import SisrError
 from sisr.infer import load_model
@@ -111,10 +113,60 @@ def run_bench(
         bar.close()
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
     first = {m: upscalers[(m, scales[0])] for m in models}
+    budgets = {m: training_budget(up.meta) for m, up in first.items() if up.descriptor.kind == "supervised"}
+    if budgets:
+        report["budgets"] = budgets
     zero = {m: dataclasses.asdict(up.config) for m, up in first.items() if up.descriptor.kind == "zero-shot"}
     if zero:
         report["zero_shot_settings"] = zero
     return report
+
+
+def _find_weights(path: str) -> Path | None:
+    """A weights file named by a recipe's ``init``: as given, or relative to the repository."""
+    for p in (Path(path), Path(__file__).resolve().parents[2] / path):
+        if p.is_file():
+            return p
+    return None
+
+
+def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
+    """What training a weights file cost: steps, batch, hours of step time and hardware, summed over
+    the chain of ``init`` weights it started from (a GAN phase from its PSNR phase, a grown model
+    from the smaller one). ``complete`` is false where an ``init`` file of the chain is missing."""
+    recipe = meta.get("recipe") or {}
+    steps, seconds, runs = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0)), 1
+    init = recipe.get("init") or ""
+    hardware = {meta.get("hardware", "")}
+    while init and runs < 16:
+        found = _find_weights(init)
+        if found is None:
+            break
+        prev = load_checkpoint(found).meta
+        steps += int(prev.get("steps", 0))
+        seconds += float(prev.get("train_seconds", 0))
+        hardware.add(prev.get("hardware", ""))
+        runs += 1
+        init = (prev.get("recipe") or {}).get("init") or ""
+    return {
+        "steps": steps,
+        "batch": recipe.get("batch"),
+        "hours": round(seconds / 3600, 2),
+        "hardware": "; ".join(sorted(h for h in hardware if h)),
+        "runs": runs,
+        "complete": not init,
+    }
+
+
+def _budget_cell(b: dict[str, Any] | None, zero_shot: bool) -> str:
+    if zero_shot:
+        return "trained on each image (settings below)"
+    if not b:
+        return "none (no training)"
+    text = f"{b['steps']:,} x {b['batch']}, {b['hours']:.2f} h, {b['hardware']}"
+    if b["runs"] > 1:
+        text += f" ({b['runs']} runs)"
+    return text + ("" if b["complete"] else ", + earlier runs not found")
 
 
 def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool = True) -> str:
@@ -139,12 +191,16 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
             c: published and any(PUBLISHED.get((m, *c), (None, None))[idx] is not None for m in models) for c in cols
         }
         head, rule = ["model"], ["---"]
+        budget = idx == 0 and "budgets" in report
         for d, s in cols:
             head.append(f"{d} x{s}")
             rule.append("---:")
             if pub[(d, s)]:
                 head.append("pub.")
                 rule.append("---:")
+        if budget:
+            head.append("training budget (steps x batch, step time, hardware)")
+            rule.append("---")
         out += [f"### {title}\n", "| " + " | ".join(head) + " |", "|" + "|".join(rule) + "|"]
         for m in models:
             cells = [m]
@@ -153,6 +209,8 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
                 if pub[(d, s)]:
                     v = PUBLISHED.get((m, d, s), (None, None))[idx]
                     cells.append("" if v is None else fmt.format(v))
+            if budget:
+                cells.append(_budget_cell(report["budgets"].get(m), m in report.get("zero_shot_settings", {})))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})
