@@ -79,6 +79,19 @@ def test_auto_tile_follows_memory():
     m = build_model("rrgan", {})
     assert auto_tile(m, 4, memory=1 << 30) < auto_tile(m, 4, memory=16 << 30)
     assert 64 <= auto_tile(m, 4, memory=1) <= 1024
+    # VDSR works at the output's size: a tile needs about 16x the memory per input pixel at x4.
+    lr_space = auto_tile(build_model("rrgan", {}), 4, memory=4 << 30)
+    hr_space = auto_tile(build_model("vdsr", {}), 4, memory=4 << 30)
+    assert 3.0 < lr_space / hr_space < 5.0
+
+
+def test_init_weights_of_another_arch_are_refused(tmp_path, photo):
+    from .train_helpers import tiny_trainer
+
+    other = build_model("srcnn", {"n1": 4, "n2": 4})
+    init = save_checkpoint(tmp_path / "srcnn.safetensors", other, "srcnn", other.config)
+    with pytest.raises(SisrError, match="a 'srcnn' model, but the recipe's arch is 'rrgan'"):
+        tiny_trainer(tmp_path, photo, init=str(init))
 
 
 def test_onnx_matches_torch(rrgan_file, photo):
@@ -313,3 +326,27 @@ def test_cli_fuzz_sample_exits_2_without_traceback(tmp_path, photo):
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
         assert not (tmp_path / f"o{i}.png").exists()
+
+
+def test_an_unexpected_error_in_a_batch_costs_only_that_file(tmp_path, photo, monkeypatch, capsys):
+    import sisr.api
+    from sisr.cli import main
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        write_image(d / name, photo[:16, :16])
+    real = sisr.api.upscale_data
+
+    def flaky(data, up, on_tile=None):
+        if data.pixels.shape[0] == 16 and not hasattr(flaky, "done"):
+            flaky.done = True
+            raise RuntimeError("a bug\nwith a second line")
+        return real(data, up, on_tile=on_tile)
+
+    monkeypatch.setattr(sisr.api, "upscale_data", flaky)
+    code = main(["upscale", str(d), "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "unexpected RuntimeError: a bug" in err and "second line" not in err
+    assert len(list((tmp_path / "out").iterdir())) == 2

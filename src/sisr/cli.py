@@ -178,6 +178,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 raise
             bar.write(f"sisr: error: {e}", file=sys.stderr)
             failed += 1
+        except (RuntimeError, ValueError, MemoryError) as e:
+            if single:
+                raise
+            # A bug should not cost the rest of a batch: report it on one line and go on.
+            first = (str(e).splitlines() or [""])[0]
+            bar.write(f"sisr: error: {src}: unexpected {type(e).__name__}: {first}", file=sys.stderr)
+            failed += 1
         finally:
             for t in tiles:
                 t.close()
