@@ -165,7 +165,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         tiles: list = []  # a tile bar appears only for images cut into several tiles
 
         def on_tile(done: int, total: int, tiles=tiles, name=src.name) -> None:
-            if total > 1 and not args.quiet:
+            if total > 1 and not args.quiet and up.descriptor.tiling:  # zero-shot shows its own bar
                 if not tiles:
                     tiles.append(tqdm(total=total, unit="tile", file=sys.stderr, leave=False, desc=name))
                 tiles[0].update(done - tiles[0].n)
@@ -222,6 +222,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = train(args.config, args.set, resume=args.resume)
     if trainer.rank == 0:
         print(f"trained to step {trainer.step}; weights in {trainer.out / 'model.safetensors'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sisr.serve import serve
+
+    if args.max_upload_mb <= 0:
+        raise SisrError("--max-upload-mb must be positive")
+    serve(args.host, args.port, args.max_upload_mb, args.open)
     return 0
 
 
@@ -296,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("serve", help="a local web app: upload, compare, download")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get 413 (default 50)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("train", help="train a model from a TOML recipe (works under torchrun)")
     p.add_argument("config", help="recipe, e.g. configs/rrgan_x4_psnr.toml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")

@@ -371,13 +371,13 @@ class ZeroShotUpscaler:
         return self.descriptor.scales
 
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
-
+        """Train on ``img`` and enlarge it; ``on_tile(done, total)`` follows the training iterations."""
         arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
         save = str(Path(self.save_model) / f"image{self.calls:04d}") if self.save_model else None
         self.calls += 1
-        out, self.last = upscale_zero_shot(arr, self.scale, self.config, progress=self.progress, save_dir=save)
-        if on_tile is not None:
-            on_tile(1, 1)
+        out, self.last = upscale_zero_shot(
+            arr, self.scale, self.config, progress=self.progress, save_dir=save, on_progress=on_tile
+        )
         return out
 
 

@@ -226,10 +226,13 @@ def train_pyramid(
     total = sum(run.iters(n) for n in range(len(run.sizes)))
     bar = tqdm(total=total, desc=desc or f"{cfg.method} x{scale}", disable=not progress, unit="it", leave=False)
 
+    done = [0]  # a disabled tqdm bar does not count
+
     def tick() -> None:
         bar.update()
+        done[0] += 1
         if on_progress is not None:
-            on_progress(bar.n, total)
+            on_progress(done[0], total)
 
     for n in range(len(run.sizes)):
         run.train_scale(n, tick)
@@ -280,11 +283,17 @@ def _pair_loss(
 
 
 def upscale_zero_shot(
-    img: np.ndarray, scale: int, cfg: ZeroShotConfig, progress: bool = False, save_dir: str | None = None
+    img: np.ndarray,
+    scale: int,
+    cfg: ZeroShotConfig,
+    progress: bool = False,
+    save_dir: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, Pyramid]:
-    """Train on ``img`` (H x W x 3 float in [0, 1]) and enlarge it by ``scale``."""
+    """Train on ``img`` (H x W x 3 float in [0, 1]) and enlarge it by ``scale``; ``on_progress(done,
+    total)`` follows the training iterations."""
     rgb = img.astype(np.float32)
-    pyr = train_pyramid(rgb, scale, cfg, progress=progress)
+    pyr = train_pyramid(rgb, scale, cfg, progress=progress, on_progress=on_progress)
     if save_dir:
         pyr.save(save_dir)
     return pyr.enlarge(rgb, scale), pyr

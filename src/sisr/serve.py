@@ -1,0 +1,444 @@
+"""``sisr serve``: a local web app (FastAPI, served by uvicorn) to upscale, compare and download.
+
+One worker thread runs the jobs one at a time, so a small machine stays responsive and
+``/api/health`` answers while a job runs. Uploads are recognised by decoding them (with the
+CLI's decompression-bomb guard), stored under a private temporary folder with random job ids,
+and deleted after ``retention_s`` and on shutdown. Every error is ``{"error": "one line"}``
+with a 4xx status; a 5xx is a bug. A result is the file ``sisr upscale`` writes for the same
+input and options (format, alpha, 16 bits, ICC profile and EXIF kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import queue
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from starlette.exceptions import HTTPException
+
+from sisr.api import upscale_file
+from sisr.errors import SisrError
+from sisr.infer import describe, list_models, load_model
+from sisr.io import read_image
+from sisr.models import DEFAULT_MODEL, ZEROSHOT
+
+__all__ = ["ServeConfig", "create_app", "serve"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+# Decoded format -> the suffix a result is written with (as sisr upscale: BMP and GIF become PNG).
+SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
+TERMINAL = ("done", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_upload_mb: float = 50.0
+    max_queue: int = 8  # jobs waiting or running; more get 429
+    retention_s: float = 3600.0  # finished jobs and their files are deleted after this
+    threads: int = 0  # torch threads of the worker (0: all cores but one)
+
+
+class Cancelled(Exception):
+    pass
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+@dataclass
+class Job:
+    id: str
+    model: str
+    scale: int
+    options: dict[str, Any]
+    folder: Path
+    filename: str
+    status: str = "queued"
+    progress: float = 0.0
+    error: str = ""
+    created: float = field(default_factory=time.time)
+    started: float = 0.0
+    finished: float = 0.0
+    result: Path | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    version: int = 0  # bumped at every change, for the event stream
+
+    def eta_s(self) -> float | None:
+        if self.status != "running" or self.progress <= 0:
+            return None
+        spent = time.time() - self.started
+        return round(spent * (1 - self.progress) / self.progress, 1)
+
+    def public(self) -> dict[str, Any]:
+        seconds = (self.finished or time.time()) - self.started if self.started else 0.0
+        return {
+            "id": self.id,
+            "status": self.status,
+            "progress": round(self.progress, 4),
+            "eta_s": self.eta_s(),
+            "error": self.error,
+            "model": self.model,
+            "scale": self.scale,
+            "options": self.options,
+            "filename": self.filename,
+            "seconds": round(seconds, 2),
+        }
+
+
+class JobRunner:
+    """The job table, the bounded queue and the one worker thread."""
+
+    def __init__(self, cfg: ServeConfig) -> None:
+        self.cfg = cfg
+        self.root = Path(tempfile.mkdtemp(prefix="sisr-serve-"))
+        os.chmod(self.root, 0o700)
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+        self.todo: queue.Queue[str | None] = queue.Queue()
+        self.models: dict[tuple, Any] = {}
+        self.stopping = threading.Event()
+        self.worker = threading.Thread(target=self._work, name="sisr-worker", daemon=True)
+        self.cleaner = threading.Thread(target=self._clean, name="sisr-cleaner", daemon=True)
+
+    def start(self) -> None:
+        if self.cfg.threads or (os.cpu_count() or 1) > 1:
+            import torch
+
+            torch.set_num_threads(self.cfg.threads or max(1, (os.cpu_count() or 2) - 1))
+        self.worker.start()
+        self.cleaner.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for job in list(self.jobs.values()):
+            job.cancel.set()
+        self.todo.put(None)
+        self.worker.join(timeout=30)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def active(self) -> int:
+        with self.lock:
+            return sum(j.status in ("queued", "running") for j in self.jobs.values())
+
+    def submit(self, job: Job) -> None:
+        with self.lock:
+            busy = sum(j.status in ("queued", "running") for j in self.jobs.values())
+            if busy >= self.cfg.max_queue:
+                shutil.rmtree(job.folder, ignore_errors=True)
+                raise ApiError(429, f"the queue is full ({busy} jobs); try again shortly", {"Retry-After": "5"})
+            self.jobs[job.id] = job
+        self.todo.put(job.id)
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, f"no job '{job_id[:40]}'")
+        return job
+
+    def delete(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        job.cancel.set()
+        with self.lock:
+            if job.status == "queued":
+                self._finish(job, "cancelled")
+            self.jobs.pop(job.id, None)
+        if job.status != "running":
+            shutil.rmtree(job.folder, ignore_errors=True)
+        return job
+
+    def _finish(self, job: Job, status: str, error: str = "") -> None:
+        job.status, job.error, job.finished = status, error, time.time()
+        job.version += 1
+
+    def _model(self, job: Job):
+        key = (job.model, job.scale, json.dumps(job.options, sort_keys=True))
+        if key not in self.models:
+            if len(self.models) >= 4:
+                self.models.pop(next(iter(self.models)))
+            self.models[key] = load_model(job.model, scale=job.scale, **job.options)
+        return self.models[key]
+
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            job_id = self.todo.get()
+            if job_id is None:
+                return
+            job = self.jobs.get(job_id)
+            if job is None or job.status != "queued":
+                continue
+            job.status, job.started = "running", time.time()
+            job.version += 1
+
+            def on_tile(done: int, total: int, job=job) -> None:
+                if job.cancel.is_set():
+                    raise Cancelled
+                job.progress = min(0.99, done / max(total, 1))
+                job.version += 1
+
+            try:
+                up = self._model(job)
+                src = next(job.folder.glob("input.*"))
+                dst = job.folder / f"result{src.suffix}"
+                upscale_file(src, dst, up, overwrite=True, on_tile=on_tile)
+                if job.cancel.is_set():
+                    raise Cancelled
+                job.result, job.progress = dst, 1.0
+                self._finish(job, "done")
+            except Cancelled:
+                self._finish(job, "cancelled")
+            except SisrError as e:
+                self._finish(job, "failed", str(e).splitlines()[0])
+            except Exception as e:  # a bug: the job fails with one line, the server goes on
+                self._finish(job, "failed", f"internal error ({type(e).__name__})")
+            if job.id not in self.jobs:  # deleted while it ran
+                shutil.rmtree(job.folder, ignore_errors=True)
+
+    def _clean(self) -> None:
+        while not self.stopping.wait(min(60.0, max(0.5, self.cfg.retention_s / 4))):
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Delete finished jobs older than the retention time; returns how many."""
+        now, gone = time.time(), []
+        with self.lock:
+            for job in list(self.jobs.values()):
+                if job.status in TERMINAL and now - job.finished > self.cfg.retention_s:
+                    gone.append(self.jobs.pop(job.id))
+        for job in gone:
+            shutil.rmtree(job.folder, ignore_errors=True)
+        return len(gone)
+
+
+def _models_info() -> list[dict[str, Any]]:
+    out = []
+    for name in list_models():
+        desc = describe(name) if name in ZEROSHOT else load_model(name, scale=None).descriptor
+        out.append(
+            {
+                "name": name,
+                "kind": desc.kind,
+                "description": desc.description,
+                "scales": list(desc.scales) if not desc.any_scale else [2, 3, 4],
+                "tiling": desc.tiling,
+                "precisions": list(desc.precisions),
+                "ensemble": desc.ensemble,
+                "default": name == DEFAULT_MODEL,
+            }
+        )
+    return out
+
+
+def _form_options(form, model: str) -> tuple[int, dict[str, Any]]:
+    def text(key: str) -> str:
+        v = form.get(key)
+        return v.strip() if isinstance(v, str) else ""
+
+    try:
+        scale = int(text("scale") or 4)
+        tile = int(text("tile")) if text("tile") else None
+    except ValueError:
+        raise ApiError(400, "scale and tile must be whole numbers") from None
+    options: dict[str, Any] = {}
+    if text("ensemble").lower() in ("1", "true", "on", "yes"):
+        options["ensemble"] = True
+    if text("precision"):
+        options["precision"] = text("precision")
+    if tile is not None:
+        options["tile"] = tile
+    if model in ZEROSHOT:
+        # The web app runs zero-shot models at a short budget (minutes on a CPU), stated here.
+        options["settings"] = {"iters": 100, "finest_iters": 300, "crop": 48, "d_steps": 1, "g_steps": 1}
+    return scale, options
+
+
+def create_app(cfg: ServeConfig | None = None) -> FastAPI:
+    cfg = cfg or ServeConfig()
+    runner = JobRunner(cfg)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runner.start()
+        yield
+        runner.stop()
+
+    app = FastAPI(
+        title="sisr",
+        description="Single-image super-resolution: upload an image, follow the job, download the result.",
+        lifespan=lifespan,
+    )
+    app.state.runner = runner
+    models_cache: list[dict[str, Any]] = []
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError):
+        return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException):
+        return JSONResponse({"error": str(e.detail).splitlines()[0]}, status_code=e.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, e: RequestValidationError):
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse({"error": f"bad request: {where} {first.get('msg', '')}".strip()}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, e: Exception):
+        return JSONResponse({"error": f"internal error ({type(e).__name__})"}, status_code=500)
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/health")
+    async def health():
+        running = next((j.id for j in runner.jobs.values() if j.status == "running"), None)
+        return {"status": "ok", "active_jobs": runner.active(), "running": running}
+
+    @app.get("/api/models")
+    async def models():
+        if not models_cache:
+            models_cache.extend(await asyncio.to_thread(_models_info))
+        return {"models": models_cache}
+
+    @app.post("/api/jobs", status_code=202)
+    async def create_job(request: Request):
+        limit = int(cfg.max_upload_mb * 2**20)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+            raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
+        try:
+            form = await request.form(max_files=1, max_fields=16, max_part_size=limit)
+        except Exception as e:  # the multipart parser's own limits and malformed bodies
+            if "size" in str(e).lower() or "large" in str(e).lower():
+                raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB") from None
+            raise ApiError(400, "bad request: expected multipart/form-data with a 'file' field") from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(400, "bad request: expected multipart/form-data with a 'file' field")
+        model = form.get("model")
+        model = model.strip() if isinstance(model, str) and model.strip() else DEFAULT_MODEL
+        if model not in list_models():
+            raise ApiError(400, f"unknown model '{model[:60]}' (known: {', '.join(list_models())})")
+        scale, options = _form_options(form, model)
+        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "")
+        job.folder = runner.root / job.id
+        job.folder.mkdir(mode=0o700)
+        try:
+            raw = job.folder / "input.upload"
+            size = 0
+            with raw.open("wb") as fh:
+                while chunk := await upload.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
+                    fh.write(chunk)
+            await asyncio.to_thread(_check_image, raw)
+            with Image.open(raw) as im:
+                fmt = im.format
+            src = raw.rename(job.folder / f"input{SUFFIX.get(fmt, '.png')}")
+            stem = Path(upload.filename or "image").stem[:80] or "image"
+            job.filename = f"{stem}_x{scale}{src.suffix}"
+            try:
+                await asyncio.to_thread(load_model, model, scale=scale, **options)  # refuses what does not apply
+            except SisrError as e:
+                raise ApiError(400, str(e).splitlines()[0]) from None
+            runner.submit(job)
+        except BaseException:
+            shutil.rmtree(job.folder, ignore_errors=True)
+            raise
+        return {"id": job.id}
+
+    @app.get("/api/jobs/{job_id}")
+    async def job_status(job_id: str):
+        return runner.get(job_id).public()
+
+    @app.get("/api/jobs/{job_id}/result")
+    async def job_result(job_id: str):
+        job = runner.get(job_id)
+        if job.status != "done" or job.result is None or not job.result.exists():
+            raise ApiError(409, f"job is {job.status}, no result yet")
+        return FileResponse(job.result, filename=job.filename)
+
+    @app.delete("/api/jobs/{job_id}")
+    async def job_delete(job_id: str):
+        job = runner.delete(job_id)
+        return {"id": job.id, "status": "cancelled" if job.status != "done" else "deleted"}
+
+    @app.get("/api/jobs/{job_id}/events")
+    async def job_events(job_id: str):
+        job = runner.get(job_id)
+
+        async def stream():
+            seen = -1
+            while True:
+                if job.version != seen:
+                    seen = job.version
+                    yield f"data: {json.dumps(job.public())}\n\n"
+                    if job.status in TERMINAL:
+                        return
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/results.zip")
+    async def results_zip(ids: str):
+        jobs = [runner.get(i) for i in ids.split(",") if i][:64]
+        done = [j for j in jobs if j.status == "done" and j.result is not None]
+        if not done:
+            raise ApiError(409, "none of these jobs has a result")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            for j in done:
+                zf.write(j.result, f"{j.model}/{j.filename}")
+        headers = {"Content-Disposition": 'attachment; filename="sisr-results.zip"'}
+        return Response(buf.getvalue(), media_type="application/zip", headers=headers)
+
+    return app
+
+
+def _check_image(path: Path) -> None:
+    try:
+        read_image(path)
+    except SisrError as e:
+        msg = str(e).splitlines()[0].replace(str(path), "upload")
+        raise ApiError(400, msg) from None
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0, open_browser: bool = False) -> None:
+    import uvicorn
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"sisr: warning: serving on {host}: anyone who can reach this address can use the app")
+    app = create_app(ServeConfig(max_upload_mb=max_upload_mb))
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    print(f"sisr serve: {url} (Ctrl+C stops)", flush=True)
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+

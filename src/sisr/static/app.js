@@ -1,0 +1,284 @@
+// sisr web app: plain JS, no build step. Talks to the JSON API under /api.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { file: null, models: [], jobs: new Map(), groups: [], current: null, view: { z: 1, x: 0, y: 0 } };
+
+function showError(text) { $("error").textContent = text || ""; }
+
+async function api(path, options) {
+  const r = await fetch(path, options);
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
+  if (!r.ok) throw new Error((body && body.error) || `${r.status} ${r.statusText}`);
+  return body;
+}
+
+// ---- models -------------------------------------------------------------------------------------
+async function loadModels() {
+  const { models } = await api("/api/models");
+  state.models = models;
+  const sel = $("model");
+  for (const m of models) {
+    const o = new Option(`${m.name} (${m.kind})`, m.name, m.default, m.default);
+    sel.add(o);
+    const id = `cmp-${m.name}`;
+    const label = document.createElement("label");
+    label.innerHTML = `<input type="checkbox" id="${id}" value="${m.name}"> ${m.name}`;
+    $("compare-models").append(label);
+  }
+  sel.addEventListener("change", onModel);
+  onModel();
+}
+
+function currentModel() { return state.models.find((m) => m.name === $("model").value); }
+
+function onModel() {
+  const m = currentModel();
+  $("model-desc").textContent = m ? m.description : "";
+  const scale = $("scale"), keep = scale.value;
+  scale.innerHTML = "";
+  for (const s of m.scales) scale.add(new Option(`x${s}`, s, false, String(s) === keep || (!keep && s === Math.max(...m.scales))));
+  $("tile").disabled = !m.tiling;
+  $("ensemble").disabled = !m.ensemble;
+}
+
+// ---- input --------------------------------------------------------------------------------------
+function pick(file) {
+  if (!file) return;
+  state.file = file;
+  $("picked").textContent = `${file.name || "pasted image"} (${Math.round(file.size / 1024)} KB)`;
+  showError("");
+}
+$("file").addEventListener("change", (e) => pick(e.target.files[0]));
+const drop = $("drop");
+drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("file").click(); } });
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); pick(e.dataTransfer.files[0]); });
+document.addEventListener("paste", (e) => {
+  const item = [...(e.clipboardData?.items || [])].find((i) => i.type.startsWith("image/"));
+  if (item) pick(item.getAsFile());
+});
+
+// ---- jobs ---------------------------------------------------------------------------------------
+async function submit(model, options = {}) {
+  const fd = new FormData();
+  fd.append("file", state.file, state.file.name || "pasted.png");
+  fd.append("model", model);
+  fd.append("scale", $("scale").value);
+  for (const [k, v] of Object.entries(options)) if (v !== "" && v !== false && v != null) fd.append(k, v);
+  const { id } = await api("/api/jobs", { method: "POST", body: fd });
+  const job = { id, model, status: "queued", progress: 0, eta_s: null, seconds: 0, error: "" };
+  state.jobs.set(id, job);
+  renderJob(job);
+  follow(id);
+  return id;
+}
+
+function userOptions(m) {
+  return {
+    ensemble: m.ensemble && $("ensemble").checked ? "1" : "",
+    precision: $("precision").value,
+    tile: m.tiling ? $("tile").value : "",
+  };
+}
+
+function follow(id) {
+  const es = new EventSource(`/api/jobs/${id}/events`);
+  es.onmessage = (e) => {
+    const data = JSON.parse(e.data);
+    Object.assign(state.jobs.get(id) || {}, data);
+    renderJob(state.jobs.get(id));
+    if (["done", "failed", "cancelled"].includes(data.status)) { es.close(); refreshView(); }
+  };
+  es.onerror = () => es.close();
+}
+
+function eta(job) {
+  if (job.status !== "running") return "";
+  return job.eta_s == null ? " (estimating time)" : ` (about ${Math.ceil(job.eta_s)} s left)`;
+}
+
+function renderJob(job) {
+  if (!job) return;
+  let li = document.querySelector(`li[data-id="${job.id}"]`);
+  if (!li) {
+    li = document.createElement("li");
+    li.dataset.id = job.id;
+    li.tabIndex = 0;
+    li.innerHTML = `<div><strong class="name"></strong> <span class="state"></span></div><progress max="1" value="0"></progress>` +
+      `<button type="button" class="cancel">Cancel</button>`;
+    li.querySelector(".cancel").addEventListener("click", async (e) => {
+      e.stopPropagation();
+      try { await api(`/api/jobs/${job.id}`, { method: "DELETE" }); job.status = "cancelled"; renderJob(job); } catch (err) { showError(err.message); }
+    });
+    $("jobs").prepend(li);
+  }
+  li.querySelector(".name").textContent = job.model;
+  const st = li.querySelector(".state");
+  st.textContent = job.status === "failed" ? `failed: ${job.error}` : `${job.status}${eta(job)}${job.status === "done" ? `, ${job.seconds} s` : ""}`;
+  st.classList.toggle("failed", job.status === "failed");
+  li.querySelector("progress").value = job.status === "done" ? 1 : job.progress || 0;
+  li.querySelector(".cancel").hidden = !["queued", "running"].includes(job.status);
+  const done = [...state.jobs.values()].filter((j) => j.status === "done").map((j) => j.id);
+  $("zip").hidden = done.length < 2;
+  $("zip").href = `/api/results.zip?ids=${done.join(",")}`;
+}
+
+$("go").addEventListener("click", async () => {
+  showError("");
+  if (!state.file) return showError("choose an image first");
+  const m = currentModel();
+  try {
+    const after = await submit(m.name, userOptions(m));
+    const before = m.name === "bicubic" ? after : await submit("bicubic");
+    state.groups.push({ kind: "slider", before, after });
+    state.current = state.groups.length - 1;
+    refreshView();
+  } catch (err) { showError(err.message); }
+});
+
+$("compare").addEventListener("click", async () => {
+  showError("");
+  if (!state.file) return showError("choose an image first");
+  const names = [...document.querySelectorAll("#compare-models input:checked")].map((i) => i.value);
+  if (names.length < 2 || names.length > 4) return showError("pick 2 to 4 models to compare");
+  try {
+    const ids = [];
+    for (const n of names) {
+      const m = state.models.find((x) => x.name === n);
+      if (!m.scales.includes(Number($("scale").value))) throw new Error(`${n} does not upscale x${$("scale").value}`);
+      ids.push(await submit(n, userOptions(m)));
+    }
+    state.groups.push({ kind: "grid", ids });
+    state.current = state.groups.length - 1;
+    refreshView();
+  } catch (err) { showError(err.message); }
+});
+
+// ---- viewing ------------------------------------------------------------------------------------
+const resultUrl = (id) => `/api/jobs/${id}/result`;
+
+function refreshView() {
+  const g = state.groups[state.current];
+  if (!g) return;
+  const ready = (id) => state.jobs.get(id)?.status === "done";
+  if (g.kind === "slider") {
+    $("grid").hidden = true;
+    if (!ready(g.before) || !ready(g.after)) return;
+    const after = state.jobs.get(g.after);
+    $("view-title").textContent = `${after.model} x${after.scale}: ${after.seconds} s`;
+    $("after-tag").textContent = after.model;
+    $("slider").hidden = false;
+    loadInto($("before"), resultUrl(g.before));
+    loadInto($("after"), resultUrl(g.after), () => fit([$("slider")]));
+    $("download").hidden = false;
+    $("download").href = resultUrl(g.after);
+    $("download").setAttribute("download", after.filename || "result.png");
+  } else {
+    $("slider").hidden = true;
+    $("download").hidden = true;
+    const grid = $("grid");
+    if (!g.ids.every(ready)) return;
+    grid.hidden = false;
+    grid.innerHTML = "";
+    $("view-title").textContent = "Compare";
+    for (const id of g.ids) {
+      const j = state.jobs.get(id);
+      const stage = document.createElement("div");
+      stage.className = "stage";
+      stage.tabIndex = 0;
+      stage.innerHTML = `<img alt="${j.model} result" draggable="false"><span class="tag left">${j.model}: ${j.seconds} s</span>`;
+      grid.append(stage);
+      attachPanZoom(stage);
+      loadInto(stage.querySelector("img"), resultUrl(id), () => fit([...grid.querySelectorAll(".stage")]));
+    }
+  }
+}
+
+function loadInto(img, url, then) {
+  img.onload = () => then && then();
+  img.src = url;
+}
+
+function stages() { return [...document.querySelectorAll(".stage:not([hidden])")].filter((s) => !s.closest("[hidden]")); }
+
+function fit(list) {
+  const s = list[0], img = s.querySelector("img");
+  if (!img.naturalWidth) return;
+  const z = Math.min(s.clientWidth / img.naturalWidth, s.clientHeight / img.naturalHeight);
+  state.view = { z, x: (s.clientWidth - img.naturalWidth * z) / 2, y: (s.clientHeight - img.naturalHeight * z) / 2 };
+  applyView();
+}
+
+function applyView() {
+  const { z, x, y } = state.view;
+  for (const s of stages()) {
+    s.classList.toggle("pixelated", z >= 1);
+    for (const img of s.querySelectorAll("img")) img.style.transform = `translate(${x}px, ${y}px) scale(${z})`;
+  }
+}
+
+function zoomAt(factor, cx, cy) {
+  const v = state.view, z = Math.min(64, Math.max(0.05, v.z * factor));
+  v.x = cx - (cx - v.x) * (z / v.z);
+  v.y = cy - (cy - v.y) * (z / v.z);
+  v.z = z;
+  applyView();
+}
+
+function attachPanZoom(stage) {
+  stage.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = stage.getBoundingClientRect();
+    zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left, e.clientY - r.top);
+  }, { passive: false });
+  let drag = null;
+  stage.addEventListener("pointerdown", (e) => {
+    if (e.target.id === "divider") return;
+    drag = { x: e.clientX, y: e.clientY };
+    stage.setPointerCapture(e.pointerId);
+  });
+  stage.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    state.view.x += e.clientX - drag.x;
+    state.view.y += e.clientY - drag.y;
+    drag = { x: e.clientX, y: e.clientY };
+    applyView();
+  });
+  stage.addEventListener("pointerup", () => { drag = null; });
+  stage.addEventListener("keydown", (e) => {
+    const step = { ArrowLeft: [20, 0], ArrowRight: [-20, 0], ArrowUp: [0, 20], ArrowDown: [0, -20] }[e.key];
+    if (e.target !== stage) return;
+    if (step) { state.view.x += step[0]; state.view.y += step[1]; applyView(); e.preventDefault(); }
+    if (e.key === "+" || e.key === "=") zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2);
+    if (e.key === "-") zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2);
+  });
+}
+
+// Before/after divider: pointer and keyboard.
+function setDivider(pct) {
+  pct = Math.min(100, Math.max(0, pct));
+  $("divider").style.left = `${pct}%`;
+  $("divider").setAttribute("aria-valuenow", String(Math.round(pct)));
+  $("after-clip").style.clipPath = `inset(0 0 0 ${pct}%)`;
+}
+(function sliderSetup() {
+  const slider = $("slider"), divider = $("divider");
+  attachPanZoom(slider);
+  let moving = false;
+  divider.addEventListener("pointerdown", (e) => { moving = true; divider.setPointerCapture(e.pointerId); e.stopPropagation(); });
+  divider.addEventListener("pointermove", (e) => {
+    if (!moving) return;
+    const r = slider.getBoundingClientRect();
+    setDivider(((e.clientX - r.left) / r.width) * 100);
+  });
+  divider.addEventListener("pointerup", () => { moving = false; });
+  divider.addEventListener("keydown", (e) => {
+    const now = Number(divider.getAttribute("aria-valuenow"));
+    if (e.key === "ArrowLeft") { setDivider(now - 5); e.preventDefault(); }
+    if (e.key === "ArrowRight") { setDivider(now + 5); e.preventDefault(); }
+  });
+})();
+
+loadModels().catch((e) => showError(`cannot load the model list: ${e.message}`));

@@ -1,0 +1,86 @@
+"""The web app in a real headless Chromium (Debian's), driven by Playwright: upload, slider,
+download, compare mode and a broken file."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .serve_helpers import CHROMIUM_ARGS, chromium_path, live_server
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    exe = chromium_path()
+    with live_server() as (url, app), playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 800}, accept_downloads=True)
+        page.goto(url + "/")
+        page.wait_for_selector("#model option[value='rrgan-x4']", state="attached")
+        yield page, url, app
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory, photo):
+    p = tmp_path_factory.mktemp("b") / "cat.png"
+    Image.fromarray(photo[60:100, 200:248]).save(p)
+    return p
+
+
+def test_upload_slider_download_equals_the_cli(browser_page, image_file, tmp_path):
+    from sisr.cli import main
+
+    page, _, _ = browser_page
+    page.set_input_files("#file", str(image_file))
+    page.select_option("#model", "rrgan-x4")
+    page.select_option("#scale", "2")
+    page.click("#go")
+    page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+    page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+    # Drag the before/after divider to a quarter of the width.
+    box = page.locator("#slider").bounding_box()
+    div = page.locator("#divider").bounding_box()
+    page.mouse.move(div["x"] + 2, div["y"] + div["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.25, div["y"] + div["height"] / 2, steps=5)
+    page.mouse.up()
+    assert 20 <= int(page.get_attribute("#divider", "aria-valuenow")) <= 30
+    with page.expect_download() as dl:
+        page.click("#download")
+    got = tmp_path / "from_page.png"
+    dl.value.save_as(got)
+    ref = tmp_path / "from_cli.png"
+    assert main(["upscale", str(image_file), "-o", str(ref), "--model", "rrgan-x4", "--scale", "2", "--quiet"]) == 0
+    a, b = np.asarray(Image.open(got)), np.asarray(Image.open(ref))
+    assert a.shape == (80, 96, 3)
+    assert np.array_equal(a, b)
+
+
+def test_compare_mode_with_two_models(browser_page, image_file):
+    page, _, _ = browser_page
+    page.set_input_files("#file", str(image_file))
+    page.select_option("#scale", "2")
+    page.check("#cmp-bicubic")
+    page.check("#cmp-rrgan-x4")
+    page.click("#compare")
+    page.wait_for_selector("#grid:not([hidden]) .stage img", timeout=60_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#grid img')].length === 2 && "
+        "[...document.querySelectorAll('#grid img')].every(i => i.naturalWidth === 96)"
+    )
+    labels = page.locator("#grid .tag").all_inner_texts()
+    assert len(labels) == 2 and labels[0].startswith("bicubic") and labels[1].startswith("rrgan-x4")
+    assert all(" s" in t for t in labels)  # each panel states its time
+
+
+def test_a_broken_file_shows_a_one_line_error(browser_page, tmp_path):
+    page, _, _ = browser_page
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+    page.set_input_files("#file", str(bad))
+    page.click("#go")
+    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    text = page.inner_text("#error")
+    assert "\n" not in text.strip() and "image" in text

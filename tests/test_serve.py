@@ -1,0 +1,168 @@
+"""The web API: every endpoint and error, the queue bound, cancel, retention, events, and a fuzz."""
+
+import io
+import time
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from sisr.serve import ServeConfig, create_app
+
+
+def png_bytes(h=24, w=20, seed=0) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wait(c, job_id, states=("done", "failed", "cancelled"), timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        s = c.get(f"/api/jobs/{job_id}").json()
+        if s["status"] in states:
+            return s
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {s['status']}")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(ServeConfig(max_upload_mb=1))) as c:
+        yield c
+
+
+def test_health_models_and_page(client):
+    assert client.get("/api/health").json()["status"] == "ok"
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert models["rrgan-x4"]["scales"] == [2, 4] and models["drsingan"]["kind"] == "zero-shot"
+    assert "<title>sisr" in client.get("/").text
+    assert client.get("/docs").status_code == 200 and "/api/jobs" in client.get("/openapi.json").text
+
+
+def test_job_lifecycle_result_events_and_zip(client):
+    r = client.post(
+        "/api/jobs", files={"file": ("a b.png", png_bytes(), "image/png")}, data={"model": "bicubic", "scale": "3"}
+    )
+    assert r.status_code == 202
+    job_id = r.json()["id"]
+    assert len(job_id) >= 20  # random, unguessable
+    events = client.get(f"/api/jobs/{job_id}/events").text
+    assert events.startswith("data: ") and '"status": "done"' in events
+    s = wait(client, job_id)
+    assert s["status"] == "done" and s["progress"] == 1.0 and s["filename"] == "a b_x3.png"
+    res = client.get(f"/api/jobs/{job_id}/result")
+    assert res.status_code == 200 and Image.open(io.BytesIO(res.content)).size == (60, 72)
+    z = client.get(f"/api/results.zip?ids={job_id}")
+    assert z.status_code == 200 and z.content[:2] == b"PK"
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 200
+    assert client.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "files, data, status, needle",
+    [
+        ({"file": ("x.png", b"not an image", "image/png")}, {}, 400, "not a readable image"),
+        ({"file": ("x.png", b"", "image/png")}, {}, 400, "empty"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "nope"}, 400, "unknown model 'nope'"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "srcnn", "scale": "2"}, 400, "does not upscale x2"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "drsingan", "tile": "64"}, 400, "does not apply"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "two"}, 400, "whole numbers"),
+        ({"file": ("x.png", b"0" * (2 << 20), "image/png")}, {}, 413, "larger than 1 MB"),
+        (None, {"model": "bicubic"}, 400, "'file' field"),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_one_line(client, files, data, status, needle):
+    r = client.post("/api/jobs", files=files, data=data)
+    assert r.status_code == status
+    err = r.json()["error"]
+    assert needle in err and "\n" not in err and "/tmp" not in err
+
+
+def test_unknown_job_and_result_before_done(client):
+    assert client.get("/api/jobs/nope").status_code == 404
+    assert client.get("/api/jobs/nope/result").json() == {"error": "no job 'nope'"}
+    assert client.delete("/api/jobs/nope").status_code == 404
+
+
+def test_full_queue_429_and_cancel_of_a_queued_and_a_running_job(photo):
+    img = io.BytesIO()
+    Image.fromarray(photo[100:164, 100:164]).save(img, "PNG")
+    with TestClient(create_app(ServeConfig(max_queue=2))) as c:
+        ids = []
+        for _ in range(2):
+            r = c.post(
+                "/api/jobs",
+                files={"file": ("p.png", img.getvalue(), "image/png")},
+                data={"model": "drsingan", "scale": "2"},
+            )
+            assert r.status_code == 202
+            ids.append(r.json()["id"])
+        full = c.post("/api/jobs", files={"file": ("p.png", png_bytes(), "image/png")}, data={"model": "bicubic"})
+        assert (
+            full.status_code == 429 and full.headers["retry-after"] == "5" and "queue is full" in full.json()["error"]
+        )
+        running = wait(c, ids[0], states=("running",))
+        assert running["status"] == "running"
+        assert c.get("/api/health").status_code == 200  # answers while a job runs
+        end = time.time() + 20
+        while c.get(f"/api/jobs/{ids[0]}").json()["progress"] == 0 and time.time() < end:
+            time.sleep(0.05)
+        assert c.get(f"/api/jobs/{ids[0]}").json()["eta_s"] is not None  # zero-shot reports training progress
+        assert c.get(f"/api/jobs/{ids[1]}").json()["status"] == "queued"
+        assert c.delete(f"/api/jobs/{ids[1]}").json()["status"] == "cancelled"
+        assert c.delete(f"/api/jobs/{ids[0]}").json()["status"] == "cancelled"
+        runner = c.app.state.runner
+        assert runner.active() == 0
+        end = time.time() + 30  # the running job stops at its next training iteration
+        while list(runner.root.iterdir()) and time.time() < end:
+            time.sleep(0.05)
+        assert not list(runner.root.iterdir())  # no files left behind
+        assert c.get("/api/health").json()["running"] is None
+
+
+def test_retention_deletes_finished_jobs_and_their_files():
+    with TestClient(create_app(ServeConfig(retention_s=0.2))) as c:
+        job_id = c.post(
+            "/api/jobs", files={"file": ("x.png", png_bytes(), "image/png")}, data={"model": "bicubic"}
+        ).json()["id"]
+        wait(c, job_id)
+        runner = c.app.state.runner
+        time.sleep(0.3)
+        runner.sweep()
+        assert c.get(f"/api/jobs/{job_id}").status_code == 404
+        assert not (runner.root / job_id).exists()
+    assert not runner.root.exists()  # the private folder goes on shutdown
+
+
+fields = st.dictionaries(
+    st.sampled_from(["model", "scale", "tile", "ensemble", "precision", "extra"]),
+    st.one_of(st.text(max_size=12), st.sampled_from(["bicubic", "rrgan-x4", "4", "-1", "0", "1e9", "bf16"])),
+    max_size=4,
+)
+payloads = st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda n: png_bytes()[:n], st.integers(0, 200)),  # truncated images
+    st.just(png_bytes()),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=payloads, data=fields, field_name=st.sampled_from(["file", "file", "image"]), raw=st.booleans())
+def test_fuzz_post_jobs_never_5xx(client, payload, data, field_name, raw):
+    if raw:
+        r = client.post("/api/jobs", content=payload, headers={"content-type": "multipart/form-data; boundary=xyz"})
+    else:
+        r = client.post("/api/jobs", files={field_name: ("f.png", payload, "image/png")}, data=data)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert set(r.json()) == {"error"}
+    else:
+        client.delete(f"/api/jobs/{r.json()['id']}")
