@@ -18,7 +18,6 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from serve_helpers import CHROMIUM_ARGS, chromium_path, live_server  # noqa: E402
-
 from sisr.io import to_uint8  # noqa: E402
 from sisr.resize import imresize  # noqa: E402
 

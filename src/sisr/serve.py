@@ -441,4 +441,3 @@ def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
