@@ -42,16 +42,46 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     return upscale_data(data, up).pixels_with_alpha()
 
 
-def upscale_file(src, dst, up, overwrite: bool = False, on_tile=None) -> Path:
-    """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata."""
+def upscale_file(src, dst, up, overwrite: bool = False, on_tile=None, size=None, restore: bool = False) -> Path:
+    """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata.
+
+    ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
+    high-quality resize of the model's output; ``restore``: back to the input's own size.
+    """
 
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
     if Path(src).resolve() == dst.resolve():
         raise SisrError(f"{dst}: output would replace its own input")
-    result = upscale_data(read_image(src), up, on_tile=on_tile)
+    data = read_image(src)
+    result = upscale_data(data, up, on_tile=on_tile)
+    if restore:
+        size = (data.pixels.shape[1], data.pixels.shape[0])
+    if size is not None:
+        result = resize_data(result, size)
     return write_image(dst, result, overwrite=True)
+
+
+def resize_data(data: ImageData, size: tuple[int | None, int | None]) -> ImageData:
+    """``data`` resized to ``(width, height)`` with MATLAB bicubic (antialiased when shrinking);
+    a None side follows the aspect ratio."""
+    h, w = data.pixels.shape[:2]
+    tw, th = size
+    if tw is None and th is None:
+        return data
+    if tw is None:
+        tw = max(1, round(w * th / h))
+    if th is None:
+        th = max(1, round(h * tw / w))
+    if (tw, th) == (w, h):
+        return data
+
+    def rs(a: np.ndarray) -> np.ndarray:
+        return np.clip(imresize(a.astype(np.float64), size=(th, tw)), 0, 1).astype(np.float32)
+
+    alpha = None if data.alpha is None else rs(data.alpha)
+    return ImageData(pixels=rs(data.pixels), alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
 
 
 def upscale_data(data, up, on_tile=None):

@@ -96,26 +96,49 @@ def _merge_reports(paths: list[str]) -> dict:
     return merged
 
 
-def _expand_inputs(items: list[str]) -> list[Path]:
+def _expand_inputs(items: list[str]) -> list[tuple[Path, Path]]:
+    """``(file, its path relative to the output folder)`` for each input: a folder is walked
+    recursively and its subfolder layout kept; files and glob matches go to the top."""
     import glob
 
     from sisr.io import IMAGE_SUFFIXES
 
-    found: list[Path] = []
+    found: list[tuple[Path, Path]] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found += [(f, f.relative_to(p)) for f in files if not any(part.startswith(".") for part in f.parts)]
         elif not p.exists() and any(ch in item for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
             if not matches:
                 raise SisrError(f"{item}: no file matches")
-            found += [m for m in matches if m.is_file()]
+            found += [(m, Path(m.name)) for m in matches if m.is_file()]
         else:
-            found.append(p)
+            found.append((p, Path(p.name)))
     if not found:
         raise SisrError("no input images")
     return found
+
+
+def _shard(items: list, what: str) -> list:
+    """This process's share under torchrun (``RANK`` of ``WORLD_SIZE``): every WORLD_SIZE-th item."""
+    import os
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1:
+        print(f"sisr: rank {rank} of {world}: {len(items[rank::world])} of {len(items)} {what}", file=sys.stderr)
+    return items[rank::world]
+
+
+def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | None:
+    if args.width is None and args.height is None:
+        return None
+    for name in ("width", "height"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise SisrError(f"--{name} must be a positive number of pixels")
+    return args.width, args.height
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
@@ -128,9 +151,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     if args.max_pixels is not None:
         set_pixel_limit(args.max_pixels)
+    restore = args.scale == 1  # restoration only: the model's smallest scale, then back to the input size
     up = load_model(
         args.model,
-        scale=args.scale,
+        scale=None if restore else args.scale,
         tile=args.tile,
         overlap=args.tile_overlap,
         ensemble=args.ensemble,
@@ -140,11 +164,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         save_model=args.save_model,
         progress=not args.quiet,
     )
+    if restore:
+        up.scale = min(up.scales)
+    size = _target_size(args)
     inputs = _expand_inputs(args.inputs)
     out = Path(args.output)
     single = len(inputs) == 1 and not out.is_dir() and out.suffix != ""
+    tag = "x1" if restore else f"x{up.scale}"
     if single:
-        targets = [out]
+        targets = [out.with_suffix(f".{args.format}") if args.format else out]
     else:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")
@@ -154,15 +182,23 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 return f".{args.format}"
             return p.suffix if p.suffix.lower() not in (".bmp", ".gif") else ".png"
 
-        targets = [out / f"{p.stem}_x{up.scale}{suffix(p)}" for p in inputs]
-    if single and args.format:
-        targets = [out.with_suffix(f".{args.format}")]
+        targets = [out / rel.parent / f"{rel.stem}_{tag}{suffix(rel)}" for _, rel in inputs]
+    jobs = _shard(list(zip((src for src, _ in inputs), targets)), "images")
+    if args.skip_existing:
+        for _, dst in jobs:  # temporary files of an interrupted run
+            for stale in dst.parent.glob(f".{dst.name}.*.part"):
+                stale.unlink(missing_ok=True)
+        todo = [(src, dst) for src, dst in jobs if not dst.exists()]
+        if len(todo) < len(jobs):
+            print(f"sisr: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already (skipped)", file=sys.stderr)
+        jobs = todo
     note = " (bicubic interpolation)" if up.name == "bicubic" else ""
     failed = 0
-    show = not args.quiet and len(inputs) > 1
-    bar = tqdm(total=len(inputs), unit="img", disable=not show, file=sys.stderr, leave=False)
-    for src, dst in zip(inputs, targets):
+    show = not args.quiet and len(jobs) > 1
+    bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr, leave=False, dynamic_ncols=True)
+    for src, dst in jobs:
         tiles: list = []  # a tile bar appears only for images cut into several tiles
+        bar.set_postfix_str(src.name, refresh=True)
 
         def on_tile(done: int, total: int, tiles=tiles, name=src.name) -> None:
             if total > 1 and not args.quiet and up.descriptor.tiling:  # zero-shot shows its own bar
@@ -171,8 +207,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 tiles[0].update(done - tiles[0].n)
 
         try:
-            upscale_file(src, dst, up, overwrite=args.overwrite, on_tile=on_tile)
-            bar.write(f"{src} -> {dst} ({up.name}, x{up.scale}){note}", file=sys.stdout)
+            upscale_file(src, dst, up, overwrite=args.overwrite, on_tile=on_tile, size=size, restore=restore)
+            bar.write(f"{src} -> {dst} ({up.name}, {tag}){note}", file=sys.stdout)
         except SisrError as e:
             if single:
                 raise
@@ -191,7 +227,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         bar.update()
     bar.close()
     if failed:
-        print(f"sisr: {failed} of {len(inputs)} images failed", file=sys.stderr)
+        print(f"sisr: {failed} of {len(jobs)} images failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -271,7 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the default model)")
-    p.add_argument("--scale", type=int, default=None, help="output scale (default: the model's largest)")
+    p.add_argument(
+        "--scale", type=int, default=None, help="output scale (default: the model's largest; 1: restore at input size)"
+    )
+    p.add_argument("--width", type=int, default=None, help="output width: model scale, then a high-quality resize")
+    p.add_argument("--height", type=int, default=None, help="output height (with --width alone, keeps the aspect)")
+    p.add_argument("--skip-existing", action="store_true", help="resume a folder run: keep outputs that exist")
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: from free memory; 0: no tiling)")
     p.add_argument("--tile-overlap", type=int, default=None, help="tile context and blend width, LR px (default 16)")
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x slower, slightly better)")

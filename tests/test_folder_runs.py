@@ -1,0 +1,100 @@
+"""Folder runs people can rely on: recursion with the layout kept, resume after SIGKILL with
+--skip-existing, torchrun sharding, target sizes and restoration at scale 1."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sisr.cli import main
+
+MODEL = ["--model", "rrgan-x4", "--scale", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, photo):
+    root = tmp_path_factory.mktemp("tree") / "in"
+    for k in range(24):
+        sub = root / ("a" if k < 12 else "b/c")
+        sub.mkdir(parents=True, exist_ok=True)
+        y, x = 8 * k, 5 * k
+        Image.fromarray(photo[y : y + 96, x : x + 96]).save(sub / f"img{k:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(tree, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "out"
+    assert main(["upscale", str(tree), "-o", str(out), *MODEL]) == 0
+    return out
+
+
+def outputs(folder: Path) -> dict[str, np.ndarray]:
+    return {str(p.relative_to(folder)): np.asarray(Image.open(p)) for p in sorted(folder.rglob("*.png"))}
+
+
+def test_folder_is_walked_recursively_with_the_layout_kept(reference):
+    names = sorted(outputs(reference))
+    assert len(names) == 24
+    assert "a/img00_x2.png" in names and "b/c/img23_x2.png" in names
+
+
+def _cli(*args, env=None):
+    return [sys.executable, "-m", "sisr", *map(str, args)]
+
+
+def test_sigkill_then_skip_existing_gives_the_uninterrupted_result(tree, reference, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(_cli("upscale", tree, "-o", out, *MODEL), env=env, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.rglob("*_x2.png"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(out.rglob("*_x2.png")))
+    assert 3 <= done_before < 24, "the run was not interrupted part-way"
+    r = subprocess.run(
+        _cli("upscale", tree, "-o", out, *MODEL, "--skip-existing"), env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"{done_before} of 24 outputs exist already" in r.stderr
+    got, ref = outputs(out), outputs(reference)
+    assert sorted(got) == sorted(ref)
+    assert all(np.array_equal(got[k], ref[k]) for k in ref)
+    assert not [p for p in out.rglob("*") if p.is_file() and p.suffix != ".png"]  # no temporary file left
+
+
+def test_torchrun_with_two_processes_writes_the_same_files(tree, reference, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0"]
+    cmd += ["-m", "sisr", "upscale", str(tree), "-o", str(out), *MODEL]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "rank 1 of 2: 12 of 24 images" in r.stderr
+    got, ref = outputs(out), outputs(reference)
+    assert sorted(got) == sorted(ref) and all(np.array_equal(got[k], ref[k]) for k in ref)
+
+
+def test_width_height_and_scale_1(tmp_path, photo):
+    src = tmp_path / "p.png"
+    Image.fromarray(photo[:60, :80]).save(src)
+    assert (
+        main(["upscale", str(src), "-o", str(tmp_path / "w.png"), "--model", "bicubic", "--width", "200", "--quiet"])
+        == 0
+    )
+    assert Image.open(tmp_path / "w.png").size == (200, 150)
+    assert (
+        main(["upscale", str(src), "-o", str(tmp_path / "wh.png"), "--width", "100", "--height", "50", "--quiet"]) == 0
+    )
+    assert Image.open(tmp_path / "wh.png").size == (100, 50)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "r.png"), "--scale", "1", "--quiet"]) == 0
+    assert Image.open(tmp_path / "r.png").size == (80, 60)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), "--width", "0", "--quiet"]) == 2
