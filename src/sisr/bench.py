@@ -14,6 +14,7 @@ from tqdm import tqdm
 from sisr import __version__
 from sisr.checkpoint import load_checkpoint
 from sisr.data import PROTOCOLS, dataset_images, sr_pair
+from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
 from sisr.infer import load_model
 from sisr.metrics import gray_of, psnr, quantize, ssim
@@ -34,13 +35,15 @@ def parse_scales(text: str) -> list[int]:
     return scales
 
 
-def evaluate(up, files, protocol: str = "y", on_image=None, with_ssim: bool = True) -> list[dict[str, Any]]:
+def evaluate(
+    up, files, protocol: str = "y", on_image=None, with_ssim: bool = True, degradation: str = "bicubic", seed: int = 0
+) -> list[dict[str, Any]]:
     """Per-image ``{"name", "psnr_y", "ssim_y", "seconds"}`` of an :class:`~sisr.infer.Upscaler` at its scale."""
 
     rows = []
     s = up.scale
     for f in files:
-        hr, lr = sr_pair(f, s, protocol)
+        hr, lr = sr_pair(f, s, protocol, degradation, seed)
         t0 = time.perf_counter()
         if lr.shape[2] == 1:
             sr = quantize(gray_of(up(np.repeat(lr, 3, axis=2))))
@@ -62,6 +65,8 @@ def run_bench(
     progress: bool = True,
     protocol: str = "y",
     settings: dict[str, Any] | None = None,
+    degradation: str = "bicubic",
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -96,7 +101,9 @@ def run_bench(
                     up = upscalers[(m, s)]
                     bar.set_description(f"{m} {d} x{s}")
                     t0 = time.perf_counter()
-                    rows = evaluate(up, files[d], protocol, on_image=lambda: bar.update())
+                    rows = evaluate(
+                        up, files[d], protocol, on_image=lambda: bar.update(), degradation=degradation, seed=seed
+                    )
                     n = len(rows)
                     results.append(
                         {
@@ -112,6 +119,9 @@ def run_bench(
     finally:
         bar.close()
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
+    if degradation == "real":
+        report["protocol"] = "rgb"
+        report["degradation"] = {"kind": "real", "seed": seed, "ranges": dataclasses.asdict(DegradeConfig())}
     first = {m: upscalers[(m, scales[0])] for m in models}
     budgets = {m: training_budget(up.meta) for m, up in first.items() if up.descriptor.kind == "supervised"}
     if budgets:
@@ -177,6 +187,8 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     """
 
     results = report["results"]
+    degraded = report.get("degradation")
+    published = published and degraded is None  # the published figures are for bicubic LR
     cols = []
     for r in results:
         key = (r["dataset"], r["scale"])
@@ -216,6 +228,12 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})
     if published and sources:
         out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]
+    if degraded:
+        out += [
+            f"LR inputs: {degraded['kind']} degradations (`sisr.degrade`, Real-ESRGAN's ranges) of the 8-bit RGB "
+            f"images, seed {degraded['seed']}.",
+            "",
+        ]
     zero_shot = report.get("zero_shot_settings", {})
     if zero_shot:
         default = dataclasses.asdict(ZeroShotConfig())

@@ -53,6 +53,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             protocol=args.protocol,
             settings=parse_overrides(args.set),
+            degradation=args.degradation,
+            seed=args.seed,
         )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -299,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="LR synthesis: y = bicubic of the 8-bit luma, as in the published SRCNN/VDSR/DRCN/DRRN "
         "tables (default); rgb = bicubic of the 8-bit RGB image, as in EDSR and later",
     )
+    p.add_argument(
+        "--degradation",
+        choices=["bicubic", "real"],
+        default="bicubic",
+        help="bicubic: MATLAB bicubic LR (default); real: blur, resize, noise and JPEG (sisr.degrade) of the RGB image",
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --degradation real: the degradations' seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
     p.set_defaults(func=cmd_bench)

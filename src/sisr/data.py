@@ -8,10 +8,12 @@ with :func:`sisr.resize.imresize` on 8-bit values, as the benchmark rules say.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from sisr.degrade import degrade
 from sisr.errors import SisrError
 from sisr.io import read_image, to_uint8
 from sisr.metrics import rgb_to_y
@@ -74,19 +76,31 @@ def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
 PROTOCOLS = ("rgb", "y")
 
 
-def sr_pair(path: str | os.PathLike, scale: int, protocol: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+def sr_pair(
+    path: str | os.PathLike, scale: int, protocol: str = "rgb", degradation: str = "bicubic", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(HR mod-cropped, LR) ``H x W x C`` arrays for one benchmark image (C = 3, or 1 for gray).
 
     ``protocol="y"`` (sisr's default; that of the SRCNN/VDSR/DRCN/DRRN tables,
     whose bicubic row is the field's reference): HR is the 8-bit luma
     ``round(Y)`` (gray as is), LR its bicubic downscale kept in float, as
     VDSR's MATLAB test code does; RGB models see it replicated to 3 channels.
+    ``degradation="real"``: HR is the 8-bit RGB image, LR made by :func:`sisr.degrade.degrade`
+    (blur, resize, noise, JPEG; seeded by ``seed``, the scale and the file name).
     ``protocol="rgb"`` (that of EDSR and later): HR is the 8-bit image, LR its
     MATLAB-bicubic downscale in 8-bit arithmetic (uint8). Bicubic itself
     scores about 0.01 dB higher under it (Set5 x2: 33.68 vs 33.66).
     """
     if protocol not in PROTOCOLS:
         raise SisrError(f"unknown protocol '{protocol}' (use {' or '.join(PROTOCOLS)})")
+    if degradation == "real":
+        # Real-photo degradations (sisr.degrade) of the 8-bit RGB image, seeded by (seed, scale, file name),
+        # so an image's LR does not depend on what else is measured.
+        hr = modcrop(to_uint8(read_image(path).rgb), scale)
+        rng = np.random.default_rng([seed, scale, zlib.crc32(Path(path).name.encode())])
+        return hr, degrade(hr, scale, rng)
+    if degradation != "bicubic":
+        raise SisrError(f"unknown degradation '{degradation}' (use bicubic or real)")
     img8 = to_uint8(read_image(path).pixels)
     if protocol == "rgb":
         hr = modcrop(img8, scale)

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from sisr.checkpoint import load_checkpoint, load_tensors, save_checkpoint, save_tensors
 from sisr.config import load_config
 from sisr.data import PatchSampler, dataset_images, sr_pair
+from sisr.degrade import degrade_batch
 from sisr.errors import SisrError
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
@@ -57,6 +58,7 @@ class TrainConfig:
     batch: int = 16  # per rank
     scale_aug: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
     gray_prob: float = 0.3
+    degradation: str = "bicubic"  # LR synthesis: "bicubic" (MATLAB) or "real" (sisr.degrade, Real-ESRGAN's model)
     # optimisation
     steps: int = 100_000
     lr: float = 2e-4
@@ -125,6 +127,8 @@ class SupervisedView(nn.Module):
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, sampler=None, val_files=None) -> None:
+        if cfg.degradation not in ("bicubic", "real"):
+            raise SisrError(f"degradation must be 'bicubic' or 'real', got '{cfg.degradation}'")
         if cfg.phase not in ("psnr", "gan"):
             raise SisrError(f"phase must be 'psnr' or 'gan', got '{cfg.phase}'")
         self.cfg = cfg
@@ -205,8 +209,12 @@ class Trainer:
                 gray_prob=self.cfg.gray_prob,
             )
         rng = np.random.default_rng([self.cfg.seed, self.rank, step])
-        hr = torch.from_numpy(self.sampler.sample(rng, self.cfg.batch)).permute(0, 3, 1, 2).float().div_(255)
-        lr = imresize_torch(hr, 1.0 / self.scale)
+        patches = self.sampler.sample(rng, self.cfg.batch)
+        hr = torch.from_numpy(patches).permute(0, 3, 1, 2).float().div_(255)
+        if self.cfg.degradation == "real":
+            lr = torch.from_numpy(degrade_batch(patches, self.scale, rng)).permute(0, 3, 1, 2).contiguous()
+        else:
+            lr = imresize_torch(hr, 1.0 / self.scale)
         targets = {s: hr if s == self.scale else imresize_torch(hr, s / self.scale) for s in self.net.scales}
         to = {"device": self.device, "memory_format": self.mf}
         return lr.to(**to), {s: t.to(**to) for s, t in targets.items()}
