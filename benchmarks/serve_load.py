@@ -27,7 +27,6 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from serve_helpers import live_server  # noqa: E402
-
 from sisr.serve import ServeConfig  # noqa: E402
 
 

@@ -21,6 +21,24 @@ import torch
 from torch import nn
 
 from sisr.infer import load_model
+from sisr.precision import autocast
+
+
+class CompactReference(nn.Module):
+    """Real-ESRGAN's compact model layout (SRVGGNetCompact, as ``realesr-general-x4v3``: 64 features,
+    32 body convs, PReLU, pixel shuffle, nearest-upsampled input added), random weights: the CPU
+    peer a blind model is timed against. Written here from its published description."""
+
+    def __init__(self, scale: int = 4, feats: int = 64, convs: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, feats, 3, padding=1), nn.PReLU(feats)]
+        for _ in range(convs):
+            layers += [nn.Conv2d(feats, feats, 3, padding=1), nn.PReLU(feats)]
+        layers += [nn.Conv2d(feats, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale)]
+        self.body, self.scale = nn.Sequential(*layers), scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest")
 
 
 def conv_flops(module: nn.Module, x: torch.Tensor, scale: int) -> int:
@@ -33,7 +51,7 @@ def conv_flops(module: nn.Module, x: torch.Tensor, scale: int) -> int:
 
     hs = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)]
     with torch.no_grad():
-        module.forward_scale(x, scale)
+        module(x) if scale is None else module.forward_scale(x, scale)
     for h in hs:
         h.remove()
     return total
@@ -82,6 +100,22 @@ def main() -> None:
             "s_per_output_mp": sec / out_mp,
             "conv_gflops": gflops,
             "fraction_of_peak": gflops / ref,
+        }
+    ref = CompactReference(base.scale).eval().to(memory_format=torch.channels_last)
+    print(f"reference: compact layout, {sum(p.numel() for p in ref.parameters()) / 1e6:.2f}M parameters")
+    xr = x.contiguous(memory_format=torch.channels_last)
+    for precision in ("fp32", "bf16"):
+
+        def run_ref(precision=precision):
+            with torch.no_grad(), autocast(precision):
+                return ref(xr)
+
+        sec = timed(run_ref, args.repeat)
+        rows[f"reference compact {precision}"] = {
+            "seconds": sec,
+            "s_per_output_mp": sec / out_mp,
+            "conv_gflops": conv_flops(ref, x, None) / sec / 1e9,
+            "fraction_of_peak": conv_flops(ref, x, None) / sec / 1e9 / peak[precision],
         }
     print(
         f"model {base.name} x{base.scale}, {args.size}x{args.size} -> {args.size * base.scale}px, "

@@ -192,3 +192,19 @@ def test_table_1_states_each_models_training_budget(tmp_path):
         "150 x 16, 1.50 h, cpu A (2 runs) |" in table1 and "| bicubic | 30.00 | 28.42 | none (no training) |" in table1
     )
     assert "none (no training)" not in md.split("Table 2")[1]
+
+
+def test_compare_figure_for_an_input_without_ground_truth(tmp_path, photo):
+    from sisr.cli import main
+    from sisr.io import write_image
+
+    src = tmp_path / "photo_small.jpg"
+    write_image(src, photo[:40, :50])
+    out = tmp_path / "fig.png"
+    args = ["compare", str(src), "--lr", "--models", "bicubic,rrgan-x4", "--scale", "4", "--crop", "40,40,64,48"]
+    assert main([*args, "-o", str(out)]) == 0
+    from PIL import Image
+
+    fig = Image.open(out)
+    assert fig.height == 144 + 18 and fig.width > 2 * 192
+    assert main([*args[:-1], "190,0,64,48", "-o", str(tmp_path / "bad.png")]) == 2

@@ -238,7 +238,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sisr.io import write_image
 
     crop = parse_crop(args.crop)
-    fig = compare_figure(args.image, _csv(args.models), args.scale, crop)
+    fig = compare_figure(args.image, _csv(args.models), args.scale, crop, lr_input=args.lr)
     write_image(args.output, fig, overwrite=args.overwrite)
     print(f"wrote {args.output}")
     return 0
@@ -341,10 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_upscale)
 
     p = sub.add_parser("compare", help="figure: HR with a crop box and each model's zoomed crop with its PSNR")
-    p.add_argument("image", help="HR image (the LR input is its MATLAB-bicubic downscale)")
+    p.add_argument("image", help="HR image (the LR input is its MATLAB-bicubic downscale), or with --lr the input")
     p.add_argument("--models", default="bicubic,rrgan-x4", help="comma-separated models")
     p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--crop", required=True, help="X,Y,W,H of the crop in HR pixels")
+    p.add_argument("--crop", required=True, help="X,Y,W,H of the crop in HR (output) pixels")
+    p.add_argument("--lr", action="store_true", help="the image is the input itself (a photo without ground truth)")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_compare)

@@ -32,12 +32,18 @@ def compare_figure(
     scale: int,
     crop: tuple[int, int, int, int],
     panel: int = 192,
+    lr_input: bool = False,
 ) -> np.ndarray:
     """uint8 ``H x W x 3`` figure: HR with the crop box, HR crop, then each model's crop with its PSNR.
 
     The LR input is the MATLAB-bicubic downscale of the mod-cropped HR; PSNR is
     the Y-channel PSNR of the whole image (``scale`` pixels cropped per edge).
+    With ``lr_input`` the image itself is the input (a photo with no ground truth):
+    the overview is its bicubic enlargement, the crop is in output pixels, and
+    each panel gives the model's time instead of a PSNR.
     """
+    if lr_input:
+        return _figure_without_hr(image, models, scale, crop, panel)
 
     hr, lr = sr_pair(image, scale, "rgb")
     if hr.shape[2] == 1:
@@ -70,6 +76,43 @@ def compare_figure(
     left = ov_w + gap
     for label, img in panels:
         fig.paste(img, (left, label_h))
+        draw.text((left + 2, 2), label, fill=(0, 0, 0))
+        left += panel + gap
+    return np.asarray(fig)
+
+
+def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int) -> np.ndarray:
+    import time
+
+    from sisr.io import read_image, to_uint8
+
+    lr = read_image(image).rgb
+    x, y, w, h = crop
+    H, W = lr.shape[0] * scale, lr.shape[1] * scale
+    if x + w > W or y + h > H:
+        raise SisrError(f"crop {crop} lies outside the {W}x{H} output")
+    zoom_h = round(panel * h / w)
+    panels = []
+    base = None
+    for name in models:
+        up = load_model(name, scale=scale)
+        t0 = time.perf_counter()
+        sr = to_uint8(up(lr))
+        panels.append((f"{name} {time.perf_counter() - t0:.1f} s", sr))
+        if base is None or name == "bicubic":
+            base = sr
+    overview = Image.fromarray(base)
+    ImageDraw.Draw(overview).rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 0, 0), width=max(2, W // 200))
+    ov_w = round(overview.width * zoom_h / overview.height)
+    overview = overview.resize((ov_w, zoom_h), Image.BICUBIC)
+    label_h, gap = 18, 4
+    fig = Image.new("RGB", (ov_w + gap + len(panels) * (panel + gap), zoom_h + label_h), (255, 255, 255))
+    fig.paste(overview, (0, label_h))
+    draw = ImageDraw.Draw(fig)
+    draw.text((2, 2), Path(image).stem, fill=(0, 0, 0))
+    left = ov_w + gap
+    for label, img in panels:
+        fig.paste(Image.fromarray(img[y : y + h, x : x + w]).resize((panel, zoom_h), Image.NEAREST), (left, label_h))
         draw.text((left + 2, 2), label, fill=(0, 0, 0))
         left += panel + gap
     return np.asarray(fig)
