@@ -67,6 +67,7 @@ def run_bench(
     settings: dict[str, Any] | None = None,
     degradation: str = "bicubic",
     seed: int = 0,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -88,7 +89,7 @@ def run_bench(
 
     def options(m: str) -> dict[str, Any]:
         # Zero-shot models take the settings; the others run untiled, as the tables assume.
-        return {"settings": settings} if m in ZEROSHOT else {"tile": 0}
+        return {"settings": settings} if m in ZEROSHOT else {"tile": 0, "precision": precision}
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     total = sum(len(files[d]) for d in datasets) * len(models) * len(scales)
@@ -119,6 +120,8 @@ def run_bench(
     finally:
         bar.close()
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
+    if precision != "fp32":
+        report["precision"] = precision
     if degradation == "real":
         report["protocol"] = "rgb"
         report["degradation"] = {"kind": "real", "seed": seed, "ranges": dataclasses.asdict(DegradeConfig())}

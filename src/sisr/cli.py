@@ -55,6 +55,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             settings=parse_overrides(args.set),
             degradation=args.degradation,
             seed=args.seed,
+            precision=args.precision,
         )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -308,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bicubic: MATLAB bicubic LR (default); real: blur, resize, noise and JPEG (sisr.degrade) of the RGB image",
     )
     p.add_argument("--seed", type=int, default=0, help="with --degradation real: the degradations' seed")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32", help="of the trained models")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
     p.set_defaults(func=cmd_bench)
