@@ -397,8 +397,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             while True:
                 if job.version != seen:
                     seen = job.version
-                    yield f"data: {json.dumps(job.public())}\n\n"
-                    if job.status in TERMINAL:
+                    now = job.public()  # one snapshot: the event sent is the state the loop ends on
+                    yield f"data: {json.dumps(now)}\n\n"
+                    if now["status"] in TERMINAL:
                         return
                 await asyncio.sleep(0.2)
 

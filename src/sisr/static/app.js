@@ -91,7 +91,13 @@ function follow(id) {
     renderJob(state.jobs.get(id));
     if (["done", "failed", "cancelled"].includes(data.status)) { es.close(); refreshView(); }
   };
-  es.onerror = () => es.close();
+  // A dropped stream reconnects by itself; one that cannot (the job is gone) is read once more.
+  es.onerror = async () => {
+    if (es.readyState !== EventSource.CLOSED) return;
+    try { Object.assign(state.jobs.get(id) || {}, await api(`/api/jobs/${id}`)); } catch (err) { showError(err.message); }
+    renderJob(state.jobs.get(id));
+    refreshView();
+  };
 }
 
 function eta(job) {
