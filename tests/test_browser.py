@@ -73,6 +73,9 @@ def test_compare_mode_with_two_models(browser_page, image_file):
     labels = page.locator("#grid .tag").all_inner_texts()
     assert len(labels) == 2 and labels[0].startswith("bicubic") and labels[1].startswith("rrgan-x4")
     assert all(" s" in t for t in labels)  # each panel states its time
+    page.click("#as-slider")  # model A vs model B in the before/after slider
+    page.wait_for_selector("#slider:not([hidden])")
+    assert page.inner_text("#before-tag") == "bicubic" and page.inner_text("#after-tag") == "rrgan-x4"
 
 
 def test_a_broken_file_shows_a_one_line_error(browser_page, tmp_path):

@@ -162,6 +162,13 @@ $("compare").addEventListener("click", async () => {
   } catch (err) { showError(err.message); }
 });
 
+$("as-slider").addEventListener("click", () => {
+  const g = state.groups[state.current];
+  state.groups.push({ kind: "slider", before: g.ids[0], after: g.ids[1] });
+  state.current = state.groups.length - 1;
+  refreshView();
+});
+
 // ---- viewing ------------------------------------------------------------------------------------
 const resultUrl = (id) => `/api/jobs/${id}/result`;
 
@@ -169,12 +176,14 @@ function refreshView() {
   const g = state.groups[state.current];
   if (!g) return;
   const ready = (id) => state.jobs.get(id)?.status === "done";
+  $("as-slider").hidden = !(g.kind === "grid" && g.ids.length === 2 && g.ids.every(ready));
   if (g.kind === "slider") {
     $("grid").hidden = true;
     if (!ready(g.before) || !ready(g.after)) return;
-    const after = state.jobs.get(g.after);
+    const after = state.jobs.get(g.after), before = state.jobs.get(g.before);
     $("view-title").textContent = `${after.model} x${after.scale}: ${after.seconds} s`;
     $("after-tag").textContent = after.model;
+    $("before-tag").textContent = before.model;
     $("slider").hidden = false;
     loadInto($("before"), resultUrl(g.before));
     loadInto($("after"), resultUrl(g.after), () => fit([$("slider")]));
