@@ -258,3 +258,17 @@ def test_sigterm_stops_after_the_step_with_the_state_saved(tmp_path, photo):
     assert 3 <= t.step < 50
     assert load_tensors(tmp_path / "run" / "state.safetensors", "train-state")[1]["step"] == t.step
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_training_on_degraded_lr_is_deterministic_and_validates(tmp_path, photo):
+    a = tiny_trainer(tmp_path / "a", photo, degradation="real", steps=3, val_every=3)
+    b = tiny_trainer(tmp_path / "b", photo, degradation="real", steps=3, val_every=3)
+    lr_a, _ = a.batch(5)
+    lr_b, _ = b.batch(5)
+    assert lr_a.shape == (2, 3, 12, 12) and torch.equal(lr_a, lr_b)
+    clean = tiny_trainer(tmp_path / "c", photo, steps=3)
+    assert not torch.equal(clean.batch(5)[0], lr_a)
+    a.run(progress=False)
+    assert a.history and np.isfinite(a.history[-1]["val_psnr"]["4"])
+    with pytest.raises(SisrError, match="degradation must be"):
+        tiny_trainer(tmp_path / "d", photo, degradation="jpeg")
