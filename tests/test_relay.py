@@ -1,0 +1,31 @@
+"""The training relay's queue file and state bookkeeping (tools/relay.py)."""
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import relay  # noqa: E402
+
+from sisr.checkpoint import save_tensors  # noqa: E402
+
+
+def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
+    q = tmp_path / "queue.toml"
+    q.write_text(relay.QUEUE.read_text())
+    monkeypatch.setattr(relay, "QUEUE", q)
+    runs = relay.read_queue()
+    assert runs and all(set(relay.FIELDS) <= set(r) for r in runs)
+    assert all((relay.REPO / r["recipe"]).is_file() for r in runs)
+    runs[0]["status"], runs[0]["step"], runs[0]["val"] = "done", 5, "x4 30.00"
+    relay.write_queue(runs)
+    back = relay.read_queue()
+    assert back[0]["status"] == "done" and back[0]["step"] == 5 and back[0]["val"] == "x4 30.00"
+    assert relay.head(back) is back[1] if len(back) > 1 else relay.head(back) is None
+    assert q.read_text().startswith("# The training queue")  # the header comment is kept
+    state = save_tensors(tmp_path / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 42})
+    assert relay.state_step(state) == 42 and relay.state_step(tmp_path / "none") == -1
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1, "loss": 0.1}\n{"step": 250, "val_psnr": {"4": 27.5}}\n')
+    assert relay.last_val(log) == (250, {"4": 27.5})
