@@ -72,10 +72,7 @@ def cmd_train(seconds: float) -> int:
         return 0
     data = _assemble()
     live, saved = relay.folders(run)
-    live.mkdir(parents=True, exist_ok=True)
-    if relay.state_step(saved / "state.safetensors") > relay.state_step(live / "state.safetensors"):
-        for f in ("state.safetensors", "log.jsonl"):
-            shutil.copy2(saved / f, live / f)
+    relay.take_committed(live, saved)
     env = dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"]), "--set", f"out={live}"]
     cmd += ["--set", f"steps={run['target']}", "--set", "device=auto", "--set", "threads=0"]

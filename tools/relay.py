@@ -88,19 +88,29 @@ def cmd_status(runs: list[dict]) -> None:
             print(f"  checkpoints/: step {state_step(saved / 'state.safetensors')}; training: {pid or 'no'}")
 
 
-def cmd_start(runs: list[dict], threads: int) -> None:
-    from sisr.precision import native_bf16
-
+def head_or_exit(runs: list[dict]) -> tuple[dict, Path, Path]:
+    """The queue's head run and its ``runs/`` and ``checkpoints/`` folders; exits when the queue is empty."""
     run = head(runs)
     if run is None:
         sys.exit("relay: the queue is empty (every run is done)")
-    live, saved = folders(run)
-    if pid_alive(live / "relay.pid"):
-        sys.exit(f"relay: {run['name']} is already training (pid {(live / 'relay.pid').read_text().strip()})")
+    return (run, *folders(run))
+
+
+def take_committed(live: Path, saved: Path) -> None:
+    """Start from the committed state when it is newer than the one in ``runs/``."""
     live.mkdir(parents=True, exist_ok=True)
     if state_step(saved / "state.safetensors") > state_step(live / "state.safetensors"):
         for f in ("state.safetensors", "log.jsonl"):
             shutil.copy2(saved / f, live / f)
+
+
+def cmd_start(runs: list[dict], threads: int) -> None:
+    from sisr.precision import native_bf16
+
+    run, live, saved = head_or_exit(runs)
+    if pid_alive(live / "relay.pid"):
+        sys.exit(f"relay: {run['name']} is already training (pid {(live / 'relay.pid').read_text().strip()})")
+    take_committed(live, saved)
     device = "cuda" if _cuda() else "cpu"
     cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"])]
     cmd += ["--set", f"out={live}", "--set", f"steps={run['target']}", "--set", f"device={device}"]
@@ -139,10 +149,7 @@ def cmd_stop(runs: list[dict]) -> None:
 
 
 def cmd_save(runs: list[dict], commit: bool) -> None:
-    run = head(runs)
-    if run is None:
-        sys.exit("relay: the queue is empty")
-    live, saved = folders(run)
+    run, live, saved = head_or_exit(runs)
     step = state_step(live / "state.safetensors")
     if step <= state_step(saved / "state.safetensors"):
         sys.exit(f"relay: runs/{run['name']} holds no newer state than checkpoints/ (step {step})")
