@@ -66,3 +66,22 @@ def test_cli_sizes_that_used_to_crash(tmp_path, size, extra, capsys):
     Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(src)
     assert main(["upscale", str(src), "-o", str(dst), "--quiet", *extra]) == 0
     assert Image.open(dst).size == (size[0] * 4, size[1] * 4)
+
+
+@pytest.mark.parametrize("tile", [16, 64, 100, 1024])
+@pytest.mark.parametrize("overlap", [0, 1, 8, 16, 33, 64])
+def test_edge_sizes_are_always_covered(tile, overlap):
+    # The sizes where tiling turns over (tile - 1, tile, tile + 1, tile + overlap/2 +- 1, 2 tiles + 1),
+    # on both axes and at every scale, independent of what the random search draws.
+    eff = min(overlap, tile // 2) // 2
+    sides = sorted({tile - 1, tile, tile + 1, tile + eff - 1, tile + eff + 1, 2 * tile + 1} - {0})
+    model = MODELS[1 if overlap >= 1 else 0]
+    for s in (2, 3, 4):
+        for long_side in sides:
+            for h, w in ((long_side, 5), (5, long_side)):
+                x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(h + 3 * w))
+                with torch.no_grad():
+                    tiled = run_tiled(lambda t, s=s: model.forward_scale(t, s), x, s, tile, overlap)
+                    full = model.forward_scale(x, s)
+                assert tiled.shape == (1, 3, h * s, w * s)
+                assert float((tiled - full).abs().max()) <= 1 / 255
