@@ -17,8 +17,8 @@ from sisr.models import PRETRAINED
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
 
 
-def validation_curve(log: Path) -> list[str]:
-    """The Set5 validation rows of a training log as a Markdown table (last value per step wins)."""
+def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
+    """The validation rows of a training log as a Markdown table (last value per step wins)."""
     rows: dict[int, dict[str, float]] = {}
     for line in log.read_text().splitlines():
         rec = json.loads(line)
@@ -28,7 +28,7 @@ def validation_curve(log: Path) -> list[str]:
         return []
     scales = sorted({s for v in rows.values() for s in v}, key=int)
     out = [
-        "## Validation curve (Set5, EMA weights, Y-PSNR)",
+        f"## Validation curve ({val_data}, EMA weights, Y-PSNR)",
         "",
         "| step | " + " | ".join(f"x{s}" for s in scales) + " |",
         "|---:|" + "---:|" * len(scales),
@@ -102,7 +102,7 @@ def main() -> None:
     if args.notes:
         lines += [Path(args.notes).read_text().strip(), ""]
     if args.log:
-        lines += validation_curve(Path(args.log))
+        lines += validation_curve(Path(args.log), recipe.get("val_data", "Set5"))
     out = WEIGHTS / (Path(PRETRAINED[args.name][0]).stem + ".md")
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
