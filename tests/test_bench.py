@@ -208,3 +208,17 @@ def test_compare_figure_for_an_input_without_ground_truth(tmp_path, photo):
     fig = Image.open(out)
     assert fig.height == 144 + 18 and fig.width > 2 * 192
     assert main([*args[:-1], "190,0,64,48", "-o", str(tmp_path / "bad.png")]) == 2
+
+
+def test_per_image_tables_print_the_papers_table_2_beside_ours():
+    from sisr.published import PUBLISHED
+
+    images = [{"name": n, "psnr_y": 30.0, "ssim_y": 0.9, "seconds": 1.0} for n in ("baby", "bird", "mine")]
+    rows = [{"model": "drsingan", "dataset": "Set5", "scale": 4, "psnr_y": 30.0, "ssim_y": 0.9, "images": images}]
+    md = to_markdown({"results": rows}, per_image=True)
+    assert "| image | PSNR | SSIM | pub. PSNR | pub. SSIM | seconds |" in md
+    assert "| baby | 30.00 | 0.9000 | 25.161 | 0.746 | 1.0 |" in md and "| mine | 30.00 | 0.9000 |  |  | 1.0 |" in md
+    assert "Zheng & Zhang, Table 2" in md
+    assert PUBLISHED[("singan", "Set5", 2)][0] == 28.186 and PUBLISHED[("singan", "Set5", 4)][0] == 24.824
+    plain = to_markdown({"results": [{**rows[0], "model": "rrgan-x4"}]}, per_image=True)
+    assert "pub. PSNR" not in plain

@@ -19,7 +19,7 @@ from sisr.errors import SisrError
 from sisr.infer import load_model
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
-from sisr.published import PUBLISHED
+from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
 from sisr.zeroshot import ZeroShotConfig
 
 __all__ = ["evaluate", "parse_scales", "run_bench", "to_markdown"]
@@ -250,11 +250,22 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
         out += [f"`{m}` settings (its training budget, on each image): {text}.", ""]
     if per_image:
         for r in results:
+            key = (r["model"], r["dataset"], r["scale"])
+            pub = {i["name"]: PUBLISHED_PER_IMAGE.get((*key, i["name"])) for i in r["images"]} if published else {}
+            with_pub = any(pub.values())
             out.append(f"### {r['model']} on {r['dataset']} x{r['scale']}\n")
-            out.append("| image | PSNR | SSIM | seconds |\n|---|---:|---:|---:|")
-            out.extend(
-                f"| {i['name']} | {i['psnr_y']:.2f} | {i['ssim_y']:.4f} | {i.get('seconds', float('nan')):.1f} |"
-                for i in r["images"]
-            )
+            if with_pub:
+                out.append("| image | PSNR | SSIM | pub. PSNR | pub. SSIM | seconds |\n|---|---:|---:|---:|---:|---:|")
+            else:
+                out.append("| image | PSNR | SSIM | seconds |\n|---|---:|---:|---:|")
+            for i in r["images"]:
+                cells = [i["name"], f"{i['psnr_y']:.2f}", f"{i['ssim_y']:.4f}"]
+                if with_pub:
+                    p = pub.get(i["name"])
+                    cells += [f"{p[0]:.3f}", f"{p[1]:.3f}"] if p else ["", ""]
+                cells.append(f"{i.get('seconds', float('nan')):.1f}")
+                out.append("| " + " | ".join(cells) + " |")
+            if with_pub:
+                out.append(f"\npub.: {next(p for p in pub.values() if p)[2]}.")
             out.append("")
     return "\n".join(out)
