@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import png
 from PIL import Image, UnidentifiedImageError
 
 from sisr.atomic import atomic_target
@@ -152,6 +151,8 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
 def _read_png16(p: Path, im) -> ImageData:
 
     info, orientation = _metadata(im)
+    import png  # only the 16-bit PNG paths need pypng; training machines may lack it
+
     width, height, rows, meta = png.Reader(filename=str(p)).asDirect()
     planes = meta["planes"]
     arr = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
@@ -282,6 +283,8 @@ def _write_png16(fh, data: ImageData, has_alpha: bool) -> None:
     arr = np.concatenate(planes, axis=2)
     h, w, c = arr.shape
     buf = io.BytesIO()
+    import png  # see _read_png16
+
     writer = png.Writer(w, h, bitdepth=16, greyscale=c in (1, 2), alpha=has_alpha, compression=6)
     writer.write(buf, arr.reshape(h, w * c))
     raw = buf.getvalue()
