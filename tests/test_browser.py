@@ -78,6 +78,23 @@ def test_compare_mode_with_two_models(browser_page, image_file):
     assert page.inner_text("#before-tag") == "bicubic" and page.inner_text("#after-tag") == "rrgan-x4"
 
 
+def test_compare_mode_on_a_crop(browser_page, image_file):
+    page, _, _ = browser_page
+    page.set_input_files("#file", str(image_file))
+    page.select_option("#scale", "2")
+    page.fill("#crop", "4,6,20,16")
+    page.click("#compare")  # bicubic and rrgan-x4 are still ticked
+    page.wait_for_function(
+        "[...document.querySelectorAll('#grid img')].length === 2 && "
+        "[...document.querySelectorAll('#grid img')].every(i => i.naturalWidth === 40 && i.naturalHeight === 32)",
+        timeout=60_000,
+    )
+    page.fill("#crop", "40,0,20,16")
+    page.click("#compare")
+    page.wait_for_function("document.getElementById('error').textContent.includes('outside')")
+    page.fill("#crop", "")
+
+
 def test_a_broken_file_shows_a_one_line_error(browser_page, tmp_path):
     page, _, _ = browser_page
     bad = tmp_path / "broken.png"

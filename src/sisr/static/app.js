@@ -61,9 +61,9 @@ document.addEventListener("paste", (e) => {
 });
 
 // ---- jobs ---------------------------------------------------------------------------------------
-async function submit(model, options = {}) {
+async function submit(model, options = {}, file = state.file) {
   const fd = new FormData();
-  fd.append("file", state.file, state.file.name || "pasted.png");
+  fd.append("file", file, file.name || "pasted.png");
   fd.append("model", model);
   fd.append("scale", $("scale").value);
   for (const [k, v] of Object.entries(options)) if (v !== "" && v !== false && v != null) fd.append(k, v);
@@ -150,11 +150,12 @@ $("compare").addEventListener("click", async () => {
   const names = [...document.querySelectorAll("#compare-models input:checked")].map((i) => i.value);
   if (names.length < 2 || names.length > 4) return showError("pick 2 to 4 models to compare");
   try {
+    const file = $("crop").value.trim() ? await cropped(state.file, $("crop").value) : state.file;
     const ids = [];
     for (const n of names) {
       const m = state.models.find((x) => x.name === n);
       if (!m.scales.includes(Number($("scale").value))) throw new Error(`${n} does not upscale x${$("scale").value}`);
-      ids.push(await submit(n, userOptions(m)));
+      ids.push(await submit(n, userOptions(m), file));
     }
     state.groups.push({ kind: "grid", ids });
     state.current = state.groups.length - 1;
@@ -168,6 +169,23 @@ $("as-slider").addEventListener("click", () => {
   state.current = state.groups.length - 1;
   refreshView();
 });
+
+// A crop of the input as a PNG file, so that compare mode can run on a region of a large image.
+async function cropped(file, text) {
+  const v = text.split(",").map((t) => Number(t.trim()));
+  if (v.length !== 4 || v.some((n) => !Number.isInteger(n) || n < 0) || v[2] < 1 || v[3] < 1) {
+    throw new Error("crop expects x,y,w,h as whole numbers");
+  }
+  const bmp = await createImageBitmap(file);
+  const [x, y, w, h] = v;
+  if (x + w > bmp.width || y + h > bmp.height) throw new Error(`crop ${text} lies outside the ${bmp.width}x${bmp.height} input`);
+  const canvas = document.createElement("canvas");
+  canvas.width = w;
+  canvas.height = h;
+  canvas.getContext("2d").drawImage(bmp, x, y, w, h, 0, 0, w, h);
+  const blob = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
+  return new File([blob], `${(file.name || "image").replace(/\.[^.]*$/, "")}_crop.png`, { type: "image/png" });
+}
 
 // ---- viewing ------------------------------------------------------------------------------------
 const resultUrl = (id) => `/api/jobs/${id}/result`;
