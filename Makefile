@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sisr-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo serve test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/sisr upscale assets/chelsea_crop.png -o demo/chelsea_crop_x4.png --overwrite
+
+serve: $(STAMP)
+	$(BIN)/sisr serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
