@@ -53,9 +53,9 @@ def state_step(path: Path) -> int:
     """The step stored in a training state, or -1 when there is none."""
     if not path.is_file():
         return -1
-    from sisr.checkpoint import load_tensors
+    from sisr.checkpoint import read_header
 
-    return int(load_tensors(path, "train-state")[1]["step"])
+    return int(read_header(path, "train-state")["step"])
 
 
 def last_val(log: Path) -> tuple[int, dict] | None:

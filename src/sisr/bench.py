@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sisr import __version__
-from sisr.checkpoint import load_checkpoint
+from sisr.checkpoint import read_header
 from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
@@ -155,7 +155,7 @@ def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
         found = _find_weights(init)
         if found is None:
             break
-        prev = load_checkpoint(found).meta
+        prev = read_header(found, "weights")
         steps += int(prev.get("steps", 0))
         seconds += float(prev.get("train_seconds", 0))
         hardware.add(prev.get("hardware", ""))

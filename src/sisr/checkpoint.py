@@ -30,6 +30,7 @@ __all__ = [
     "Checkpoint",
     "load_checkpoint",
     "load_tensors",
+    "read_header",
     "save_checkpoint",
     "save_tensors",
 ]
@@ -83,16 +84,14 @@ def _migrate(raw: dict[str, str], p: Path) -> dict[str, Any]:
     raise SisrError(f"{p}: safetensors file without sisr metadata (not written by sisr)")
 
 
-def load_tensors(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(tensors, header)`` of a sisr file of ``kind``; older versions are migrated. Never unpickles."""
-
+def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise SisrError(f"{p}: no such file")
     try:
         with safe_open(str(p), framework="pt") as f:
             raw = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if with_tensors else {}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         hint = " (pickled .pth/.pt files are not loaded: convert them to safetensors)"
         raise SisrError(f"{p}: not a safetensors file{hint}: {str(e).splitlines()[0]}") from None
@@ -108,6 +107,16 @@ def load_tensors(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Te
     if header.get("kind") != kind:
         raise SisrError(f"{p}: a sisr {header.get('kind')} file, not {kind}")
     return tensors, header
+
+
+def load_tensors(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, header)`` of a sisr file of ``kind``; older versions are migrated. Never unpickles."""
+    return _open(path, kind, with_tensors=True)
+
+
+def read_header(path: str | os.PathLike, kind: str) -> dict[str, Any]:
+    """The (migrated) header of a sisr file of ``kind``, without reading its tensors."""
+    return _open(path, kind, with_tensors=False)[1]
 
 
 @dataclass
