@@ -116,6 +116,7 @@ class JobRunner:
         self.lock = threading.Lock()
         self.todo: queue.Queue[str | None] = queue.Queue()
         self.models: dict[tuple, Any] = {}
+        self.models_lock = threading.Lock()
         self.stopping = threading.Event()
         self.worker = threading.Thread(target=self._work, name="sisr-worker", daemon=True)
         self.cleaner = threading.Thread(target=self._clean, name="sisr-cleaner", daemon=True)
@@ -170,13 +171,16 @@ class JobRunner:
         job.status, job.error, job.finished = status, error, time.time()
         job.version += 1
 
-    def _model(self, job: Job):
-        key = (job.model, job.scale, json.dumps(job.options, sort_keys=True))
-        if key not in self.models:
-            if len(self.models) >= 4:
-                self.models.pop(next(iter(self.models)))
-            self.models[key] = load_model(job.model, scale=job.scale, **job.options)
-        return self.models[key]
+    def model(self, name: str, scale: int, options: dict[str, Any]):
+        """The loaded model for these options (it refuses those that do not apply), from a small cache
+        shared by the upload check and the worker, so that weights are read once."""
+        key = (name, scale, json.dumps(options, sort_keys=True))
+        with self.models_lock:
+            if key not in self.models:
+                if len(self.models) >= 4:
+                    self.models.pop(next(iter(self.models)))
+                self.models[key] = load_model(name, scale=scale, **options)
+            return self.models[key]
 
     def _work(self) -> None:
         while not self.stopping.is_set():
@@ -196,7 +200,7 @@ class JobRunner:
                 job.version += 1
 
             try:
-                up = self._model(job)
+                up = self.model(job.model, job.scale, job.options)
                 src = next(job.folder.glob("input.*"))
                 dst = job.folder / f"result{src.suffix}"
                 upscale_file(src, dst, up, overwrite=True, on_tile=on_tile)
@@ -363,7 +367,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{src.suffix}"
             try:
-                await asyncio.to_thread(load_model, model, scale=scale, **options)  # refuses what does not apply
+                await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
             except SisrError as e:
                 raise ApiError(400, str(e).splitlines()[0]) from None
             runner.submit(job)
