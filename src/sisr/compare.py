@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image, ImageDraw
 from sisr.data import sr_pair
 from sisr.errors import SisrError
 from sisr.infer import load_model
+from sisr.io import read_image, to_uint8
 from sisr.metrics import psnr, quantize
 
 __all__ = ["compare_figure", "parse_crop"]
@@ -51,65 +53,43 @@ def compare_figure(
     x, y, w, h = crop
     if x + w > hr.shape[1] or y + h > hr.shape[0]:
         raise SisrError(f"crop {crop} lies outside the {hr.shape[1]}x{hr.shape[0]} image")
-    zoom_h = round(panel * h / w)
-
-    def zoomed(img: np.ndarray) -> Image.Image:
-        return Image.fromarray(img[y : y + h, x : x + w]).resize((panel, zoom_h), Image.NEAREST)
-
-    panels = [("HR", zoomed(hr))]
+    panels = [("HR", hr)]
     for name in models:
-        up = load_model(name, scale=scale)
-        sr = (quantize(up(lr)) * 255 + 0.5).astype(np.uint8)
-        panels.append((f"{name} {psnr(sr, hr, crop=scale):.2f} dB", zoomed(sr)))
-    overview = Image.fromarray(hr)
-    ImageDraw.Draw(overview).rectangle(
-        [x, y, x + w - 1, y + h - 1], outline=(255, 0, 0), width=max(2, hr.shape[1] // 200)
-    )
-    ov_w = round(overview.width * zoom_h / overview.height)
-    overview = overview.resize((ov_w, zoom_h), Image.BICUBIC)
-    label_h, gap = 18, 4
-    width = ov_w + gap + len(panels) * (panel + gap)
-    fig = Image.new("RGB", (width, zoom_h + label_h), (255, 255, 255))
-    fig.paste(overview, (0, label_h))
-    draw = ImageDraw.Draw(fig)
-    draw.text((2, 2), Path(image).stem, fill=(0, 0, 0))
-    left = ov_w + gap
-    for label, img in panels:
-        fig.paste(img, (left, label_h))
-        draw.text((left + 2, 2), label, fill=(0, 0, 0))
-        left += panel + gap
-    return np.asarray(fig)
+        sr = to_uint8(quantize(load_model(name, scale=scale)(lr)))
+        panels.append((f"{name} {psnr(sr, hr, crop=scale):.2f} dB", sr))
+    return _layout(Path(image).stem, hr, panels, crop, panel)
 
 
 def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int) -> np.ndarray:
-    import time
-
-    from sisr.io import read_image, to_uint8
-
     lr = read_image(image).rgb
     x, y, w, h = crop
     H, W = lr.shape[0] * scale, lr.shape[1] * scale
     if x + w > W or y + h > H:
         raise SisrError(f"crop {crop} lies outside the {W}x{H} output")
-    zoom_h = round(panel * h / w)
     panels = []
-    base = None
     for name in models:
         up = load_model(name, scale=scale)
         t0 = time.perf_counter()
         sr = to_uint8(up(lr))
         panels.append((f"{name} {time.perf_counter() - t0:.1f} s", sr))
-        if base is None or name == "bicubic":
-            base = sr
-    overview = Image.fromarray(base)
-    ImageDraw.Draw(overview).rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 0, 0), width=max(2, W // 200))
+    base = next((img for label, img in panels if label.startswith("bicubic ")), panels[0][1])
+    return _layout(Path(image).stem, base, panels, crop, panel)
+
+
+def _layout(title: str, overview_img: np.ndarray, panels, crop, panel: int) -> np.ndarray:
+    """The figure: the overview with the crop box, then each labelled panel's crop zoomed (nearest)."""
+    x, y, w, h = crop
+    zoom_h = round(panel * h / w)
+    overview = Image.fromarray(overview_img)
+    box_width = max(2, overview_img.shape[1] // 200)
+    ImageDraw.Draw(overview).rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 0, 0), width=box_width)
     ov_w = round(overview.width * zoom_h / overview.height)
     overview = overview.resize((ov_w, zoom_h), Image.BICUBIC)
     label_h, gap = 18, 4
     fig = Image.new("RGB", (ov_w + gap + len(panels) * (panel + gap), zoom_h + label_h), (255, 255, 255))
     fig.paste(overview, (0, label_h))
     draw = ImageDraw.Draw(fig)
-    draw.text((2, 2), Path(image).stem, fill=(0, 0, 0))
+    draw.text((2, 2), title, fill=(0, 0, 0))
     left = ov_w + gap
     for label, img in panels:
         fig.paste(Image.fromarray(img[y : y + h, x : x + w]).resize((panel, zoom_h), Image.NEAREST), (left, label_h))
