@@ -7,7 +7,20 @@ from PIL import Image
 from sisr.cli import main
 from sisr.infer import describe, load_model
 
-ZS_FAST = ["--set", "iters=2", "--set", "d_steps=1", "--set", "g_steps=1", "--set", "channels=8", "--set", "growth=4"]
+ZS_FAST = [
+    "--set",
+    "preset=paper",
+    "--set",
+    "iters=2",
+    "--set",
+    "d_steps=1",
+    "--set",
+    "g_steps=1",
+    "--set",
+    "channels=8",
+    "--set",
+    "growth=4",
+]
 # model -> (scale, arguments it needs to run in seconds); one of each kind, srcnn for an HR-space net
 KINDS = {
     "bicubic": (2, []),

@@ -16,6 +16,7 @@ from sisr.train.zeroshot import train_pyramid
 from sisr.zeroshot import ZeroShotConfig, load_pyramid, pyramid_sizes, sr_steps
 
 FAST = {"iters": 3, "d_steps": 1, "g_steps": 1, "channels": 8, "growth": 4}
+TINY = {"preset": "paper", **FAST}  # through load_model: the paper preset's plain settings at a tiny budget
 
 
 @pytest.mark.parametrize("scale, k", [(2, 3), (4, 6), (3, 5), (8, 9)])
@@ -109,11 +110,11 @@ def test_load_pyramid_rejects_other_files(tmp_path):
 
 
 def test_zero_shot_models_work_through_load_model_and_keep_gray(photo):
-    up = load_model("drsingan", scale=2, settings=FAST)
+    up = load_model("drsingan", scale=2, settings=TINY)
     gray = photo[200:240, 150:190, :1].astype(np.float32) / 255
     from sisr.api import upscale
 
-    out = upscale(gray[:, :, 0], model="drsingan", scale=2, settings=FAST)
+    out = upscale(gray[:, :, 0], model="drsingan", scale=2, settings=TINY)
     assert out.shape == (80, 80, 1)
     with pytest.raises(SisrError, match="itres does not apply to singan: not one of its settings"):
         load_model("singan", settings={"itres": 3})
@@ -124,7 +125,7 @@ def test_upscale_cli_trains_and_saves_the_pyramid(tmp_path, photo):
     src = tmp_path / "in.png"
     write_image(src, photo[100:140, 100:150])
     out = tmp_path / "out.png"
-    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
     r = subprocess.run(
         [sys.executable, "-m", "sisr", "upscale", str(src), "-o", str(out), "--model", "singan", "--scale", "2"]
         + sets
@@ -210,6 +211,60 @@ def test_per_method_settings_apply_to_their_method_only():
     assert load_model("singan", scale=2, settings=s).config.lr == ZeroShotConfig().lr
     with pytest.raises(SisrError, match="not a zero-shot method"):
         load_model("singan", scale=2, settings={"nope": {"iters": 1}})
+
+
+@pytest.mark.parametrize("method", ["singan", "drsingan"])
+def test_presets_fast_by_default_paper_on_request_and_settings_override(method):
+    from sisr.zeroshot import PRESETS
+
+    fast = load_model(method, scale=2).config
+    assert fast.preset == "fast" and fast.method == method
+    for k, v in PRESETS[method]["fast"].items():
+        assert getattr(fast, k) == v
+    paper = load_model(method, scale=2, settings={"preset": "paper"}).config
+    assert paper == ZeroShotConfig(method=method, preset="paper")  # the papers' settings: 2000 iterations
+    assert paper.iters == 2000 and not paper.pairs
+    mixed = load_model(method, scale=2, settings={"preset": "paper", "iters": 50}).config
+    assert mixed.iters == 50 and mixed.preset == "paper" and mixed.crop == 0
+    # A preset named for one method leaves the other on its default.
+    other = "singan" if method == "drsingan" else "drsingan"
+    s = {method: {"preset": "paper"}}
+    assert load_model(method, scale=2, settings=s).config.preset == "paper"
+    assert load_model(other, scale=2, settings=s).config.preset == "fast"
+    with pytest.raises(SisrError, match="preset must be 'paper' or 'fast'|preset must be 'fast' or 'paper'"):
+        load_model(method, scale=2, settings={"preset": "slow"})
+
+
+@pytest.mark.parametrize("method", ["singan", "drsingan"])
+def test_sr_in_pieces_equals_one_pass(method):
+    from sisr.zeroshot import apply_generator, build_scale, receptive_radius
+
+    torch.manual_seed(0)
+    g, _ = build_scale(ZeroShotConfig(method=method, channels=8, growth=4), 3)
+    g.eval()
+    assert receptive_radius(g) >= 5
+    x, prev = torch.randn(1, 3, 70, 53), torch.randn(1, 3, 70, 53)
+    whole = apply_generator(g, x, prev, tile=128)
+    pieces = apply_generator(g, x, prev, tile=16)
+    torch.testing.assert_close(pieces, whole, atol=1e-5, rtol=1e-5)
+
+
+def test_progress_is_weighted_by_work_and_covers_training_and_sr(photo):
+    from sisr.train.zeroshot import _PyramidTrainer, train_cost, upscale_zero_shot
+    from sisr.zeroshot import sr_cost
+
+    img = photo[200:260, 150:230].astype(np.float32) / 255
+    cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, rec_input="real", pool=1, ensemble=True, **FAST)
+    costs = train_cost(_PyramidTrainer(img, 2, cfg))
+    assert costs == sorted(costs) and costs[-1] > 2 * costs[0]  # the finest scale's iterations cost most
+    seen = []
+    out, _ = upscale_zero_shot(img, 2, cfg, on_progress=lambda d, t: seen.append((d, t)))
+    assert out.shape == (120, 160, 3)
+    done = [d for d, _ in seen]
+    total = seen[0][1]
+    assert all(t == total for _, t in seen) and done == sorted(done) and done[-1] == total
+    assert total - sr_cost(60, 80, 2, cfg) == sum(3 * c for c in costs)  # FAST: 3 iterations per scale
+    assert sr_cost(60, 80, 2, cfg) == 8 * sr_cost(60, 80, 2, ZeroShotConfig(**FAST))  # x8 views
 
 
 def test_pair_loss_l1_changes_training_and_is_checked(photo):

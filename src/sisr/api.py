@@ -23,7 +23,7 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     ``image``: a path, a PIL image, or an ``H x W [x C]`` numpy array (uint8,
     uint16 or float in [0, 1]). Gray stays gray (one channel); alpha is
     upscaled by bicubic interpolation and re-attached. ``options``: tile,
-    overlap, ensemble, precision, backend (see :class:`sisr.infer.Upscaler`).
+    overlap, ensemble, precision, backend, denoise (see :class:`sisr.infer.InferenceOptions`).
     """
 
     up = load_model(model, scale=scale, **options)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from sisr import __version__
-from sisr.checkpoint import read_header
+from sisr.checkpoint import find_weights, read_header
 from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
@@ -68,6 +67,7 @@ def run_bench(
     degradation: str = "bicubic",
     seed: int = 0,
     precision: str = "fp32",
+    denoise: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -76,6 +76,8 @@ def run_bench(
     with set means over images. All inputs are checked before any work starts.
     ``protocol`` is how LR inputs are made (see :func:`sisr.data.sr_pair`).
     ``settings`` are zero-shot settings (recorded in the report: they are the budget of every result).
+    ``denoise`` blends each model with its clean partner (models trained on degraded LR only);
+    the rows are then named ``MODEL@denoise=D``.
     """
 
     if protocol not in PROTOCOLS:
@@ -89,7 +91,12 @@ def run_bench(
 
     def options(m: str) -> dict[str, Any]:
         # Zero-shot models take the settings; the others run untiled, as the tables assume.
-        return {"settings": settings} if m in ZEROSHOT else {"tile": 0, "precision": precision}
+        if m in ZEROSHOT:
+            return {"settings": settings}
+        return {"tile": 0, "precision": precision} | ({} if denoise is None else {"denoise": denoise})
+
+    def label(m: str) -> str:
+        return m if denoise is None else f"{m}@denoise={denoise:g}"
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     total = sum(len(files[d]) for d in datasets) * len(models) * len(scales)
@@ -108,7 +115,7 @@ def run_bench(
                     n = len(rows)
                     results.append(
                         {
-                            "model": m,
+                            "model": label(m),
                             "dataset": d,
                             "scale": s,
                             "psnr_y": sum(r["psnr_y"] for r in rows) / n,
@@ -122,25 +129,19 @@ def run_bench(
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
     if precision != "fp32":
         report["precision"] = precision
+    if denoise is not None:
+        report["denoise"] = denoise
     if degradation == "real":
         report["protocol"] = "rgb"
         report["degradation"] = {"kind": "real", "seed": seed, "ranges": dataclasses.asdict(DegradeConfig())}
     first = {m: upscalers[(m, scales[0])] for m in models}
-    budgets = {m: training_budget(up.meta) for m, up in first.items() if up.descriptor.kind == "supervised"}
+    budgets = {label(m): training_budget(up.meta) for m, up in first.items() if up.descriptor.kind == "supervised"}
     if budgets:
         report["budgets"] = budgets
     zero = {m: dataclasses.asdict(up.config) for m, up in first.items() if up.descriptor.kind == "zero-shot"}
     if zero:
         report["zero_shot_settings"] = zero
     return report
-
-
-def _find_weights(path: str) -> Path | None:
-    """A weights file named by a recipe's ``init``: as given, or relative to the repository."""
-    for p in (Path(path), Path(__file__).resolve().parents[2] / path):
-        if p.is_file():
-            return p
-    return None
 
 
 def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +153,7 @@ def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
     init = recipe.get("init") or ""
     hardware = {meta.get("hardware", "")}
     while init and runs < 16:
-        found = _find_weights(init)
+        found = find_weights(init)
         if found is None:
             break
         prev = read_header(found, "weights")

@@ -28,6 +28,7 @@ from sisr.errors import SisrError
 
 __all__ = [
     "Checkpoint",
+    "find_weights",
     "load_checkpoint",
     "load_tensors",
     "read_header",
@@ -125,6 +126,16 @@ class Checkpoint:
     config: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def find_weights(ref: str) -> Path | None:
+    """A weights file named by a recipe's ``init``: as given, relative to the repository, or a
+    shipped file of that name (an installed package has no repository around it)."""
+    here = Path(__file__).resolve().parent
+    for p in (Path(ref), here.parents[1] / ref, here / "weights" / Path(ref).name):
+        if p.is_file():
+            return p
+    return None
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, arch: str, config: Any, **meta: Any) -> Path:

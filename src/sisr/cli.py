@@ -55,7 +55,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             settings=parse_overrides(args.set),
             degradation=args.degradation,
             seed=args.seed,
-            precision=args.precision,
+            precision=args.precision or "fp32",
+            denoise=args.denoise,
         )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -166,6 +167,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         settings=parse_overrides(args.set),
         save_model=args.save_model,
         progress=not args.quiet,
+        denoise=args.denoise,
     )
     if restore:
         up.scale = min(up.scales)
@@ -310,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="with --degradation real: the degradations' seed")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32", help="of the trained models")
+    p.add_argument(
+        "--denoise", type=float, default=None, metavar="0..1", help="blend with the clean partner (see upscale)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
     p.set_defaults(func=cmd_bench)
@@ -328,10 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-overlap", type=int, default=None, help="tile context and blend width, LR px (default 16)")
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x slower, slightly better)")
     p.add_argument(
+        "--denoise",
+        type=float,
+        default=None,
+        metavar="0..1",
+        help="models trained on degraded photos (rrgan-real-x4): 1 removes noise and JPEG blocks fully "
+        "(default), 0 is the clean-trained model, between blends their weights",
+    )
+    p.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16"],
-        default="fp32",
-        help="fp32 (default); bf16 is faster on CPUs with AVX512-BF16 or AMX; auto: bf16 where the CPU has it",
+        default=None,
+        help="fp32 (default; zero-shot: its preset's, auto); bf16 is faster on CPUs with AVX512-BF16 or AMX; "
+        "auto: bf16 where the CPU has it",
     )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
     p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], default=None, help="output format")

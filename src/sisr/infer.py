@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sisr.checkpoint import load_checkpoint
+from sisr.checkpoint import find_weights, load_checkpoint
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.export import onnx_session
@@ -32,7 +32,7 @@ from sisr.models.base import SRModel
 from sisr.precision import PRECISIONS, autocast, resolve_precision
 from sisr.train.zeroshot import upscale_zero_shot
 from sisr.transforms import self_ensemble
-from sisr.zeroshot import PRESETS, ZeroShotConfig
+from sisr.zeroshot import DEFAULT_PRESET, PRESETS, ZeroShotConfig, preset_values
 
 __all__ = [
     "InferenceOptions",
@@ -59,11 +59,12 @@ class InferenceOptions:
     tile: int | None = None  # LR tile side (None: from free memory; 0: no tiling)
     overlap: int | None = None  # tile context and blend width, LR px (None: 16)
     ensemble: bool = False  # x8 self-ensemble
-    precision: str = "fp32"  # "auto", "fp32" or "bf16"
+    precision: str | None = None  # "auto", "fp32" or "bf16" (None: fp32; zero-shot: its settings')
     backend: str = "torch"  # "torch" or "onnx"
     settings: dict[str, Any] | None = None  # zero-shot settings (--set)
     save_model: str | None = None  # zero-shot: folder for each trained pyramid
     progress: bool = False  # zero-shot: a training progress bar
+    denoise: float | None = None  # 0..1: blend with the clean partner's weights (0: clean, 1: as trained)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class ModelDescriptor:
     export: bool = True  # ONNX export
     settings: tuple[str, ...] = ()  # names accepted by --set
     params: int = 0
+    denoise: bool = False  # trained on degraded inputs from a clean model: --denoise blends the two
 
     def refuse(self, option: str, why: str) -> None:
         raise SisrError(f"{option} does not apply to {self.name}: {why}")
@@ -100,7 +102,7 @@ class ModelDescriptor:
     def check(self, o: InferenceOptions) -> None:
         """Raise a one-line :class:`SisrError` for any option this model cannot honour."""
         tile, overlap, precision, backend = o.tile, o.overlap, o.precision, o.backend
-        if precision not in PRECISIONS:
+        if precision is not None and precision not in PRECISIONS:
             raise SisrError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
         if backend not in ("torch", "onnx"):
             raise SisrError(f"unknown backend '{backend}' (use torch or onnx)")
@@ -115,7 +117,7 @@ class ModelDescriptor:
             self.refuse("--tile-overlap", zero_shot)
         if o.ensemble and not self.ensemble:
             self.refuse("--ensemble", "it has no self-ensemble")
-        if precision not in self.precisions:
+        if precision is not None and precision not in self.precisions:
             self.refuse(f"--precision {precision}", f"it runs in {', '.join(self.precisions)}")
         if backend not in self.backends:
             self.refuse(f"--backend {backend}", f"it runs on {', '.join(self.backends)}")
@@ -133,10 +135,15 @@ class ModelDescriptor:
                     self.refuse(f"--set {k}", f"not one of its settings ({', '.join(self.settings)})")
         if o.save_model and self.kind != "zero-shot":
             self.refuse("--save-model", "only zero-shot models train a model per image")
+        if o.denoise is not None:
+            if not self.denoise:
+                self.refuse("--denoise", "it has no clean partner to blend with (a model trained on degraded LR has)")
+            if not 0.0 <= o.denoise <= 1.0:
+                raise SisrError(f"--denoise must be between 0 and 1, got {o.denoise}")
 
 
-def describe(name: str, module: SRModel | None = None) -> ModelDescriptor:
-    """The descriptor of a model name (or of ``module``, loaded from ``name``)."""
+def describe(name: str, module: SRModel | None = None, meta: dict[str, Any] | None = None) -> ModelDescriptor:
+    """The descriptor of a model name (or of ``module`` and its checkpoint ``meta``, loaded from ``name``)."""
     if name in ZEROSHOT:
         settings = tuple(f.name for f in dataclasses.fields(ZeroShotConfig) if f.name not in _ZS_FIXED)
         return ModelDescriptor(
@@ -178,7 +185,31 @@ def describe(name: str, module: SRModel | None = None) -> ModelDescriptor:
         scales=tuple(module.scales),
         feature_space=module.feature_space,
         params=params,
+        denoise=denoise_partner(meta or {}) is not None,
     )
+
+
+def denoise_partner(meta: dict[str, Any]) -> Path | None:
+    """The clean model a weights file was fine-tuned from on degraded LR (its recipe's ``init``),
+    whose weights ``--denoise`` blends with its own; None for any other model. Weights of two
+    networks interpolate well only when one was fine-tuned from the other (Real-ESRGAN's
+    general model and its denoise variant), which is why only such a pair qualifies."""
+    recipe = meta.get("recipe") or {}
+    if recipe.get("degradation") != "real" or not recipe.get("init"):
+        return None
+    return find_weights(recipe["init"])
+
+
+def blend_weights(module: SRModel, partner: Path, denoise: float) -> None:
+    """Set ``module``'s weights to ``denoise * own + (1 - denoise) * partner's`` (same layout)."""
+    other = load_checkpoint(partner).state_dict
+    own = module.state_dict()
+    if set(other) != set(own) or any(other[k].shape != v.shape for k, v in own.items()):
+        raise SisrError(f"--denoise: {partner.name} does not have this model's layout")
+    mixed = {
+        k: (denoise * v + (1 - denoise) * other[k]).to(v.dtype) if v.is_floating_point() else v for k, v in own.items()
+    }
+    module.load_state_dict(mixed)
 
 
 def _window(length: int, blend_start: int, blend_end: int) -> torch.Tensor:
@@ -381,9 +412,12 @@ class ZeroShotUpscaler:
         return out
 
 
-def zero_shot_config(name: str, settings: dict[str, Any] | None = None, precision: str = "auto", ensemble=False):
-    """The settings of zero-shot method ``name``: its preset, then ``settings`` (a nested
-    ``{method: {...}}`` entry applies to that method only), then the --precision/--ensemble options."""
+def zero_shot_config(
+    name: str, settings: dict[str, Any] | None = None, precision: str | None = None, ensemble: bool = False
+):
+    """The settings of zero-shot method ``name``: its preset (``preset``, "fast" by default; "paper"
+    for the papers' settings), then ``settings`` (a nested ``{method: {...}}`` entry applies to that
+    method only), then the --precision/--ensemble options."""
     settings = settings or {}
     common = {k: v for k, v in settings.items() if not isinstance(v, dict)}
     for k, v in settings.items():
@@ -391,8 +425,10 @@ def zero_shot_config(name: str, settings: dict[str, Any] | None = None, precisio
             raise SisrError(
                 f"setting '{k}.{next(iter(v), '')}': '{k}' is not a zero-shot method ({', '.join(PRESETS)})"
             )
-    values = {**PRESETS[name], **common, **settings.get(name, {})}
-    if precision != "auto":
+    own = settings.get(name, {})
+    preset = str(own.get("preset", common.get("preset", DEFAULT_PRESET)))
+    values = {**preset_values(name, preset), **common, **own}
+    if precision is not None:
         values["precision"] = precision
     if ensemble:
         values["ensemble"] = True
@@ -447,9 +483,11 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         cfg = zero_shot_config(name, o.settings, o.precision, o.ensemble)
         return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
     module, meta = _load_module(name, scale)
-    desc = describe(name, module)
+    desc = describe(name, module, meta)
     desc.check(o)
     chosen = desc.check_scale(scale)
+    if o.denoise is not None and o.denoise != 1.0:
+        blend_weights(module, denoise_partner(meta), o.denoise)
     module.eval().to(memory_format=torch.channels_last)
     return Upscaler(
         name=name,
@@ -460,6 +498,6 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         tile=o.tile,
         overlap=DEFAULT_OVERLAP if o.overlap is None else o.overlap,
         ensemble=o.ensemble,
-        precision=resolve_precision(o.precision),
+        precision=resolve_precision(o.precision or "fp32"),
         backend=o.backend,
     )

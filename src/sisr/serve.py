@@ -246,6 +246,7 @@ def _models_info() -> list[dict[str, Any]]:
                 "tiling": desc.tiling,
                 "precisions": list(desc.precisions),
                 "ensemble": desc.ensemble,
+                "denoise": desc.denoise,
                 "default": name == DEFAULT_MODEL,
             }
         )
@@ -260,8 +261,9 @@ def _form_options(form, model: str) -> tuple[int, dict[str, Any]]:
     try:
         scale = int(text("scale") or 4)
         tile = int(text("tile")) if text("tile") else None
+        denoise = float(text("denoise")) if text("denoise") else None
     except ValueError:
-        raise ApiError(400, "scale and tile must be whole numbers") from None
+        raise ApiError(400, "scale and tile must be whole numbers, denoise a number from 0 to 1") from None
     options: dict[str, Any] = {}
     if text("ensemble").lower() in ("1", "true", "on", "yes"):
         options["ensemble"] = True
@@ -269,9 +271,8 @@ def _form_options(form, model: str) -> tuple[int, dict[str, Any]]:
         options["precision"] = text("precision")
     if tile is not None:
         options["tile"] = tile
-    if model in ZEROSHOT:
-        # The web app runs zero-shot models at a short budget (minutes on a CPU), stated here.
-        options["settings"] = {"iters": 100, "finest_iters": 300, "crop": 48, "d_steps": 1, "g_steps": 1}
+    if denoise is not None:
+        options["denoise"] = denoise
     return scale, options
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,20 @@ from sisr.precision import autocast
 from sisr.resize import imresize_torch
 from sisr.transforms import dihedral, undihedral
 
-__all__ = ["PRESETS", "Pyramid", "ZeroShotConfig", "build_scale", "load_pyramid", "pyramid_sizes", "sr_steps"]
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "Pyramid",
+    "ZeroShotConfig",
+    "apply_generator",
+    "build_scale",
+    "load_pyramid",
+    "preset_values",
+    "receptive_radius",
+    "pyramid_sizes",
+    "sr_cost",
+    "sr_steps",
+]
 
 
 @dataclass(frozen=True)
@@ -69,13 +83,54 @@ class ZeroShotConfig:
     step_ensemble: bool = False  # SR: average the results of k - 1, k and k + 1 SR steps (same generator)
     seed: int = 0
     threads: int = 0
+    preset: str = "paper"  # the preset these values started from (a label: zero_shot_config applies presets)
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # The papers' settings (2000 iterations per scale).
-    "singan": {"method": "singan"},
-    "drsingan": {"method": "drsingan", "vgg_weight": 0.0},
+# The papers' settings are ZeroShotConfig's defaults ("paper": 2000 iterations per scale, hours
+# per image on a CPU). "fast" is the default of `sisr upscale` / `sisr bench`: DR-SinGAN's networks
+# and losses at a CPU budget, with our son/father pairs and SR-time ensembles; its values were chosen
+# on held-out images (T91:val, in no test set; README, Zero-shot). SinGAN's "fast" is its procedure
+# at 100 iterations per scale.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "singan": {
+        "paper": {"method": "singan"},
+        "fast": {"method": "singan", "iters": 100, "d_steps": 1, "g_steps": 1, "crop": 48, "precision": "auto"},
+    },
+    "drsingan": {
+        "paper": {"method": "drsingan"},
+        "fast": {
+            "method": "drsingan",
+            "iters": 10,
+            "finest_iters": 600,
+            "steps_per_octave": 1.5,
+            "max_channels": 64,
+            "lr": 1e-3,
+            "d_steps": 1,
+            "g_steps": 1,
+            "adv_weight": 0.01,
+            "crop": 48,
+            "pairs": True,
+            "pair_loss": "l1",
+            "rec_input": "real",
+            "pool": 1,
+            "precision": "auto",
+            "ensemble": True,
+            "back_projection": 8,
+            "bp_each_step": True,
+            "step_ensemble": True,
+        },
+    },
 }
+DEFAULT_PRESET = "fast"
+
+
+def preset_values(method: str, preset: str = DEFAULT_PRESET) -> dict[str, Any]:
+    """The settings of ``preset`` for zero-shot ``method`` (``preset`` recorded among them)."""
+    if method not in PRESETS:
+        raise SisrError(f"unknown zero-shot method '{method}' (known: {', '.join(PRESETS)})")
+    if preset not in PRESETS[method]:
+        raise SisrError(f"preset must be {' or '.join(repr(p) for p in PRESETS[method])}, got '{preset}'")
+    return {**PRESETS[method][preset], "preset": preset}
 
 
 def sr_steps(scale: float, per_octave: float = 3.0) -> tuple[int, float]:
@@ -121,6 +176,61 @@ def build_scale(cfg: ZeroShotConfig, n: int) -> tuple[nn.Module, nn.Module]:
     raise SisrError(f"method must be 'singan' or 'drsingan', got '{cfg.method}'")
 
 
+def sr_paths(scale: int, cfg: ZeroShotConfig) -> list[int]:
+    """The numbers of SR steps whose results are averaged: ``k``, or ``k - 1, k, k + 1`` (``step_ensemble``)."""
+    k, _ = sr_steps(scale, cfg.steps_per_octave)
+    return [j for j in (k - 1, k, k + 1) if j >= 1] if cfg.step_ensemble else [k]
+
+
+def sr_cost(h: int, w: int, scale: int, cfg: ZeroShotConfig) -> int:
+    """Pixels the finest generator processes to enlarge an ``h`` x ``w`` image (the unit of
+    :func:`sisr.train.zeroshot.train_cost`, so that one progress bar covers training and SR)."""
+    views = 8 if cfg.ensemble else 1
+    total = 0
+    for k in sr_paths(scale, cfg):
+        ratio = scale ** (1.0 / k)
+        for j in range(1, k + 1):
+            size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
+            total += views * size[0] * size[1]
+    return total
+
+
+SR_TILE = 384  # generator input side per piece at SR time: bounded memory for large outputs
+
+
+def receptive_radius(g: nn.Module) -> int:
+    """Pixels of context one output pixel of ``g`` sees on each side (its convolutions' reach)."""
+    r = 0
+    for m in g.modules():
+        if isinstance(m, nn.Conv2d):
+            r += (m.kernel_size[0] - 1) // 2 * m.dilation[0]
+    return r
+
+
+@torch.no_grad()
+def apply_generator(
+    g: nn.Module, x: torch.Tensor, prev: torch.Tensor, precision: str = "fp32", tile: int = SR_TILE
+) -> torch.Tensor:
+    """``g(x, prev)`` computed in pieces of ``tile`` px, each with the generator's whole receptive
+    field of real context around it, so the result equals the one-piece pass while memory stays
+    bounded (a 4096 x 3072 output would otherwise hold gigabytes of dense-block features)."""
+    h, w = x.shape[-2:]
+    if h <= tile and w <= tile:
+        with autocast(precision):
+            return g(x, prev).float()
+    r = receptive_radius(g)
+    out = torch.empty_like(x)
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            a, b = max(0, y0 - r), max(0, x0 - r)
+            win = (..., slice(a, min(h, y1 + r)), slice(b, min(w, x1 + r)))
+            with autocast(precision):
+                piece = g(x[win], prev[win]).float()
+            out[..., y0:y1, x0:x1] = piece[..., y0 - a : y0 - a + (y1 - y0), x0 - b : x0 - b + (x1 - x0)]
+    return out
+
+
 @torch.no_grad()
 def sr_chain(
     g: nn.Module,
@@ -130,9 +240,11 @@ def sr_chain(
     amp: float,
     generator: torch.Generator | None = None,
     steps: int = 0,
+    tick: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]),
-    with the SR-time options: x8 self-ensemble, back-projection. ``steps``: ``k`` (0: from the settings)."""
+    with the SR-time options: x8 self-ensemble, back-projection. ``steps``: ``k`` (0: from the settings).
+    ``tick(pixels)`` follows the work done (see :func:`sr_cost`)."""
     k, ratio = (steps, scale ** (1.0 / steps)) if steps else sr_steps(scale, cfg.steps_per_octave)
     h, w = lr.shape[-2:]
     x = lr
@@ -143,9 +255,10 @@ def sr_chain(
         views = range(8) if cfg.ensemble else (0,)
         acc = torch.zeros_like(up)
         for v in views:
-            with autocast(cfg.precision):
-                y = g(dihedral(up + noise, v), dihedral(up, v)).float()
+            y = apply_generator(g, dihedral(up + noise, v), dihedral(up, v), cfg.precision)
             acc += undihedral(y, v)
+            if tick is not None:
+                tick(size[0] * size[1])
         x = acc / len(views)
         if j == k or cfg.bp_each_step:
             for _ in range(cfg.back_projection):
@@ -167,13 +280,18 @@ class Pyramid:
     log: list[dict[str, Any]] = field(default_factory=list)
 
     @torch.no_grad()
-    def enlarge(self, img: np.ndarray, scale: int, generator: torch.Generator | None = None) -> np.ndarray:
+    def enlarge(
+        self,
+        img: np.ndarray,
+        scale: int,
+        generator: torch.Generator | None = None,
+        tick: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         """Enlarge ``img`` (H x W x 3 float in [0, 1]) by ``scale`` with the finest generator."""
         g = self.gens[-1].eval().to(memory_format=torch.channels_last)
-        k, _ = sr_steps(scale, self.cfg.steps_per_octave)
-        paths = [j for j in (k - 1, k, k + 1) if j >= 1] if self.cfg.step_ensemble else [k]
         lr = to_tensor(img)
-        x = sum(sr_chain(g, lr, scale, self.cfg, self.amps[-1], generator, j) for j in paths) / len(paths)
+        paths = sr_paths(scale, self.cfg)
+        x = sum(sr_chain(g, lr, scale, self.cfg, self.amps[-1], generator, j, tick) for j in paths) / len(paths)
         return to_image(x)
 
     def save(self, folder: str | Path) -> Path:

@@ -40,7 +40,9 @@ function onModel() {
   for (const s of m.scales) scale.add(new Option(`x${s}`, s, false, String(s) === keep || (!keep && s === Math.max(...m.scales))));
   $("tile").disabled = !m.tiling;
   $("ensemble").disabled = !m.ensemble;
+  $("denoise").disabled = !m.denoise;
 }
+$("denoise").addEventListener("input", () => { $("denoise-value").textContent = Number($("denoise").value).toFixed(2); });
 
 // ---- input --------------------------------------------------------------------------------------
 function pick(file) {
@@ -80,6 +82,7 @@ function userOptions(m) {
     ensemble: m.ensemble && $("ensemble").checked ? "1" : "",
     precision: $("precision").value,
     tile: m.tiling ? $("tile").value : "",
+    denoise: m.denoise ? $("denoise").value : "",
   };
 }
 

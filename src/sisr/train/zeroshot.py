@@ -37,9 +37,9 @@ from sisr.errors import SisrError
 from sisr.losses import VGGLoss, gradient_penalty, pixel_loss, wgan_critic_loss, wgan_generator_loss
 from sisr.precision import autocast
 from sisr.transforms import dihedral
-from sisr.zeroshot import Pyramid, ZeroShotConfig, build_scale, pyramid_sizes, resize, sr_steps, to_tensor
+from sisr.zeroshot import Pyramid, ZeroShotConfig, build_scale, pyramid_sizes, resize, sr_cost, sr_steps, to_tensor
 
-__all__ = ["train_pyramid", "upscale_zero_shot"]
+__all__ = ["train_cost", "train_pyramid", "upscale_zero_shot"]
 
 
 def _copy_matching(dst: nn.Module, src: nn.Module) -> None:
@@ -202,6 +202,40 @@ def _check(cfg: ZeroShotConfig) -> None:
             raise SisrError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, got '{getattr(cfg, name)}'")
 
 
+def train_cost(run: _PyramidTrainer) -> list[int]:
+    """Per scale, the work of one training iteration in forward-pass pixels (a critic step is about
+    10 passes over its window, a generator step 9, each son/father pixel 3), so that progress and its
+    time estimate are right from the first iterations, coarse scales being cheap and the finest dear."""
+    cfg, out = run.cfg, []
+    for n, (h, w) in enumerate(run.sizes):
+        win = min(h, cfg.crop or h) * min(w, cfg.crop or w)
+        cost = win * (10 * cfg.d_steps + 9 * cfg.g_steps)
+        if cfg.pairs and n > 0:
+            side = _pair_side(run.reals[n], cfg, run.ratio)
+            cost += 3 * cfg.pair_batch * side * side * cfg.g_steps
+        out.append(cost)
+    return out
+
+
+class _Meter:
+    """One progress bar (and ``on_progress(done, total)`` callback) over weighted work units."""
+
+    def __init__(self, total: int, progress: bool, desc: str, on_progress: Callable[[int, int], None] | None):
+        self.total, self.done, self.on_progress = total, 0, on_progress
+        fmt = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+        self.bar = tqdm(total=total, desc=desc, disable=not progress, leave=False, bar_format=fmt)
+
+    def add(self, units: int) -> None:
+        units = min(units, self.total - self.done)
+        self.done += units
+        self.bar.update(units)
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def train_pyramid(
     img: np.ndarray,
     scale: int,
@@ -212,10 +246,16 @@ def train_pyramid(
 ) -> Pyramid:
     """Train a pyramid on ``img`` (H x W x 3 float in [0, 1]) for enlargement by ``scale``.
 
-    ``on_progress(done, total)`` is called after each iteration (for a progress bar or a web job).
+    ``on_progress(done, total)`` is called after each iteration (for a progress bar or a web job),
+    in work units (see :func:`train_cost`).
     """
+    pyr, meter = _train(img, scale, cfg or ZeroShotConfig(), progress, desc, on_progress, extra=None)
+    meter.close()
+    return pyr
 
-    cfg = cfg or ZeroShotConfig()
+
+def _train(img, scale, cfg, progress, desc, on_progress, extra) -> tuple[Pyramid, _Meter]:
+    """Train, with an open meter whose total also counts ``extra(run)`` units of work to come after."""
     if img.ndim != 3 or img.shape[2] != 3:
         raise SisrError(f"zero-shot training needs an H x W x 3 image, got shape {img.shape}")
     _check(cfg)
@@ -223,21 +263,12 @@ def train_pyramid(
         torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
     run = _PyramidTrainer(img, scale, cfg)
-    total = sum(run.iters(n) for n in range(len(run.sizes)))
-    bar = tqdm(total=total, desc=desc or f"{cfg.method} x{scale}", disable=not progress, unit="it", leave=False)
-
-    done = [0]  # a disabled tqdm bar does not count
-
-    def tick() -> None:
-        bar.update()
-        done[0] += 1
-        if on_progress is not None:
-            on_progress(done[0], total)
-
+    costs = train_cost(run)
+    total = sum(run.iters(n) * c for n, c in enumerate(costs)) + (extra(run) if extra is not None else 0)
+    meter = _Meter(total, progress, desc or f"{cfg.method} x{scale}", on_progress)
     for n in range(len(run.sizes)):
-        run.train_scale(n, tick)
-    bar.close()
-    return Pyramid(cfg, run.ratio, run.sizes, run.gens, run.amps, time.perf_counter() - t_start, run.log)
+        run.train_scale(n, lambda c=costs[n]: meter.add(c))
+    return Pyramid(cfg, run.ratio, run.sizes, run.gens, run.amps, time.perf_counter() - t_start, run.log), meter
 
 
 def _pair_side(real: torch.Tensor, cfg: ZeroShotConfig, ratio: float) -> int:
@@ -291,9 +322,13 @@ def upscale_zero_shot(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, Pyramid]:
     """Train on ``img`` (H x W x 3 float in [0, 1]) and enlarge it by ``scale``; ``on_progress(done,
-    total)`` follows the training iterations."""
+    total)`` follows the work of both (training iterations, then the SR passes)."""
     rgb = img.astype(np.float32)
-    pyr = train_pyramid(rgb, scale, cfg, progress=progress, on_progress=on_progress)
-    if save_dir:
-        pyr.save(save_dir)
-    return pyr.enlarge(rgb, scale), pyr
+    h, w = rgb.shape[:2]
+    pyr, meter = _train(rgb, scale, cfg, progress, "", on_progress, extra=lambda run: sr_cost(h, w, scale, cfg))
+    try:
+        if save_dir:
+            pyr.save(save_dir)
+        return pyr.enlarge(rgb, scale, tick=meter.add), pyr
+    finally:
+        meter.close()
