@@ -7,6 +7,7 @@ import pytest
 
 from sisr.bench import run_bench, to_markdown
 from sisr.cli import main
+from sisr.errors import SisrError
 from sisr.io import write_image
 
 from .conftest import need_dataset
@@ -222,3 +223,20 @@ def test_per_image_tables_print_the_papers_table_2_beside_ours():
     assert PUBLISHED[("singan", "Set5", 2)][0] == 28.186 and PUBLISHED[("singan", "Set5", 4)][0] == 24.824
     plain = to_markdown({"results": [{**rows[0], "model": "rrgan-x4"}]}, per_image=True)
     assert "pub. PSNR" not in plain
+
+
+def test_dataset_splits_and_ranges(tmp_path, monkeypatch):
+    from sisr.data import dataset_images
+
+    (tmp_path / "D" / "HR").mkdir(parents=True)
+    for i in range(25):
+        write_image(tmp_path / "D" / "HR" / f"{i:02d}.png", np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.setenv("SISR_DATA", str(tmp_path))
+    names = lambda spec: [f.stem for f in dataset_images(spec)]  # noqa: E731
+    assert names("D:val") == ["00", "20"]
+    assert len(names("D:train")) == 23 and "00" not in names("D:train")
+    assert names("D:3-5") == ["02", "03", "04"]
+    assert names("D:1-25") == names("D")
+    for bad in ("D:0-3", "D:5-4", "D:20-26"):
+        with pytest.raises(SisrError, match="range must lie within 1-25"):
+            dataset_images(bad)

@@ -8,6 +8,7 @@ with :func:`sisr.resize.imresize` on 8-bit values, as the benchmark rules say.
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -54,9 +55,17 @@ SPLITS = ("train", "val")
 
 
 def dataset_images(name: str | os.PathLike) -> list[Path]:
-    """Sorted image files of a dataset's ``HR/`` folder; ``"NAME:train"`` / ``"NAME:val"`` name a split."""
+    """Sorted image files of a dataset's ``HR/`` folder; ``"NAME:train"`` / ``"NAME:val"`` name a
+    split, ``"NAME:A-B"`` the A-th to B-th files in sorted order (from 1, inclusive)."""
     split = None
     text = str(name)
+    span = re.fullmatch(r"(.+):(\d+)-(\d+)", text)
+    if span:
+        first, last = int(span[2]), int(span[3])
+        files = dataset_images(span[1])
+        if not 1 <= first <= last <= len(files):
+            raise SisrError(f"{text}: the range must lie within 1-{len(files)}")
+        return files[first - 1 : last]
     if ":" in text and text.rsplit(":", 1)[1] in SPLITS:
         text, split = text.rsplit(":", 1)
     folder = resolve_dataset(text) / "HR"
