@@ -168,7 +168,8 @@ def cmd_save(runs: list[dict], commit: bool) -> None:
     print(msg)
     if commit:
         subprocess.run(["git", "add", str(saved), str(QUEUE)], cwd=REPO, check=True)
-        subprocess.run(["git", "commit", "-m", msg], cwd=REPO, check=True)
+        # Only the state and the queue: other staged work keeps its own commit.
+        subprocess.run(["git", "commit", "-m", msg, "--", str(saved), str(QUEUE)], cwd=REPO, check=True)
 
 
 def main() -> None:
