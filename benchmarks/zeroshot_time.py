@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sisr.config import parse_overrides
 from sisr.data import dataset_images
 from sisr.infer import load_model
 from sisr.io import read_image, to_float
@@ -65,10 +66,7 @@ def main() -> None:
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    settings = {"threads": args.threads}
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        settings[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+    settings = {"threads": args.threads, **parse_overrides(args.set)}
     rows = []
     for name, img in inputs(args.sizes):
         for s in (int(v) for v in args.scales.split(",")):

@@ -249,13 +249,13 @@ def train_pyramid(
     ``on_progress(done, total)`` is called after each iteration (for a progress bar or a web job),
     in work units (see :func:`train_cost`).
     """
-    pyr, meter = _train(img, scale, cfg or ZeroShotConfig(), progress, desc, on_progress, extra=None)
+    pyr, meter = _train(img, scale, cfg or ZeroShotConfig(), progress, desc, on_progress)
     meter.close()
     return pyr
 
 
-def _train(img, scale, cfg, progress, desc, on_progress, extra) -> tuple[Pyramid, _Meter]:
-    """Train, with an open meter whose total also counts ``extra(run)`` units of work to come after."""
+def _train(img, scale, cfg, progress, desc, on_progress, extra: int = 0) -> tuple[Pyramid, _Meter]:
+    """Train, with an open meter whose total also counts ``extra`` units of work to come after."""
     if img.ndim != 3 or img.shape[2] != 3:
         raise SisrError(f"zero-shot training needs an H x W x 3 image, got shape {img.shape}")
     _check(cfg)
@@ -264,7 +264,7 @@ def _train(img, scale, cfg, progress, desc, on_progress, extra) -> tuple[Pyramid
     t_start = time.perf_counter()
     run = _PyramidTrainer(img, scale, cfg)
     costs = train_cost(run)
-    total = sum(run.iters(n) * c for n, c in enumerate(costs)) + (extra(run) if extra is not None else 0)
+    total = sum(run.iters(n) * c for n, c in enumerate(costs)) + extra
     meter = _Meter(total, progress, desc or f"{cfg.method} x{scale}", on_progress)
     for n in range(len(run.sizes)):
         run.train_scale(n, lambda c=costs[n]: meter.add(c))
@@ -325,7 +325,7 @@ def upscale_zero_shot(
     total)`` follows the work of both (training iterations, then the SR passes)."""
     rgb = img.astype(np.float32)
     h, w = rgb.shape[:2]
-    pyr, meter = _train(rgb, scale, cfg, progress, "", on_progress, extra=lambda run: sr_cost(h, w, scale, cfg))
+    pyr, meter = _train(rgb, scale, cfg, progress, "", on_progress, extra=sr_cost(h, w, scale, cfg))
     try:
         if save_dir:
             pyr.save(save_dir)
