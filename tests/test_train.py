@@ -272,3 +272,25 @@ def test_training_on_degraded_lr_is_deterministic_and_validates(tmp_path, photo)
     assert a.history and np.isfinite(a.history[-1]["val_psnr"]["4"])
     with pytest.raises(SisrError, match="degradation must be"):
         tiny_trainer(tmp_path / "d", photo, degradation="jpeg")
+
+
+def test_workers_draw_the_same_batches_so_the_run_ends_identically(tmp_path, photo):
+    serial = tiny_trainer(tmp_path / "a", photo, degradation="real", steps=4, val_every=0)
+    serial.run(progress=False)
+    ahead = tiny_trainer(tmp_path / "b", photo, degradation="real", steps=4, val_every=0, workers=2)
+    ahead.run(progress=False)
+    assert ahead.step == 4 and ahead._ahead is None
+    for (k, a), b in zip(serial.net.state_dict().items(), ahead.net.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_resume_drops_the_log_records_past_the_saved_state(tmp_path, photo):
+    run = tiny_trainer(tmp_path, photo, steps=4, val_every=0, log_every=1)
+    run.run(steps=2, progress=False)
+    run.save_state()
+    run.run(progress=False)  # steps 3 and 4 logged, then "killed" before saving them
+    resumed = tiny_trainer(tmp_path, photo, steps=4, val_every=0, log_every=1)
+    resumed.load_state()
+    resumed.run(progress=False)
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and steps.count(3) == 1 and steps[-1] == 4

@@ -65,7 +65,7 @@ def _assemble() -> Path:
     return data
 
 
-def cmd_train(seconds: float) -> int:
+def cmd_train(seconds: float, workers: int, val_every: int) -> int:
     run = relay.head(relay.read_queue())
     if run is None:
         print("gpu_relay: the queue is empty")
@@ -76,6 +76,9 @@ def cmd_train(seconds: float) -> int:
     env = dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"]), "--set", f"out={live}"]
     cmd += ["--set", f"steps={run['target']}", "--set", "device=auto", "--set", "threads=0"]
+    # The GPU outruns one CPU's degradation pipeline, and validating every few hundred steps would
+    # take a good part of the chunk: draw batches in worker processes, validate less often.
+    cmd += ["--set", f"workers={workers}", "--set", f"val_every={val_every}"]
     if (live / "state.safetensors").is_file():
         cmd.append("--resume")
     proc = subprocess.Popen(cmd, env=env)
@@ -112,13 +115,15 @@ def main() -> int:
     p.add_argument("--part-mib", type=float, default=16.0)
     p = sub.add_parser("train")
     p.add_argument("--seconds", type=float, default=500.0, help="training time before the clean stop")
+    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2), help="batch-drawing processes")
+    p.add_argument("--val-every", type=int, default=1000)
     p = sub.add_parser("fetch")
     p.add_argument("folder", type=Path)
     args = ap.parse_args()
     if args.cmd == "stage":
         cmd_stage(args.part_mib)
     elif args.cmd == "train":
-        return cmd_train(args.seconds)
+        return cmd_train(args.seconds, args.workers, args.val_every)
     else:
         cmd_fetch(args.folder)
     return 0

@@ -89,6 +89,7 @@ class TrainConfig:
     bf16: bool = True
     channels_last: bool = True
     threads: int = 0
+    workers: int = 0  # processes that draw batches ahead of the step (a GPU outruns one CPU's degradation)
     device: str = "auto"
 
 
@@ -196,11 +197,10 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
+        self._ahead: _Ahead | None = None
 
     # ---- data -----------------------------------------------------------------------------------
-    def batch(self, step: int) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """(LR, {scale: target}) for ``step``; a pure function of (seed, rank, step)."""
-
+    def _ensure_sampler(self) -> PatchSampler:
         if self.sampler is None:
             self.sampler = PatchSampler.from_datasets(
                 self.cfg.data,
@@ -208,11 +208,24 @@ class Trainer:
                 scale_aug=tuple(self.cfg.scale_aug),
                 gray_prob=self.cfg.gray_prob,
             )
+        return self.sampler
+
+    def draw(self, step: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The numpy half of a batch: HR patches and, for degraded training, their LR; no torch."""
+
         rng = np.random.default_rng([self.cfg.seed, self.rank, step])
-        patches = self.sampler.sample(rng, self.cfg.batch)
+        patches = self._ensure_sampler().sample(rng, self.cfg.batch)
+        lr = degrade_batch(patches, self.scale, rng) if self.cfg.degradation == "real" else None
+        return patches, lr
+
+    def batch(self, step: int) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """(LR, {scale: target}) for ``step``; a pure function of (seed, rank, step)."""
+
+        drawn = self._ahead.get(step) if self._ahead is not None else None
+        patches, lr_np = drawn if drawn is not None else self.draw(step)
         hr = torch.from_numpy(patches).permute(0, 3, 1, 2).float().div_(255)
-        if self.cfg.degradation == "real":
-            lr = torch.from_numpy(degrade_batch(patches, self.scale, rng)).permute(0, 3, 1, 2).contiguous()
+        if lr_np is not None:
+            lr = torch.from_numpy(lr_np).permute(0, 3, 1, 2).contiguous()
         else:
             lr = imresize_torch(hr, 1.0 / self.scale)
         targets = {s: hr if s == self.scale else imresize_torch(hr, s / self.scale) for s in self.net.scales}
@@ -389,6 +402,7 @@ class Trainer:
         log = None
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
+            _trim_log(self.out / "log.jsonl", self.step)
             log = (self.out / "log.jsonl").open("a")
         bar = tqdm(
             total=end,
@@ -406,6 +420,9 @@ class Trainer:
         if self.world == 1 and threading.current_thread() is threading.main_thread():
             # SIGTERM (a relay's stop, a time limit) ends the run after the current step, with its state saved.
             previous = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+        if cfg.workers > 0:
+            self._ensure_sampler()  # loaded once, before the fork, and shared by the workers
+            self._ahead = _Ahead(self, self.step, end, cfg.workers)
         try:
             while self.step < end:
                 if stop:
@@ -442,11 +459,65 @@ class Trainer:
                     self.save_state()
                     last_ckpt = time.monotonic()
         finally:
+            if self._ahead is not None:
+                self._ahead.close()
+                self._ahead = None
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             bar.close()
             if log:
                 log.close()
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop the records past ``step``: a run killed after its last state wrote steps that its resume redoes."""
+
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+    if len(kept) < len(lines):
+        path.write_text("".join(kept))
+
+
+_DRAWER: Trainer | None = None  # the trainer a forked worker inherited
+
+
+def _draw_in_worker(step: int) -> tuple[np.ndarray, np.ndarray | None]:
+    assert _DRAWER is not None
+    return _DRAWER.draw(step)
+
+
+class _Ahead:
+    """Batches for steps ``start..end-1`` drawn by forked worker processes, at most ``2 * workers`` ahead.
+
+    Each batch is still the pure function of its step, so a run with workers draws the same data as one without.
+    """
+
+    def __init__(self, trainer: Trainer, start: int, end: int, workers: int) -> None:
+        global _DRAWER
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _DRAWER = trainer
+        ctx = multiprocessing.get_context("fork")
+        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=torch.set_num_threads, initargs=(1,))
+        self.next, self.end, self.depth = start, end, 2 * workers
+        self.pending: dict[int, Any] = {}
+        self._fill()
+
+    def _fill(self) -> None:
+        while self.next < self.end and len(self.pending) < self.depth:
+            self.pending[self.next] = self.pool.submit(_draw_in_worker, self.next)
+            self.next += 1
+
+    def get(self, step: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        fut = self.pending.pop(step, None)
+        self._fill()
+        return fut.result() if fut is not None else None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _hardware(device: torch.device) -> str:
