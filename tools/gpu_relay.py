@@ -7,7 +7,10 @@ it is warm), and each chunk trains for at most 9 minutes, then stops cleanly (SI
 trainer saves its state) and returns the state in ``$OUT``.
 
 Here (no GPU):
-    python tools/gpu_relay.py stage                 # .gpudata/part1, part2, ... (ignored by .gitignore)
+    python tools/gpu_relay.py stage --part-mib 38   # .gpudata/part1, part2, ... (ignored by .gitignore)
+    python tools/gpu_relay.py aside                 # big tracked files the run does not need -> .gpudata/aside
+The working tree travels with each call and the limit (64 MiB) counts it with the carried part;
+``aside`` brings the tree to about 19 MiB, ``back`` (or ``git checkout -- .``) restores it.
 Then, with the device tool, one call per part (on a warm machine):
     run(command="true", carry=[".gpudata/part1"])   # and so on for each part
 and chunks of training:
@@ -38,8 +41,8 @@ DATASETS = ("T91", "BSD200")
 def cmd_stage(part_mib: float) -> None:
     root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
     files = [f for d in DATASETS for f in sorted((root / d / "HR").iterdir()) if f.is_file()]
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
+    for old in [*STAGE.glob("part*"), STAGE / "data"]:  # never .gpudata/aside: files set aside live there
+        shutil.rmtree(old, ignore_errors=True)
     part, size, parts = 1, 0, []
     for f in files:
         if size and size + f.stat().st_size > part_mib * 2**20:
@@ -63,6 +66,37 @@ def _assemble() -> Path:
             if not link.exists():
                 link.symlink_to(img.resolve())
     return data
+
+
+ASIDE = STAGE / "aside"
+
+
+def cmd_aside() -> None:
+    """Move tracked files over 1 MiB that the queue's head does not read (other weights, other
+    runs' states, figures) under ``.gpudata/aside``, so the working tree leaves room for data."""
+    import tomllib
+
+    run = relay.head(relay.read_queue())
+    recipe = tomllib.loads((REPO / run["recipe"]).read_text())
+    keep = {REPO / recipe.get("init", ""), relay.folders(run)[1] / "state.safetensors"}
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    moved = 0
+    for name in filter(None, files.decode().split("\0")):
+        f = REPO / name
+        if f.is_file() and f.stat().st_size > 2**20 and f not in keep:
+            dest = ASIDE / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(f, dest)
+            moved += 1
+    print(f"moved {moved} files to .gpudata/aside; `python tools/gpu_relay.py back` restores them")
+
+
+def cmd_back() -> None:
+    for f in [p for p in ASIDE.rglob("*") if p.is_file()]:
+        dest = REPO / f.relative_to(ASIDE)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(f, dest)
+    print("restored the files set aside")
 
 
 def cmd_train(seconds: float, workers: int, val_every: int) -> int:
@@ -113,6 +147,8 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("stage")
     p.add_argument("--part-mib", type=float, default=16.0)
+    sub.add_parser("aside")
+    sub.add_parser("back")
     p = sub.add_parser("train")
     p.add_argument("--seconds", type=float, default=500.0, help="training time before the clean stop")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2), help="batch-drawing processes")
@@ -122,6 +158,10 @@ def main() -> int:
     args = ap.parse_args()
     if args.cmd == "stage":
         cmd_stage(args.part_mib)
+    elif args.cmd == "aside":
+        cmd_aside()
+    elif args.cmd == "back":
+        cmd_back()
     elif args.cmd == "train":
         return cmd_train(args.seconds, args.workers, args.val_every)
     else:
