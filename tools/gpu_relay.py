@@ -15,6 +15,9 @@ Then, with the device tool, one call per part (on a warm machine):
     run(command="true", carry=[".gpudata/part1"])   # and so on for each part
 and chunks of training:
     run(command="python3 tools/gpu_relay.py train --seconds 500", timeout_s=570)
+Keep --seconds at least 60 under the call's timeout (start-up, data loading, the final save): a
+call killed at its limit returns nothing, though the periodic state (every ckpt_minutes) stays in
+runs/<name>/ on the warm machine and a quick call can copy it to $OUT.
 Back here, with the files the call returned:
     python tools/gpu_relay.py fetch FILES_AT        # state -> runs/<name>/, then relay save
 """
