@@ -58,7 +58,7 @@ def main() -> None:
             pyr = train_pyramid(img, s, cfg)
             row = {"image": f.stem, "scale": s, "train_s": round(time.perf_counter() - t0, 1), "variants": {}}
             for name, over in VARIANTS.items():
-                pyr.cfg = dataclasses.replace(cfg, **over)
+                pyr.cfg = dataclasses.replace(cfg, sr_gmacs=0.0, **over)  # the variant itself, uncapped
                 t0 = time.perf_counter()
                 out = pyr.enlarge(img, s)
                 sr = quantize(gray_of(out)) if lr.shape[2] == 1 else quantize(out)

@@ -336,3 +336,27 @@ def test_a_version_1_singan_pyramid_with_a_removed_setting_loads(photo, tmp_path
     old = load_pyramid(tmp_path)
     assert old.cfg == pyr.cfg
     np.testing.assert_array_equal(old.enlarge(img, 2), pyr.enlarge(img, 2))
+
+
+def test_sr_work_cap_drops_the_ensembles_in_order_and_enlarge_follows_it(photo):
+    from sisr.zeroshot import SR_CHOICES, conv_macs, sr_cost, sr_settings
+
+    img = photo[200:248, 150:214].astype(np.float32) / 255
+    cfg = ZeroShotConfig(method="drsingan", ensemble=True, step_ensemble=True, **FAST)
+    pyr = train_pyramid(img, 2, cfg)
+    macs = conv_macs(pyr.gens[-1])
+    assert sr_settings(48, 64, 2, cfg) == cfg  # no cap
+    need = [sr_cost(48, 64, 2, ZeroShotConfig(**{**cfg.__dict__, **d})) * macs / 1e9 for d in SR_CHOICES]
+    assert need == sorted(need, reverse=True)  # each choice is cheaper than the one before
+    for i, d in enumerate(SR_CHOICES):
+        capped = ZeroShotConfig(**{**cfg.__dict__, "sr_gmacs": need[i] * 1.001})
+        got = sr_settings(48, 64, 2, capped)
+        assert (got.ensemble, got.step_ensemble) == (d.get("ensemble", True), d.get("step_ensemble", True))
+        assert sr_settings(48, 64, 2, capped, macs) == got  # the generator of this input's pyramid
+    # enlarge under the tightest cap equals enlarge with both ensembles switched off
+    tight = ZeroShotConfig(**{**cfg.__dict__, "sr_gmacs": need[-1] / 2})
+    plain = ZeroShotConfig(**{**cfg.__dict__, "ensemble": False, "step_ensemble": False})
+    pyr.cfg = tight
+    a = pyr.enlarge(img, 2)
+    pyr.cfg = plain
+    assert np.array_equal(a, pyr.enlarge(img, 2))

@@ -37,7 +37,17 @@ from sisr.errors import SisrError
 from sisr.losses import VGGLoss, gradient_penalty, pixel_loss, wgan_critic_loss, wgan_generator_loss
 from sisr.precision import autocast
 from sisr.transforms import dihedral
-from sisr.zeroshot import Pyramid, ZeroShotConfig, build_scale, pyramid_sizes, resize, sr_cost, sr_steps, to_tensor
+from sisr.zeroshot import (
+    Pyramid,
+    ZeroShotConfig,
+    build_scale,
+    pyramid_sizes,
+    resize,
+    sr_cost,
+    sr_settings,
+    sr_steps,
+    to_tensor,
+)
 
 __all__ = ["train_cost", "train_pyramid", "upscale_zero_shot"]
 
@@ -325,7 +335,8 @@ def upscale_zero_shot(
     total)`` follows the work of both (training iterations, then the SR passes)."""
     rgb = img.astype(np.float32)
     h, w = rgb.shape[:2]
-    pyr, meter = _train(rgb, scale, cfg, progress, "", on_progress, extra=sr_cost(h, w, scale, cfg))
+    extra = sr_cost(h, w, scale, sr_settings(h, w, scale, cfg))
+    pyr, meter = _train(rgb, scale, cfg, progress, "", on_progress, extra=extra)
     try:
         if save_dir:
             pyr.save(save_dir)
