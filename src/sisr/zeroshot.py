@@ -121,6 +121,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "back_projection": 8,
             "bp_each_step": True,
             "step_ensemble": True,
+            "sr_gmacs": 1500.0,  # about a minute of SR on 2 AVX2 cores; only inputs over ~250x250 px lose ensembles
         },
     },
 }
@@ -198,11 +199,11 @@ def sr_cost(h: int, w: int, scale: int, cfg: ZeroShotConfig) -> int:
     return total
 
 
-# The SR-time ensembles in order of preference, each one cheaper than the one before; on held-out
-# images (T91:val) the x8 ensemble alone kept more of the gain than the step ensemble alone.
+# The SR-time ensembles in order of preference, each one cheaper than the one before. On held-out
+# images (T91:val, benchmarks/results/zeroshot_tuning/drsingan_sr_options.json) the step ensemble
+# alone beat the x8 ensemble alone at x2 and x4 for under half its work, so x8 alone is never chosen.
 SR_CHOICES: tuple[dict[str, bool], ...] = (
     {},
-    {"step_ensemble": False},
     {"ensemble": False},
     {"ensemble": False, "step_ensemble": False},
 )
