@@ -149,7 +149,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("stage")
-    p.add_argument("--part-mib", type=float, default=16.0)
+    p.add_argument("--part-mib", type=float, default=38.0, help="with `aside`, two parts fit the 64 MiB limit")
     sub.add_parser("aside")
     sub.add_parser("back")
     p = sub.add_parser("train")
