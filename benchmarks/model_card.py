@@ -38,6 +38,21 @@ def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
     return out + [""]
 
 
+def data_note(data: list[str]) -> str:
+    return " (the 291 images)" if sorted(data) == ["BSD200", "T91"] else ""
+
+
+def lr_note(recipe: dict) -> str:
+    if recipe.get("degradation") == "real":
+        return "the degradation model (`sisr.degrade`: blur, resize, noise, JPEG in two stages)"
+    return "MATLAB bicubic"
+
+
+def val_label(recipe: dict) -> str:
+    data = recipe.get("val_data", "Set5")
+    return f"{data} degraded, seed 0" if recipe.get("degradation") == "real" else data
+
+
 def init_row(recipe: dict) -> list[str]:
     """The weights a run started from (phase 2 from phase 1; a grown model from a smaller one)."""
     if not recipe.get("init"):
@@ -58,6 +73,7 @@ def main() -> None:
     params = sum(p.numel() for p in up.module.parameters())
     report = json.loads(Path(args.bench).read_text())
     recipe = meta.get("recipe", {})
+    data = meta.get("data", [])
     lines = [
         f"# {args.name}",
         "",
@@ -68,13 +84,13 @@ def main() -> None:
         f"| architecture | `{meta.get('arch') or recipe.get('arch', '')}` {json.dumps(up.module.config.__dict__)} |",
         f"| parameters | {params:,} |",
         f"| output scales | {', '.join(f'x{s}' for s in up.scales)} |",
-        f"| training data | {', '.join(meta.get('data', []))} (the 291 images), LR by MATLAB bicubic |",
+        f"| training data | {', '.join(data)}{data_note(data)}, LR by {lr_note(recipe)} |",
         f"| phase | {meta.get('phase')} (pixel loss: {recipe.get('pixel_loss')}) |",
         f"| steps | {meta.get('steps'):,} of batch {recipe.get('batch')} x {recipe.get('patch')} px LR patches |",
         *init_row(recipe),
         f"| training time | {meta.get('train_seconds', 0) / 3600:.2f} h of step time |",
         f"| hardware | {meta.get('hardware')} |",
-        "| validation (Set5, EMA weights, Y-PSNR) | "
+        f"| validation ({val_label(recipe)}, EMA weights, Y-PSNR) | "
         + ", ".join(f"x{k} {v:.2f} dB" for k, v in (meta.get("metrics") or {}).items())
         + " |",
         f"| sisr version | {meta.get('sisr_version')} |",
@@ -102,7 +118,7 @@ def main() -> None:
     if args.notes:
         lines += [Path(args.notes).read_text().strip(), ""]
     if args.log:
-        lines += validation_curve(Path(args.log), recipe.get("val_data", "Set5"))
+        lines += validation_curve(Path(args.log), val_label(recipe))
     out = WEIGHTS / (Path(PRETRAINED[args.name][0]).stem + ".md")
     out.write_text("\n".join(lines))
     print(f"wrote {out}")

@@ -274,6 +274,27 @@ def test_training_on_degraded_lr_is_deterministic_and_validates(tmp_path, photo)
         tiny_trainer(tmp_path / "d", photo, degradation="jpeg")
 
 
+def test_clean_prob_mixes_plain_bicubic_lr_into_degraded_batches(tmp_path, photo):
+    from sisr.resize import imresize
+
+    every = tiny_trainer(tmp_path / "a", photo, degradation="real", clean_prob=1.0, steps=3)
+    hr, lr = every.draw(5)
+    for h, lo in zip(hr, lr):
+        assert np.array_equal(lo, imresize(h, 0.25).astype(np.float32) / 255)
+    some = tiny_trainer(tmp_path / "b", photo, degradation="real", clean_prob=0.5, steps=3)
+    again = tiny_trainer(tmp_path / "c", photo, degradation="real", clean_prob=0.5, steps=3)
+    plain = []
+    for step in range(8):
+        hr, lr = some.draw(step)
+        assert np.array_equal(lr, again.draw(step)[1])  # still a pure function of (seed, rank, step)
+        plain += [np.array_equal(lo, imresize(h, 0.25).astype(np.float32) / 255) for h, lo in zip(hr, lr)]
+    assert 0 < sum(plain) < len(plain)  # both kinds of LR occur
+    with pytest.raises(SisrError, match="clean_prob"):
+        tiny_trainer(tmp_path / "d", photo, clean_prob=0.5)
+    with pytest.raises(SisrError, match="clean_prob"):
+        tiny_trainer(tmp_path / "e", photo, degradation="real", clean_prob=1.5)
+
+
 def test_workers_draw_the_same_batches_so_the_run_ends_identically(tmp_path, photo):
     serial = tiny_trainer(tmp_path / "a", photo, degradation="real", steps=4, val_every=0)
     serial.run(progress=False)

@@ -126,7 +126,8 @@ def cmd_train(seconds: float, workers: int, val_every: int) -> int:
         proc.wait(timeout=120)
     out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
     out.mkdir(parents=True, exist_ok=True)
-    for f in ("state.safetensors", "log.jsonl"):
+    # model.safetensors: the EMA weights at the same step, ready to ship when the run is done.
+    for f in ("state.safetensors", "log.jsonl", "model.safetensors"):
         if (live / f).is_file():
             shutil.copy2(live / f, out / f)
     print(f"gpu_relay: {run['name']} at step {relay.state_step(live / 'state.safetensors')}; state in {out}")
@@ -140,8 +141,9 @@ def cmd_fetch(folder: Path) -> None:
     if got <= relay.state_step(live / "state.safetensors"):
         sys.exit(f"gpu_relay: {folder} holds no newer state (step {got})")
     live.mkdir(parents=True, exist_ok=True)
-    for f in ("state.safetensors", "log.jsonl"):
-        shutil.copy2(folder / f, live / f)
+    for f in ("state.safetensors", "log.jsonl", "model.safetensors"):
+        if (folder / f).is_file():
+            shutil.copy2(folder / f, live / f)
     print(f"gpu_relay: runs/{run['name']} now at step {got}; `python tools/relay.py save --commit` records it")
 
 

@@ -43,6 +43,10 @@ PRETRAINED: dict[str, tuple[str, str]] = {
         "rrgan-gan-x4.safetensors",
         "RR-GAN x4 and x2 after the GAN phase (sharper, lower PSNR), trained on the 291 images",
     ),
+    "rrgan-real-x4": (
+        "rrgan-real-x4.safetensors",
+        "RR-GAN x4 and x2 for real photos (JPEG, noise, blur), PSNR phase, trained on degraded LR; --denoise",
+    ),
     "srcnn": ("srcnn.safetensors", "SRCNN 9-5-5 baseline (Dong et al.), x4, trained on the 291 images"),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
     "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, on the 291 images"),

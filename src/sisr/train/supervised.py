@@ -40,7 +40,7 @@ from sisr.models import build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.models.rrgan import RRGAN
 from sisr.precision import autocast
-from sisr.resize import imresize_torch
+from sisr.resize import imresize, imresize_torch
 
 __all__ = ["TrainConfig", "Trainer", "lr_at", "train"]
 
@@ -59,6 +59,7 @@ class TrainConfig:
     scale_aug: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
     gray_prob: float = 0.3
     degradation: str = "bicubic"  # LR synthesis: "bicubic" (MATLAB) or "real" (sisr.degrade, Real-ESRGAN's model)
+    clean_prob: float = 0.0  # with "real": the share of patches whose LR is plain MATLAB bicubic instead
     # optimisation
     steps: int = 100_000
     lr: float = 2e-4
@@ -130,6 +131,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, sampler=None, val_files=None) -> None:
         if cfg.degradation not in ("bicubic", "real"):
             raise SisrError(f"degradation must be 'bicubic' or 'real', got '{cfg.degradation}'")
+        if not 0.0 <= cfg.clean_prob <= 1.0 or (cfg.clean_prob and cfg.degradation != "real"):
+            raise SisrError(f"clean_prob must be in [0, 1] and needs degradation = 'real', got {cfg.clean_prob}")
         if cfg.phase not in ("psnr", "gan"):
             raise SisrError(f"phase must be 'psnr' or 'gan', got '{cfg.phase}'")
         self.cfg = cfg
@@ -215,7 +218,17 @@ class Trainer:
 
         rng = np.random.default_rng([self.cfg.seed, self.rank, step])
         patches = self._ensure_sampler().sample(rng, self.cfg.batch)
-        lr = degrade_batch(patches, self.scale, rng) if self.cfg.degradation == "real" else None
+        if self.cfg.degradation != "real":
+            return patches, None
+        if self.cfg.clean_prob <= 0:  # drawn separately so that older runs resume with the same batches
+            return patches, degrade_batch(patches, self.scale, rng)
+        # A blind model that never sees a clean LR learns to undo blur that clean inputs lack.
+        clean = rng.random(len(patches)) < self.cfg.clean_prob
+        lr = np.empty((len(patches), patches.shape[1] // self.scale, patches.shape[2] // self.scale, 3), np.float32)
+        if (~clean).any():
+            lr[~clean] = degrade_batch(patches[~clean], self.scale, rng)
+        for i in np.flatnonzero(clean):
+            lr[i] = imresize(patches[i], 1.0 / self.scale).astype(np.float32) / 255.0
         return patches, lr
 
     def batch(self, step: int) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
