@@ -91,8 +91,7 @@ class ModelDescriptor:
         raise SisrError(f"{option} does not apply to {self.name}: {why}")
 
     def check_scale(self, scale: int | None) -> int:
-        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-            raise SisrError(f"scale must be a positive integer, got {scale!r}")
+        _check_scale_type(scale)
         chosen = scale or max(self.scales)
         if chosen not in self.scales and not (self.any_scale and chosen >= 1):
             supported = ", ".join(f"x{s}" for s in self.scales)
@@ -440,14 +439,18 @@ def list_models() -> list[str]:
     return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
 
 
+def _check_scale_type(scale: Any) -> None:
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+        raise SisrError(f"scale must be a positive integer, got {scale!r}")
+
+
 def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
 def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]:
     if name in WEIGHTLESS:
-        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-            raise SisrError(f"scale must be a positive integer, got {scale!r}")
+        _check_scale_type(scale)  # before it sizes the module; the descriptor checks the rest
         return build_model(name, {"scale": scale or 4}), {}
     if name in PRETRAINED:
         path = _weights_dir() / PRETRAINED[name][0]
