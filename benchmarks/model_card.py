@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from sisr.checkpoint import VAL_SEED, blind_recipe
 from sisr.infer import load_model
 from sisr.models import PRETRAINED
 
@@ -43,14 +44,14 @@ def data_note(data: list[str]) -> str:
 
 
 def lr_note(recipe: dict) -> str:
-    if recipe.get("degradation") == "real":
+    if blind_recipe(recipe):
         return "the degradation model (`sisr.degrade`: blur, resize, noise, JPEG in two stages)"
     return "MATLAB bicubic"
 
 
 def val_label(recipe: dict) -> str:
     data = recipe.get("val_data", "Set5")
-    return f"{data} degraded, seed 0" if recipe.get("degradation") == "real" else data
+    return f"{data} degraded, seed {VAL_SEED}" if blind_recipe(recipe) else data
 
 
 def init_row(recipe: dict) -> list[str]:

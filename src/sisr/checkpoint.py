@@ -128,6 +128,15 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+VAL_SEED = 0  # the degradation seed of a blind model's validation inputs (its card's curve)
+
+
+def blind_recipe(recipe: dict[str, Any] | None) -> bool:
+    """Whether a training recipe made its LR with the degradation model (a blind model for real
+    photos) rather than MATLAB bicubic."""
+    return (recipe or {}).get("degradation") == "real"
+
+
 def find_weights(ref: str) -> Path | None:
     """A weights file named by a recipe's ``init``: as given, relative to the repository, or a
     shipped file of that name (an installed package has no repository around it)."""

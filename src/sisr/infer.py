@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sisr.checkpoint import find_weights, load_checkpoint
+from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.export import onnx_session
@@ -194,7 +194,7 @@ def denoise_partner(meta: dict[str, Any]) -> Path | None:
     networks interpolate well only when one was fine-tuned from the other (Real-ESRGAN's
     general model and its denoise variant), which is why only such a pair qualifies."""
     recipe = meta.get("recipe") or {}
-    if recipe.get("degradation") != "real" or not recipe.get("init"):
+    if not blind_recipe(recipe) or not recipe.get("init"):
         return None
     return find_weights(recipe["init"])
 

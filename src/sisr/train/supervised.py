@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from sisr.checkpoint import load_checkpoint, load_tensors, save_checkpoint, save_tensors
+from sisr.checkpoint import VAL_SEED, load_checkpoint, load_tensors, save_checkpoint, save_tensors
 from sisr.config import load_config
 from sisr.data import PatchSampler, dataset_images, sr_pair
 from sisr.degrade import degrade_batch
@@ -339,8 +339,10 @@ class Trainer:
         for s in module.scales:
             scores = []
             for f in self.val_files:
-                # A blind model validates on degraded inputs (seed 0), a bicubic one as the tables measure.
-                hr, lr = sr_pair(f, s, "rgb", "real", 0) if self.cfg.degradation == "real" else sr_pair(f, s, "y")
+                # A blind model validates on degraded inputs, a bicubic one as the tables measure.
+                hr, lr = (
+                    sr_pair(f, s, "rgb", "real", VAL_SEED) if self.cfg.degradation == "real" else sr_pair(f, s, "y")
+                )
                 rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
                 x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float()[None]
                 sr = module.forward_scale(x, s).clamp_(0, 1)[0].permute(1, 2, 0).numpy()
