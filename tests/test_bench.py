@@ -240,3 +240,34 @@ def test_dataset_splits_and_ranges(tmp_path, monkeypatch):
     for bad in ("D:0-3", "D:5-4", "D:20-26"):
         with pytest.raises(SisrError, match="range must lie within 1-25"):
             dataset_images(bad)
+
+
+def test_a_zero_shot_bench_bar_counts_work_from_the_start(tiny_dataset, monkeypatch):
+    """With a zero-shot model the bar's total is the work of every image, known before the first
+    starts, and it moves during each image's training: the time estimate needs no finished image."""
+    import sisr.bench as bench
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, total, **kw):
+            self.total, self.updates = total, []
+            bars.append(self)
+
+        def update(self, n=1):
+            self.updates.append(n)
+
+        def set_description(self, text):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(bench, "tqdm", Recorder)
+    tiny = {"preset": "paper", "iters": 3, "d_steps": 1, "g_steps": 1, "channels": 8, "growth": 4}
+    run_bench(["bicubic", "drsingan"], [str(tiny_dataset)], [2], settings=tiny)
+    (bar,) = bars
+    assert sum(bar.updates) == bar.total > 0 and all(u >= 0 for u in bar.updates)
+    assert len(bar.updates) > 2 * 3  # more than once per image: inside each image's training
+    run_bench(["bicubic"], [str(tiny_dataset)], [2])
+    assert bars[1].total == 2 and bars[1].updates == [1, 1]  # no zero-shot model: images

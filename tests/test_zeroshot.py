@@ -250,12 +250,13 @@ def test_sr_in_pieces_equals_one_pass(method):
 
 
 def test_progress_is_weighted_by_work_and_covers_training_and_sr(photo):
-    from sisr.train.zeroshot import _PyramidTrainer, train_cost, upscale_zero_shot
+    from sisr.train.zeroshot import _PyramidTrainer, train_cost, upscale_zero_shot, work_units
     from sisr.zeroshot import sr_cost
 
     img = photo[200:260, 150:230].astype(np.float32) / 255
     cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, rec_input="real", pool=1, ensemble=True, **FAST)
-    costs = train_cost(_PyramidTrainer(img, 2, cfg))
+    run = _PyramidTrainer(img, 2, cfg)
+    costs = train_cost(cfg, run.sizes, run.ratio)
     assert costs == sorted(costs) and costs[-1] > 2 * costs[0]  # the finest scale's iterations cost most
     seen = []
     out, _ = upscale_zero_shot(img, 2, cfg, on_progress=lambda d, t: seen.append((d, t)))
@@ -265,6 +266,7 @@ def test_progress_is_weighted_by_work_and_covers_training_and_sr(photo):
     assert all(t == total for _, t in seen) and done == sorted(done) and done[-1] == total
     assert total - sr_cost(60, 80, 2, cfg) == sum(3 * c for c in costs)  # FAST: 3 iterations per scale
     assert sr_cost(60, 80, 2, cfg) == 8 * sr_cost(60, 80, 2, ZeroShotConfig(**FAST))  # x8 views
+    assert work_units(60, 80, 2, cfg) == total  # known before the run: a batch's bar weighs its images
 
 
 def test_pair_loss_l1_changes_training_and_is_checked(photo):
@@ -300,10 +302,10 @@ def test_pair_side_makes_the_son_a_whole_number_of_pixels():
     from sisr.train.zeroshot import _pair_side
 
     cfg = ZeroShotConfig(crop=48)
-    img = torch.zeros(1, 3, 64, 80)
+    img = (64, 80)
     assert _pair_side(img, cfg, 4 ** (1 / 3)) == 46  # 46 / 1.587 = 28.98, not 48 / 1.587 = 30.24
     assert _pair_side(img, cfg, 2**0.5) == 48  # 48 / 1.414 = 33.94 already
-    assert _pair_side(torch.zeros(1, 3, 30, 80), cfg, 4 ** (1 / 3)) <= 30
+    assert _pair_side((30, 80), cfg, 4 ** (1 / 3)) <= 30
     for ratio in (1.26, 1.41, 1.59, 1.73, 2.0):
         side = _pair_side(img, cfg, ratio)
         assert 40 <= side <= 48

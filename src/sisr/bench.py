@@ -15,7 +15,7 @@ from sisr.checkpoint import find_weights, read_header
 from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
-from sisr.infer import load_model
+from sisr.infer import ZeroShotUpscaler, load_model
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
 from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
@@ -35,19 +35,26 @@ def parse_scales(text: str) -> list[int]:
 
 
 def evaluate(
-    up, files, protocol: str = "y", on_image=None, with_ssim: bool = True, degradation: str = "bicubic", seed: int = 0
+    up,
+    files,
+    protocol: str = "y",
+    on_image=None,
+    with_ssim: bool = True,
+    degradation: str = "bicubic",
+    seed: int = 0,
+    on_work=None,
 ) -> list[dict[str, Any]]:
-    """Per-image ``{"name", "psnr_y", "ssim_y", "seconds"}`` of an :class:`~sisr.infer.Upscaler` at its scale."""
+    """Per-image ``{"name", "psnr_y", "ssim_y", "seconds"}`` of an :class:`~sisr.infer.Upscaler` at its scale;
+    ``on_work(done, total)`` follows the work inside each image (a zero-shot model's training)."""
 
     rows = []
     s = up.scale
     for f in files:
         hr, lr = sr_pair(f, s, protocol, degradation, seed)
         t0 = time.perf_counter()
-        if lr.shape[2] == 1:
-            sr = quantize(gray_of(up(np.repeat(lr, 3, axis=2))))
-        else:
-            sr = quantize(up(lr))
+        rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
+        out = up(rgb, on_tile=on_work) if on_work is not None else up(rgb)
+        sr = quantize(gray_of(out) if lr.shape[2] == 1 else out)
         row = {"name": f.stem, "psnr_y": psnr(sr, hr, crop=s), "seconds": round(time.perf_counter() - t0, 2)}
         if with_ssim:
             row["ssim_y"] = ssim(sr, hr, crop=s)
@@ -55,6 +62,44 @@ def evaluate(
         if on_image is not None:
             on_image()
     return rows
+
+
+class _Progress:
+    """The bench's one bar. With a zero-shot model in the run it counts work units (training and
+    SR, known per image before any starts), so the time estimate is there from the first minute
+    and not after the first image, which takes minutes; supervised images are seconds and weigh
+    nothing in it. Without one, it counts images."""
+
+    def __init__(self, upscalers, files, protocol, degradation, seed, show: bool) -> None:
+        self.weighted = any(isinstance(up, ZeroShotUpscaler) for up in upscalers.values())
+        self.credit = 0  # units of the current image already counted
+        if self.weighted:
+            total = 0
+            for up in upscalers.values():
+                if isinstance(up, ZeroShotUpscaler):
+                    for fs in files.values():
+                        shapes = [sr_pair(f, up.scale, protocol, degradation, seed)[1].shape for f in fs]
+                        total += sum(up.work(h, w) for h, w, _ in shapes)
+            fmt = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+            self.bar = tqdm(total=total, disable=not show, file=sys.stderr, leave=False, bar_format=fmt)
+        else:
+            total = sum(len(fs) for fs in files.values()) * len(upscalers)
+            self.bar = tqdm(total=total, unit="img", disable=not show, file=sys.stderr, leave=False)
+
+    def set_description(self, text: str) -> None:
+        self.bar.set_description(text)
+
+    def on_work(self, done: int, total: int) -> None:
+        self.bar.update(done - self.credit)
+        self.credit = done
+
+    def image_done(self) -> None:
+        if not self.weighted:
+            self.bar.update()
+        self.credit = 0
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def run_bench(
@@ -99,8 +144,7 @@ def run_bench(
         return m if denoise is None else f"{m}@denoise={denoise:g}"
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
-    total = sum(len(files[d]) for d in datasets) * len(models) * len(scales)
-    bar = tqdm(total=total, unit="img", disable=not progress, file=sys.stderr, leave=False)
+    bar = _Progress(upscalers, files, protocol, degradation, seed, progress)
     results = []
     try:
         for m in models:
@@ -110,7 +154,13 @@ def run_bench(
                     bar.set_description(f"{m} {d} x{s}")
                     t0 = time.perf_counter()
                     rows = evaluate(
-                        up, files[d], protocol, on_image=lambda: bar.update(), degradation=degradation, seed=seed
+                        up,
+                        files[d],
+                        protocol,
+                        on_image=bar.image_done,
+                        degradation=degradation,
+                        seed=seed,
+                        on_work=bar.on_work if isinstance(up, ZeroShotUpscaler) else None,
                     )
                     n = len(rows)
                     results.append(

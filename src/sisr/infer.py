@@ -30,7 +30,7 @@ from sisr.io import to_float
 from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.precision import PRECISIONS, autocast, resolve_precision
-from sisr.train.zeroshot import upscale_zero_shot
+from sisr.train.zeroshot import upscale_zero_shot, work_units
 from sisr.transforms import self_ensemble
 from sisr.zeroshot import DEFAULT_PRESET, PRESETS, ZeroShotConfig, preset_values
 
@@ -400,8 +400,12 @@ class ZeroShotUpscaler:
     def scales(self) -> tuple[int, ...]:
         return self.descriptor.scales
 
+    def work(self, h: int, w: int) -> int:
+        """The work units (those of ``on_tile``) of one call on an ``h`` x ``w`` image, known beforehand."""
+        return work_units(h, w, self.scale, self.config)
+
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Train on ``img`` and enlarge it; ``on_tile(done, total)`` follows the training iterations."""
+        """Train on ``img`` and enlarge it; ``on_tile(done, total)`` follows its work (training, then SR)."""
         arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
         save = str(Path(self.save_model) / f"image{self.calls:04d}") if self.save_model else None
         self.calls += 1

@@ -227,7 +227,7 @@ class Trainer:
         lr = np.empty((len(patches), patches.shape[1] // self.scale, patches.shape[2] // self.scale, 3), np.float32)
         if (~clean).any():
             lr[~clean] = degrade_batch(patches[~clean], self.scale, rng)
-        for i in np.flatnonzero(clean):
+        for i in np.flatnonzero(clean):  # uint8 in, uint8 out: 8-bit like the degraded LR and real inputs
             lr[i] = imresize(patches[i], 1.0 / self.scale).astype(np.float32) / 255.0
         return patches, lr
 

@@ -49,7 +49,7 @@ from sisr.zeroshot import (
     to_tensor,
 )
 
-__all__ = ["train_cost", "train_pyramid", "upscale_zero_shot"]
+__all__ = ["train_cost", "train_pyramid", "upscale_zero_shot", "work_units"]
 
 
 def _copy_matching(dst: nn.Module, src: nn.Module) -> None:
@@ -91,7 +91,7 @@ class _PyramidTrainer:
         return x
 
     def iters(self, n: int) -> int:
-        return (self.cfg.finest_iters or self.cfg.iters) if n == len(self.sizes) - 1 else self.cfg.iters
+        return scale_iters(self.cfg, n, len(self.sizes))
 
     def setup_scale(self, n: int) -> SimpleNamespace:
         """Networks, optimizers, noise amplitude, reconstruction input and pair bank of scale ``n``."""
@@ -117,7 +117,7 @@ class _PyramidTrainer:
         # distribution; drawing it once saves the full-image chain that otherwise dominates a step.
         with torch.no_grad():
             pool = [resize(self.chain(n - 1, True), self.sizes[n]) for _ in range(cfg.pool)] if n and cfg.pool else []
-        side = _pair_side(real, cfg, self.ratio)
+        side = _pair_side(real.shape[-2:], cfg, self.ratio)
         return SimpleNamespace(
             n=n,
             g=g,
@@ -212,19 +212,33 @@ def _check(cfg: ZeroShotConfig) -> None:
             raise SisrError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, got '{getattr(cfg, name)}'")
 
 
-def train_cost(run: _PyramidTrainer) -> list[int]:
+def scale_iters(cfg: ZeroShotConfig, n: int, count: int) -> int:
+    """Training iterations of scale ``n`` of a ``count``-scale pyramid (``finest_iters`` at the finest)."""
+    return (cfg.finest_iters or cfg.iters) if n == count - 1 else cfg.iters
+
+
+def train_cost(cfg: ZeroShotConfig, sizes: list[tuple[int, int]], ratio: float) -> list[int]:
     """Per scale, the work of one training iteration in forward-pass pixels (a critic step is about
     10 passes over its window, a generator step 9, each son/father pixel 3), so that progress and its
     time estimate are right from the first iterations, coarse scales being cheap and the finest dear."""
-    cfg, out = run.cfg, []
-    for n, (h, w) in enumerate(run.sizes):
+    out = []
+    for n, (h, w) in enumerate(sizes):
         win = min(h, cfg.crop or h) * min(w, cfg.crop or w)
         cost = win * (10 * cfg.d_steps + 9 * cfg.g_steps)
         if cfg.pairs and n > 0:
-            side = _pair_side(run.reals[n], cfg, run.ratio)
+            side = _pair_side((h, w), cfg, ratio)
             cost += 3 * cfg.pair_batch * side * side * cfg.g_steps
         out.append(cost)
     return out
+
+
+def work_units(h: int, w: int, scale: int, cfg: ZeroShotConfig) -> int:
+    """The work of enlarging an ``h`` x ``w`` input by ``scale`` (training, then SR), in the units of
+    the ``on_progress`` callbacks: lets a caller weigh several runs before any starts."""
+    _, ratio = sr_steps(scale, cfg.steps_per_octave)
+    sizes = pyramid_sizes(h, w, ratio, cfg.min_size)
+    train = sum(scale_iters(cfg, n, len(sizes)) * c for n, c in enumerate(train_cost(cfg, sizes, ratio)))
+    return train + sr_cost(h, w, scale, sr_settings(h, w, scale, cfg))
 
 
 class _Meter:
@@ -273,7 +287,7 @@ def _train(img, scale, cfg, progress, desc, on_progress, extra: int = 0) -> tupl
         torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
     run = _PyramidTrainer(img, scale, cfg)
-    costs = train_cost(run)
+    costs = train_cost(cfg, run.sizes, run.ratio)
     total = sum(run.iters(n) * c for n, c in enumerate(costs)) + extra
     meter = _Meter(total, progress, desc or f"{cfg.method} x{scale}", on_progress)
     for n in range(len(run.sizes)):
@@ -281,11 +295,11 @@ def _train(img, scale, cfg, progress, desc, on_progress, extra: int = 0) -> tupl
     return Pyramid(cfg, run.ratio, run.sizes, run.gens, run.amps, time.perf_counter() - t_start, run.log), meter
 
 
-def _pair_side(real: torch.Tensor, cfg: ZeroShotConfig, ratio: float) -> int:
+def _pair_side(shape: tuple[int, int], cfg: ZeroShotConfig, ratio: float) -> int:
     """Side of the son/father crops at a scale: ``crop`` (48 when 0), at most the image's, made up to
     8 px smaller where that lets the son (side / ratio) be a whole number of pixels, so that pairs
     are shrunk by the SR step's ratio and not by a rounded one (48 / 1.587 = 30.2; 46 / 1.587 = 29.0)."""
-    top = min(cfg.crop or 48, *real.shape[-2:])
+    top = min(cfg.crop or 48, *shape)
     for side in range(top, max(top - 8, 8), -1):
         if abs(side / ratio - round(side / ratio)) <= 0.1:
             return side
