@@ -80,7 +80,7 @@ class _Progress:
                     for fs in files.values():
                         shapes = [sr_pair(f, up.scale, protocol, degradation, seed)[1].shape for f in fs]
                         total += sum(up.work(h, w) for h, w, _ in shapes)
-            fmt = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+            fmt = "{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"  # set_description adds ": "
             self.bar = tqdm(total=total, disable=not show, file=sys.stderr, leave=False, bar_format=fmt)
         else:
             total = sum(len(fs) for fs in files.values()) * len(upscalers)
