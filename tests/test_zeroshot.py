@@ -362,3 +362,31 @@ def test_sr_work_cap_drops_the_ensembles_in_order_and_enlarge_follows_it(photo):
     a = pyr.enlarge(img, 2)
     pyr.cfg = plain
     assert np.array_equal(a, pyr.enlarge(img, 2))
+
+
+@pytest.mark.parametrize(
+    "device, needle", [("tpu", "device must be"), ("cuda:x", "device must be"), ("cuda:7", "no such")]
+)
+def test_a_device_that_is_not_here_is_refused_before_any_work(device, needle):
+    if device == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 GPUs")
+    with pytest.raises(SisrError, match=needle):
+        load_model("drsingan", scale=2, settings={**TINY, "device": device})
+
+
+def test_cpu_device_and_a_gpu_run_match_the_default(photo, tmp_path):
+    """Noise is drawn on the CPU whatever the device, so the device changes only the arithmetic:
+    on a CUDA machine the GPU run stays close to the CPU one; everywhere, device=cpu is the default."""
+    import dataclasses
+
+    img = photo[200:248, 150:198].astype(np.float32) / 255
+    cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, **FAST)
+    ref = train_pyramid(img, 2, cfg).enlarge(img, 2)
+    np.testing.assert_array_equal(train_pyramid(img, 2, dataclasses.replace(cfg, device="cpu")).enlarge(img, 2), ref)
+    if not torch.cuda.is_available():
+        return
+    pyr = train_pyramid(img, 2, dataclasses.replace(cfg, device="cuda"))
+    out = pyr.enlarge(img, 2)
+    assert np.abs(out - ref).mean() < 0.02
+    pyr.save(tmp_path)  # weights come back to the CPU: the pyramid loads and runs on a CPU-only machine
+    assert load_pyramid(tmp_path).gens[-1].tail[0].weight.device.type == "cpu"

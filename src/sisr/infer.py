@@ -30,7 +30,7 @@ from sisr.io import to_float
 from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.precision import PRECISIONS, autocast, resolve_precision
-from sisr.train.zeroshot import upscale_zero_shot, work_units
+from sisr.train.zeroshot import check_config, upscale_zero_shot, work_units
 from sisr.transforms import self_ensemble
 from sisr.zeroshot import DEFAULT_PRESET, PRESETS, ZeroShotConfig, preset_values
 
@@ -435,7 +435,9 @@ def zero_shot_config(
         values["precision"] = precision
     if ensemble:
         values["ensemble"] = True
-    return build_dataclass(ZeroShotConfig, values, f"{name} settings")
+    cfg = build_dataclass(ZeroShotConfig, values, f"{name} settings")
+    check_config(cfg)
+    return cfg
 
 
 def list_models() -> list[str]:

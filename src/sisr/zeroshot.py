@@ -86,6 +86,7 @@ class ZeroShotConfig:
     sr_gmacs: float = 0.0  # SR work cap (GMAC): ensembles are dropped in SR_CHOICES' order to fit (0: no cap)
     seed: int = 0
     threads: int = 0
+    device: str = "cpu"  # where training runs ("cuda", "cuda:1"); SR runs where the generators are
     preset: str = "paper"  # the preset these values started from (a label: zero_shot_config applies presets)
 
 
@@ -162,7 +163,7 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
 
 def to_image(x: torch.Tensor) -> np.ndarray:
     """The inverse of :func:`to_tensor`, clipped to [0, 1]."""
-    return ((x[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+    return ((x[0].permute(1, 2, 0).cpu().numpy() + 1) / 2).clip(0, 1)
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -251,7 +252,7 @@ def apply_generator(
     bounded (a 4096 x 3072 output would otherwise hold gigabytes of dense-block features)."""
     h, w = x.shape[-2:]
     if h <= tile and w <= tile:
-        with autocast(precision):
+        with autocast(precision, x.device):
             return g(x, prev).float()
     r = receptive_radius(g)
     out = torch.empty_like(x)
@@ -260,7 +261,7 @@ def apply_generator(
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             a, b = max(0, y0 - r), max(0, x0 - r)
             win = (..., slice(a, min(h, y1 + r)), slice(b, min(w, x1 + r)))
-            with autocast(precision):
+            with autocast(precision, x.device):
                 piece = g(x[win], prev[win]).float()
             out[..., y0:y1, x0:x1] = piece[..., y0 - a : y0 - a + (y1 - y0), x0 - b : x0 - b + (x1 - x0)]
     return out
@@ -286,7 +287,7 @@ def sr_chain(
     for j in range(1, k + 1):
         size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
         up = resize(x, size)
-        noise = torch.randn(up.shape, generator=generator) * amp * cfg.sr_noise
+        noise = torch.randn(up.shape, generator=generator).to(up.device) * amp * cfg.sr_noise
         views = range(8) if cfg.ensemble else (0,)
         acc = torch.zeros_like(up)
         for v in views:
@@ -324,7 +325,7 @@ class Pyramid:
     ) -> np.ndarray:
         """Enlarge ``img`` (H x W x 3 float in [0, 1]) by ``scale`` with the finest generator."""
         g = self.gens[-1].eval().to(memory_format=torch.channels_last)
-        lr = to_tensor(img)
+        lr = to_tensor(img).to(next(g.parameters()).device)
         cfg = sr_settings(img.shape[0], img.shape[1], scale, self.cfg, conv_macs(g))
         paths = sr_paths(scale, cfg)
         x = sum(sr_chain(g, lr, scale, cfg, self.amps[-1], generator, j, tick) for j in paths) / len(paths)
@@ -334,7 +335,7 @@ class Pyramid:
         """Write the pyramid as ``folder/pyramid.safetensors``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tensors = {f"g{n}.{k}": v for n, g in enumerate(self.gens) for k, v in g.state_dict().items()}
+        tensors = {f"g{n}.{k}": v.cpu() for n, g in enumerate(self.gens) for k, v in g.state_dict().items()}
         header = {
             "config": dataclasses.asdict(self.cfg),
             "ratio": self.ratio,

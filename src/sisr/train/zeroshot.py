@@ -49,7 +49,7 @@ from sisr.zeroshot import (
     to_tensor,
 )
 
-__all__ = ["train_cost", "train_pyramid", "upscale_zero_shot", "work_units"]
+__all__ = ["check_config", "train_cost", "train_pyramid", "upscale_zero_shot", "work_units"]
 
 
 def _copy_matching(dst: nn.Module, src: nn.Module) -> None:
@@ -66,17 +66,22 @@ class _PyramidTrainer:
         self.cfg = cfg
         _, self.ratio = sr_steps(scale, cfg.steps_per_octave)
         self.sizes = pyramid_sizes(img.shape[0], img.shape[1], self.ratio, cfg.min_size)
+        self.dev = torch.device(cfg.device)
         self.perc = None
         if cfg.vgg_weight > 0:
-            self.perc = VGGLoss("relu5_4", cfg.vgg_weights or None)
+            self.perc = VGGLoss("relu5_4", cfg.vgg_weights or None).to(self.dev)
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
-        full = to_tensor(img.astype(np.float32))
+        full = to_tensor(img.astype(np.float32)).to(self.dev)
         self.reals = [full if s == self.sizes[-1] else resize(full, s) for s in self.sizes]
         self.gens: list[nn.Module] = []
         self.amps: list[float] = []
-        self.z_opt0 = torch.randn(self.reals[0].shape)
+        self.z_opt0 = self.randn(self.reals[0].shape)
         self.log: list[dict[str, Any]] = []
+
+    def randn(self, shape: torch.Size) -> torch.Tensor:
+        """Noise drawn on the CPU, then moved: the same draws, so the same run, whatever the device."""
+        return torch.randn(shape).to(self.dev)
 
     def chain(self, n: int, noise: bool) -> torch.Tensor:
         """The image at scale ``n`` made by generators 0..n: random (``noise``) or the reconstruction."""
@@ -84,7 +89,7 @@ class _PyramidTrainer:
         for i in range(n + 1):
             prev = x if i == 0 else resize(x, self.sizes[i])
             if noise:
-                z = torch.randn(prev.shape) * self.amps[i]
+                z = self.randn(prev.shape) * self.amps[i]
             else:
                 z = self.z_opt0 if i == 0 else torch.zeros_like(prev)
             x = self.gens[i](z + prev, prev)
@@ -100,8 +105,8 @@ class _PyramidTrainer:
         if n and self.gens and type(g) is type(self.gens[-1]):
             _copy_matching(g, self.gens[-1])
         # Channels-last convs are faster on CPU (1.3x fp32, 1.5x under bf16 for the finest DR-SinGAN G).
-        g.to(memory_format=torch.channels_last).train()
-        d.to(memory_format=torch.channels_last).train()
+        g.to(self.dev, memory_format=torch.channels_last).train()
+        d.to(self.dev, memory_format=torch.channels_last).train()
         with torch.no_grad():
             if n == 0:
                 prev_rec = torch.zeros_like(real)
@@ -152,9 +157,9 @@ class _PyramidTrainer:
 
     def d_step(self, sc: SimpleNamespace, real: torch.Tensor, prev: torch.Tensor, noise: torch.Tensor) -> None:
         cfg = self.cfg
-        with torch.no_grad(), autocast(cfg.precision):
+        with torch.no_grad(), autocast(cfg.precision, self.dev):
             fake = sc.g(noise + prev, prev).float()
-        with autocast(cfg.precision):
+        with autocast(cfg.precision, self.dev):
             loss = wgan_critic_loss(sc.d(real), sc.d(fake)) + cfg.gp_weight * gradient_penalty(sc.d, real, fake)
         sc.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -163,7 +168,7 @@ class _PyramidTrainer:
     def g_step(self, sc: SimpleNamespace, real, prev, noise, prev_rec, z_rec) -> None:
         cfg = self.cfg
         sc.d.requires_grad_(False)
-        with autocast(cfg.precision):
+        with autocast(cfg.precision, self.dev):
             adv = wgan_generator_loss(sc.d(sc.g(noise + prev, prev)))
             rec = sc.g(z_rec + prev_rec, prev_rec).float()
             loss = cfg.adv_weight * adv + cfg.mse_weight * F.mse_loss(rec, real)
@@ -188,7 +193,7 @@ class _PyramidTrainer:
                     for grp in o.param_groups:
                         grp["lr"] = cfg.lr * 0.1
             prev_rand = self.random_prev(sc)
-            noise = torch.randn(real.shape) * sc.amp
+            noise = self.randn(real.shape) * sc.amp
             win = self.crop_window(n)  # the same window for every tensor of the step
             for _ in range(cfg.d_steps):
                 self.d_step(sc, real[win], prev_rand[win], noise[win])
@@ -202,7 +207,8 @@ class _PyramidTrainer:
         self.log.append({"scale": n, "size": self.sizes[n], "amp": round(sc.amp, 5), "rec_psnr": round(rec_psnr, 2)})
 
 
-def _check(cfg: ZeroShotConfig) -> None:
+def check_config(cfg: ZeroShotConfig) -> None:
+    """Refuse settings that cannot run here, before any work starts."""
     for name, allowed in (
         ("precision", ("auto", "fp32", "bf16")),
         ("rec_input", ("chain", "real")),
@@ -210,6 +216,14 @@ def _check(cfg: ZeroShotConfig) -> None:
     ):
         if getattr(cfg, name) not in allowed:
             raise SisrError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, got '{getattr(cfg, name)}'")
+    try:
+        dev = torch.device(cfg.device)
+    except (RuntimeError, ValueError):
+        raise SisrError(f"device must be 'cpu' or 'cuda[:N]', got '{cfg.device}'") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise SisrError(f"device must be 'cpu' or 'cuda[:N]', got '{cfg.device}'")
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise SisrError(f"device '{cfg.device}': no such CUDA GPU here")
 
 
 def scale_iters(cfg: ZeroShotConfig, n: int, count: int) -> int:
@@ -282,7 +296,7 @@ def _train(img, scale, cfg, progress, desc, on_progress, extra: int = 0) -> tupl
     """Train, with an open meter whose total also counts ``extra`` units of work to come after."""
     if img.ndim != 3 or img.shape[2] != 3:
         raise SisrError(f"zero-shot training needs an H x W x 3 image, got shape {img.shape}")
-    _check(cfg)
+    check_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
