@@ -18,6 +18,10 @@ and chunks of training:
 Keep --seconds at least 60 under the call's timeout (start-up, data loading, the final save): a
 call killed at its limit returns nothing, though the periodic state (every ckpt_minutes) stays in
 runs/<name>/ on the warm machine and a quick call can copy it to $OUT.
+A zero-shot bench (Set5 travels in part1), one process per image and scale, merged per scale:
+    run(command="python3 tools/gpu_relay.py zeroshot --model singan --data Set5 --scale 2,4 "
+                "--set preset=paper --seconds 500", carry=[".gpudata/part1"], timeout_s=570)
+and here `sisr bench --from-json FILES_AT/singan_Set5_x2.json,... --per-image` makes the tables.
 Back here, with the files the call returned:
     python tools/gpu_relay.py fetch FILES_AT        # state -> runs/<name>/, then relay save
 """
@@ -25,11 +29,13 @@ Back here, with the files the call returned:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,7 +44,7 @@ import relay  # noqa: E402  (the queue helpers beside this file)
 
 REPO = relay.REPO
 STAGE = REPO / ".gpudata"
-DATASETS = ("T91", "BSD200")
+DATASETS = ("Set5", "T91", "BSD200")  # Set5 (1.4 MB) first: zero-shot benches need only part1
 
 
 def cmd_stage(part_mib: float) -> None:
@@ -134,6 +140,62 @@ def cmd_train(seconds: float, workers: int, val_every: int) -> int:
     return 0
 
 
+def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], seconds: float) -> int:
+    """A zero-shot bench with one process per (image, scale), all at once on the GPU (a pyramid's
+    small convolutions leave it mostly idle, so runs side by side cost little more than one), each
+    writing its report; what finishes within ``seconds`` is merged into one report per scale in
+    ``$OUT`` (a run still going at the deadline is stopped and left out, and the report says so)."""
+    root = _assemble()
+    env = dict(os.environ, SISR_DATA=str(root), PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+    os.environ["SISR_DATA"] = str(root)
+    from sisr.data import dataset_images
+
+    count = len(dataset_images(data))
+    out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
+    parts = out / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    if not any(kv.startswith("device=") for kv in settings):
+        import torch
+
+        settings = [*settings, f"device={'cuda' if torch.cuda.is_available() else 'cpu'}"]
+    extra = [a for kv in settings for a in ("--set", kv)]
+    procs = {}
+    for s in scales:
+        for i in range(1, count + 1):
+            dest = parts / f"{model}_x{s}_{i:03d}.json"
+            cmd = [sys.executable, "-m", "sisr", "bench", "--models", model, "--data", f"{data}:{i}-{i}"]
+            cmd += ["--scale", str(s), "--per-image", "--json", str(dest), "--set", "threads=1", *extra]
+            with open(dest.with_suffix(".log"), "wb") as log:
+                procs[(s, i)] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + seconds
+    for (s, i), p in procs.items():
+        try:
+            p.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            print(f"gpu_relay: x{s} image {i} stopped at the deadline")
+            continue
+        if p.returncode:
+            lines = (parts / f"{model}_x{s}_{i:03d}.log").read_text(errors="replace").splitlines()
+            print(f"gpu_relay: x{s} image {i} failed: {lines[-1] if lines else p.returncode}")
+    for s in scales:
+        reports = [json.loads(f.read_text()) for f in sorted(parts.glob(f"{model}_x{s}_*.json"))]
+        images = [img for r in reports for img in r["results"][0]["images"]]
+        if not images:
+            print(f"gpu_relay: {model} x{s}: no image finished")
+            continue
+        row = {"model": model, "dataset": data, "scale": s, "images": images}
+        for k in ("psnr_y", "ssim_y"):
+            row[k] = sum(img[k] for img in images) / len(images)
+        row["seconds"] = round(sum(img["seconds"] for img in images), 3)
+        report = {k: v for k, v in reports[0].items() if k != "results"} | {"results": [row]}
+        if len(images) < count:
+            report["unfinished"] = count - len(images)
+        (out / f"{model}_{data}_x{s}.json").write_text(json.dumps(report, indent=1))
+        print(f"gpu_relay: {model} {data} x{s}: {len(images)}/{count} images, mean {row['psnr_y']:.2f} dB")
+    return 0
+
+
 def cmd_fetch(folder: Path) -> None:
     run = relay.head(relay.read_queue())
     live, _ = relay.folders(run)
@@ -158,6 +220,12 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=500.0, help="training time before the clean stop")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2), help="batch-drawing processes")
     p.add_argument("--val-every", type=int, default=1000)
+    p = sub.add_parser("zeroshot", help="a zero-shot bench, one process per image and scale")
+    p.add_argument("--model", default="singan")
+    p.add_argument("--data", default="Set5")
+    p.add_argument("--scale", default="2,4")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot settings")
+    p.add_argument("--seconds", type=float, default=500.0, help="runs still going then are stopped")
     p = sub.add_parser("fetch")
     p.add_argument("folder", type=Path)
     args = ap.parse_args()
@@ -169,6 +237,9 @@ def main() -> int:
         cmd_back()
     elif args.cmd == "train":
         return cmd_train(args.seconds, args.workers, args.val_every)
+    elif args.cmd == "zeroshot":
+        scales = [int(x) for x in args.scale.split(",")]
+        return cmd_zeroshot(args.model, args.data, scales, args.set, args.seconds)
     else:
         cmd_fetch(args.folder)
     return 0
