@@ -29,3 +29,30 @@ def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
     log = tmp_path / "log.jsonl"
     log.write_text('{"step": 1, "loss": 0.1}\n{"step": 250, "val_psnr": {"4": 27.5}}\n')
     assert relay.last_val(log) == (250, {"4": 27.5})
+
+
+def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_path, monkeypatch, photo):
+    import json
+
+    import gpu_relay
+
+    from sisr.io import write_image
+
+    hr = tmp_path / "stage" / "part1" / "Tiny" / "HR"
+    hr.mkdir(parents=True)
+    write_image(hr / "a.png", photo[:64, :72])
+    write_image(hr / "b.png", photo[100:160, 200:256])
+    monkeypatch.setattr(gpu_relay, "STAGE", tmp_path / "stage")
+    monkeypatch.setenv("SISR_DATA", "")  # cmd_zeroshot points it at the staged data
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    tiny = ["preset=paper", "iters=1", "d_steps=1", "g_steps=1", "channels=8"]
+    gpu_relay.cmd_zeroshot("singan", "Tiny", [2], tiny, seconds=600)
+    rep = json.loads((tmp_path / "out" / "singan_Tiny_x2.json").read_text())
+    (row,) = rep["results"]
+    assert [i["name"] for i in row["images"]] == ["a", "b"] and "unfinished" not in rep
+    assert abs(row["psnr_y"] - sum(i["psnr_y"] for i in row["images"]) / 2) < 1e-9
+    assert rep["zero_shot_settings"]["singan"]["iters"] == 1
+    # A deadline that nothing meets: every run is stopped and no report is written.
+    monkeypatch.setenv("OUT", str(tmp_path / "late"))
+    gpu_relay.cmd_zeroshot("singan", "Tiny", [2], tiny, seconds=0)
+    assert not (tmp_path / "late" / "singan_Tiny_x2.json").exists()
