@@ -222,8 +222,11 @@ def test_presets_fast_by_default_paper_on_request_and_settings_override(method):
     for k, v in PRESETS[method]["fast"].items():
         assert getattr(fast, k) == v
     paper = load_model(method, scale=2, settings={"preset": "paper"}).config
-    assert paper == ZeroShotConfig(method=method, preset="paper")  # the papers' settings: 2000 iterations
+    # The papers' settings: 2000 iterations; SinGAN's SR mode as its reference code sets it.
+    sr_mode = {"mse_weight": 100.0, "min_size": 18, "sr_noise": 1.0} if method == "singan" else {}
+    assert paper == ZeroShotConfig(method=method, preset="paper", **sr_mode)
     assert paper.iters == 2000 and not paper.pairs
+    assert all(getattr(fast, k) == v for k, v in sr_mode.items())  # fast keeps the SR mode, at a CPU budget
     mixed = load_model(method, scale=2, settings={"preset": "paper", "iters": 50}).config
     assert mixed.iters == 50 and mixed.preset == "paper" and mixed.crop == 0
     # A preset named for one method leaves the other on its default.

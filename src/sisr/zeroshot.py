@@ -91,14 +91,18 @@ class ZeroShotConfig:
 
 
 # The papers' settings are ZeroShotConfig's defaults ("paper": 2000 iterations per scale, hours
-# per image on a CPU). "fast" is the default of `sisr upscale` / `sisr bench`: DR-SinGAN's networks
-# and losses at a CPU budget, with our son/father pairs and SR-time ensembles; its values were chosen
-# on held-out images (T91:val, in no test set; README, Zero-shot). SinGAN's "fast" is its procedure
-# at 100 iterations per scale.
+# per image on a CPU), with SinGAN's SR mode as its reference code runs it (tamarott/SinGAN: SR.py,
+# functions.post_config and adjust_scales2image_SR): reconstruction weight alpha 100, not the 10 of
+# its other tasks; coarsest side 18; noise of the finest scale's amplitude before each SR step.
+# "fast" is the default of `sisr upscale` / `sisr bench`: DR-SinGAN's networks and losses at a CPU
+# budget, with our son/father pairs and SR-time ensembles; its values were chosen on held-out images
+# (T91:val, in no test set; README, Zero-shot). SinGAN's "fast" is its SR procedure at a CPU budget.
+SINGAN_SR: dict[str, Any] = {"method": "singan", "mse_weight": 100.0, "min_size": 18, "sr_noise": 1.0}
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "singan": {
-        "paper": {"method": "singan"},
-        "fast": {"method": "singan", "iters": 100, "d_steps": 1, "g_steps": 1, "crop": 48, "precision": "auto"},
+        "paper": dict(SINGAN_SR),
+        "fast": {**SINGAN_SR, "iters": 100, "d_steps": 1, "g_steps": 1, "crop": 48, "precision": "auto"},
     },
     "drsingan": {
         "paper": {"method": "drsingan"},
