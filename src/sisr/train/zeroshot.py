@@ -233,12 +233,15 @@ def scale_iters(cfg: ZeroShotConfig, n: int, count: int) -> int:
 
 def train_cost(cfg: ZeroShotConfig, sizes: list[tuple[int, int]], ratio: float) -> list[int]:
     """Per scale, the work of one training iteration in forward-pass pixels (a critic step is about
-    10 passes over its window, a generator step 9, each son/father pixel 3), so that progress and its
+    10 passes over its window, a generator step 9, each son/father pixel 3, and without a ``pool``
+    the random coarser image is a pass through every coarser scale, whole), so that progress and its
     time estimate are right from the first iterations, coarse scales being cheap and the finest dear."""
     out = []
     for n, (h, w) in enumerate(sizes):
         win = min(h, cfg.crop or h) * min(w, cfg.crop or w)
         cost = win * (10 * cfg.d_steps + 9 * cfg.g_steps)
+        if not cfg.pool:
+            cost += sum(a * b for a, b in sizes[:n])
         if cfg.pairs and n > 0:
             side = _pair_side((h, w), cfg, ratio)
             cost += 3 * cfg.pair_batch * side * side * cfg.g_steps
