@@ -16,6 +16,7 @@ from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
 from sisr.infer import ZeroShotUpscaler, load_model
+from sisr.io import read_rgb
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
 from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
@@ -70,16 +71,14 @@ class _Progress:
     and not after the first image, which takes minutes; supervised images are seconds and weigh
     nothing in it. Without one, it counts images."""
 
-    def __init__(self, upscalers, files, protocol, degradation, seed, show: bool) -> None:
+    def __init__(self, upscalers, files, show: bool) -> None:
         self.weighted = any(isinstance(up, ZeroShotUpscaler) for up in upscalers.values())
         self.credit = 0  # units of the current image already counted
         if self.weighted:
-            total = 0
-            for up in upscalers.values():
-                if isinstance(up, ZeroShotUpscaler):
-                    for fs in files.values():
-                        shapes = [sr_pair(f, up.scale, protocol, degradation, seed)[1].shape for f in fs]
-                        total += sum(up.work(h, w) for h, w, _ in shapes)
+            # Each image decoded once; every LR protocol makes an H // s x W // s input of it.
+            sizes = [read_rgb(f).shape[:2] for fs in files.values() for f in fs]
+            zs = [up for up in upscalers.values() if isinstance(up, ZeroShotUpscaler)]
+            total = sum(up.work(h // up.scale, w // up.scale) for up in zs for h, w in sizes)
             fmt = "{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"  # set_description adds ": "
             self.bar = tqdm(total=total, disable=not show, file=sys.stderr, leave=False, bar_format=fmt)
         else:
@@ -144,7 +143,7 @@ def run_bench(
         return m if denoise is None else f"{m}@denoise={denoise:g}"
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
-    bar = _Progress(upscalers, files, protocol, degradation, seed, progress)
+    bar = _Progress(upscalers, files, progress)
     results = []
     try:
         for m in models:
