@@ -109,11 +109,6 @@ def _dist_info() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-
-    return pixel_loss(a, b, kind)
-
-
 class SupervisedView(nn.Module):
     """Training-time view of an SR model, ``{scale: [(weight, prediction), ...]}``, as one module so
     that DDP all-reduces the gradients of every supervised output (each cascade stage, DRCN's
@@ -255,7 +250,7 @@ class Trainer:
 
     def content_loss(self, outs: dict[int, list[tuple[float, torch.Tensor]]], targets) -> torch.Tensor:
         kind = self.cfg.pixel_loss
-        per_scale = [sum(w * _pixel(kind, o.float(), targets[s]) for w, o in preds) for s, preds in outs.items()]
+        per_scale = [sum(w * pixel_loss(o.float(), targets[s], kind) for w, o in preds) for s, preds in outs.items()]
         return sum(per_scale) / len(per_scale)
 
     def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> float:
