@@ -96,3 +96,19 @@ def test_bench_names_denoised_rows_and_records_the_strength(real_model, photo, t
     assert f"{real_model}@denoise=0.5" in to_markdown(report)
     with pytest.raises(SisrError, match="--denoise does not apply"):
         run_bench(["bicubic"], [str(tmp_path)], [4], progress=False, denoise=0.5)
+
+
+def test_bench_ensemble_names_rows_runs_the_x8_ensemble_and_refuses_bicubic(real_model, photo, tmp_path):
+    from sisr.bench import run_bench, to_markdown
+
+    (tmp_path / "HR").mkdir()
+    write_image(tmp_path / "HR" / "a.png", photo[:48, :40])
+    plain = run_bench([str(real_model)], [str(tmp_path)], [4], progress=False, degradation="real")
+    ens = run_bench([str(real_model)], [str(tmp_path)], [4], progress=False, degradation="real", ensemble=True)
+    row = ens["results"][0]
+    assert ens["ensemble"] == "x8" and row["model"] == f"{real_model}@x8"
+    assert f"{real_model}@x8" in to_markdown(ens) and f"{real_model}@x8" in ens["budgets"]
+    # The x8 average is a different estimate from one pass (and not a copy of it).
+    assert row["psnr_y"] != plain["results"][0]["psnr_y"]
+    with pytest.raises(SisrError, match="--ensemble does not apply"):
+        run_bench(["bicubic"], [str(tmp_path)], [4], progress=False, ensemble=True)

@@ -112,6 +112,7 @@ def run_bench(
     seed: int = 0,
     precision: str = "fp32",
     denoise: float | None = None,
+    ensemble: bool = False,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -121,7 +122,8 @@ def run_bench(
     ``protocol`` is how LR inputs are made (see :func:`sisr.data.sr_pair`).
     ``settings`` are zero-shot settings (recorded in the report: they are the budget of every result).
     ``denoise`` blends each model with its clean partner (models trained on degraded LR only);
-    the rows are then named ``MODEL@denoise=D``.
+    the rows are then named ``MODEL@denoise=D``. ``ensemble``: every model runs its x8
+    self-ensemble (a model without one is refused); the rows are named ``MODEL@x8``.
     """
 
     if protocol not in PROTOCOLS:
@@ -136,11 +138,13 @@ def run_bench(
     def options(m: str) -> dict[str, Any]:
         # Zero-shot models take the settings; the others run untiled, as the tables assume.
         if m in ZEROSHOT:
-            return {"settings": settings}
-        return {"tile": 0, "precision": precision} | ({} if denoise is None else {"denoise": denoise})
+            return {"settings": settings, "ensemble": ensemble}
+        return {"tile": 0, "precision": precision, "ensemble": ensemble} | (
+            {} if denoise is None else {"denoise": denoise}
+        )
 
     def label(m: str) -> str:
-        return m if denoise is None else f"{m}@denoise={denoise:g}"
+        return m + ("" if denoise is None else f"@denoise={denoise:g}") + ("@x8" if ensemble else "")
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     bar = _Progress(upscalers, files, progress)
@@ -180,6 +184,8 @@ def run_bench(
         report["precision"] = precision
     if denoise is not None:
         report["denoise"] = denoise
+    if ensemble:
+        report["ensemble"] = "x8"
     if degradation == "real":
         report["protocol"] = "rgb"
         report["degradation"] = {"kind": "real", "seed": seed, "ranges": dataclasses.asdict(DegradeConfig())}

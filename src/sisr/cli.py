@@ -57,6 +57,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seed=args.seed,
             precision=args.precision or "fp32",
             denoise=args.denoise,
+            ensemble=args.ensemble,
         )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -314,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32", help="of the trained models")
     p.add_argument(
         "--denoise", type=float, default=None, metavar="0..1", help="blend with the clean partner (see upscale)"
+    )
+    p.add_argument(
+        "--ensemble", action="store_true", help="x8 self-ensemble for every model (rows named MODEL@x8)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")

@@ -109,7 +109,9 @@ def random_kernel(rng: np.random.Generator, cfg: DegradeConfig, second: bool = F
 def _filter(x: torch.Tensor, k: np.ndarray) -> torch.Tensor:
     kt = torch.from_numpy(k).float()[None, None].repeat(x.shape[1], 1, 1, 1)
     pad = k.shape[0] // 2
-    return F.conv2d(F.pad(x, (pad,) * 4, mode="reflect"), kt, groups=x.shape[1])
+    # Reflection (Real-ESRGAN's filter2D) needs a side longer than the pad; tiny images edge-extend.
+    mode = "reflect" if pad < min(x.shape[-2:]) else "replicate"
+    return F.conv2d(F.pad(x, (pad,) * 4, mode=mode), kt, groups=x.shape[1])
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:
