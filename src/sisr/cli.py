@@ -316,9 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--denoise", type=float, default=None, metavar="0..1", help="blend with the clean partner (see upscale)"
     )
-    p.add_argument(
-        "--ensemble", action="store_true", help="x8 self-ensemble for every model (rows named MODEL@x8)"
-    )
+    p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble for every model (rows named MODEL@x8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
     p.set_defaults(func=cmd_bench)
