@@ -531,10 +531,10 @@ class _Ahead:
 
 
 def _hardware(device: torch.device) -> str:
-
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()} CPU, {n} thread{'s' if n > 1 else ''}"
 
 
 def train(config_path: str | None, overrides: list[str] | None = None, resume: bool = False) -> Trainer:
