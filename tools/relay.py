@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -145,6 +146,11 @@ def cmd_stop(runs: list[dict]) -> None:
         print("relay: nothing is training")
         return
     os.killpg(pid, signal.SIGTERM)
+    # Wait for the exit, so that a `start` or `save` right after sees a stopped run.
+    for _ in range(600):
+        if pid_alive(folders(run)[0] / "relay.pid") is None:
+            break
+        time.sleep(0.1)
     print(f"relay: stopped {run['name']} (pid {pid}); its last periodic state is in runs/{run['name']}/")
 
 
