@@ -24,18 +24,21 @@ def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
     for line in log.read_text().splitlines():
         rec = json.loads(line)
         if "val_psnr" in rec:
-            rows[rec["step"]] = rec["val_psnr"]
+            # A blind run also validates on clean inputs: those columns are named "xS clean".
+            rows[rec["step"]] = rec["val_psnr"] | {f"{k} clean": v for k, v in rec.get("val_clean_psnr", {}).items()}
     if not rows:
         return []
-    scales = sorted({s for v in rows.values() for s in v}, key=int)
+    cols = sorted({c for v in rows.values() for c in v}, key=lambda c: (c.endswith("clean"), int(c.split()[0])))
     out = [
         f"## Validation curve ({val_data}, EMA weights, Y-PSNR)",
         "",
-        "| step | " + " | ".join(f"x{s}" for s in scales) + " |",
-        "|---:|" + "---:|" * len(scales),
+        "| step | " + " | ".join(f"x{c}" for c in cols) + " |",
+        "|---:|" + "---:|" * len(cols),
     ]
     for step in sorted(rows):
-        out.append(f"| {step:,} | " + " | ".join(f"{rows[step].get(s, float('nan')):.2f}" for s in scales) + " |")
+        out.append(f"| {step:,} | " + " | ".join(f"{rows[step][c]:.2f}" if c in rows[step] else "-" for c in cols) + " |")
+    if any(c.endswith("clean") for c in cols):
+        out += ["", '"clean": the same images as MATLAB-bicubic LR (the tables\' protocol y).']
     return out + [""]
 
 

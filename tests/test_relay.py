@@ -29,6 +29,9 @@ def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
     log = tmp_path / "log.jsonl"
     log.write_text('{"step": 1, "loss": 0.1}\n{"step": 250, "val_psnr": {"4": 27.5}}\n')
     assert relay.last_val(log) == (250, {"4": 27.5})
+    with log.open("a") as f:
+        f.write('{"step": 400, "val_psnr": {"4": 27.6}, "val_clean_psnr": {"4": 30.1}}\n')
+    assert relay.last_val(log) == (400, {"4": 27.6, "4 clean": 30.1})
 
 
 def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_path, monkeypatch, photo):

@@ -27,6 +27,7 @@ def test_psnr_phase_smoke_training_learns(tmp_path, photo):
     before = t.validate()
     t.run(progress=False)
     after = t.history[-1]["val_psnr"]
+    assert "val_clean_psnr" not in t.history[-1]  # a bicubic-trained run validates once
     assert t.step == 20
     assert after["4"] > before[4] + 0.5, (before, after)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -270,6 +271,10 @@ def test_training_on_degraded_lr_is_deterministic_and_validates(tmp_path, photo)
     assert not torch.equal(clean.batch(5)[0], lr_a)
     a.run(progress=False)
     assert a.history and np.isfinite(a.history[-1]["val_psnr"]["4"])
+    # A blind run validates on clean inputs too: the clean figure is the bicubic-LR one.
+    last = a.history[-1]
+    assert last["val_clean_psnr"]["4"] == pytest.approx(a.validate(clean=True)[4], abs=1e-4)
+    assert last["val_clean_psnr"]["4"] != last["val_psnr"]["4"]
     with pytest.raises(SisrError, match="degradation must be"):
         tiny_trainer(tmp_path / "d", photo, degradation="jpeg")
 

@@ -63,7 +63,10 @@ def last_val(log: Path) -> tuple[int, dict] | None:
     if not log.is_file():
         return None
     vals = [json.loads(line) for line in log.read_text().splitlines() if '"val_psnr"' in line]
-    return (vals[-1]["step"], vals[-1]["val_psnr"]) if vals else None
+    if not vals:
+        return None
+    clean = {f"{k} clean": v for k, v in vals[-1].get("val_clean_psnr", {}).items()}
+    return vals[-1]["step"], vals[-1]["val_psnr"] | clean
 
 
 def folders(run: dict) -> tuple[Path, Path]:
