@@ -36,7 +36,8 @@ def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
         "|---:|" + "---:|" * len(cols),
     ]
     for step in sorted(rows):
-        out.append(f"| {step:,} | " + " | ".join(f"{rows[step][c]:.2f}" if c in rows[step] else "-" for c in cols) + " |")
+        cells = (f"{rows[step][c]:.2f}" if c in rows[step] else "-" for c in cols)
+        out.append(f"| {step:,} | " + " | ".join(cells) + " |")
     if any(c.endswith("clean") for c in cols):
         out += ["", '"clean": the same images as MATLAB-bicubic LR (the tables\' protocol y).']
     return out + [""]
