@@ -2,7 +2,7 @@
 
     python tools/relay.py status            # the queue, and the head run's latest step and validation
     python tools/relay.py start             # resume the head run in the background on one core
-    python tools/relay.py stop              # stop it (the last periodic state stays on disk)
+    python tools/relay.py stop              # stop it (it saves its state on SIGTERM)
     python tools/relay.py save [--commit]   # copy the head run's state into checkpoints/, update the queue
 
 A run trains in ``runs/<name>/`` (ignored by git); ``checkpoints/<name>/`` holds its latest
@@ -152,9 +152,10 @@ def cmd_stop(runs: list[dict]) -> None:
     # Wait for the exit, so that a `start` or `save` right after sees a stopped run.
     for _ in range(600):
         if pid_alive(folders(run)[0] / "relay.pid") is None:
-            break
+            print(f"relay: stopped {run['name']} (pid {pid}); it saved its state in runs/{run['name']}/ on the way out")
+            return
         time.sleep(0.1)
-    print(f"relay: stopped {run['name']} (pid {pid}); its last periodic state is in runs/{run['name']}/")
+    print(f"relay: {run['name']} (pid {pid}) is still saving after 60 s; run `relay.py status` before `save`")
 
 
 def cmd_save(runs: list[dict], commit: bool) -> None:
