@@ -14,6 +14,7 @@ from pathlib import Path
 from sisr.checkpoint import VAL_SEED, blind_recipe
 from sisr.infer import load_model
 from sisr.models import PRETRAINED
+from sisr.train.supervised import val_figures
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
 
@@ -24,8 +25,7 @@ def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
     for line in log.read_text().splitlines():
         rec = json.loads(line)
         if "val_psnr" in rec:
-            # A blind run also validates on clean inputs: those columns are named "xS clean".
-            rows[rec["step"]] = rec["val_psnr"] | {f"{k} clean": v for k, v in rec.get("val_clean_psnr", {}).items()}
+            rows[rec["step"]] = val_figures(rec)  # a blind run's clean columns are named "xS clean"
     if not rows:
         return []
     cols = sorted({c for v in rows.values() for c in v}, key=lambda c: (c.endswith("clean"), int(c.split()[0])))

@@ -65,8 +65,9 @@ def last_val(log: Path) -> tuple[int, dict] | None:
     vals = [json.loads(line) for line in log.read_text().splitlines() if '"val_psnr"' in line]
     if not vals:
         return None
-    clean = {f"{k} clean": v for k, v in vals[-1].get("val_clean_psnr", {}).items()}
-    return vals[-1]["step"], vals[-1]["val_psnr"] | clean
+    from sisr.train.supervised import val_figures
+
+    return vals[-1]["step"], val_figures(vals[-1])
 
 
 def folders(run: dict) -> tuple[Path, Path]:

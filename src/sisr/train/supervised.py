@@ -42,7 +42,7 @@ from sisr.models.rrgan import RRGAN
 from sisr.precision import autocast
 from sisr.resize import imresize, imresize_torch
 
-__all__ = ["TrainConfig", "Trainer", "lr_at", "train"]
+__all__ = ["TrainConfig", "Trainer", "lr_at", "train", "val_figures"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,12 @@ def lr_at(step: int, cfg: TrainConfig, base: float | None = None) -> float:
         return base
     t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr_min + 0.5 * (base - cfg.lr_min) * (1 + math.cos(math.pi * t))
+
+
+def val_figures(rec: dict[str, Any]) -> dict[str, float]:
+    """The validation figures of one log record by scale: ``"4"`` (the run's own inputs) and, for a
+    blind run, ``"4 clean"`` (MATLAB-bicubic inputs)."""
+    return rec["val_psnr"] | {f"{k} clean": v for k, v in rec.get("val_clean_psnr", {}).items()}
 
 
 def _dist_info() -> tuple[int, int]:
@@ -332,11 +338,11 @@ class Trainer:
             self.val_files = dataset_images(self.cfg.val_data)
         module = copy.deepcopy(self.ema).float().to("cpu", memory_format=torch.contiguous_format).eval()
         res = {}
+        # A blind model validates on degraded inputs, a bicubic one as the tables measure.
+        blind = self.cfg.degradation == "real" and not clean
         for s in module.scales:
             scores = []
             for f in self.val_files:
-                # A blind model validates on degraded inputs, a bicubic one as the tables measure.
-                blind = self.cfg.degradation == "real" and not clean
                 hr, lr = sr_pair(f, s, "rgb", "real", VAL_SEED) if blind else sr_pair(f, s, "y")
                 rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
                 x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float()[None]
