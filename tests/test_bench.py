@@ -271,3 +271,19 @@ def test_a_zero_shot_bench_bar_counts_work_from_the_start(tiny_dataset, monkeypa
     assert len(bar.updates) > 2 * 3  # more than once per image: inside each image's training
     run_bench(["bicubic"], [str(tiny_dataset)], [2])
     assert bars[1].total == 2 and bars[1].updates == [1, 1]  # no zero-shot model: images
+
+
+def test_zero_shot_image_runs_in_parallel_match_one_at_a_time(tiny_dataset):
+    """Image-runs go to worker processes on one thread each: two at once give the same per-image
+    figures as one at a time, in the files' order, and the report says how many ran at once."""
+    tiny = {"preset": "paper", "iters": 3, "d_steps": 1, "g_steps": 1, "channels": 8, "growth": 4}
+    one = run_bench(["drsingan", "bicubic"], [str(tiny_dataset)], [2], progress=False, settings=tiny, jobs=1)
+    two = run_bench(["drsingan", "bicubic"], [str(tiny_dataset)], [2], progress=False, settings=tiny, jobs=2)
+    assert one["zero_shot_jobs"] == 1 and two["zero_shot_jobs"] == 2
+    assert one["zero_shot_settings"]["drsingan"]["threads"] == 1
+    for a, b in zip(one["results"], two["results"], strict=True):
+        assert [r["name"] for r in a["images"]] == [r["name"] for r in b["images"]]
+        assert [r["psnr_y"] for r in a["images"]] == [r["psnr_y"] for r in b["images"]]
+    assert [r["model"] for r in two["results"]] == ["drsingan", "bicubic"]
+    with pytest.raises(SisrError, match="--jobs"):
+        run_bench(["drsingan"], [str(tiny_dataset)], [2], progress=False, settings=tiny, jobs=-1)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
+import os
+import queue
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -69,36 +73,112 @@ class _Progress:
     """The bench's one bar. With a zero-shot model in the run it counts work units (training and
     SR, known per image before any starts), so the time estimate is there from the first minute
     and not after the first image, which takes minutes; supervised images are seconds and weigh
-    nothing in it. Without one, it counts images."""
+    nothing in it. Without one, it counts images. Image-runs may go on at once (``key`` tells
+    them apart)."""
 
     def __init__(self, upscalers, files, show: bool) -> None:
         self.weighted = any(isinstance(up, ZeroShotUpscaler) for up in upscalers.values())
-        self.credit = 0  # units of the current image already counted
+        self.credit: dict[Any, int] = {}  # units already counted, per running image
         if self.weighted:
             # Each image decoded once; every LR protocol makes an H // s x W // s input of it.
-            sizes = [read_rgb(f).shape[:2] for fs in files.values() for f in fs]
+            self.sizes = {f: read_rgb(f).shape[:2] for fs in files.values() for f in fs}
             zs = [up for up in upscalers.values() if isinstance(up, ZeroShotUpscaler)]
-            total = sum(up.work(h // up.scale, w // up.scale) for up in zs for h, w in sizes)
+            total = sum(self.units(up, f) for up in zs for f in self.sizes)
             fmt = "{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"  # set_description adds ": "
             self.bar = tqdm(total=total, disable=not show, file=sys.stderr, leave=False, bar_format=fmt)
         else:
             total = sum(len(fs) for fs in files.values()) * len(upscalers)
             self.bar = tqdm(total=total, unit="img", disable=not show, file=sys.stderr, leave=False)
 
+    def units(self, up, f) -> int:
+        """The work units of ``up`` on image file ``f`` (0 for a supervised model)."""
+        if not isinstance(up, ZeroShotUpscaler):
+            return 0
+        h, w = self.sizes[f]
+        return up.work(h // up.scale, w // up.scale)
+
     def set_description(self, text: str) -> None:
         self.bar.set_description(text)
 
-    def on_work(self, done: int, total: int) -> None:
-        self.bar.update(done - self.credit)
-        self.credit = done
+    def on_work(self, done: int, total: int, key: Any = None) -> None:
+        self.bar.update(max(0, done - self.credit.get(key, 0)))
+        self.credit[key] = max(done, self.credit.get(key, 0))
 
-    def image_done(self) -> None:
+    def image_done(self, key: Any = None, units: int = 0) -> None:
+        """One image finished: ``units`` is its whole work (tops up updates still in flight)."""
         if not self.weighted:
             self.bar.update()
-        self.credit = 0
+        elif units:
+            self.bar.update(max(0, units - self.credit.get(key, 0)))
+        self.credit.pop(key, None)
 
     def close(self) -> None:
         self.bar.close()
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_WORK: Any = None  # a worker's queue for progress messages
+
+
+def _worker_start(work) -> None:
+    global _WORK
+    _WORK = work
+
+
+def _zero_shot_image(key, up, f, protocol: str, degradation: str, seed: int) -> dict[str, Any]:
+    """One zero-shot image-run in a worker process; progress goes back as ``(key, done)``."""
+    rows = evaluate(
+        up, [f], protocol, degradation=degradation, seed=seed, on_work=lambda done, total: _WORK.put((key, done))
+    )
+    return rows[0]
+
+
+def _run_zero_shot(tasks, jobs: int, bar: _Progress, protocol: str, degradation: str, seed: int):
+    """``{key: row}`` of the zero-shot image-runs ``tasks`` (``(key, upscaler, file)``), ``jobs`` at a
+    time in worker processes, the longest first so that no long run starts last."""
+    ctx = mp.get_context("spawn")
+    work = ctx.Queue()
+    rows: dict[Any, dict[str, Any]] = {}
+    units = {key: bar.units(up, f) for key, up, f in tasks}
+
+    def drain() -> None:
+        while True:
+            try:
+                key, done = work.get_nowait()
+            except queue.Empty:
+                return
+            if key not in rows:
+                bar.on_work(done, units[key], key)
+
+    before = set(mp.active_children())
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_start, initargs=(work,)) as pool:
+        futures = {
+            pool.submit(_zero_shot_image, key, up, f, protocol, degradation, seed): key
+            for key, up, f in sorted(tasks, key=lambda t: -units[t[0]])
+        }
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                drain()
+                for fut in finished:
+                    key = futures[fut]
+                    rows[key] = fut.result()
+                    bar.image_done(key, units[key])
+        except BaseException:
+            # Stop the other runs now: they would otherwise finish first, minutes later.
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in set(mp.active_children()) - before:
+                proc.terminate()
+            raise
+    return rows
 
 
 def run_bench(
@@ -113,6 +193,7 @@ def run_bench(
     precision: str = "fp32",
     denoise: float | None = None,
     ensemble: bool = False,
+    jobs: int = 0,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -124,6 +205,8 @@ def run_bench(
     ``denoise`` blends each model with its clean partner (models trained on degraded LR only);
     the rows are then named ``MODEL@denoise=D``. ``ensemble``: every model runs its x8
     self-ensemble (a model without one is refused); the rows are named ``MODEL@x8``.
+    ``jobs``: zero-shot image-runs at once, each in its own process (0: the cores over each run's
+    threads, which are 1 unless set). A result's ``seconds`` is the sum of its images' seconds.
     """
 
     if protocol not in PROTOCOLS:
@@ -132,6 +215,8 @@ def run_bench(
         if not isinstance(s, int) or s < 2:
             raise SisrError(f"bad scale {s!r}: scales are integers >= 2")
     files = {d: dataset_images(d) for d in datasets}
+    if jobs < 0:
+        raise SisrError(f"bad --jobs {jobs}: a number of processes, 1 or more (0: one per core)")
     if settings and not any(m in ZEROSHOT for m in models):
         raise SisrError("--set: settings apply to zero-shot models only, and none is listed")
 
@@ -147,39 +232,56 @@ def run_bench(
         return m + ("" if denoise is None else f"@denoise={denoise:g}") + ("@x8" if ensemble else "")
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
+    # Zero-shot image-runs train on one thread each (unless --set threads=N), as many at once as
+    # there are cores: more work done per second than threads inside one small-convolution
+    # training, and per-image results that do not change with the machine's core count.
+    zero = {k: up for k, up in upscalers.items() if isinstance(up, ZeroShotUpscaler)}
+    for k, up in zero.items():
+        upscalers[k] = zero[k] = dataclasses.replace(
+            up, config=dataclasses.replace(up.config, threads=up.config.threads or 1)
+        )
+    threads = max((up.config.threads for up in zero.values()), default=1)
+    jobs = jobs or max(1, cores() // threads)
     bar = _Progress(upscalers, files, progress)
-    results = []
+    rows: dict[tuple, dict[str, Any]] = {}
+    t_start = time.perf_counter()
     try:
-        for m in models:
+        tasks = [
+            ((m, d, s, i), upscalers[(m, s)], f) for (m, s) in zero for d in datasets for i, f in enumerate(files[d])
+        ]
+        if tasks:
+            bar.set_description(f"{', '.join(sorted({m for m, _ in zero}))}: {min(jobs, len(tasks))} at a time")
+            rows |= _run_zero_shot(tasks, min(jobs, len(tasks)), bar, protocol, degradation, seed)
+        for (m, s), up in upscalers.items():
+            if (m, s) in zero:
+                continue
             for d in datasets:
-                for s in scales:
-                    up = upscalers[(m, s)]
-                    bar.set_description(f"{m} {d} x{s}")
-                    t0 = time.perf_counter()
-                    rows = evaluate(
-                        up,
-                        files[d],
-                        protocol,
-                        on_image=bar.image_done,
-                        degradation=degradation,
-                        seed=seed,
-                        on_work=bar.on_work if isinstance(up, ZeroShotUpscaler) else None,
-                    )
-                    n = len(rows)
-                    results.append(
-                        {
-                            "model": label(m),
-                            "dataset": d,
-                            "scale": s,
-                            "psnr_y": sum(r["psnr_y"] for r in rows) / n,
-                            "ssim_y": sum(r["ssim_y"] for r in rows) / n,
-                            "seconds": round(time.perf_counter() - t0, 3),
-                            "images": rows,
-                        }
-                    )
+                bar.set_description(f"{m} {d} x{s}")
+                got = evaluate(up, files[d], protocol, on_image=bar.image_done, degradation=degradation, seed=seed)
+                rows |= {(m, d, s, i): r for i, r in enumerate(got)}
     finally:
         bar.close()
+    results = []
+    for m in models:
+        for d in datasets:
+            for s in scales:
+                images = [rows[(m, d, s, i)] for i in range(len(files[d]))]
+                n = len(images)
+                results.append(
+                    {
+                        "model": label(m),
+                        "dataset": d,
+                        "scale": s,
+                        "psnr_y": sum(r["psnr_y"] for r in images) / n,
+                        "ssim_y": sum(r["ssim_y"] for r in images) / n,
+                        "seconds": round(sum(r["seconds"] for r in images), 3),
+                        "images": images,
+                    }
+                )
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
+    report["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    if zero:
+        report["zero_shot_jobs"] = min(jobs, len(tasks))
     if precision != "fp32":
         report["precision"] = precision
     if denoise is not None:

@@ -58,6 +58,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             precision=args.precision or "fp32",
             denoise=args.denoise,
             ensemble=args.ensemble,
+            jobs=args.jobs,
         )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -317,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--denoise", type=float, default=None, metavar="0..1", help="blend with the clean partner (see upscale)"
     )
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble for every model (rows named MODEL@x8)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="zero-shot image-runs at once, one process each (default: one per core; "
+        "each on one thread unless --set threads=N)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
     p.set_defaults(func=cmd_bench)
