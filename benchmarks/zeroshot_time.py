@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -25,20 +24,10 @@ from sisr.config import parse_overrides
 from sisr.data import dataset_images
 from sisr.infer import load_model
 from sisr.io import read_image, to_float
-from sisr.precision import cpu_bf16_units, resolve_precision
+from sisr.precision import cpu_bf16_units, cpu_name, resolve_precision
 from sisr.resize import imresize
 from sisr.train.zeroshot import train_pyramid
 from sisr.zeroshot import conv_macs, sr_settings
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _ensembles(cfg) -> str:
@@ -104,7 +93,7 @@ def main() -> None:
         "precision": resolve_precision(cfg.precision),
         "settings": settings,
         "threads": args.threads,
-        "cpu": _cpu(),
+        "cpu": cpu_name(),
         "bf16_units": list(cpu_bf16_units()),
         "rows": rows,
     }

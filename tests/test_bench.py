@@ -287,3 +287,43 @@ def test_zero_shot_image_runs_in_parallel_match_one_at_a_time(tiny_dataset):
     assert [r["model"] for r in two["results"]] == ["drsingan", "bicubic"]
     with pytest.raises(SisrError, match="--jobs"):
         run_bench(["drsingan"], [str(tiny_dataset)], [2], progress=False, settings=tiny, jobs=-1)
+
+
+def test_zero_shot_workers_die_with_a_killed_bench(tiny_dataset):
+    """SIGKILL of `sisr bench` leaves no image-run training on in its worker processes."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "sisr",
+        "bench",
+        "--models",
+        "drsingan",
+        "--data",
+        str(tiny_dataset),
+        "--scale",
+        "2",
+        "--quiet",
+    ]
+    cmd += ["--set", "preset=paper", "--set", "channels=8", "--set", "growth=4", "--jobs", "2"]
+    bench = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:  # the two workers, besides spawn's tracker
+        time.sleep(0.5)
+        text = Path(f"/proc/{bench.pid}/task/{bench.pid}/children").read_text()
+        children = [int(c) for c in text.split() if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+    assert len(children) == 2, "the bench started no workers"
+    os.kill(bench.pid, signal.SIGKILL)
+    bench.wait()
+    deadline = time.monotonic() + 60  # a worker still starting up imports torch first
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    alive = [
+        c for c in children if Path(f"/proc/{c}").exists() and "Z" not in Path(f"/proc/{c}/stat").read_text().split()[2]
+    ]
+    assert not alive, f"workers {alive} outlived the bench"

@@ -166,13 +166,17 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
             cmd = [sys.executable, "-m", "sisr", "bench", "--models", model, "--data", f"{data}:{i}-{i}"]
             cmd += ["--scale", str(s), "--per-image", "--json", str(dest), "--set", "threads=1", *extra]
             with open(dest.with_suffix(".log"), "wb") as log:
-                procs[(s, i)] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+                # Own session: the bench's worker process goes with it at the deadline.
+                procs[(s, i)] = subprocess.Popen(
+                    cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
     deadline = time.monotonic() + seconds
     for (s, i), p in procs.items():
         try:
             p.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
             print(f"gpu_relay: x{s} image {i} stopped at the deadline")
             continue
         if p.returncode:

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -127,9 +128,17 @@ def cores() -> int:
 _WORK: Any = None  # a worker's queue for progress messages
 
 
-def _worker_start(work) -> None:
+def _worker_start(work, parent: int) -> None:
     global _WORK
     _WORK = work
+
+    def orphaned() -> None:
+        # A bench killed outright (SIGKILL, a deadline) must not leave minutes of training behind.
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, daemon=True).start()
 
 
 def _zero_shot_image(key, up, f, protocol: str, degradation: str, seed: int) -> dict[str, Any]:
@@ -158,7 +167,7 @@ def _run_zero_shot(tasks, jobs: int, bar: _Progress, protocol: str, degradation:
                 bar.on_work(done, units[key], key)
 
     before = set(mp.active_children())
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_start, initargs=(work,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_start, initargs=(work, os.getpid())) as pool:
         futures = {
             pool.submit(_zero_shot_image, key, up, f, protocol, degradation, seed): key
             for key, up, f in sorted(tasks, key=lambda t: -units[t[0]])

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import platform
 from pathlib import Path
 
 import torch
 
 from sisr.errors import SisrError
 
-__all__ = ["PRECISIONS", "autocast", "cpu_bf16_units", "native_bf16", "resolve_precision"]
+__all__ = ["PRECISIONS", "autocast", "cpu_bf16_units", "cpu_name", "native_bf16", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -30,6 +31,18 @@ def cpu_bf16_units() -> tuple[str, ...]:
         return ()
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return tuple(f for f in ("avx512_bf16", "amx_bf16") if f in flags)
+
+
+@functools.cache
+def cpu_name() -> str:
+    """The CPU's model name, recorded beside timings (they compare only on one CPU)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def native_bf16(device: str | torch.device = "cpu") -> bool:
