@@ -101,7 +101,8 @@ class _Progress:
     def set_description(self, text: str) -> None:
         self.bar.set_description(text)
 
-    def on_work(self, done: int, total: int, key: Any = None) -> None:
+    def on_work(self, key: Any, done: int) -> None:
+        """Image-run ``key`` has done ``done`` units of its work."""
         self.bar.update(max(0, done - self.credit.get(key, 0)))
         self.credit[key] = max(done, self.credit.get(key, 0))
 
@@ -164,7 +165,7 @@ def _run_zero_shot(tasks, jobs: int, bar: _Progress, protocol: str, degradation:
             except queue.Empty:
                 return
             if key not in rows:
-                bar.on_work(done, units[key], key)
+                bar.on_work(key, done)
 
     before = set(mp.active_children())
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_start, initargs=(work, os.getpid())) as pool:
