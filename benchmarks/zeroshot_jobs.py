@@ -15,9 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-from sisr.bench import cores, run_bench
+from sisr.bench import run_bench
 from sisr.config import parse_overrides
-from sisr.precision import cpu_name
+from sisr.precision import cores, cpu_name
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from sisr.infer import ZeroShotUpscaler, load_model
 from sisr.io import read_rgb
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
+from sisr.precision import cores
 from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
 from sisr.zeroshot import ZeroShotConfig
 
@@ -116,14 +117,6 @@ class _Progress:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 _WORK: Any = None  # a worker's queue for progress messages

@@ -1,4 +1,5 @@
-"""Numeric precision: which one a device runs fast, and the autocast context for it.
+"""What the machine offers: usable cores, the CPU's name, which numeric precision a device runs
+fast, and the autocast context for it.
 
 ``"auto"`` means bf16 where the hardware has native bf16 arithmetic (a CUDA GPU
 that supports it, or a CPU with AVX512-BF16 or AMX) and fp32 elsewhere: on a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import torch
 
 from sisr.errors import SisrError
 
-__all__ = ["PRECISIONS", "autocast", "cpu_bf16_units", "cpu_name", "native_bf16", "resolve_precision"]
+__all__ = ["PRECISIONS", "autocast", "cores", "cpu_bf16_units", "cpu_name", "native_bf16", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -31,6 +33,14 @@ def cpu_bf16_units() -> tuple[str, ...]:
         return ()
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return tuple(f for f in ("avx512_bf16", "amx_bf16") if f in flags)
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity mask, which a container or taskset may narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @functools.cache

@@ -38,6 +38,7 @@ from sisr.errors import SisrError
 from sisr.infer import describe, list_models, load_model
 from sisr.io import read_image
 from sisr.models import DEFAULT_MODEL, ZEROSHOT
+from sisr.precision import cores
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
@@ -122,10 +123,10 @@ class JobRunner:
         self.cleaner = threading.Thread(target=self._clean, name="sisr-cleaner", daemon=True)
 
     def start(self) -> None:
-        if self.cfg.threads or (os.cpu_count() or 1) > 1:
+        if self.cfg.threads or cores() > 1:
             import torch
 
-            torch.set_num_threads(self.cfg.threads or max(1, (os.cpu_count() or 2) - 1))
+            torch.set_num_threads(self.cfg.threads or max(1, cores() - 1))
         self.worker.start()
         self.cleaner.start()
 

@@ -39,7 +39,7 @@ from sisr.metrics import gray_of, psnr, quantize
 from sisr.models import build_model, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.models.rrgan import RRGAN
-from sisr.precision import autocast
+from sisr.precision import autocast, cores
 from sisr.resize import imresize, imresize_torch
 
 __all__ = ["TrainConfig", "Trainer", "lr_at", "train", "val_figures"]
@@ -149,7 +149,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         elif self.world > 1 and self.device.type == "cpu":
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
+            torch.set_num_threads(max(1, cores() // self.world))
         self.out = Path(cfg.out)
         self.mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
         torch.manual_seed(cfg.seed)  # same initial weights on every rank and every rerun
