@@ -393,3 +393,15 @@ def test_cpu_device_and_a_gpu_run_match_the_default(photo, tmp_path):
     assert np.abs(out - ref).mean() < 0.02
     pyr.save(tmp_path)  # weights come back to the CPU: the pyramid loads and runs on a CPU-only machine
     assert load_pyramid(tmp_path).gens[-1].tail[0].weight.device.type == "cpu"
+
+
+def test_singan_starts_as_its_reference_code_does():
+    """tamarott/SinGAN's weights_init: conv weights N(0, 0.02), batch-norm scales N(1, 0.02), shifts 0
+    (PyTorch's default conv weights have a std of 0.03 to 0.11 here)."""
+    torch.manual_seed(0)
+    g, d = SinGANGenerator(SinGANScaleConfig()), SinGANDiscriminator(SinGANScaleConfig())
+    for net in (g, d):
+        w = torch.cat([m.weight.flatten() for m in net.modules() if isinstance(m, torch.nn.Conv2d)])
+        bn = torch.cat([m.weight for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+        assert abs(w.std().item() - 0.02) < 0.002
+        assert abs(bn.mean().item() - 1) < 0.01 and 0.01 < bn.std().item() < 0.03
