@@ -41,6 +41,7 @@ from sisr.zeroshot import (
     Pyramid,
     ZeroShotConfig,
     build_scale,
+    conv_macs,
     pyramid_sizes,
     resize,
     sr_cost,
@@ -232,20 +233,24 @@ def scale_iters(cfg: ZeroShotConfig, n: int, count: int) -> int:
 
 
 def train_cost(cfg: ZeroShotConfig, sizes: list[tuple[int, int]], ratio: float) -> list[int]:
-    """Per scale, the work of one training iteration in forward-pass pixels (a critic step is about
-    10 passes over its window, a generator step 9, each son/father pixel 3, and without a ``pool``
-    the random coarser image is a pass through every coarser scale, whole), so that progress and its
+    """Per scale, the work of one training iteration in forward-pass pixels of the finest generator
+    (a critic step is about 10 passes over its window, a generator step 9, each son/father pixel 3,
+    and without a ``pool`` the random coarser image is a pass through every coarser scale, whole),
+    each scale's pixels weighed by its generator's multiply-adds against the finest one's (channels
+    double every 4 scales, DR-SinGAN's blocks deepen by one conv per scale), so that progress and its
     time estimate are right from the first iterations, coarse scales being cheap and the finest dear."""
+    macs = [conv_macs(build_scale(cfg, n)[0]) for n in range(len(sizes))]
+    weight = [m / macs[-1] for m in macs]
     out = []
     for n, (h, w) in enumerate(sizes):
         win = min(h, cfg.crop or h) * min(w, cfg.crop or w)
-        cost = win * (10 * cfg.d_steps + 9 * cfg.g_steps)
+        cost = win * (10 * cfg.d_steps + 9 * cfg.g_steps) * weight[n]
         if not cfg.pool:
-            cost += sum(a * b for a, b in sizes[:n])
+            cost += sum(a * b * weight[i] for i, (a, b) in enumerate(sizes[:n]))
         if cfg.pairs and n > 0:
             side = _pair_side((h, w), cfg, ratio)
-            cost += 3 * cfg.pair_batch * side * side * cfg.g_steps
-        out.append(cost)
+            cost += 3 * cfg.pair_batch * side * side * cfg.g_steps * weight[n]
+        out.append(max(1, round(cost)))
     return out
 
 
