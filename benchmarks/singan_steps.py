@@ -89,8 +89,9 @@ def main() -> None:
         raise SystemExit("singan_steps.py follows SinGAN's plain SR chain: no ensembles or back-projection")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    rows = []
-    for f in dataset_images(args.data):
+    rows: list[dict] = []
+    files = dataset_images(args.data)
+    for f in files:
         row = image_steps(f, args.scale, cfg)
         rows.append(row)
         print(
@@ -104,20 +105,32 @@ def main() -> None:
                 f"bicubic {s['psnr_bicubic']:.2f} dB; changed {s['change']:.2f} levels",
                 flush=True,
             )
-    k = len(rows[0]["steps"])
+        if args.json:  # after every image: a long run stopped early keeps what it measured
+            _write(args, cfg, rows, complete=len(rows) == len(files))
+    mean, loss = _summary(rows)
+    print(f"mean {mean['psnr_y']:.2f} dB, bicubic {mean['bicubic_psnr_y']:.2f}; each step loses {loss:.2f} dB")
+
+
+def _summary(rows: list[dict]) -> tuple[dict, float]:
+    """Mean PSNRs, and the mean PSNR a step loses against its own input."""
     mean = {key: round(float(np.mean([r[key] for r in rows])), 2) for key in ("psnr_y", "bicubic_psnr_y")}
-    loss = round(float(np.mean([s["psnr_in"] - s["psnr_out"] for r in rows for s in r["steps"]])), 2)
-    print(f"mean {mean['psnr_y']:.2f} dB, bicubic {mean['bicubic_psnr_y']:.2f}; {k} steps, each losing {loss:.2f} dB")
-    if args.json:
-        out = {
-            "data": args.data,
-            "scale": args.scale,
-            "settings": dataclasses.asdict(cfg),
-            **mean,
-            "mean_step_loss_db": loss,
-            "images": rows,
-        }
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return mean, round(float(np.mean([s["psnr_in"] - s["psnr_out"] for r in rows for s in r["steps"]])), 2)
+
+
+def _write(args, cfg, rows: list[dict], complete: bool) -> None:
+    mean, loss = _summary(rows)
+    out = {
+        "data": args.data,
+        "scale": args.scale,
+        "settings": dataclasses.asdict(cfg),
+        "complete": complete,
+        **mean,
+        "mean_step_loss_db": loss,
+        "images": rows,
+    }
+    tmp = Path(args.json + ".tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.replace(args.json)
 
 
 if __name__ == "__main__":
