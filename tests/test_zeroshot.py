@@ -405,3 +405,17 @@ def test_singan_starts_as_its_reference_code_does():
         bn = torch.cat([m.weight for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)])
         assert abs(w.std().item() - 0.02) < 0.002
         assert abs(bn.mean().item() - 1) < 0.01 and 0.01 < bn.std().item() < 0.03
+
+
+def test_training_work_weighs_each_scale_by_its_generators_multiply_adds():
+    """Channels double every 4 scales: a pixel at scale 4 costs about 4 times one at scale 3,
+    so the bar's time estimate holds when the wide scales come (benchmarks/zeroshot_eta.py)."""
+    from sisr.train.zeroshot import train_cost
+    from sisr.zeroshot import build_scale, conv_macs
+
+    cfg = ZeroShotConfig(method="singan", iters=1, d_steps=1, g_steps=1, pool=1)
+    sizes = [(30, 30)] * 6
+    costs = train_cost(cfg, sizes, 1.26)
+    macs = [conv_macs(build_scale(cfg, n)[0]) for n in (3, 4)]
+    assert costs[0] == costs[3] and costs[4] == costs[5]
+    assert costs[4] / costs[3] == pytest.approx(macs[1] / macs[0], rel=0.01) and costs[4] > 3 * costs[3]
