@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -28,43 +27,38 @@ from sisr.data import dataset_images, sr_pair
 from sisr.infer import zero_shot_config
 from sisr.metrics import gray_of, psnr, quantize
 from sisr.train.zeroshot import train_pyramid
-from sisr.zeroshot import apply_generator, resize, sr_steps, to_image, to_tensor
-
-
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR of two [-1, 1] tensors of a gray image (three equal channels), peak 1 in [0, 1] units."""
-    return -10 * math.log10(max(float(((a.clamp(-1, 1) - b) ** 2).mean()) / 4, 1e-12))
+from sisr.zeroshot import resize, sr_chain, to_image, to_tensor
 
 
 def image_steps(path: Path, scale: int, cfg) -> dict:
     hr, lr = sr_pair(path, scale, "y")
     rgb = np.repeat(lr, 3, axis=2).astype(np.float32)
     pyr = train_pyramid(rgb, scale, cfg)
-    g = pyr.gens[-1].eval()
-    k, ratio = sr_steps(scale, cfg.steps_per_octave)
     hr_t = to_tensor(np.repeat(hr.astype(np.float32) / 255, 3, axis=2))
     lr_t = to_tensor(rgb)
     h, w = lr.shape[:2]
     # What the finest generator learned to add: the LR image against its coarser scale enlarged.
     learned = float((lr_t - resize(resize(lr_t, pyr.sizes[-2]), (h, w))).abs().mean()) * 127.5
-    gen = torch.Generator().manual_seed(cfg.seed)
-    x, steps = lr_t, []
-    for j in range(1, k + 1):
-        size = (h * scale, w * scale) if j == k else (round(h * ratio**j), round(w * ratio**j))
-        up = resize(x, size)
-        noise = torch.randn(up.shape, generator=gen) * pyr.amps[-1] * cfg.sr_noise
-        x = apply_generator(g, up + noise, up, cfg.precision)
-        ref = hr_t if j == k else resize(hr_t, size)
+    steps = []
+
+    def on_step(j: int, up: torch.Tensor, x: torch.Tensor) -> None:
+        ref = hr_t if tuple(x.shape[-2:]) == tuple(hr_t.shape[-2:]) else resize(hr_t, tuple(x.shape[-2:]))
+        # Gray images (three equal channels): the RGB PSNR of whole images in float is their gray PSNR.
+        score = lambda a: round(psnr(to_image(a), to_image(ref), y_only=False), 2)  # noqa: E731
         steps.append(
             {
                 "step": j,
-                "size": list(size),
-                "psnr_out": round(_psnr(x, ref), 2),
-                "psnr_in": round(_psnr(up, ref), 2),
-                "psnr_bicubic": round(_psnr(resize(lr_t, size), ref), 2),
+                "size": list(x.shape[-2:]),
+                "psnr_out": score(x),
+                "psnr_in": score(up),
+                "psnr_bicubic": score(resize(lr_t, tuple(x.shape[-2:]))),
                 "change": round(float((x - up).abs().mean()) * 127.5, 2),
             }
         )
+
+    x = sr_chain(
+        pyr.gens[-1].eval(), lr_t, scale, cfg, pyr.amps[-1], torch.Generator().manual_seed(cfg.seed), on_step=on_step
+    )
     bench = psnr(quantize(gray_of(to_image(x))), hr, crop=scale)
     bicubic = psnr(quantize(gray_of(to_image(resize(lr_t, (h * scale, w * scale))))), hr, crop=scale)
     return {

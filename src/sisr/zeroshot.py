@@ -281,10 +281,12 @@ def sr_chain(
     generator: torch.Generator | None = None,
     steps: int = 0,
     tick: Callable[[int], None] | None = None,
+    on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """SinGAN's SR: ``k`` times (bicubic x ratio, ``g``), from ``lr`` (1 x 3 x H x W in [-1, 1]),
     with the SR-time options: x8 self-ensemble, back-projection. ``steps``: ``k`` (0: from the settings).
-    ``tick(pixels)`` follows the work done (see :func:`sr_cost`)."""
+    ``tick(pixels)`` follows the work done (see :func:`sr_cost`); ``on_step(j, up, x)`` sees each
+    step's enlarged input and its result (benchmarks/singan_steps.py)."""
     k, ratio = (steps, scale ** (1.0 / steps)) if steps else sr_steps(scale, cfg.steps_per_octave)
     h, w = lr.shape[-2:]
     x = lr
@@ -304,6 +306,8 @@ def sr_chain(
             for _ in range(cfg.back_projection):
                 # Back-projection: the result shrunk to the input's size should be the input.
                 x = x + resize(lr - resize(x, (h, w)), size)
+        if on_step is not None:
+            on_step(j, up, x)
     return x
 
 
