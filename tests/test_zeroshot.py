@@ -419,3 +419,19 @@ def test_training_work_weighs_each_scale_by_its_generators_multiply_adds():
     macs = [conv_macs(build_scale(cfg, n)[0]) for n in (3, 4)]
     assert costs[0] == costs[3] and costs[4] == costs[5]
     assert costs[4] / costs[3] == pytest.approx(macs[1] / macs[0], rel=0.01) and costs[4] > 3 * costs[3]
+
+
+@pytest.mark.parametrize("method", ["singan", "drsingan"])
+def test_estimating_the_work_draws_no_random_numbers(method):
+    """Training seeds the generator, estimates its work, then draws the weights: an estimate that
+    built networks on the CPU shifted every draw after it and changed the trained pyramid."""
+    from sisr.train.zeroshot import train_cost, work_units
+    from sisr.zeroshot import sr_settings
+
+    cfg = ZeroShotConfig(method=method, iters=1, sr_gmacs=1.0, step_ensemble=True)
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    train_cost(cfg, [(25, 25), (32, 32), (40, 40)], 1.26)
+    work_units(40, 40, 2, cfg)
+    sr_settings(40, 40, 2, cfg)
+    assert torch.equal(before, torch.get_rng_state())

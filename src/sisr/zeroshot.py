@@ -44,6 +44,7 @@ __all__ = [
     "sr_cost",
     "sr_settings",
     "conv_macs",
+    "generator_macs",
     "sr_steps",
 ]
 
@@ -219,6 +220,13 @@ def conv_macs(g: nn.Module) -> int:
     return sum(m.weight.numel() for m in g.modules() if isinstance(m, nn.Conv2d))
 
 
+def generator_macs(cfg: ZeroShotConfig, n: int) -> int:
+    """:func:`conv_macs` of scale ``n``'s generator, built on the meta device: estimating work must
+    not draw from the random generator that training's weights are drawn from next."""
+    with torch.device("meta"):
+        return conv_macs(build_scale(cfg, n)[0])
+
+
 def sr_settings(h: int, w: int, scale: int, cfg: ZeroShotConfig, macs: int | None = None) -> ZeroShotConfig:
     """``cfg`` with the SR-time ensembles its ``sr_gmacs`` cap allows for an ``h`` x ``w`` input:
     the first of :data:`SR_CHOICES` within the cap (the last one if none is). ``macs``: the finest
@@ -227,7 +235,7 @@ def sr_settings(h: int, w: int, scale: int, cfg: ZeroShotConfig, macs: int | Non
         return cfg
     if macs is None:
         _, ratio = sr_steps(scale, cfg.steps_per_octave)
-        macs = conv_macs(build_scale(cfg, len(pyramid_sizes(h, w, ratio, cfg.min_size)) - 1)[0])
+        macs = generator_macs(cfg, len(pyramid_sizes(h, w, ratio, cfg.min_size)) - 1)
     for drop in SR_CHOICES:
         chosen = dataclasses.replace(cfg, **drop)
         if sr_cost(h, w, scale, chosen) * macs <= cfg.sr_gmacs * 1e9:

@@ -41,7 +41,7 @@ from sisr.zeroshot import (
     Pyramid,
     ZeroShotConfig,
     build_scale,
-    conv_macs,
+    generator_macs,
     pyramid_sizes,
     resize,
     sr_cost,
@@ -239,7 +239,7 @@ def train_cost(cfg: ZeroShotConfig, sizes: list[tuple[int, int]], ratio: float) 
     each scale's pixels weighed by its generator's multiply-adds against the finest one's (channels
     double every 4 scales, DR-SinGAN's blocks deepen by one conv per scale), so that progress and its
     time estimate are right from the first iterations, coarse scales being cheap and the finest dear."""
-    macs = [conv_macs(build_scale(cfg, n)[0]) for n in range(len(sizes))]
+    macs = [generator_macs(cfg, n) for n in range(len(sizes))]
     weight = [m / macs[-1] for m in macs]
     out = []
     for n, (h, w) in enumerate(sizes):
