@@ -435,3 +435,46 @@ def test_estimating_the_work_draws_no_random_numbers(method):
     work_units(40, 40, 2, cfg)
     sr_settings(40, 40, 2, cfg)
     assert torch.equal(before, torch.get_rng_state())
+
+
+def test_divergence_guard_is_a_no_op_until_it_fires_and_then_restores_an_older_state(photo):
+    """A guard that never fires leaves the run bit for bit as it was (it draws no random numbers);
+    when a step's reconstruction passes the threshold, G, D and both optimizers go back to the
+    older of the two states kept, and a scale with no healthy state yet is left alone."""
+    from sisr.train.zeroshot import _PyramidTrainer
+
+    img = photo[200:248, 150:198].astype(np.float32) / 255
+    base = dict(method="drsingan", pairs=True, crop=32, rec_input="real", pool=1, **{**FAST, "iters": 30})
+    plain = train_pyramid(img, 2, ZeroShotConfig(**base))
+    kept = train_pyramid(img, 2, ZeroShotConfig(**base, diverge_mse=1e9))  # keeps states, never fires
+    np.testing.assert_array_equal(kept.enlarge(img, 2), plain.enlarge(img, 2))
+
+    run = _PyramidTrainer(img, 2, ZeroShotConfig(**base, diverge_mse=0.05))
+    sc = run.setup_scale(0)
+    good: list = []
+    assert run.guard(sc, 3, 1.0, good) is False and not good  # nothing healthy yet to go back to
+    assert run.guard(sc, 0, 0.001, good) is False
+    first = {k: v.clone() for k, v in sc.g.state_dict().items()}
+    lr0 = sc.opt_g.param_groups[0]["lr"]
+    with torch.no_grad():
+        for p in sc.g.parameters():
+            p.add_(1.0)
+    run.guard(sc, 25, 0.001, good)
+    with torch.no_grad():
+        for p in sc.g.parameters():
+            p.mul_(50.0)
+    sc.opt_g.param_groups[0]["lr"] = 123.0
+    assert run.guard(sc, 30, 0.9, good) is True
+    for k, v in sc.g.state_dict().items():
+        torch.testing.assert_close(v, first[k])
+    assert sc.opt_g.param_groups[0]["lr"] == lr0 and len(good) == 1
+
+
+def test_the_fast_drsingan_preset_guards_against_divergence():
+    from sisr.infer import zero_shot_config
+
+    assert zero_shot_config("drsingan").diverge_mse > 0
+    assert (
+        zero_shot_config("singan").diverge_mse == 0
+        and zero_shot_config("drsingan", {"preset": "paper"}).diverge_mse == 0
+    )

@@ -79,6 +79,8 @@ class ZeroShotConfig:
     sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
     rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
     pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
+    diverge_mse: float = 0.0  # >0: a reconstruction MSE (images in [-1, 1]) above this, once a scale has been
+    # below it, is a divergence: the scale goes back to its weights of 25 to 50 iterations before (0: off)
     precision: str = "fp32"  # "bf16": bfloat16 autocast for training and SR (about 1.3-2x faster where supported)
     ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
     back_projection: int = 0  # SR: iterations of back-projection onto the input at the end
@@ -122,6 +124,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "pair_loss": "l1",
             "rec_input": "real",
             "pool": 1,
+            "diverge_mse": 0.05,
             "precision": "auto",
             "ensemble": True,
             "back_projection": 8,
