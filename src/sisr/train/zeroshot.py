@@ -167,13 +167,15 @@ class _PyramidTrainer:
         loss.backward()
         sc.opt_d.step()
 
-    def g_step(self, sc: SimpleNamespace, real, prev, noise, prev_rec, z_rec) -> float:
+    def g_step(self, sc: SimpleNamespace, real, prev, noise, prev_rec, z_rec) -> torch.Tensor:
+        """One generator update; returns its reconstruction MSE (detached, for the divergence guard)."""
         cfg = self.cfg
         sc.d.requires_grad_(False)
         with autocast(cfg.precision, self.dev):
             adv = wgan_generator_loss(sc.d(sc.g(noise + prev, prev)))
             rec = sc.g(z_rec + prev_rec, prev_rec).float()
-            loss = cfg.adv_weight * adv + cfg.mse_weight * F.mse_loss(rec, real)
+            rec_mse = F.mse_loss(rec, real)
+            loss = cfg.adv_weight * adv + cfg.mse_weight * rec_mse
             if self.perc is not None:
                 vgg = self.perc.vgg
                 loss = loss + cfg.vgg_weight * F.l1_loss(vgg((rec + 1) / 2), vgg((real + 1) / 2))
@@ -183,20 +185,18 @@ class _PyramidTrainer:
         sc.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         sc.opt_g.step()
-        return F.mse_loss(rec.detach(), real).item()
+        return rec_mse.detach()
 
     def train_scale(self, n: int, tick: Callable[[], None]) -> None:
         cfg, real = self.cfg, self.reals[n]
         sc = self.setup_scale(n)
         iters = self.iters(n)
         decay = max(1, int(cfg.decay_at * iters))
-        good: list[dict[str, Any]] = []
+        good: list[list[dict[str, Any]]] = []
         rollbacks = 0
         for it in range(iters):
             if it == decay:
-                for o in (sc.opt_g, sc.opt_d):
-                    for grp in o.param_groups:
-                        grp["lr"] = cfg.lr * 0.1
+                _set_lr(sc, cfg.lr * 0.1)
             prev_rand = self.random_prev(sc)
             noise = self.randn(real.shape) * sc.amp
             win = self.crop_window(n)  # the same window for every tensor of the step
@@ -204,11 +204,9 @@ class _PyramidTrainer:
                 self.d_step(sc, real[win], prev_rand[win], noise[win])
             for _ in range(cfg.g_steps):
                 rec_mse = self.g_step(sc, real[win], prev_rand[win], noise[win], sc.prev_rec[win], sc.z_rec[win])
-            if cfg.diverge_mse > 0 and self.guard(sc, it, rec_mse, good):
+            if cfg.diverge_mse > 0 and self.guard(sc, it, rec_mse.item(), good):
                 rollbacks += 1
-                for o in (sc.opt_g, sc.opt_d):  # the kept state may predate the learning-rate drop
-                    for grp in o.param_groups:
-                        grp["lr"] = cfg.lr * (0.1 if it >= decay else 1.0)
+                _set_lr(sc, cfg.lr * (0.1 if it >= decay else 1.0))  # the kept state may predate the drop
             tick()
         sc.g.eval()
         sc.g.requires_grad_(False)
@@ -219,7 +217,7 @@ class _PyramidTrainer:
 
     GUARD_EVERY = 25
 
-    def guard(self, sc: SimpleNamespace, it: int, rec_mse: float, good: list[dict[str, Any]]) -> bool:
+    def guard(self, sc: SimpleNamespace, it: int, rec_mse: float, good: list[list[dict[str, Any]]]) -> bool:
         """Divergence guard: a generator whose tanh tail saturates reconstructs nothing (MSE about 1)
         and, its gradient gone, never recovers (BSD200:val 12074 x2, seed 2: from 36.7 to 35.2 dB).
         Every ``GUARD_EVERY`` healthy iterations the scale's state is kept (the last two); a step whose
@@ -230,14 +228,20 @@ class _PyramidTrainer:
         if rec_mse > self.cfg.diverge_mse:
             if not good:
                 return False  # not yet reconstructing (the start of a scale): nothing good to go back to
-            for net, state in zip(nets, good[0]["states"]):
+            for net, state in zip(nets, good[0]):
                 net.load_state_dict(copy.deepcopy(state))
             del good[1:]
             return True
         if it % self.GUARD_EVERY == 0:
-            good.append({"it": it, "states": [copy.deepcopy(net.state_dict()) for net in nets]})
+            good.append([copy.deepcopy(net.state_dict()) for net in nets])
             del good[:-2]
         return False
+
+
+def _set_lr(sc: SimpleNamespace, lr: float) -> None:
+    for o in (sc.opt_g, sc.opt_d):
+        for grp in o.param_groups:
+            grp["lr"] = lr
 
 
 def check_config(cfg: ZeroShotConfig) -> None:
