@@ -45,7 +45,7 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     ),
     "rrgan-real-x4": (
         "rrgan-real-x4.safetensors",
-        "RR-GAN x4 and x2 for real photos (JPEG, noise, blur), PSNR phase, trained on degraded LR; --denoise",
+        "RR-GAN x4 and x2 for real photos (JPEG, noise, blur), PSNR phase, on degraded and 20% clean LR; --denoise",
     ),
     "srcnn": ("srcnn.safetensors", "SRCNN 9-5-5 baseline (Dong et al.), x4, trained on the 291 images"),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
