@@ -95,6 +95,22 @@ def test_gan_phase_without_vgg_weights_stops_clearly(tmp_path, photo, monkeypatc
         tiny_trainer(tmp_path, photo, phase="gan", perceptual="vgg")
 
 
+def test_weights_record_each_device_and_the_steps_it_trained(tmp_path, photo, monkeypatch):
+    import sisr.train.supervised as sup
+
+    for label, steps in (("cpu A", 6), ("gpu B", 8), ("cpu A", 10)):  # a relay: CPU, a lent GPU, CPU again
+        monkeypatch.setattr(sup, "_hardware", lambda device, label=label: label)
+        t = tiny_trainer(tmp_path, photo, steps=steps, val_every=0)
+        if steps > 6:
+            t.load_state()
+        t.run(progress=False)
+        t.save_state()
+    meta = load_checkpoint(tmp_path / "run" / "model.safetensors").meta
+    assert meta["hardware"] == "cpu A (steps 0-6 and 8-10); gpu B (steps 6-8)"
+    assert sup.hardware_label([["cpu A", 0, 5]]) == "cpu A"  # one device: its label, as before
+    assert sup.hardware_label([["unrecorded", 0, 3], ["cpu A", 3, 5]]) == "unrecorded (steps 0-3); cpu A (steps 3-5)"
+
+
 def test_resume_is_exact(tmp_path, photo):
     full = tiny_trainer(tmp_path / "a", photo, steps=8, val_every=0)
     full.run(progress=False)

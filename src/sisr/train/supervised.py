@@ -200,6 +200,8 @@ class Trainer:
         self.val_files = val_files
         self.step = 0
         self.elapsed = 0.0
+        self.devices: list[list] = []  # [label, first step, last step] per stretch of training on one device
+        self.resumed_at = 0
         self.history: list[dict[str, Any]] = []
         self._ahead: _Ahead | None = None
 
@@ -367,7 +369,13 @@ class Trainer:
 
     def save_state(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
+        label = _hardware(self.device)
+        if self.devices and self.devices[-1][0] == label:
+            self.devices[-1][2] = self.step
+        else:
+            self.devices.append([label, self.resumed_at, self.step])
         meta = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg), "history": self.history[-50:]}
+        meta["devices"] = self.devices
         path = save_tensors(self.out / "state.safetensors", self.state_tensors(), "train-state", meta)
         last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
         save_checkpoint(
@@ -381,7 +389,7 @@ class Trainer:
             data=list(self.cfg.data),
             recipe=asdict(self.cfg),
             metrics=last_val["val_psnr"] if last_val else {},
-            hardware=_hardware(self.device),
+            hardware=hardware_label(self.devices),
         )
         return path
 
@@ -408,6 +416,9 @@ class Trainer:
             opt.load_state_dict(sd)
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
         self.history = list(meta.get("history", []))
+        # States saved before devices were recorded: the steps until now ran on devices unknown.
+        self.devices = meta.get("devices") or ([["unrecorded", 0, self.step]] if self.step else [])
+        self.resumed_at = self.step
 
     # ---- the loop -------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: bool = True) -> None:
@@ -538,6 +549,20 @@ class _Ahead:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def hardware_label(devices: list[list]) -> str:
+    """One device: its label; several: each with the steps it trained, e.g. ``"NVIDIA H100 (steps
+    4,316-11,000); x86_64 CPU, 1 thread (steps 0-4,149)"``, the device with most steps first."""
+
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for label, first, last in devices:
+        if last > first:
+            spans.setdefault(label, []).append((first, last))
+    if len(spans) <= 1:
+        return next(iter(spans), devices[-1][0] if devices else "")
+    order = sorted(spans, key=lambda k: -sum(b - a for a, b in spans[k]))
+    return "; ".join(f"{k} (steps {' and '.join(f'{a:,}-{b:,}' for a, b in spans[k])})" for k in order)
 
 
 def _hardware(device: torch.device) -> str:
