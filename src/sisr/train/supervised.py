@@ -201,7 +201,6 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.devices: list[list] = []  # [label, first step, last step] per stretch of training on one device
-        self.resumed_at = 0
         self.history: list[dict[str, Any]] = []
         self._ahead: _Ahead | None = None
 
@@ -373,7 +372,8 @@ class Trainer:
         if self.devices and self.devices[-1][0] == label:
             self.devices[-1][2] = self.step
         else:
-            self.devices.append([label, self.resumed_at, self.step])
+            # A new stretch starts where the state this process resumed from ended.
+            self.devices.append([label, self.devices[-1][2] if self.devices else 0, self.step])
         meta = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg), "history": self.history[-50:]}
         meta["devices"] = self.devices
         path = save_tensors(self.out / "state.safetensors", self.state_tensors(), "train-state", meta)
@@ -418,7 +418,6 @@ class Trainer:
         self.history = list(meta.get("history", []))
         # States saved before devices were recorded: the steps until now ran on devices unknown.
         self.devices = meta.get("devices") or ([["unrecorded", 0, self.step]] if self.step else [])
-        self.resumed_at = self.step
 
     # ---- the loop -------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: bool = True) -> None:
