@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -35,6 +36,35 @@ def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
     with log.open("a") as f:
         f.write('{"step": 400, "val_psnr": {"4": 27.6}, "val_clean_psnr": {"4": 30.1}}\n')
     assert relay.last_val(log) == (400, {"4": 27.6, "4 clean": 30.1})
+
+
+def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, monkeypatch):
+    q = tmp_path / "queue.toml"
+    q.write_text("# header\n\n[[run]]\n")
+    monkeypatch.setattr(relay, "QUEUE", q)
+    monkeypatch.setattr(relay, "REPO", tmp_path)
+    runs = [
+        {"name": n, "recipe": "r.toml", "target": 10, "status": st, "step": 0, "val": ""}
+        for n, st in (("a", "done"), ("big", "active"), ("small", "queued"))
+    ]
+    runs[1]["where"] = "gpu"
+    relay.write_queue(runs)
+    runs = relay.read_queue()
+    assert runs[1]["where"] == "gpu" and "where" not in runs[2]  # kept only where set
+    assert relay.head(runs)["name"] == "big" and relay.head(runs, cpu=True)["name"] == "small"
+    for name, step in (("big", 4), ("small", 10)):  # a GPU chunk advanced one, the CPU relay finished the other
+        live = tmp_path / "runs" / name
+        live.mkdir(parents=True)
+        save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": step})
+        (live / "log.jsonl").write_text(f'{{"step": {step}, "val_psnr": {{"4": 27.5}}}}\n')
+    relay.cmd_save(runs, commit=False)
+    back = {r["name"]: r for r in relay.read_queue()}
+    assert (back["big"]["status"], back["big"]["step"]) == ("active", 4)
+    assert (back["small"]["status"], back["small"]["step"]) == ("done", 10)
+    assert back["small"]["val"] == "step 10: x4 27.50 dB (held-out)"
+    assert relay.state_step(tmp_path / "checkpoints" / "big" / "state.safetensors") == 4
+    with pytest.raises(SystemExit):  # nothing newer the second time
+        relay.cmd_save(relay.read_queue(), commit=False)
 
 
 def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_path, monkeypatch, photo):

@@ -1,9 +1,12 @@
 """The training relay: resume the head of configs/queue.toml, and save its state for the next session.
 
-    python tools/relay.py status            # the queue, and the head run's latest step and validation
-    python tools/relay.py start             # resume the head run in the background on one core
+    python tools/relay.py status            # the queue, and each open run's latest step and validation
+    python tools/relay.py start             # resume this machine's head run in the background on one core
     python tools/relay.py stop              # stop it (it saves its state on SIGTERM)
-    python tools/relay.py save [--commit]   # copy the head run's state into checkpoints/, update the queue
+    python tools/relay.py save [--commit]   # copy every newer run state into checkpoints/, update the queue
+
+The head is the first run not done; on a CPU machine, the first that is not marked ``where = "gpu"``
+(runs too big for one core: the GPU playbook, tools/gpu_relay.py, takes the first run of any kind).
 
 A run trains in ``runs/<name>/`` (ignored by git); ``checkpoints/<name>/`` holds its latest
 committed state (weights, EMA, optimizer, step, RNG), from which ``start`` resumes on a fresh
@@ -27,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 QUEUE = REPO / "configs" / "queue.toml"
 FIELDS = ("name", "recipe", "target", "status", "step", "val")
+OPTIONAL = ("where",)  # "gpu": the CPU relay passes the run by
 
 
 def read_queue() -> list[dict]:
@@ -39,15 +43,20 @@ def write_queue(runs: list[dict]) -> None:
     body = []
     for r in runs:
         lines = ["[[run]]"]
-        for k in FIELDS:
+        for k in FIELDS + tuple(k for k in OPTIONAL if k in r):
             v = r[k]
             lines.append(f"{k} = {json.dumps(v) if isinstance(v, str) else v}")
         body.append("\n".join(lines) + "\n")
     QUEUE.write_text(header + "\n".join(body))
 
 
-def head(runs: list[dict]) -> dict | None:
-    return next((r for r in runs if r["status"] != "done"), None)
+def head(runs: list[dict], cpu: bool = False) -> dict | None:
+    """The first run not done; with ``cpu``, the first one not reserved for a GPU."""
+    return next((r for r in runs if r["status"] != "done" and not (cpu and r.get("where") == "gpu")), None)
+
+
+def open_runs(runs: list[dict]) -> list[dict]:
+    return [r for r in runs if r["status"] != "done"]
 
 
 def state_step(path: Path) -> int:
@@ -86,18 +95,19 @@ def pid_alive(pidfile: Path) -> int | None:
 def cmd_status(runs: list[dict]) -> None:
     for r in runs:
         live, saved = folders(r)
-        print(f"{r['name']}: {r['status']}, target {r['target']}, queue step {r['step']}, val {r['val'] or '-'}")
+        where = " (GPU only)" if r.get("where") == "gpu" else ""
+        print(f"{r['name']}{where}: {r['status']}, target {r['target']}, queue step {r['step']}, val {r['val'] or '-'}")
         if r["status"] != "done":
             pid = pid_alive(live / "relay.pid")
             print(f"  runs/: step {state_step(live / 'state.safetensors')}, last val {last_val(live / 'log.jsonl')}")
             print(f"  checkpoints/: step {state_step(saved / 'state.safetensors')}; training: {pid or 'no'}")
 
 
-def head_or_exit(runs: list[dict]) -> tuple[dict, Path, Path]:
-    """The queue's head run and its ``runs/`` and ``checkpoints/`` folders; exits when the queue is empty."""
-    run = head(runs)
+def head_or_exit(runs: list[dict], cpu: bool) -> tuple[dict, Path, Path]:
+    """The head run and its ``runs/`` and ``checkpoints/`` folders; exits when there is none."""
+    run = head(runs, cpu)
     if run is None:
-        sys.exit("relay: the queue is empty (every run is done)")
+        sys.exit("relay: no run left for this machine (every run is done" + (" or marked for a GPU)" if cpu else ")"))
     return (run, *folders(run))
 
 
@@ -112,11 +122,11 @@ def take_committed(live: Path, saved: Path) -> None:
 def cmd_start(runs: list[dict], threads: int) -> None:
     from sisr.precision import native_bf16
 
-    run, live, saved = head_or_exit(runs)
+    device = "cuda" if _cuda() else "cpu"
+    run, live, saved = head_or_exit(runs, cpu=device == "cpu")
     if pid_alive(live / "relay.pid"):
         sys.exit(f"relay: {run['name']} is already training (pid {(live / 'relay.pid').read_text().strip()})")
     take_committed(live, saved)
-    device = "cuda" if _cuda() else "cpu"
     cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"])]
     cmd += ["--set", f"out={live}", "--set", f"steps={run['target']}", "--set", f"device={device}"]
     if not native_bf16(device):
@@ -144,43 +154,52 @@ def _cuda() -> bool:
 
 
 def cmd_stop(runs: list[dict]) -> None:
-    run = head(runs)
-    pid = pid_alive(folders(run)[0] / "relay.pid") if run else None
-    if pid is None:
+    live = {r["name"]: pid for r in open_runs(runs) if (pid := pid_alive(folders(r)[0] / "relay.pid"))}
+    if not live:
         print("relay: nothing is training")
-        return
-    os.killpg(pid, signal.SIGTERM)
-    # Wait for the exit, so that a `start` or `save` right after sees a stopped run.
-    for _ in range(600):
-        if pid_alive(folders(run)[0] / "relay.pid") is None:
-            print(f"relay: stopped {run['name']} (pid {pid}); it saved its state in runs/{run['name']}/ on the way out")
-            return
-        time.sleep(0.1)
-    print(f"relay: {run['name']} (pid {pid}) is still saving after 60 s; run `relay.py status` before `save`")
+    for name, pid in live.items():
+        os.killpg(pid, signal.SIGTERM)
+        # Wait for the exit, so that a `start` or `save` right after sees a stopped run.
+        for _ in range(600):
+            if pid_alive(REPO / "runs" / name / "relay.pid") is None:
+                print(f"relay: stopped {name} (pid {pid}); it saved its state in runs/{name}/ on the way out")
+                break
+            time.sleep(0.1)
+        else:
+            print(f"relay: {name} (pid {pid}) is still saving after 60 s; run `relay.py status` before `save`")
 
 
 def cmd_save(runs: list[dict], commit: bool) -> None:
-    run, live, saved = head_or_exit(runs)
-    step = state_step(live / "state.safetensors")
-    if step <= state_step(saved / "state.safetensors"):
-        sys.exit(f"relay: runs/{run['name']} holds no newer state than checkpoints/ (step {step})")
-    saved.mkdir(parents=True, exist_ok=True)
-    for f in ("state.safetensors", "log.jsonl"):
-        tmp = saved / (f + ".part")
-        shutil.copy2(live / f, tmp)
-        tmp.replace(saved / f)
-    val = last_val(live / "log.jsonl")
-    run["step"] = step
-    run["status"] = "done" if step >= run["target"] else "active"
-    if val:
-        run["val"] = f"step {val[0]}: " + ", ".join(f"x{k} {v:.2f}" for k, v in val[1].items()) + " dB (held-out)"
+    """Record every open run whose ``runs/`` state is newer than its committed one (the CPU relay's
+    head, and a run a GPU chunk advanced)."""
+    msgs, paths = [], [str(QUEUE)]
+    for run in open_runs(runs):
+        live, saved = folders(run)
+        step = state_step(live / "state.safetensors")
+        if step <= state_step(saved / "state.safetensors"):
+            continue
+        saved.mkdir(parents=True, exist_ok=True)
+        for f in ("state.safetensors", "log.jsonl"):
+            tmp = saved / (f + ".part")
+            shutil.copy2(live / f, tmp)
+            tmp.replace(saved / f)
+        val = last_val(live / "log.jsonl")
+        run["step"] = step
+        run["status"] = "done" if step >= run["target"] else "active"
+        if val:
+            run["val"] = f"step {val[0]}: " + ", ".join(f"x{k} {v:.2f}" for k, v in val[1].items()) + " dB (held-out)"
+        msg = f"{run['name']} state at step {step:,} of {run['target']:,}"
+        msgs.append(msg + (f"; val {run['val']}" if val else ""))
+        paths.append(str(saved))
+    if not msgs:
+        sys.exit("relay: no run in runs/ holds a newer state than checkpoints/")
     write_queue(runs)
-    msg = f"Relay: {run['name']} state at step {step:,} of {run['target']:,}" + (f"; val {run['val']}" if val else "")
+    msg = "Relay: " + "; ".join(msgs)
     print(msg)
     if commit:
-        subprocess.run(["git", "add", str(saved), str(QUEUE)], cwd=REPO, check=True)
-        # Only the state and the queue: other staged work keeps its own commit.
-        subprocess.run(["git", "commit", "-m", msg, "--", str(saved), str(QUEUE)], cwd=REPO, check=True)
+        subprocess.run(["git", "add", *paths], cwd=REPO, check=True)
+        # Only the states and the queue: other staged work keeps its own commit.
+        subprocess.run(["git", "commit", "-m", msg, "--", *paths], cwd=REPO, check=True)
 
 
 def main() -> None:
