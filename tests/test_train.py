@@ -336,18 +336,3 @@ def test_resume_drops_the_log_records_past_the_saved_state(tmp_path, photo):
     resumed.run(progress=False)
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and steps.count(3) == 1 and steps[-1] == 4
-
-
-def test_loss_border_leaves_patch_edges_out_of_the_pixel_loss(tmp_path, photo):
-    t = tiny_trainer(tmp_path / "a", photo, loss_border=3)
-    hr = torch.rand(2, 3, 16, 16)
-    off = hr.clone()
-    off[..., :3, :] += 0.5  # wrong only within 3 px of the edges
-    off[..., :, -3:] -= 0.5
-    assert t.content_loss({4: [(1.0, off)]}, {4: hr}).item() == 0.0
-    plain = tiny_trainer(tmp_path / "b", photo)
-    assert plain.content_loss({4: [(1.0, off)]}, {4: hr}).item() > 0.01
-    off[..., 8, 8] += 0.5  # an inner pixel counts
-    assert t.content_loss({4: [(1.0, off)]}, {4: hr}).item() > 0.0
-    with pytest.raises(SisrError, match="loss_border"):
-        tiny_trainer(tmp_path / "c", photo, loss_border=100)

@@ -72,8 +72,6 @@ class TrainConfig:
     # losses
     pixel_loss: str = "l1"  # "l1" or "mse"
     pixel_weight: float = 1.0
-    loss_border: int = 0  # output pixels at each patch edge left out of the pixel loss: there a
-    # 'same'-padded net sees zero padding (and a bicubic-first net a clamped enlargement), not the image
     perceptual: str = "vgg"  # GAN phase: "vgg", "disc_features" or "none"
     vgg_layer: str = "relu5_4"
     vgg_weights: str = ""  # path; else $SISR_VGG19, then the torch hub cache
@@ -138,8 +136,6 @@ class Trainer:
             raise SisrError(f"clean_prob must be in [0, 1] and needs degradation = 'real', got {cfg.clean_prob}")
         if cfg.phase not in ("psnr", "gan"):
             raise SisrError(f"phase must be 'psnr' or 'gan', got '{cfg.phase}'")
-        if not 0 <= 2 * cfg.loss_border < cfg.patch:  # an output is at least the LR patch
-            raise SisrError(f"loss_border must leave pixels of a {cfg.patch} px patch, got {cfg.loss_border}")
         self.cfg = cfg
         self.rank, self.world = _dist_info()
         if self.world > 1 and not torch.distributed.is_initialized():
@@ -260,12 +256,8 @@ class Trainer:
         return self.model(lr)
 
     def content_loss(self, outs: dict[int, list[tuple[float, torch.Tensor]]], targets) -> torch.Tensor:
-        kind, b = self.cfg.pixel_loss, self.cfg.loss_border
-        inner = (lambda t: t[..., b:-b, b:-b]) if b else (lambda t: t)
-        per_scale = [
-            sum(w * pixel_loss(inner(o.float()), inner(targets[s]), kind) for w, o in preds)
-            for s, preds in outs.items()
-        ]
+        kind = self.cfg.pixel_loss
+        per_scale = [sum(w * pixel_loss(o.float(), targets[s], kind) for w, o in preds) for s, preds in outs.items()]
         return sum(per_scale) / len(per_scale)
 
     def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> float:
