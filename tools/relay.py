@@ -50,13 +50,13 @@ def write_queue(runs: list[dict]) -> None:
     QUEUE.write_text(header + "\n".join(body))
 
 
-def head(runs: list[dict], cpu: bool = False) -> dict | None:
-    """The first run not done; with ``cpu``, the first one not reserved for a GPU."""
-    return next((r for r in runs if r["status"] != "done" and not (cpu and r.get("where") == "gpu")), None)
-
-
 def open_runs(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r["status"] != "done"]
+
+
+def head(runs: list[dict], cpu: bool = False) -> dict | None:
+    """The first run not done; with ``cpu``, the first one not reserved for a GPU."""
+    return next((r for r in open_runs(runs) if not (cpu and r.get("where") == "gpu")), None)
 
 
 def state_step(path: Path) -> int:
@@ -154,14 +154,16 @@ def _cuda() -> bool:
 
 
 def cmd_stop(runs: list[dict]) -> None:
-    live = {r["name"]: pid for r in open_runs(runs) if (pid := pid_alive(folders(r)[0] / "relay.pid"))}
+    pidfiles = [folders(r)[0] / "relay.pid" for r in open_runs(runs)]
+    live = {f: pid for f in pidfiles if (pid := pid_alive(f))}
     if not live:
         print("relay: nothing is training")
-    for name, pid in live.items():
+    for pidfile, pid in live.items():
+        name = pidfile.parent.name
         os.killpg(pid, signal.SIGTERM)
         # Wait for the exit, so that a `start` or `save` right after sees a stopped run.
         for _ in range(600):
-            if pid_alive(REPO / "runs" / name / "relay.pid") is None:
+            if pid_alive(pidfile) is None:
                 print(f"relay: stopped {name} (pid {pid}); it saved its state in runs/{name}/ on the way out")
                 break
             time.sleep(0.1)
