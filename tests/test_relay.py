@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import relay  # noqa: E402
 
 from sisr.checkpoint import save_tensors  # noqa: E402
+from sisr.config import apply_overrides  # noqa: E402
 
 
 def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
@@ -48,9 +49,28 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
         for n, st in (("a", "done"), ("big", "active"), ("small", "queued"))
     ]
     runs[1]["where"] = "gpu"
+    runs[1]["set"] = {"data": ["T91", "BSD200:train"], "val_data": "BSD200:val", "model": {"channels": 256}}
     relay.write_queue(runs)
     runs = relay.read_queue()
     assert runs[1]["where"] == "gpu" and "where" not in runs[2]  # kept only where set
+    assert runs[1]["set"]["model"] == {"channels": 256} and "set" not in runs[2]
+    cmd = relay.train_command(runs[1], tmp_path / "live", ["device=cpu"])
+    sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
+    # the recipe's overrides first, then the relay's own (which win), and nothing to resume yet
+    assert sets == [
+        'data=["T91", "BSD200:train"]',
+        'val_data="BSD200:val"',
+        "model.channels=256",
+        f"out={tmp_path / 'live'}",
+        "steps=10",
+        "device=cpu",
+    ]
+    assert "--resume" not in cmd
+    assert apply_overrides({"model": {"channels": 64, "recursions": 8}}, sets[:3]) == {
+        "model": {"channels": 256, "recursions": 8},
+        "data": ["T91", "BSD200:train"],
+        "val_data": "BSD200:val",
+    }
     assert relay.head(runs)["name"] == "big" and relay.head(runs, cpu=True)["name"] == "small"
     for name, step in (("big", 4), ("small", 10)):  # a GPU chunk advanced one, the CPU relay finished the other
         live = tmp_path / "runs" / name

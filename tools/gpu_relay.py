@@ -85,8 +85,10 @@ def cmd_aside() -> None:
     runs' states, figures) under ``.gpudata/aside``, so the working tree leaves room for data."""
     import tomllib
 
+    from sisr.config import apply_overrides
+
     run = relay.head(relay.read_queue())
-    recipe = tomllib.loads((REPO / run["recipe"]).read_text())
+    recipe = apply_overrides(tomllib.loads((REPO / run["recipe"]).read_text()), relay.overrides(run))
     keep = {REPO / recipe.get("init", ""), relay.folders(run)[1] / "state.safetensors"}
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     moved = 0
@@ -117,13 +119,9 @@ def cmd_train(seconds: float, workers: int, val_every: int) -> int:
     live, saved = relay.folders(run)
     relay.take_committed(live, saved)
     env = dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"]), "--set", f"out={live}"]
-    cmd += ["--set", f"steps={run['target']}", "--set", "device=auto", "--set", "threads=0"]
     # The GPU outruns one CPU's degradation pipeline, and validating every few hundred steps would
     # take a good part of the chunk: draw batches in worker processes, validate less often.
-    cmd += ["--set", f"workers={workers}", "--set", f"val_every={val_every}"]
-    if (live / "state.safetensors").is_file():
-        cmd.append("--resume")
+    cmd = relay.train_command(run, live, ["device=auto", "threads=0", f"workers={workers}", f"val_every={val_every}"])
     proc = subprocess.Popen(cmd, env=env)
     try:
         proc.wait(timeout=seconds)

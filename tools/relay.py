@@ -7,6 +7,8 @@
 
 The head is the first run not done; on a CPU machine, the first that is not marked ``where = "gpu"``
 (runs too big for one core: the GPU playbook, tools/gpu_relay.py, takes the first run of any kind).
+A run's ``set = {key = value, ...}`` table overrides its recipe (passed as ``--set key=value``), so a
+variant of a recipe (more steps, another split, a wider model) is a queue entry, not a copied file.
 
 A run trains in ``runs/<name>/`` (ignored by git); ``checkpoints/<name>/`` holds its latest
 committed state (weights, EMA, optimizer, step, RNG), from which ``start`` resumes on a fresh
@@ -30,11 +32,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 QUEUE = REPO / "configs" / "queue.toml"
 FIELDS = ("name", "recipe", "target", "status", "step", "val")
-OPTIONAL = ("where",)  # "gpu": the CPU relay passes the run by
+OPTIONAL = ("where", "set")  # where = "gpu": the CPU relay passes the run by; set: recipe overrides
 
 
 def read_queue() -> list[dict]:
     return tomllib.loads(QUEUE.read_text())["run"]
+
+
+def toml_value(v) -> str:
+    """``v`` (string, number, bool, list, table) as an inline TOML value."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)  # JSON's string escapes are TOML basic-string escapes
+    if isinstance(v, list):
+        return "[" + ", ".join(map(toml_value, v)) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
+    return repr(v)
 
 
 def write_queue(runs: list[dict]) -> None:
@@ -43,11 +58,32 @@ def write_queue(runs: list[dict]) -> None:
     body = []
     for r in runs:
         lines = ["[[run]]"]
-        for k in FIELDS + tuple(k for k in OPTIONAL if k in r):
-            v = r[k]
-            lines.append(f"{k} = {json.dumps(v) if isinstance(v, str) else v}")
+        lines += [f"{k} = {toml_value(r[k])}" for k in FIELDS + tuple(k for k in OPTIONAL if k in r)]
         body.append("\n".join(lines) + "\n")
     QUEUE.write_text(header + "\n".join(body))
+
+
+def overrides(run: dict) -> list[str]:
+    """The run's ``set`` table as ``key=value`` recipe overrides (nested tables as dotted keys)."""
+
+    def flat(table: dict, prefix: str = "") -> list[str]:
+        out = []
+        for k, v in table.items():
+            out += flat(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}={toml_value(v)}"]
+        return out
+
+    return flat(run.get("set", {}))
+
+
+def train_command(run: dict, live: Path, settings: list[str]) -> list[str]:
+    """``sisr train`` for ``run`` in ``live``: its recipe, its overrides, then this machine's
+    ``settings`` (which win), resuming where ``live`` holds a state."""
+    cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"])]
+    for kv in [*overrides(run), f"out={live}", f"steps={run['target']}", *settings]:
+        cmd += ["--set", kv]
+    if (live / "state.safetensors").is_file():
+        cmd.append("--resume")
+    return cmd
 
 
 def open_runs(runs: list[dict]) -> list[dict]:
@@ -127,14 +163,8 @@ def cmd_start(runs: list[dict], threads: int) -> None:
     if pid_alive(live / "relay.pid"):
         sys.exit(f"relay: {run['name']} is already training (pid {(live / 'relay.pid').read_text().strip()})")
     take_committed(live, saved)
-    cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"])]
-    cmd += ["--set", f"out={live}", "--set", f"steps={run['target']}", "--set", f"device={device}"]
-    if not native_bf16(device):
-        cmd += ["--set", "bf16=false"]
-    if device == "cpu":
-        cmd += ["--set", f"threads={threads}"]
-    if (live / "state.safetensors").is_file():
-        cmd.append("--resume")
+    settings = [f"device={device}"] + ([] if native_bf16(device) else ["bf16=false"])
+    cmd = train_command(run, live, settings + ([f"threads={threads}"] if device == "cpu" else []))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
     if "SISR_DATA" not in env and (REPO.parent / "shared" / "datasets").is_dir():
         env["SISR_DATA"] = str(REPO.parent / "shared" / "datasets")  # the layout CI uses
