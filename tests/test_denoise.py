@@ -9,7 +9,7 @@ import torch
 
 from sisr.checkpoint import find_weights, load_checkpoint, save_checkpoint
 from sisr.errors import SisrError
-from sisr.infer import load_model
+from sisr.infer import denoise_partner, load_model
 from sisr.io import read_image, write_image
 from sisr.models import model_from_checkpoint
 
@@ -29,6 +29,30 @@ def real_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("real") / "real.safetensors"
     save_checkpoint(path, module, ck.arch, ck.config, recipe={"degradation": "real", "init": CLEAN})
     return path
+
+
+def test_denoise_partner_is_the_first_clean_model_up_the_init_chain(real_model, tmp_path):
+    """A GAN phase on degraded LR from the blind model blends with the clean model both descend
+    from, not with the blind one (which would be a GAN-strength knob, not a denoise one)."""
+    ck = load_checkpoint(real_model)
+    gan = save_checkpoint(
+        tmp_path / "gan.safetensors",
+        model_from_checkpoint(ck),
+        ck.arch,
+        ck.config,
+        recipe={"degradation": "real", "init": str(real_model), "phase": "gan"},
+    )
+    assert denoise_partner(load_checkpoint(gan).meta) == find_weights(CLEAN)
+    assert denoise_partner(ck.meta) == find_weights(CLEAN)
+    assert denoise_partner(load_checkpoint(find_weights(CLEAN)).meta) is None  # the clean model has none
+    lost = save_checkpoint(
+        tmp_path / "lost.safetensors",
+        model_from_checkpoint(ck),
+        ck.arch,
+        ck.config,
+        recipe={"degradation": "real", "init": str(tmp_path / "missing.safetensors")},
+    )
+    assert denoise_partner(load_checkpoint(lost).meta) is None  # its init is not here: no partner
 
 
 def _weights(up):

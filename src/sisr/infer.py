@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint
+from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint, read_header
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.export import onnx_session
@@ -189,14 +189,21 @@ def describe(name: str, module: SRModel | None = None, meta: dict[str, Any] | No
 
 
 def denoise_partner(meta: dict[str, Any]) -> Path | None:
-    """The clean model a weights file was fine-tuned from on degraded LR (its recipe's ``init``),
-    whose weights ``--denoise`` blends with its own; None for any other model. Weights of two
-    networks interpolate well only when one was fine-tuned from the other (Real-ESRGAN's
+    """The clean model a weights file descends from by fine-tunes on degraded LR (its recipe's
+    ``init``, followed through blind fine-tunes such as a GAN phase on degraded LR to the first
+    clean one), whose weights ``--denoise`` blends with its own; None for any other model. Weights
+    of two networks interpolate well only when one was fine-tuned from the other (Real-ESRGAN's
     general model and its denoise variant), which is why only such a pair qualifies."""
-    recipe = meta.get("recipe") or {}
-    if not blind_recipe(recipe) or not recipe.get("init"):
-        return None
-    return find_weights(recipe["init"])
+    recipe, seen = meta.get("recipe") or {}, set()
+    while blind_recipe(recipe) and recipe.get("init"):
+        path = find_weights(recipe["init"])
+        if path is None or path in seen:
+            return None
+        seen.add(path)
+        recipe = read_header(path, "weights").get("recipe") or {}
+        if not blind_recipe(recipe):
+            return path
+    return None
 
 
 def blend_weights(module: SRModel, partner: Path, denoise: float) -> None:
