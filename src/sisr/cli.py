@@ -348,8 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="0..1",
-        help="models trained on degraded photos (rrgan-real-x4): 1 removes noise and JPEG blocks fully "
-        "(default), 0 is the clean-trained model, between blends their weights",
+        help="models trained on degraded photos (rrgan-real-x4, rrgan-real-gan-x4): 1 removes noise and JPEG "
+        "blocks fully (default), 0 is the clean-trained model, between blends their weights",
     )
     p.add_argument(
         "--precision",

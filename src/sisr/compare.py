@@ -56,7 +56,7 @@ def compare_figure(
     panels = [("HR", hr)]
     for name in models:
         sr = to_uint8(quantize(load_model(name, scale=scale)(lr)))
-        panels.append((f"{name} {psnr(sr, hr, crop=scale):.2f} dB", sr))
+        panels.append((f"{name}: {psnr(sr, hr, crop=scale):.2f} dB", sr))
     return _layout(Path(image).stem, hr, panels, crop, panel)
 
 
@@ -71,8 +71,8 @@ def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int) -
         up = load_model(name, scale=scale)
         t0 = time.perf_counter()
         sr = to_uint8(up(lr))
-        panels.append((f"{name} {time.perf_counter() - t0:.1f} s", sr))
-    base = next((img for label, img in panels if label.startswith("bicubic ")), panels[0][1])
+        panels.append((f"{name}: {time.perf_counter() - t0:.1f} s", sr))
+    base = next((img for label, img in panels if label.startswith("bicubic:")), panels[0][1])
     return _layout(Path(image).stem, base, panels, crop, panel)
 
 
