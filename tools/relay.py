@@ -30,6 +30,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(1, str(REPO / "src"))  # sisr from this checkout where it is not installed (a lent GPU machine)
 QUEUE = REPO / "configs" / "queue.toml"
 FIELDS = ("name", "recipe", "target", "status", "step", "val")
 OPTIONAL = ("where", "set")  # where = "gpu": the CPU relay passes the run by; set: recipe overrides
@@ -245,14 +246,17 @@ def main() -> None:
     p.add_argument("--commit", action="store_true", help="git-commit the state and the queue file")
     args = ap.parse_args()
     runs = read_queue()
-    if args.cmd == "status":
-        cmd_status(runs)
-    elif args.cmd == "start":
-        cmd_start(runs, args.threads)
-    elif args.cmd == "stop":
-        cmd_stop(runs)
-    else:
-        cmd_save(runs, args.commit)
+    try:
+        if args.cmd == "status":
+            cmd_status(runs)
+        elif args.cmd == "start":
+            cmd_start(runs, args.threads)
+        elif args.cmd == "stop":
+            cmd_stop(runs)
+        else:
+            cmd_save(runs, args.commit)
+    except ModuleNotFoundError as e:  # sisr's own imports are lazy: a Python without torch gets this far
+        sys.exit(f"relay: {e.name} is missing; run it with the project's Python (`make setup`, then .venv/bin/python)")
 
 
 if __name__ == "__main__":
