@@ -39,8 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "src"))  # sisr, where it is not installed
-import relay  # noqa: E402  (the queue helpers beside this file)
+import relay  # noqa: E402  (the queue helpers beside this file; it also puts the checkout's sisr on the path)
 
 REPO = relay.REPO
 STAGE = REPO / ".gpudata"
