@@ -4,6 +4,7 @@ import torch
 from sisr.checkpoint import load_checkpoint, save_checkpoint
 from sisr.models import DISCRIMINATORS, REGISTRY, build_model, model_from_checkpoint
 from sisr.models.rrgan import RRGAN, RRGANConfig
+from sisr.resize import imresize_torch
 
 SMALL = {
     "bicubic": {"scale": 3},
@@ -86,6 +87,24 @@ def test_rrgan_grow_preserves_the_function_and_refuses_to_shrink():
     for other in (RRGANConfig(channels=8, blocks=1, recursions=2), RRGANConfig(channels=16, blocks=5, recursions=2)):
         with pytest.raises(ValueError, match="cannot grow"):
             m.grow(other)
+
+
+def test_rrgan_grow_inserts_a_scale_that_starts_at_the_bicubic_of_the_stage_before():
+    torch.manual_seed(0)
+    m = RRGAN(RRGANConfig(channels=8, blocks=2, recursions=2, scales=(2, 4))).eval()
+    for p in m.parameters():
+        p.data.add_(0.05 * torch.randn_like(p))
+    g = m.grow(RRGANConfig(channels=8, blocks=3, recursions=2, scales=(2, 3, 4))).eval()
+    x = torch.rand(2, 3, 12, 10)
+    with torch.no_grad():
+        old, new = m.forward_all(x), g.forward_all(x)
+    assert torch.equal(new[2], old[2])
+    torch.testing.assert_close(new[3], imresize_torch(old[2], 1.5, size=(36, 30)), rtol=0, atol=1e-6)
+    # x4 now enlarges x2 in two bicubic steps: close to the old output, not equal to it.
+    assert 0 < (new[4] - old[4]).abs().mean() < 0.02
+    assert torch.equal(g.tails[2].conv.weight, m.tails[1].conv.weight)
+    with pytest.raises(ValueError, match="cannot grow"):
+        g.grow(RRGANConfig(channels=8, blocks=3, recursions=2, scales=(2, 4)))
 
 
 def test_rrgan_has_no_batch_norm():

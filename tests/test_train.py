@@ -76,10 +76,15 @@ def test_grow_starts_from_the_smaller_models_function_and_then_trains(tmp_path, 
     assert new_conv.any()  # the new blocks take part in training
 
 
-def test_grow_refuses_anything_but_more_blocks(tmp_path, photo):
+def test_grow_takes_more_blocks_or_scales_and_refuses_anything_else(tmp_path, photo):
     small = tiny_trainer(tmp_path / "small", photo, steps=2)
     small.run(progress=False)
     init = str(tmp_path / "small" / "run" / "model.safetensors")
+    x234 = {"channels": 8, "blocks": 1, "recursions": 2, "scales": [2, 3, 4]}
+    grown = tiny_trainer(tmp_path / "x234", photo, init=init, grow=True, model=x234, steps=2)
+    assert grown.net.scales == (2, 3, 4)
+    grown.run(progress=False)
+    assert grown.net.tails[1].conv.weight.any()  # the new stage trains
     for model in ({"channels": 16, "blocks": 3, "recursions": 2}, {"channels": 8, "blocks": 2, "recursions": 3}):
         with pytest.raises(SisrError, match="do not match"):
             tiny_trainer(tmp_path / "big", photo, init=init, grow=True, model=model)

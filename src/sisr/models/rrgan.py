@@ -43,27 +43,37 @@ class RRGAN(SRModel):
         self.tails = nn.ModuleList(SubPixelHead(c, s) for s in self.scales)
 
     def grow(self, config: RRGANConfig) -> RRGAN:
-        """A copy with ``config`` (this config with more blocks per stage) that computes exactly the
-        same function.
+        """A copy with ``config`` (this config with more blocks per stage, more output scales, or
+        both) that starts from this model's function.
 
         The existing blocks come first; each new block's last conv starts at zero, so every one of
         its recursions returns the block input (an identity) until training moves it. This is
         function-preserving growth (Chen et al., "Net2Net", 2016): a bigger model continues from a
-        trained smaller one instead of starting again from random weights. Any other change of
-        config raises ``ValueError``.
+        trained smaller one instead of starting again from random weights. A new scale gets a stage
+        of identity blocks and a zero tail, so it starts as the bicubic enlargement of the stage
+        before it; the stages after it keep their weights, but their base is now resized in two
+        steps (x2 -> x3 -> x4 instead of x2 -> x4), so they start close to, not exactly at, the old
+        output. Any other change of config raises ``ValueError``.
         """
-        if config.blocks < self.config.blocks or replace(self.config, blocks=config.blocks) != config:
-            raise ValueError(f"cannot grow {self.config} into {config}: only more blocks per stage")
+        same_else = replace(self.config, blocks=config.blocks, scales=config.scales) == config
+        if config.blocks < self.config.blocks or not set(self.config.scales) <= set(config.scales) or not same_else:
+            raise ValueError(f"cannot grow {self.config} into {config}: only more blocks per stage or more scales")
         grown = RRGAN(config)
-        for new, old in zip(grown.stages, self.stages):
+        old = {s: (stage, tail) for s, stage, tail in zip(self.scales, self.stages, self.tails)}
+        for s, new, tail in zip(grown.scales, grown.stages, grown.tails):
+            old_stage, old_tail = old.get(s, ((), None))
             for i, block in enumerate(new):
-                if i < len(old):
-                    block.load_state_dict(old[i].state_dict())
+                if i < len(old_stage):
+                    block.load_state_dict(old_stage[i].state_dict())
                 else:
                     nn.init.zeros_(block.unit.conv2.weight)
                     nn.init.zeros_(block.unit.conv2.bias)
+            if old_tail is not None:
+                tail.load_state_dict(old_tail.state_dict())
+            else:
+                nn.init.zeros_(tail.conv.weight)
+                nn.init.zeros_(tail.conv.bias)
         grown.head.load_state_dict(self.head.state_dict())
-        grown.tails.load_state_dict(self.tails.state_dict())
         return grown
 
     def forward_all(self, x: torch.Tensor, upto: int | None = None) -> dict[int, torch.Tensor]:

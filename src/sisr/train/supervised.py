@@ -51,7 +51,7 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     phase: str = "psnr"  # "psnr": pixel loss only; "gan": + perceptual + adversarial
     init: str = ""  # generator weights to start from (phase 2 starts from phase 1)
-    grow: bool = False  # init may have fewer blocks per stage; the new ones start as identities
+    grow: bool = False  # init may have fewer blocks per stage or fewer scales; new blocks start as identities
     # data
     data: tuple[str, ...] = ("T91", "BSD200")
     patch: int = 48  # LR patch size
