@@ -175,13 +175,14 @@ def test_table_1_states_each_models_training_budget(tmp_path):
 
     net = build_model("srcnn", {"n1": 4, "n2": 4})
     p1 = save_checkpoint(tmp_path / "p1.safetensors", net, "srcnn", net.config, steps=100, train_seconds=3600,
-                         hardware="cpu A", recipe={"batch": 8})  # fmt: skip
+                         hardware="cpu A, 1 threads", recipe={"batch": 8})  # fmt: skip
     p2 = save_checkpoint(tmp_path / "p2.safetensors", net, "srcnn", net.config, steps=50, train_seconds=1800,
-                         hardware="cpu A", recipe={"batch": 16, "init": str(p1)})  # fmt: skip
+                         hardware="cpu A, 1 thread", recipe={"batch": 16, "init": str(p1)})  # fmt: skip
     from sisr.checkpoint import load_checkpoint
 
     b = training_budget(load_checkpoint(p2).meta)
     assert (b["steps"], b["batch"], b["hours"], b["runs"], b["complete"]) == (150, 16, 1.5, 2, True)
+    assert b["hardware"] == "cpu A, 1 thread"  # older weights' "1 threads" reads as the newer label
 
     def row(model):
         return {"model": model, "dataset": "Set5", "scale": 4, "psnr_y": 30.0, "ssim_y": 0.8, "images": []}
@@ -189,9 +190,8 @@ def test_table_1_states_each_models_training_budget(tmp_path):
     md = to_markdown({"results": [row("bicubic"), row("mine")], "budgets": {"mine": b}})
     table1 = md.split("Table 2")[0]
     assert "| mine | 30.00 | 31.35 |" not in table1  # 'mine' has no published figure
-    assert (
-        "150 x 16, 1.50 h, cpu A (2 runs) |" in table1 and "| bicubic | 30.00 | 28.42 | none (no training) |" in table1
-    )
+    assert "150 x 16, 1.50 h, cpu A, 1 thread (2 runs) |" in table1
+    assert "| bicubic | 30.00 | 28.42 | none (no training) |" in table1
     assert "none (no training)" not in md.split("Table 2")[1]
 
 

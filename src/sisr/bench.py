@@ -326,7 +326,8 @@ def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
         "steps": steps,
         "batch": recipe.get("batch"),
         "hours": round(seconds / 3600, 2),
-        "hardware": "; ".join(sorted(h for h in hardware if h)),
+        # Weights trained before the label learned the singular say "1 threads".
+        "hardware": "; ".join(sorted({h.replace(" 1 threads", " 1 thread") for h in hardware if h})),
         "runs": runs,
         "complete": not init,
     }
