@@ -62,7 +62,7 @@ def init_row(recipe: dict) -> list[str]:
     """The weights a run started from (phase 2 from phase 1; a grown model from a smaller one)."""
     if not recipe.get("init"):
         return []
-    how = " (grown: the new blocks started as identities; steps and time above are this run's only)"
+    how = " (grown: the new blocks or stages started as identities; steps and time above are this run's only)"
     return [f"| initialised from | `{recipe['init']}`{how if recipe.get('grow') else ''} |"]
 
 

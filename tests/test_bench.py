@@ -130,7 +130,7 @@ def test_tables_put_published_figures_beside_measured_ones():
 
 def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    for path, scale in ((a, "2"), (b, "3")):
+    for path, scale in ((a, "3"), (b, "2")):
         r = _cli(
             "bench",
             "--models",
@@ -147,6 +147,7 @@ def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
     r = _cli("bench", "--from-json", f"{a},{b}", "--per-image")
     assert r.returncode == 0, r.stderr
     assert "Tiny x2" in r.stdout and "Tiny x3" in r.stdout and "| a |" in r.stdout
+    assert r.stdout.index("Tiny x2") < r.stdout.index("Tiny x3")  # scales ascend whatever the reports' order
     (tmp_path / "bad.json").write_text("{}")
     r = _cli("bench", "--from-json", str(tmp_path / "bad.json"))
     assert r.returncode == 2 and "not a bench --json report" in r.stderr and "Traceback" not in r.stderr

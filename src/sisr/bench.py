@@ -354,11 +354,9 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
     results = report["results"]
     degraded = report.get("degradation")
     published = published and degraded is None  # the published figures are for bicubic LR
-    cols = []
-    for r in results:
-        key = (r["dataset"], r["scale"])
-        if key not in cols:
-            cols.append(key)
+    datasets = list(dict.fromkeys(r["dataset"] for r in results))
+    # Scales ascending within each dataset, also where merged reports measured x3 after x2 and x4.
+    cols = sorted({(r["dataset"], r["scale"]) for r in results}, key=lambda c: (datasets.index(c[0]), c[1]))
     models = list(dict.fromkeys(r["model"] for r in results))
     by = {(r["model"], r["dataset"], r["scale"]): r for r in results}
     out = []

@@ -51,6 +51,10 @@ PRETRAINED: dict[str, tuple[str, str]] = {
         "rrgan-real-gan-x4.safetensors",
         "RR-GAN x4 and x2 for real photos, after the GAN phase on degraded LR (sharper, lower PSNR); --denoise",
     ),
+    "rrgan-x234": (
+        "rrgan-x234.safetensors",
+        "RR-GAN x2, x3 and x4 from one model (the paper's three cascades), PSNR phase, grown from rrgan-x4",
+    ),
     "srcnn": ("srcnn.safetensors", "SRCNN 9-5-5 baseline (Dong et al.), x4, trained on the 291 images"),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
     "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, on the 291 images"),
