@@ -116,3 +116,14 @@ def test_integer_upscaler_equals_imresize(r, shape):
 
     x = torch.rand(*shape, dtype=torch.float64)
     torch.testing.assert_close(upscale_int_torch(x, r), imresize_torch(x, float(r)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("r, q", [(3, 2), (4, 3), (5, 2)])
+@pytest.mark.parametrize("hw", [(6, 12), (12, 30), (24, 6)])
+def test_ratio_upscaler_equals_imresize(r, q, hw):
+    """RR-GAN's x2 -> x3 and x3 -> x4 steps (3 / 2, 4 / 3) in slices, as ONNX export traces them."""
+    from sisr.resize import upscale_int_torch
+
+    x = torch.rand(2, 3, *hw, dtype=torch.float64)
+    want = imresize_torch(x, size=(hw[0] * r // q, hw[1] * r // q))
+    torch.testing.assert_close(upscale_int_torch(x, r, q), want, rtol=0, atol=1e-12)

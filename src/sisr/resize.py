@@ -178,48 +178,55 @@ def modcrop(img: np.ndarray, s: int) -> np.ndarray:
     return img[: h - h % s, : w - w % s, ...]
 
 
-def _upscale_last_axis(x, r: int):
+def _upscale_last_axis(x, r: int, q: int = 1):
     import torch  # the numpy resize path (LR synthesis, data) works without loading torch
 
-    # Sample j = r*i + p sits at source coordinate i + d_p with d_p = (p + 0.5) / r - 0.5.
-    # MATLAB's symmetric border repeats the edge pixel: pad 2 on the left, 3 on the right.
-    xp = torch.cat([x[..., 1:2], x[..., 0:1], x, x[..., -1:], x[..., -2:-1], x[..., -3:-2]], dim=-1)
+    # Sample j = r*m + p sits at source coordinate q*m + d_p with d_p = (p + 0.5) * q / r - 0.5.
+    # MATLAB's symmetric border repeats the edge pixel: 2 mirrored samples on each side. The q + 2
+    # copies of the last sample after them are never weighted; they let every phase's strided
+    # slice end at a fixed offset from the end, which traces for ONNX with dynamic sizes.
+    xp = torch.cat([x[..., 1:2], x[..., 0:1], x, x[..., -1:], x[..., -2:-1], *[x[..., -1:]] * (q + 2)], dim=-1)
+    end = -(q + 6)  # xp is q + 6 samples longer than x
     phases = []
     for p in range(r):
-        d = (p + 0.5) / r - 0.5
+        d = (p + 0.5) * q / r - 0.5
         f = math.floor(d)
         t = d - f
         w = _cubic(np.array([t + 1, t, t - 1, t - 2]))
         w = w / w.sum()
         acc = None
         for k, wk in zip(range(-1, 3), w):
-            a = 2 + f + k  # start in the padded array, 0..4
-            term = xp[..., a : a - 5] * float(wk)
+            a = 2 + f + k  # start in the padded array, 0..q + 3
+            term = xp[..., a : a + end : q] * float(wk)
             acc = term if acc is None else acc + term
         phases.append(acc)
     out = torch.stack(phases, dim=-1)
     return out.flatten(-2)
 
 
-def upscale_torch(x, r: int):
-    """Integer bicubic upscaling, choosing the fastest exact path: BLAS normally, slices under ONNX export."""
+def upscale_torch(x, r: int, q: int = 1):
+    """Bicubic upscaling by ``r / q`` (``q`` divides the height and width), choosing the fastest exact
+    path: BLAS normally, slices under ONNX export."""
     import torch  # the numpy resize path (LR synthesis, data) works without loading torch
 
     if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
-        return upscale_int_torch(x, r)
-    return imresize_torch(x, float(r))
+        return upscale_int_torch(x, r, q)
+    if q == 1:
+        return imresize_torch(x, float(r))
+    return imresize_torch(x, size=(x.shape[-2] * r // q, x.shape[-1] * r // q))
 
 
-def upscale_int_torch(x, r: int):
-    """MATLAB bicubic upscaling by an integer factor for ``N x C x H x W`` tensors.
+def upscale_int_torch(x, r: int, q: int = 1):
+    """MATLAB bicubic upscaling by ``r / q`` (an integer factor, or a ratio such as 3 / 2 where ``q``
+    divides the height and width) for ``N x C x H x W`` tensors.
 
     Equal to :func:`imresize_torch` (up to float rounding) but made of slices
     and sums only, so it is fast, traces for ONNX with dynamic sizes, and needs
     no per-size tables. Inputs smaller than 3 pixels fall back to imresize_torch.
     """
-    if r == 1:
+    if r == q:
         return x
     if min(x.shape[-2:]) < 3:
-        return imresize_torch(x, float(r))
-    rows = _upscale_last_axis(x.transpose(-1, -2), r).transpose(-1, -2)
-    return _upscale_last_axis(rows, r)
+        return imresize_torch(x, size=(x.shape[-2] * r // q, x.shape[-1] * r // q))
+    rows = _upscale_last_axis(x.transpose(-1, -2), r, q).transpose(-1, -2)
+    return _upscale_last_axis(rows, r, q)

@@ -12,6 +12,7 @@ No batch norm anywhere.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 
 from sisr.models.base import SRModel
 from sisr.models.blocks import RecursiveBlock, SubPixelHead, conv3x3
-from sisr.resize import imresize_torch, upscale_torch
+from sisr.resize import upscale_torch
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,13 @@ class RRGAN(SRModel):
 
     def forward_all(self, x: torch.Tensor, upto: int | None = None) -> dict[int, torch.Tensor]:
         """Outputs of every stage up to scale ``upto`` (default: all), keyed by scale."""
-        h, w = x.shape[-2:]
         feats = self.head(x)
         prev, prev_scale = x, 1
         outs: dict[int, torch.Tensor] = {}
         for scale, stage, tail in zip(self.scales, self.stages, self.tails):
             feats = stage(feats)
-            if scale % prev_scale == 0:
-                base = upscale_torch(prev, scale // prev_scale)
-            else:
-                base = imresize_torch(prev, scale / prev_scale, size=(h * scale, w * scale))
+            g = math.gcd(scale, prev_scale)  # x2 -> x3 is 3 / 2; prev is prev_scale x the input, so 2 divides it
+            base = upscale_torch(prev, scale // g, prev_scale // g)
             prev, prev_scale = base + tail(torch.relu(feats)), scale
             outs[scale] = prev
             if upto is not None and scale >= upto:
