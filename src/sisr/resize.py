@@ -211,8 +211,11 @@ def upscale_torch(x, r: int, q: int = 1):
 
     if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
         return upscale_int_torch(x, r, q)
-    if q == 1:
-        return imresize_torch(x, float(r))
+    return _imresize_ratio(x, r, q)
+
+
+def _imresize_ratio(x, r: int, q: int):
+    # The output size, not the factor: exactly r / q times the input, as the cascade needs.
     return imresize_torch(x, size=(x.shape[-2] * r // q, x.shape[-1] * r // q))
 
 
@@ -227,6 +230,6 @@ def upscale_int_torch(x, r: int, q: int = 1):
     if r == q:
         return x
     if min(x.shape[-2:]) < 3:
-        return imresize_torch(x, size=(x.shape[-2] * r // q, x.shape[-1] * r // q))
+        return _imresize_ratio(x, r, q)
     rows = _upscale_last_axis(x.transpose(-1, -2), r, q).transpose(-1, -2)
     return _upscale_last_axis(rows, r, q)
