@@ -1,5 +1,6 @@
 """The training relay's queue file and state bookkeeping (tools/relay.py)."""
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_p
 
     from sisr.io import write_image
 
-    hr = tmp_path / "stage" / "part1" / "Tiny" / "HR"
+    hr = tmp_path / "stage" / "part1" / "data" / "Tiny" / "HR"
     hr.mkdir(parents=True)
     write_image(hr / "a.png", photo[:64, :72])
     write_image(hr / "b.png", photo[100:160, 200:256])
@@ -112,3 +113,77 @@ def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_p
     monkeypatch.setenv("OUT", str(tmp_path / "late"))
     gpu_relay.cmd_zeroshot("singan", "Tiny", [2], tiny, seconds=0)
     assert not (tmp_path / "late" / "singan_Tiny_x2.json").exists()
+
+
+def test_gpu_relay_packs_parts_in_order_within_the_room():
+    import gpu_relay
+
+    assert gpu_relay.pack([5, 5, 3, 9, 1], 10) == [[0, 1], [2], [3, 4]]
+    assert gpu_relay.pack([], 10) == []
+    with pytest.raises(ValueError, match="larger than a part"):
+        gpu_relay.pack([4, 11], 10)
+
+
+def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces(tmp_path, monkeypatch, photo):
+    import gpu_relay
+
+    from sisr.io import write_image
+
+    there, here = tmp_path / "there", tmp_path / "here"  # the GPU machine's checkout, and this one
+    stage = there / ".gpudata"
+    hr = stage / "part1" / "data" / "Tiny" / "HR"
+    hr.mkdir(parents=True)
+    write_image(hr / "a.png", photo[:96, :96])
+    write_image(hr / "b.png", photo[200:296, 200:296])
+    (there / "r.toml").write_text(
+        'arch = "srcnn"\ndata = ["Tiny"]\nval_data = "Tiny"\npatch = 8\nbatch = 2\nscale_aug = [1.0]\n'
+        "val_every = 2\nlog_every = 1\nwarmup = 1\nbf16 = false\nchannels_last = false\n"
+        "[model]\nscale = 4\nf1 = 3\nf2 = 1\nf3 = 3\nn1 = 8\nn2 = 4\n"
+    )
+    q = there / "queue.toml"
+    q.write_text("# header\n\n[[run]]\n")
+    for mod, name, value in ((relay, "QUEUE", q), (relay, "REPO", there), (gpu_relay, "REPO", there)):
+        monkeypatch.setattr(mod, name, value)
+    monkeypatch.setattr(gpu_relay, "STAGE", stage)
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    runs = [{"name": "done", "recipe": "r.toml", "target": 1, "status": "done", "step": 1, "val": ""}]
+    runs += [
+        {"name": n, "recipe": "r.toml", "target": t, "status": "queued", "step": 0, "val": ""}
+        for n, t in (("a", 3), ("b", 4))
+    ]
+    runs[2]["set"] = {"model": {"n1": 16}}
+    relay.write_queue(runs)
+    assert gpu_relay.cmd_train(seconds=300, workers=2, val_every=2, runs_n=2) == 0
+    for name, step in (("a", 3), ("b", 4)):
+        assert relay.state_step(there / "runs" / name / "state.safetensors") == step
+    # Back here: the pieces are joined and each newer state lands in runs/.
+    monkeypatch.setattr(relay, "REPO", here)
+    gpu_relay.cmd_fetch(tmp_path / "out")
+    for name, step in (("a", 3), ("b", 4)):
+        assert relay.state_step(here / "runs" / name / "state.safetensors") == step
+        assert (here / "runs" / name / "model.safetensors").is_file()
+        assert relay.last_val(here / "runs" / name / "log.jsonl")[0] == step
+    with pytest.raises(SystemExit, match="no newer state"):
+        gpu_relay.cmd_fetch(tmp_path / "out")
+    # Small pieces, and a limit that leaves out the EMA weights: the states still come back whole.
+    lives = [there / "runs" / n for n in ("a", "b")]
+    limit = sum((f.stat().st_size + 1024) for lv in lives for f in lv.iterdir() if f.name != "model.safetensors")
+    pieces = gpu_relay.pack_back(lives, tmp_path / "small", piece=4096, limit=limit + 10)
+    assert len(pieces) > 2 and all(p.stat().st_size <= 4096 for p in pieces)
+    monkeypatch.setattr(relay, "REPO", tmp_path / "elsewhere")
+    gpu_relay.cmd_fetch(tmp_path / "small")
+    got = tmp_path / "elsewhere" / "runs" / "a"
+    assert relay.state_step(got / "state.safetensors") == 3 and not (got / "model.safetensors").exists()
+    # A staged state (the committed one, carried in a part) is where a fresh machine resumes.
+    monkeypatch.setattr(relay, "REPO", there)
+    staged = stage / "part2" / "states" / "a"
+    staged.mkdir(parents=True)
+    for f in gpu_relay.STATE_FILES:
+        shutil.move(there / "runs" / "a" / f, staged / f)
+    runs = relay.read_queue()
+    runs[1]["target"] = 5
+    relay.write_queue(runs)
+    monkeypatch.setenv("OUT", str(tmp_path / "out2"))
+    assert gpu_relay.cmd_train(seconds=300, workers=1, val_every=2, runs_n=1) == 0
+    assert relay.state_step(there / "runs" / "a" / "state.safetensors") == 5
+    assert '"step": 3' in (there / "runs" / "a" / "log.jsonl").read_text()  # the staged log, continued

@@ -1,40 +1,46 @@
 """GPU playbook: advance the training queue on a lent GPU machine in resumable chunks.
 
-The machine sees a copy of the repository (at most 64 MiB with what is carried) and nothing
-else, and each command may run 10 minutes. So the training images travel in parts of at most
-``--part-mib`` MiB, one part per call (ignored folders stay on the machine between calls while
-it is warm), and each chunk trains for at most 9 minutes, then stops cleanly (SIGTERM: the
-trainer saves its state) and returns the state in ``$OUT``.
+The machine sees a copy of the repository and nothing else: what travels with one call (the
+working tree and the paths it carries) is at most 64 MiB, each command may run 10 minutes, and
+what comes back from ``$OUT`` is at most 8 files of 16 MiB (64 MiB together). So:
 
 Here (no GPU):
-    python tools/gpu_relay.py stage --part-mib 38   # .gpudata/part1, part2, ... (ignored by .gitignore)
-    python tools/gpu_relay.py aside                 # big tracked files the run does not need -> .gpudata/aside
-The working tree travels with each call and the limit (64 MiB) counts it with the carried part;
-``aside`` brings the tree to about 19 MiB, ``back`` (or ``git checkout -- .``) restores it.
-Then, with the device tool, one call per part (on a warm machine):
-    run(command="true", carry=[".gpudata/part1"])   # and so on for each part
-and chunks of training:
-    run(command="python3 tools/gpu_relay.py train --seconds 500", timeout_s=570)
-Keep --seconds at least 60 under the call's timeout (start-up, data loading, the final save): a
-call killed at its limit returns nothing, though the periodic state (every ckpt_minutes) stays in
-runs/<name>/ on the warm machine and a quick call can copy it to $OUT.
+    python tools/gpu_relay.py stage --runs 3
+moves the big tracked files the runs do not read (other weights, every run's committed state,
+figures) under ``.gpudata/aside`` (``back`` restores them), then packs the training images and
+the committed states of the queue's first ``--runs`` open runs into ``.gpudata/part1``,
+``part2``, ... each small enough to travel beside the tree. With the device tool, one call per
+part (parts stay on the machine while it is warm; the training call carries the last one):
+    run(command="nvidia-smi; true", carry=[".gpudata/part1"])
+    run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
+        carry=[".gpudata/part2"], timeout_s=600)
+``train`` trains those runs side by side on the GPU (small models leave it mostly idle, so runs
+side by side cost little more than one), stops each cleanly at the deadline (SIGTERM: the
+trainer saves its state), prints each run's steps and rate, and leaves the states, logs and EMA
+weights in ``$OUT`` as one tar in pieces of at most 15 MiB (``back.tar.000``, ...). Keep
+--seconds at least 60 under the call's timeout (start-up, the final saves, the packing).
+Back here, with the files the call returned:
+    python tools/gpu_relay.py back                  # the files set aside return to the tree
+    python tools/gpu_relay.py fetch FILES_AT        # each run's newer state -> runs/<name>/
+    python tools/relay.py save --commit             # records them in checkpoints/ and the queue
 A zero-shot bench (Set5 travels in part1), one process per image and scale, merged per scale:
     run(command="python3 tools/gpu_relay.py zeroshot --model singan --data Set5 --scale 2,4 "
                 "--set preset=paper --seconds 500", carry=[".gpudata/part1"], timeout_s=570)
 and here `sisr bench --from-json FILES_AT/singan_Set5_x2.json,... --per-image` makes the tables.
-Back here, with the files the call returned:
-    python tools/gpu_relay.py fetch FILES_AT        # state -> runs/<name>/, then relay save
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,32 +49,114 @@ import relay  # noqa: E402  (the queue helpers beside this file; it also puts th
 
 REPO = relay.REPO
 STAGE = REPO / ".gpudata"
+ASIDE = STAGE / "aside"
 DATASETS = ("Set5", "T91", "BSD200")  # Set5 (1.4 MB) first: zero-shot benches need only part1
+MiB = 2**20
+TRAVEL = 62 * MiB  # a call's tree and carried paths (64 MiB), less a margin for files that change
+PIECE = 15 * MiB  # files back: 16 MiB each at most
+BACK = 60 * MiB  # files back: 64 MiB together, 8 files at most (the call's own train.txt is one)
+STATE_FILES = ("state.safetensors", "log.jsonl")
 
 
-def cmd_stage(part_mib: float) -> None:
+def _tree_bytes() -> int:
+    """What travels with every call: tracked files and untracked ones git does not ignore."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return sum(f.stat().st_size for n in set(filter(None, out.decode().split("\0"))) if (f := REPO / n).is_file())
+
+
+def _aside(runs: list[dict]) -> int:
+    """Move tracked files over 1 MiB that ``runs`` do not read from the tree (their inits stay;
+    their states travel in the parts) to ``.gpudata/aside``."""
+    import tomllib
+
+    from sisr.config import apply_overrides
+
+    keep = set()
+    for run in runs:
+        recipe = apply_overrides(tomllib.loads((REPO / run["recipe"]).read_text()), relay.overrides(run))
+        if recipe.get("init"):
+            keep.add(REPO / recipe["init"])
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    moved = 0
+    for name in filter(None, files.decode().split("\0")):
+        f = REPO / name
+        if f.is_file() and f.stat().st_size > MiB and f not in keep:
+            dest = ASIDE / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(f, dest)
+            moved += 1
+    return moved
+
+
+def _committed(path: Path) -> Path:
+    """A tracked file, wherever it is now: in the tree, or set aside."""
+    return path if path.is_file() else ASIDE / path.relative_to(REPO)
+
+
+def pack(sizes: list[int], room: int) -> list[list[int]]:
+    """Indices of ``sizes`` in order, cut into consecutive groups of at most ``room`` bytes each."""
+    groups: list[list[int]] = []
+    used = room
+    for i, size in enumerate(sizes):
+        if size > room:
+            raise ValueError(f"item {i} ({size / MiB:.1f} MiB) is larger than a part ({room / MiB:.1f} MiB)")
+        if used + size > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += size
+    return groups
+
+
+def cmd_stage(runs_n: int, part_mib: float | None) -> None:
+    runs = relay.open_runs(relay.read_queue())[:runs_n]
+    moved = _aside(runs)
+    tree = _tree_bytes()
+    room = int(part_mib * MiB) if part_mib else TRAVEL - tree
     root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
-    files = [f for d in DATASETS for f in sorted((root / d / "HR").iterdir()) if f.is_file()]
+    items = [(f, Path("data") / d / "HR" / f.name) for d in DATASETS for f in sorted((root / d / "HR").iterdir())]
+    for run in runs:
+        saved = relay.folders(run)[1]
+        for name in STATE_FILES:
+            src = _committed(saved / name)
+            if src.is_file():
+                items.append((src, Path("states") / run["name"] / name))
+    try:
+        groups = pack([f.stat().st_size for f, _ in items], room)
+    except ValueError as e:
+        sys.exit(f"gpu_relay: {e}; the tree that travels is {tree / MiB:.1f} MiB")
     for old in [*STAGE.glob("part*"), STAGE / "data"]:  # never .gpudata/aside: files set aside live there
         shutil.rmtree(old, ignore_errors=True)
-    part, size, parts = 1, 0, []
-    for f in files:
-        if size and size + f.stat().st_size > part_mib * 2**20:
-            part, size = part + 1, 0
-        dest = STAGE / f"part{part}" / f.parent.parent.name / "HR" / f.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, dest)
-        size += f.stat().st_size
-        if part > len(parts):
-            parts.append(part)
-    print(f"staged {len(files)} images in {len(parts)} parts under .gpudata/ (each carried by one call)")
+    for k, group in enumerate(groups, 1):
+        for i in group:
+            src, rel = items[i]
+            dest = STAGE / f"part{k}" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+    states = sum(1 for _, rel in items if rel.parts[0] == "states") // len(STATE_FILES)
+    print(f"gpu_relay: moved {moved} files to .gpudata/aside (`back` restores them); the tree is {tree / MiB:.1f} MiB")
+    print(
+        f"gpu_relay: staged {len(items)} files ({states} run states) in {len(groups)} parts of at most "
+        f"{room / MiB:.1f} MiB: carry one per call, "
+        + ", ".join(f".gpudata/part{k}" for k in range(1, len(groups) + 1))
+    )
+    print("gpu_relay: runs: " + ", ".join(r["name"] for r in runs))
+
+
+def _parts() -> list[Path]:
+    return sorted(STAGE.glob("part*"), key=lambda p: int(p.name[4:]))
 
 
 def _assemble() -> Path:
     """``.gpudata/data/NAME/HR`` linking the images of every part that has arrived."""
     data = STAGE / "data"
-    for part in sorted(STAGE.glob("part*")):
-        for img in part.glob("*/HR/*"):
+    for part in _parts():
+        for img in part.glob("data/*/HR/*"):
             link = data / img.parent.parent.name / "HR" / img.name
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.exists():
@@ -76,65 +164,107 @@ def _assemble() -> Path:
     return data
 
 
-ASIDE = STAGE / "aside"
-
-
-def cmd_aside() -> None:
-    """Move tracked files over 1 MiB that the queue's head does not read (other weights, other
-    runs' states, figures) under ``.gpudata/aside``, so the working tree leaves room for data."""
-    import tomllib
-
-    from sisr.config import apply_overrides
-
-    run = relay.head(relay.read_queue())
-    recipe = apply_overrides(tomllib.loads((REPO / run["recipe"]).read_text()), relay.overrides(run))
-    keep = {REPO / recipe.get("init", ""), relay.folders(run)[1] / "state.safetensors"}
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    moved = 0
-    for name in filter(None, files.decode().split("\0")):
-        f = REPO / name
-        if f.is_file() and f.stat().st_size > 2**20 and f not in keep:
-            dest = ASIDE / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(f, dest)
-            moved += 1
-    print(f"moved {moved} files to .gpudata/aside; `python tools/gpu_relay.py back` restores them")
-
-
 def cmd_back() -> None:
     for f in [p for p in ASIDE.rglob("*") if p.is_file()]:
         dest = REPO / f.relative_to(ASIDE)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(f, dest)
-    print("restored the files set aside")
+    print("gpu_relay: restored the files set aside")
 
 
-def cmd_train(seconds: float, workers: int, val_every: int) -> int:
-    run = relay.head(relay.read_queue())
-    if run is None:
+def _elapsed(state: Path) -> float:
+    """The training seconds a state records (0 without one)."""
+    from sisr.checkpoint import read_header
+
+    return float(read_header(state, "train-state")["elapsed"]) if state.is_file() else 0.0
+
+
+def _staged_state(name: str) -> Path | None:
+    return next((d for p in _parts() if (d := p / "states" / name / "state.safetensors").is_file()), None)
+
+
+def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int) -> int:
+    runs = relay.open_runs(relay.read_queue())[:runs_n]
+    if not runs:
         print("gpu_relay: the queue is empty")
         return 0
     data = _assemble()
-    live, saved = relay.folders(run)
-    relay.take_committed(live, saved)
     env = dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
-    # The GPU outruns one CPU's degradation pipeline, and validating every few hundred steps would
-    # take a good part of the chunk: draw batches in worker processes, validate less often.
-    cmd = relay.train_command(run, live, ["device=auto", "threads=0", f"workers={workers}", f"val_every={val_every}"])
-    proc = subprocess.Popen(cmd, env=env)
-    try:
-        proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)  # the trainer saves its state after the current step
-        proc.wait(timeout=120)
+    # The GPU outruns one CPU's batch drawing: batches come from worker processes, shared out among
+    # the runs, and validation comes less often than on a CPU.
+    share = max(1, workers // len(runs))
+    threads = max(1, (os.cpu_count() or 2) // len(runs))
+    settings = ["device=auto", f"threads={threads}", f"workers={share}", f"val_every={val_every}"]
+    started = time.monotonic()
+    procs = []
+    for run in runs:
+        live, saved = relay.folders(run)
+        relay.take_committed(live, saved)
+        if (staged := _staged_state(run["name"])) is not None:
+            relay.take_committed(live, staged.parent)
+        first = (max(0, relay.state_step(live / "state.safetensors")), _elapsed(live / "state.safetensors"))
+        with open(live / "chunk.txt", "wb") as log:
+            proc = subprocess.Popen(
+                relay.train_command(run, live, settings), env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        procs.append((run, live, first, proc))
+    deadline = started + seconds
+    for _, _, _, proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)  # the trainer saves its state after the current step
+    for run, live, first, proc in procs:
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        step, seconds_in = relay.state_step(live / "state.safetensors"), _elapsed(live / "state.safetensors")
+        rate = (step - first[0]) / max(1e-9, seconds_in - first[1])  # the trainer's step time: no start-up, no saves
+        val = relay.last_val(live / "log.jsonl")
+        print(
+            f"gpu_relay: {run['name']}: step {first[0]:,} -> {step:,} of {run['target']:,} "
+            f"({rate:.1f} steps/s); exit {proc.returncode}; val {relay.val_text(val) if val else '-'}"
+        )
+        if proc.returncode:
+            tail = (live / "chunk.txt").read_text(errors="replace").replace("\r", "\n").splitlines()[-5:]
+            print("  " + "\n  ".join(tail))
     out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
-    out.mkdir(parents=True, exist_ok=True)
-    # model.safetensors: the EMA weights at the same step, ready to ship when the run is done.
-    for f in ("state.safetensors", "log.jsonl", "model.safetensors"):
-        if (live / f).is_file():
-            shutil.copy2(live / f, out / f)
-    print(f"gpu_relay: {run['name']} at step {relay.state_step(live / 'state.safetensors')}; state in {out}")
+    pack_back([live for _, live, _, _ in procs], out)
     return 0
+
+
+def pack_back(lives: list[Path], out: Path, piece: int = PIECE, limit: int = BACK) -> list[Path]:
+    """The runs' states and logs, then their EMA weights (``model.safetensors``) where they fit,
+    as one tar cut into pieces of at most ``piece`` bytes and ``limit`` together in ``out``."""
+    groups = [[live / n for n in (*STATE_FILES, "chunk.txt")] for live in lives]  # what a next chunk resumes from
+    groups += [[live / "model.safetensors"] for live in lives]
+    members: list[Path] = []
+    total = 0
+    for group in groups:
+        files = [f for f in group if f.is_file()]
+        size = sum(f.stat().st_size + 1024 for f in files)  # and a tar header per member
+        if total + size > limit:
+            print(
+                f"gpu_relay: {', '.join(f.name for f in files)} of {group[0].parent.name} do not fit "
+                "what comes back; they stay in runs/ on the machine"
+            )
+            continue
+        members += files
+        total += size
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for f in members:
+            tar.add(f, f"{f.parent.name}/{f.name}")
+    blob = buf.getvalue()
+    out.mkdir(parents=True, exist_ok=True)
+    pieces = []
+    for k, at in enumerate(range(0, len(blob), piece)):
+        pieces.append(out / f"back.tar.{k:03d}")
+        pieces[-1].write_bytes(blob[at : at + piece])
+    print(f"gpu_relay: {len(members)} files in back.tar, {len(pieces)} piece(s) in {out}")
+    return pieces
 
 
 def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], seconds: float) -> int:
@@ -198,28 +328,47 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
 
 
 def cmd_fetch(folder: Path) -> None:
-    run = relay.head(relay.read_queue())
-    live, _ = relay.folders(run)
-    got = relay.state_step(folder / "state.safetensors")
-    if got <= relay.state_step(live / "state.safetensors"):
-        sys.exit(f"gpu_relay: {folder} holds no newer state (step {got})")
-    live.mkdir(parents=True, exist_ok=True)
-    for f in ("state.safetensors", "log.jsonl", "model.safetensors"):
-        if (folder / f).is_file():
-            shutil.copy2(folder / f, live / f)
-    print(f"gpu_relay: runs/{run['name']} now at step {got}; `python tools/relay.py save --commit` records it")
+    pieces = sorted(folder.glob("back.tar.*"))
+    if not pieces:
+        sys.exit(f"gpu_relay: {folder} holds no back.tar pieces")
+    names = {r["name"] for r in relay.open_runs(relay.read_queue())}
+    newer = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        blob = io.BytesIO(b"".join(p.read_bytes() for p in pieces))
+        with tarfile.open(fileobj=blob) as tar:
+            tar.extractall(tmp, filter="data")
+        for got in sorted(Path(tmp).iterdir()):
+            live = relay.REPO / "runs" / got.name
+            step, have = relay.state_step(got / "state.safetensors"), relay.state_step(live / "state.safetensors")
+            if got.name not in names or step <= have:
+                print(f"gpu_relay: {got.name}: nothing newer (step {step}; runs/ holds {have})")
+                continue
+            live.mkdir(parents=True, exist_ok=True)
+            for f in got.iterdir():
+                shutil.copy2(f, live / f.name)
+            print(f"gpu_relay: runs/{got.name} now at step {step:,}")
+            newer += 1
+    if not newer:
+        sys.exit("gpu_relay: no newer state came back")
+    print("gpu_relay: `python tools/relay.py save --commit` records them")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("stage")
-    p.add_argument("--part-mib", type=float, default=38.0, help="with `aside`, two parts fit the 64 MiB limit")
-    sub.add_parser("aside")
-    sub.add_parser("back")
-    p = sub.add_parser("train")
+    p = sub.add_parser("stage", help="set big files aside; pack images and run states into parts")
+    p.add_argument("--runs", type=int, default=1, help="the queue's first N open runs")
+    p.add_argument("--part-mib", type=float, default=None, help="default: what fits beside the tree")
+    sub.add_parser("back", help="return the files set aside to the tree")
+    p = sub.add_parser("train", help="train the first N open runs side by side")
+    p.add_argument("--runs", type=int, default=1, help="the queue's first N open runs")
     p.add_argument("--seconds", type=float, default=500.0, help="training time before the clean stop")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2), help="batch-drawing processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 2),
+        help="batch-drawing processes, all runs together",
+    )
     p.add_argument("--val-every", type=int, default=1000)
     p = sub.add_parser("zeroshot", help="a zero-shot bench, one process per image and scale")
     p.add_argument("--model", default="singan")
@@ -227,17 +376,15 @@ def main() -> int:
     p.add_argument("--scale", default="2,4")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot settings")
     p.add_argument("--seconds", type=float, default=500.0, help="runs still going then are stopped")
-    p = sub.add_parser("fetch")
+    p = sub.add_parser("fetch", help="each run's newer state from the returned pieces -> runs/")
     p.add_argument("folder", type=Path)
     args = ap.parse_args()
     if args.cmd == "stage":
-        cmd_stage(args.part_mib)
-    elif args.cmd == "aside":
-        cmd_aside()
+        cmd_stage(args.runs, args.part_mib)
     elif args.cmd == "back":
         cmd_back()
     elif args.cmd == "train":
-        return cmd_train(args.seconds, args.workers, args.val_every)
+        return cmd_train(args.seconds, args.workers, args.val_every, args.runs)
     elif args.cmd == "zeroshot":
         scales = [int(x) for x in args.scale.split(",")]
         return cmd_zeroshot(args.model, args.data, scales, args.set, args.seconds)

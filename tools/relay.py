@@ -116,6 +116,11 @@ def last_val(log: Path) -> tuple[int, dict] | None:
     return vals[-1]["step"], val_figures(vals[-1])
 
 
+def val_text(val: tuple[int, dict]) -> str:
+    """A ``last_val`` as the queue records it: "step 250: x2 30.69, x4 26.62 dB (held-out)"."""
+    return f"step {val[0]}: " + ", ".join(f"x{k} {v:.2f}" for k, v in val[1].items()) + " dB (held-out)"
+
+
 def folders(run: dict) -> tuple[Path, Path]:
     return REPO / "runs" / run["name"], REPO / "checkpoints" / run["name"]
 
@@ -220,7 +225,7 @@ def cmd_save(runs: list[dict], commit: bool) -> None:
         run["step"] = step
         run["status"] = "done" if step >= run["target"] else "active"
         if val:
-            run["val"] = f"step {val[0]}: " + ", ".join(f"x{k} {v:.2f}" for k, v in val[1].items()) + " dB (held-out)"
+            run["val"] = val_text(val)
         msg = f"{run['name']} state at step {step:,} of {run['target']:,}"
         msgs.append(msg + (f"; val {run['val']}" if val else ""))
         paths.append(str(saved))
