@@ -238,14 +238,17 @@ class Trainer:
 
         drawn = self._ahead.get(step) if self._ahead is not None else None
         patches, lr_np = drawn if drawn is not None else self.draw(step)
-        hr = torch.from_numpy(patches).permute(0, 3, 1, 2).float().div_(255)
+        # uint8 crosses to the device (a quarter of float32's bytes); the bicubic LR and the other
+        # scales' targets are made there, where a GPU does it in a few kernels instead of this process.
+        hr = torch.from_numpy(patches).to(self.device).permute(0, 3, 1, 2).float().div_(255)
         if lr_np is not None:
-            lr = torch.from_numpy(lr_np).permute(0, 3, 1, 2).contiguous()
+            lr = torch.from_numpy(lr_np).to(self.device).permute(0, 3, 1, 2)
         else:
             lr = imresize_torch(hr, 1.0 / self.scale)
         targets = {s: hr if s == self.scale else imresize_torch(hr, s / self.scale) for s in self.net.scales}
-        to = {"device": self.device, "memory_format": self.mf}
-        return lr.to(**to), {s: t.to(**to) for s, t in targets.items()}
+        return lr.contiguous(memory_format=self.mf), {
+            s: t.contiguous(memory_format=self.mf) for s, t in targets.items()
+        }
 
     # ---- steps ----------------------------------------------------------------------------------
     def _autocast(self):
@@ -260,7 +263,7 @@ class Trainer:
         per_scale = [sum(w * pixel_loss(o.float(), targets[s], kind) for w, o in preds) for s, preds in outs.items()]
         return sum(per_scale) / len(per_scale)
 
-    def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> float:
+    def d_step(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 
         with torch.no_grad(), self._autocast():
             fake = self._outputs(lr)[self.scale][0][1]
@@ -269,15 +272,15 @@ class Trainer:
         self.dopt.zero_grad(set_to_none=True)
         loss.backward()
         self.dopt.step()
-        return float(loss.detach())
+        return loss.detach()
 
-    def g_step(self, lr: torch.Tensor, targets: dict[int, torch.Tensor]) -> dict[str, float]:
+    def g_step(self, lr: torch.Tensor, targets: dict[int, torch.Tensor]) -> dict[str, torch.Tensor]:
 
         cfg = self.cfg
         with self._autocast():
             outs = self._outputs(lr)
             loss = cfg.pixel_weight * self.content_loss(outs, targets)
-            parts = {"pixel": float(loss.detach())}
+            parts = {"pixel": loss.detach()}
             if self.disc is not None:
                 fake, hr = outs[self.scale][0][1], targets[self.scale]
                 disc = getattr(self.disc, "module", self.disc)
@@ -293,13 +296,13 @@ class Trainer:
                 adv = generator_adversarial_loss(logits.float())
                 self.disc.requires_grad_(True)
                 loss = loss + cfg.perceptual_weight * perc + cfg.adv_weight * adv
-                parts.update(perceptual=float(perc.detach()), adversarial=float(adv.detach()))
+                parts.update(perceptual=perc.detach(), adversarial=adv.detach())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
         self.opt.step()
-        parts["loss"] = float(loss.detach())
+        parts["loss"] = loss.detach()
         return parts
 
     @torch.no_grad()
@@ -313,7 +316,8 @@ class Trainer:
         for eb, nb in zip(self.ema.buffers(), self.net.buffers()):
             eb.copy_(nb)
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor | float]:
+        """One step; the losses stay on the device (reading one waits for the GPU), the log reads them."""
         lr_img, targets = self.batch(self.step)
         lr_now = lr_at(self.step, self.cfg)
         for g in self.opt.param_groups:
@@ -466,11 +470,11 @@ class Trainer:
                     rec = {
                         "step": self.step,
                         "steps_per_s": round(rate, 4),
-                        **{k: round(v, 6) for k, v in parts.items()},
+                        **{k: round(float(v), 6) for k, v in parts.items()},
                     }
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
-                    bar.set_postfix(loss=f"{parts['loss']:.4f}")
+                    bar.set_postfix(loss=f"{rec['loss']:.4f}")
                     t_log, n_log = time.perf_counter(), 0
                 if main and cfg.val_every and (self.step % cfg.val_every == 0 or self.step == end):
                     val = self.validate()
