@@ -69,6 +69,15 @@ def _dense_matrix(in_len: int, out_len: int, scale: float, antialias: bool) -> n
     return m
 
 
+@lru_cache(maxsize=32)
+def _dense_matrix_on(in_len: int, out_len: int, scale: float, antialias: bool, dtype, device):
+    """:func:`_dense_matrix` as a tensor, made once per device and dtype (a copy to a GPU each call
+    would wait for the GPU's queued work)."""
+    import torch
+
+    return torch.as_tensor(_dense_matrix(in_len, out_len, scale, antialias), dtype=dtype, device=device)
+
+
 def _plan(
     shape: tuple[int, int], scale: float | tuple[float, float] | None, size: tuple[int, int] | None
 ) -> list[tuple[int, int, int, float]]:
@@ -153,7 +162,7 @@ def imresize_torch(
             continue
         if in_len * out_len <= _DENSE_LIMIT:
             # A (out x in) matrix per axis: one BLAS call, much faster than gathers for patch-sized inputs.
-            m = torch.as_tensor(_dense_matrix(in_len, out_len, s, antialias), dtype=out.dtype, device=out.device)
+            m = _dense_matrix_on(in_len, out_len, s, antialias, out.dtype, out.device)
             out = out @ m.T if axis == 1 else (m @ out)
             continue
         weights, indices = _contributions(in_len, out_len, s, antialias)

@@ -240,15 +240,21 @@ class Trainer:
         patches, lr_np = drawn if drawn is not None else self.draw(step)
         # uint8 crosses to the device (a quarter of float32's bytes); the bicubic LR and the other
         # scales' targets are made there, where a GPU does it in a few kernels instead of this process.
-        hr = torch.from_numpy(patches).to(self.device).permute(0, 3, 1, 2).float().div_(255)
+        hr = self._to_device(patches).permute(0, 3, 1, 2).float().div_(255)
         if lr_np is not None:
-            lr = torch.from_numpy(lr_np).to(self.device).permute(0, 3, 1, 2)
+            lr = self._to_device(lr_np).permute(0, 3, 1, 2)
         else:
             lr = imresize_torch(hr, 1.0 / self.scale)
         targets = {s: hr if s == self.scale else imresize_torch(hr, s / self.scale) for s in self.net.scales}
         return lr.contiguous(memory_format=self.mf), {
             s: t.contiguous(memory_format=self.mf) for s, t in targets.items()
         }
+
+    def _to_device(self, a: np.ndarray) -> torch.Tensor:
+        if self.device.type != "cuda":
+            return torch.from_numpy(a)
+        # From pinned memory the copy is queued behind the GPU's work instead of waiting for it.
+        return torch.from_numpy(a).pin_memory().to(self.device, non_blocking=True)
 
     # ---- steps ----------------------------------------------------------------------------------
     def _autocast(self):
