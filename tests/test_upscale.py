@@ -350,3 +350,22 @@ def test_an_unexpected_error_in_a_batch_costs_only_that_file(tmp_path, photo, mo
     assert code == 1
     assert "unexpected RuntimeError: a bug" in err and "second line" not in err
     assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_fp32_on_a_gpu_turns_tf32_off_and_back():
+    # cuDNN's default TF32 convolutions keep 10 mantissa bits: "fp32" there must mean IEEE fp32.
+    from sisr.precision import autocast
+
+    flags = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = [f.allow_tf32 for f in flags]
+    for f in flags:
+        f.allow_tf32 = True
+    try:
+        with autocast("fp32", "cuda"):
+            assert not any(f.allow_tf32 for f in flags)
+        assert all(f.allow_tf32 for f in flags)
+        with autocast("fp32", "cpu"):
+            assert all(f.allow_tf32 for f in flags)
+    finally:
+        for f, v in zip(flags, before):
+            f.allow_tf32 = v

@@ -73,7 +73,22 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
 
 
 def autocast(precision: str, device: str | torch.device = "cpu") -> contextlib.AbstractContextManager:
-    """bf16 autocast on ``device`` when ``precision`` resolves to bf16; a no-op context otherwise."""
+    """bf16 autocast on ``device`` when ``precision`` resolves to bf16; plain fp32 otherwise."""
     dev = torch.device(device)
-    enabled = resolve_precision(precision, dev) == "bf16"
-    return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=enabled)
+    if resolve_precision(precision, dev) == "fp32":
+        return _ieee_fp32() if dev.type == "cuda" else contextlib.nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
+@contextlib.contextmanager
+def _ieee_fp32():
+    """On a GPU, cuDNN convolutions take TF32 (a 10-bit mantissa) by default: fp32 is to mean fp32."""
+    flags = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = [f.allow_tf32 for f in flags]
+    for f in flags:
+        f.allow_tf32 = False
+    try:
+        yield
+    finally:
+        for f, v in zip(flags, saved):
+            f.allow_tf32 = v
