@@ -181,8 +181,13 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     for f in gpu_relay.STATE_FILES:
         shutil.move(there / "runs" / "a" / f, staged / f)
     runs = relay.read_queue()
-    runs[1]["target"] = 5
+    runs[1]["target"], runs[1]["step"] = 5, 3
     relay.write_queue(runs)
+    hidden = stage / "part2"
+    hidden.rename(stage / "elsewhere")  # a part not carried: the run refuses to start over
+    with pytest.raises(SystemExit, match="is at step 3 in the queue"):
+        gpu_relay.cmd_train(seconds=300, workers=1, val_every=2, runs_n=1)
+    (stage / "elsewhere").rename(hidden)
     monkeypatch.setenv("OUT", str(tmp_path / "out2"))
     assert gpu_relay.cmd_train(seconds=300, workers=1, val_every=2, runs_n=1) == 0
     assert relay.state_step(there / "runs" / "a" / "state.safetensors") == 5

@@ -195,38 +195,48 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int) -> int:
     share = max(1, workers // len(runs))
     threads = max(1, (os.cpu_count() or 2) // len(runs))
     settings = ["device=auto", f"threads={threads}", f"workers={share}", f"val_every={val_every}"]
-    started = time.monotonic()
-    procs = []
+    lives = []
     for run in runs:
         live, saved = relay.folders(run)
         relay.take_committed(live, saved)
         if (staged := _staged_state(run["name"])) is not None:
             relay.take_committed(live, staged.parent)
+        if max(0, relay.state_step(live / "state.safetensors")) < run["step"]:
+            # Its committed state was set aside and not staged: training it would start over.
+            sys.exit(
+                f"gpu_relay: {run['name']} is at step {run['step']} in the queue but its state is not here; "
+                f"stage it (`stage --runs {runs_n}`) and carry every part"
+            )
+        lives.append(live)
+    started = time.monotonic()
+    procs = []
+    for run, live in zip(runs, lives):
         first = (max(0, relay.state_step(live / "state.safetensors")), _elapsed(live / "state.safetensors"))
         with open(live / "chunk.txt", "wb") as log:
             proc = subprocess.Popen(
                 relay.train_command(run, live, settings), env=env, stdout=log, stderr=subprocess.STDOUT
             )
         procs.append((run, live, first, proc))
-    deadline = started + seconds
     for _, _, _, proc in procs:
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.0, started + seconds - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGTERM)  # the trainer saves its state after the current step
+    grace = time.monotonic() + 120
     for run, live, first, proc in procs:
         try:
-            proc.wait(timeout=120)
+            proc.wait(timeout=max(0.0, grace - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.kill()  # its last periodic state stays (states are written whole or not at all)
             proc.wait()
         step, seconds_in = relay.state_step(live / "state.safetensors"), _elapsed(live / "state.safetensors")
-        rate = (step - first[0]) / max(1e-9, seconds_in - first[1])  # the trainer's step time: no start-up, no saves
         val = relay.last_val(live / "log.jsonl")
-        print(
-            f"gpu_relay: {run['name']}: step {first[0]:,} -> {step:,} of {run['target']:,} "
-            f"({rate:.1f} steps/s); exit {proc.returncode}; val {relay.val_text(val) if val else '-'}"
-        )
+        if step > first[0]:
+            rate = (step - first[0]) / (seconds_in - first[1])  # the trainer's step time: no start-up, no saves
+            done = f"step {first[0]:,} -> {step:,} of {run['target']:,} ({rate:.2f} steps/s)"
+        else:
+            done = f"no new state (step {first[0]:,})"
+        print(f"gpu_relay: {run['name']}: {done}; exit {proc.returncode}; val {relay.val_text(val) if val else '-'}")
         if proc.returncode:
             tail = (live / "chunk.txt").read_text(errors="replace").replace("\r", "\n").splitlines()[-5:]
             print("  " + "\n  ".join(tail))
