@@ -146,6 +146,8 @@ class Trainer:
         else:
             dev = cfg.device
         self.device = torch.device(dev)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # training batches keep one shape: tune the convolutions once
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         elif self.world > 1 and self.device.type == "cpu":
