@@ -138,7 +138,7 @@ def cmd_stage(runs_n: int, part_mib: float | None) -> None:
             dest = STAGE / f"part{k}" / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
-    states = sum(1 for _, rel in items if rel.parts[0] == "states") // len(STATE_FILES)
+    states = sum(1 for _, rel in items if rel.name == STATE_FILES[0])
     print(f"gpu_relay: moved {moved} files to .gpudata/aside (`back` restores them); the tree is {tree / MiB:.1f} MiB")
     print(
         f"gpu_relay: staged {len(items)} files ({states} run states) in {len(groups)} parts of at most "
