@@ -341,3 +341,20 @@ def test_resume_drops_the_log_records_past_the_saved_state(tmp_path, photo):
     resumed.run(progress=False)
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and steps.count(3) == 1 and steps[-1] == 4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: the GPU playbook's first call runs it")
+def test_training_on_a_gpu_draws_the_cpus_batches_learns_and_saves(tmp_path, photo):
+    # The device-only paths: pinned copies, LR made on the GPU, losses read at log steps, validation there.
+    gpu = tiny_trainer(tmp_path / "gpu", photo, device="cuda", bf16=True, channels_last=True, steps=30, val_every=15)
+    cpu = tiny_trainer(tmp_path / "cpu", photo, device="cpu")
+    (lr_g, tg), (lr_c, tc) = gpu.batch(0), cpu.batch(0)
+    assert lr_g.is_cuda and torch.allclose(lr_g.cpu(), lr_c, atol=1e-5)
+    assert all(torch.allclose(tg[s].cpu(), tc[s], atol=1e-5) for s in tc)
+    gpu.run(progress=False)
+    log = [json.loads(x) for x in (tmp_path / "gpu" / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses and all(np.isfinite(losses)) and losses[-1] < losses[0]
+    vals = [r["val_psnr"] for r in log if "val_psnr" in r]
+    assert len(vals) == 2 and all(v > 10 for r in vals for v in r.values())
+    assert load_checkpoint(tmp_path / "gpu" / "run" / "model.safetensors").meta["steps"] == 30

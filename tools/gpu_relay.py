@@ -11,7 +11,8 @@ figures) under ``.gpudata/aside`` (``back`` restores them), then packs the train
 the committed states of the queue's first ``--runs`` open runs into ``.gpudata/part1``,
 ``part2``, ... each small enough to travel beside the tree. With the device tool, one call per
 part (parts stay on the machine while it is warm; the training call carries the last one):
-    run(command="nvidia-smi; true", carry=[".gpudata/part1"])
+    run(command="nvidia-smi; PYTHONPATH=src python3 -m pytest -q -rs -p no:cacheprovider tests/test_train.py -k gpu",
+        carry=[".gpudata/part1"])   # the trainer's GPU-only paths (a test skipped without CUDA)
     run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
         carry=[".gpudata/part2"], timeout_s=600)
 ``train`` trains those runs side by side on the GPU (small models leave it mostly idle, so runs
