@@ -15,10 +15,10 @@ part (parts stay on the machine while it is warm; the training call carries the 
         carry=[".gpudata/part1"])   # the trainer's GPU-only paths (a test skipped without CUDA)
     run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
         carry=[".gpudata/part2"], timeout_s=600)
-``train`` trains those runs side by side on the GPU (small models leave it mostly idle, so runs
-side by side cost little more than one), stops each cleanly at the deadline (SIGTERM: the
-trainer saves its state), prints each run's steps and rate, and leaves the states, logs and EMA
-weights in ``$OUT`` as one tar in pieces of at most 15 MiB (``back.tar.000``, ...). Keep
+``train`` trains those runs side by side on the GPU (a small model alone leaves much of the GPU
+idle between its kernels; each run's printed rate says what running side by side cost), stops
+each cleanly at the deadline (SIGTERM: the trainer saves its state), prints each run's steps and
+rate, and leaves the states, logs and EMA weights in ``$OUT`` as one tar in pieces of at most 15 MiB (``back.tar.000``, ...). Keep
 --seconds at least 60 under the call's timeout (start-up, the final saves, the packing).
 Back here, with the files the call returned:
     python tools/gpu_relay.py back                  # the files set aside return to the tree
