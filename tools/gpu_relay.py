@@ -18,8 +18,9 @@ part (parts stay on the machine while it is warm; the training call carries the 
 ``train`` trains those runs side by side on the GPU (a small model alone leaves much of the GPU
 idle between its kernels; each run's printed rate says what running side by side cost), stops
 each cleanly at the deadline (SIGTERM: the trainer saves its state), prints each run's steps and
-rate, and leaves the states, logs and EMA weights in ``$OUT`` as one tar in pieces of at most 15 MiB (``back.tar.000``, ...). Keep
---seconds at least 60 under the call's timeout (start-up, the final saves, the packing).
+rate, and leaves the states, logs and EMA weights in ``$OUT`` as one tar in pieces of at most
+15 MiB (``back.tar.000``, ...). Keep --seconds at least 60 under the call's timeout (start-up,
+the final saves, the packing).
 Back here, with the files the call returned:
     python tools/gpu_relay.py back                  # the files set aside return to the tree
     python tools/gpu_relay.py fetch FILES_AT        # each run's newer state -> runs/<name>/
