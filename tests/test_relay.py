@@ -2,6 +2,7 @@
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,18 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     assert gpu_relay.cmd_train(seconds=300, workers=1, val_every=2, runs_n=1) == 0
     assert relay.state_step(there / "runs" / "a" / "state.safetensors") == 5
     assert '"step": 3' in (there / "runs" / "a" / "log.jsonl").read_text()  # the staged log, continued
+    # A run still going after its grace is killed with its batch-drawing workers: nothing is left behind.
+    runs = relay.read_queue()
+    runs[1]["target"] = 10**6
+    relay.write_queue(runs)
+    assert gpu_relay.cmd_train(seconds=4, workers=1, val_every=0, runs_n=1, grace=0) == 0
+    time.sleep(0.5)
+    left = [p for p in Path("/proc").glob("[0-9]*") if str(there / "runs" / "a") in _cmdline(p)]
+    assert not left
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -174,18 +174,21 @@ def cmd_back() -> None:
     print("gpu_relay: restored the files set aside")
 
 
-def _elapsed(state: Path) -> float:
-    """The training seconds a state records (0 without one)."""
+def _progress(state: Path) -> tuple[int, float]:
+    """(step, training seconds) a state records; (0, 0.0) without one."""
     from sisr.checkpoint import read_header
 
-    return float(read_header(state, "train-state")["elapsed"]) if state.is_file() else 0.0
+    if not state.is_file():
+        return 0, 0.0
+    meta = read_header(state, "train-state")
+    return int(meta["step"]), float(meta["elapsed"])
 
 
 def _staged_state(name: str) -> Path | None:
     return next((d for p in _parts() if (d := p / "states" / name / "state.safetensors").is_file()), None)
 
 
-def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int) -> int:
+def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int, grace: float = 120.0) -> int:
     runs = relay.open_runs(relay.read_queue())[:runs_n]
     if not runs:
         print("gpu_relay: the queue is empty")
@@ -203,7 +206,7 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int) -> int:
         relay.take_committed(live, saved)
         if (staged := _staged_state(run["name"])) is not None:
             relay.take_committed(live, staged.parent)
-        if max(0, relay.state_step(live / "state.safetensors")) < run["step"]:
+        if _progress(live / "state.safetensors")[0] < run["step"]:
             # Its committed state was set aside and not staged: training it would start over.
             sys.exit(
                 f"gpu_relay: {run['name']} is at step {run['step']} in the queue but its state is not here; "
@@ -213,10 +216,15 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int) -> int:
     started = time.monotonic()
     procs = []
     for run, live in zip(runs, lives):
-        first = (max(0, relay.state_step(live / "state.safetensors")), _elapsed(live / "state.safetensors"))
+        first = _progress(live / "state.safetensors")
         with open(live / "chunk.txt", "wb") as log:
+            # Own session: a run killed at the end of its grace takes its batch-drawing workers along.
             proc = subprocess.Popen(
-                relay.train_command(run, live, settings), env=env, stdout=log, stderr=subprocess.STDOUT
+                relay.train_command(run, live, settings),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         procs.append((run, live, first, proc))
     for _, _, _, proc in procs:
@@ -224,14 +232,14 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int) -> int:
             proc.wait(timeout=max(0.0, started + seconds - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGTERM)  # the trainer saves its state after the current step
-    grace = time.monotonic() + 120
+    until = time.monotonic() + grace
     for run, live, first, proc in procs:
         try:
-            proc.wait(timeout=max(0.0, grace - time.monotonic()))
+            proc.wait(timeout=max(0.0, until - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()  # its last periodic state stays (states are written whole or not at all)
+            os.killpg(proc.pid, signal.SIGKILL)  # its last periodic state stays (states are written whole)
             proc.wait()
-        step, seconds_in = relay.state_step(live / "state.safetensors"), _elapsed(live / "state.safetensors")
+        step, seconds_in = _progress(live / "state.safetensors")
         val = relay.last_val(live / "log.jsonl")
         if step > first[0]:
             rate = (step - first[0]) / (seconds_in - first[1])  # the trainer's step time: no start-up, no saves

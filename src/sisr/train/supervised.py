@@ -527,6 +527,12 @@ def _trim_log(path: Path, step: int) -> None:
 _DRAWER: Trainer | None = None  # the trainer a forked worker inherited
 
 
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+    # A fork inherits the run's SIGTERM handler (stop after the step), which in a worker would only ignore it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _draw_in_worker(step: int) -> tuple[np.ndarray, np.ndarray | None]:
     assert _DRAWER is not None
     return _DRAWER.draw(step)
@@ -545,7 +551,7 @@ class _Ahead:
 
         _DRAWER = trainer
         ctx = multiprocessing.get_context("fork")
-        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=torch.set_num_threads, initargs=(1,))
+        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
         self.next, self.end, self.depth = start, end, 2 * workers
         self.pending: dict[int, Any] = {}
         self._fill()
