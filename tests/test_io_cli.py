@@ -106,3 +106,23 @@ def test_outputs_get_normal_permissions_not_a_temp_files(tmp_path):
         assert not list(tmp_path.glob(".*.part"))
     finally:
         os.umask(mask)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-m", "sisr", "models"], ["tools/relay.py", "status"]],
+    ids=["sisr-models", "relay-status"],
+)
+def test_a_closed_pipe_ends_quietly(args):
+    """`sisr models | head -0`: the reader is gone before the first write; no traceback, status 141."""
+    import os
+    from pathlib import Path
+
+    read, write = os.pipe()
+    os.close(read)  # closed before the child starts, so its first write fails, every time
+    try:
+        r = subprocess.run([sys.executable, *args], stdout=write, stderr=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    finally:
+        os.close(write)
+    assert r.returncode == 141 and r.stderr == "", r.stderr

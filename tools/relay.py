@@ -260,6 +260,10 @@ def main() -> None:
             cmd_stop(runs)
         else:
             cmd_save(runs, args.commit)
+    except BrokenPipeError:  # `relay.py status | head`
+        from sisr.errors import closed_pipe
+
+        sys.exit(closed_pipe())
     except ModuleNotFoundError as e:  # sisr's own imports are lazy: a Python without torch gets this far
         sys.exit(f"relay: {e.name} is missing; run it with the project's Python (`make setup`, then .venv/bin/python)")
 

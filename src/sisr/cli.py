@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from sisr.atomic import write_atomic
-from sisr.errors import SisrError
+from sisr.errors import SisrError, closed_pipe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -409,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sisr: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
 
 
 if __name__ == "__main__":
