@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import relay  # noqa: E402
 
 from sisr.checkpoint import save_tensors  # noqa: E402
-from sisr.config import apply_overrides  # noqa: E402
+from sisr.config import apply_overrides, load_config  # noqa: E402
 
 
 def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
@@ -39,6 +39,24 @@ def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
     with log.open("a") as f:
         f.write('{"step": 400, "val_psnr": {"4": 27.6}, "val_clean_psnr": {"4": 30.1}}\n')
     assert relay.last_val(log) == (400, {"4": 27.6, "4 clean": 30.1})
+
+
+RECIPES = sorted(p.name for p in (relay.REPO / "configs").glob("*.toml") if p.name != "queue.toml")
+TEST_SETS = ("Set5", "Set14", "BSD100")  # measured once, at the end: never a run's validation
+
+
+@pytest.mark.parametrize("run", RECIPES + [r["name"] for r in relay.read_queue()])
+def test_every_recipe_and_queue_run_validates_on_held_out_images(run, data_root):
+    from sisr.data import dataset_images
+    from sisr.train.supervised import TrainConfig
+
+    entry = next((r for r in relay.read_queue() if r["name"] == run), None)
+    recipe, sets = (entry["recipe"], relay.overrides(entry)) if entry else (f"configs/{run}", [])
+    cfg = load_config(relay.REPO / recipe, TrainConfig, sets)
+    assert cfg.val_data.split(":")[0] not in TEST_SETS
+    val = set(dataset_images(cfg.val_data))
+    train = {p for d in cfg.data for p in dataset_images(d)}
+    assert val and train and not val & train, sorted(val & train)
 
 
 def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ class TrainConfig:
     init: str = ""  # generator weights to start from (phase 2 starts from phase 1)
     grow: bool = False  # init may have fewer blocks per stage or fewer scales; new blocks start as identities
     # data
-    data: tuple[str, ...] = ("T91", "BSD200")
+    data: tuple[str, ...] = ("T91", "BSD200:train")  # the 291 images less val_data's ten
     patch: int = 48  # LR patch size
     batch: int = 16  # per rank
     scale_aug: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
@@ -81,7 +81,7 @@ class TrainConfig:
     disc_model: dict = field(default_factory=dict)
     d_lr: float = 1e-4
     # bookkeeping
-    val_data: str = "Set5"
+    val_data: str = "BSD200:val"  # held out: checkpoints are chosen here, never on a test set
     val_every: int = 500
     log_every: int = 25
     ckpt_minutes: float = 5.0
