@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -17,15 +19,20 @@ SMALL = {
     "srgan_disc": {"channels": 4, "dense": 16},
 }
 SR_ARCHS = [a for a in REGISTRY if a not in DISCRIMINATORS]
+LUMA_ARCHS = [a for a in SR_ARCHS if "luma" in {f.name for f in dataclasses.fields(build_model(a, SMALL[a]).config)}]
+# every SR architecture at its small config, and the Y-only (luma) form of those that have one
+SR_CONFIGS = [pytest.param(a, SMALL[a], id=a) for a in SR_ARCHS] + [
+    pytest.param(a, {**SMALL[a], "luma": True}, id=f"{a}-luma") for a in LUMA_ARCHS
+]
 
 
 def test_every_architecture_has_a_small_test_config():
     assert set(SMALL) == set(REGISTRY)
 
 
-@pytest.mark.parametrize("arch", SR_ARCHS)
-def test_sr_forward_shapes(arch):
-    model = build_model(arch, SMALL[arch])
+@pytest.mark.parametrize("arch, cfg", SR_CONFIGS)
+def test_sr_forward_shapes(arch, cfg):
+    model = build_model(arch, cfg)
     x = torch.rand(2, 3, 13, 17)
     for s in model.scales:
         fwd = getattr(model, "forward_scale", None)
@@ -122,15 +129,15 @@ def test_patchgan_outputs_a_map_of_patch_logits():
     assert len(convs) == 6
 
 
-@pytest.mark.parametrize("arch", [a for a in SR_ARCHS if a != "bicubic"])
-def test_every_sr_architecture_exports_to_onnx(arch):
+@pytest.mark.parametrize("arch, cfg", [c for c in SR_CONFIGS if c.values[0] != "bicubic"])
+def test_every_sr_architecture_exports_to_onnx(arch, cfg):
     pytest.importorskip("onnxruntime")
     import numpy as np
 
     from sisr.infer import Upscaler, describe
 
     torch.manual_seed(0)
-    model = build_model(arch, SMALL[arch]).eval()
+    model = build_model(arch, cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.01)  # zero-initialised last layers would hide mistakes
@@ -148,3 +155,29 @@ def test_srgan_discriminator_shapes_and_features():
         logits, feats = d(torch.rand(2, 3, size, size), features=True)
         assert logits.shape == (2, 1) and len(feats) == 8
     assert sum(isinstance(m, torch.nn.Conv2d) for m in d.modules()) == 8
+
+
+@pytest.mark.parametrize("arch", LUMA_ARCHS)
+def test_a_luma_model_changes_luma_only_and_matches_its_rgb_form_on_gray(arch):
+    from sisr.models.base import SRModel
+    from sisr.resize import upscale_torch
+
+    torch.manual_seed(0)
+    rgb = build_model(arch, SMALL[arch]).eval()
+    with torch.no_grad():
+        for p in rgb.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # zero-initialised last layers would hide mistakes
+    lum = rgb.to_luma().eval()
+    assert lum.config.luma and sum(p.numel() for p in lum.parameters()) < sum(p.numel() for p in rgb.parameters())
+    gray = torch.rand(2, 1, 12, 10).expand(2, 3, 12, 10)
+    colour = torch.rand(2, 3, 12, 10)
+    with torch.no_grad():
+        out = lum(gray)
+        torch.testing.assert_close(out, out[:, :1].expand_as(out), rtol=0, atol=0)  # gray stays gray
+        torch.testing.assert_close(out[:, :1], SRModel.luma(rgb(gray)), rtol=0, atol=1e-5)  # = the RGB model's Y
+        change = lum(colour) - upscale_torch(colour, lum.config.scale)
+    # the same change to R, G and B: Cb and Cr stay bicubic's, only the luma moves
+    torch.testing.assert_close(change, change[:, :1].expand_as(change), rtol=0, atol=1e-6)
+    assert change.abs().max() > 1e-3
+    with pytest.raises(ValueError):
+        build_model("srresnet", SMALL["srresnet"]).to_luma()

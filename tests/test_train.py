@@ -59,6 +59,24 @@ def test_gan_phase_smoke_training_from_phase_one(tmp_path, photo):
     assert any(not torch.equal(a, b) for a, b in zip(d0, g.disc.parameters()))
 
 
+def test_an_rgb_init_starts_a_luma_run_from_its_function_on_gray(tmp_path, photo):
+    from sisr.models.base import SRModel
+
+    small = BASELINE_SMALL["srcnn"]
+    tiny_trainer(tmp_path / "rgb", photo, arch="srcnn", model=small, steps=2).run(progress=False)
+    init = str(tmp_path / "rgb" / "run" / "model.safetensors")
+    lum = tiny_trainer(tmp_path / "lum", photo, arch="srcnn", init=init, model={**small, "luma": True}, steps=2)
+    gray = torch.rand(1, 1, 10, 14).expand(1, 3, 10, 14)
+    ref = model_from_checkpoint(load_checkpoint(init)).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(lum.net.eval()(gray)[:, :1], SRModel.luma(ref(gray)), rtol=0, atol=1e-5)
+    lum.run(progress=False)
+    back = str(tmp_path / "lum" / "run" / "model.safetensors")
+    assert load_model(back).module.config.luma
+    with pytest.raises(SisrError, match="do not match"):  # a luma network has no RGB form to go back to
+        tiny_trainer(tmp_path / "again", photo, arch="srcnn", init=back, model=small)
+
+
 def test_grow_starts_from_the_smaller_models_function_and_then_trains(tmp_path, photo):
     small = tiny_trainer(tmp_path / "small", photo, steps=4)
     small.run(progress=False)

@@ -17,7 +17,7 @@ import numpy as np
 from sisr.degrade import degrade
 from sisr.errors import SisrError
 from sisr.io import read_image, to_uint8
-from sisr.metrics import rgb_to_y
+from sisr.metrics import Y_WEIGHTS, rgb_to_y
 from sisr.resize import imresize, modcrop
 
 __all__ = ["data_root", "dataset_images", "make_lr", "resolve_dataset", "sr_pair"]
@@ -172,7 +172,7 @@ class PatchSampler:
             if rng.random() < 0.5:
                 patch = patch[:, ::-1]
             if rng.random() < self.gray_prob:
-                luma = 16.0 + patch.astype(np.float64) @ np.array([65.481, 128.553, 24.966]) / 255.0
+                luma = 16.0 + patch.astype(np.float64) @ Y_WEIGHTS / 255.0
                 patch = np.repeat(np.floor(luma + 0.5).astype(np.uint8)[:, :, None], 3, axis=2)
             out[b] = patch
         return out

@@ -26,9 +26,9 @@ import numpy as np
 
 from sisr.io import to_float
 
-__all__ = ["crop_border", "gray_of", "psnr", "quantize", "rgb_to_y", "ssim", "to_float_image"]
+__all__ = ["Y_WEIGHTS", "crop_border", "gray_of", "psnr", "quantize", "rgb_to_y", "ssim", "to_float_image"]
 
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
+Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # BT.601 (MATLAB rgb2ycbcr); they sum to 219
 
 
 def to_float_image(img: Any) -> np.ndarray:
@@ -70,7 +70,7 @@ def rgb_to_y(img: Any) -> np.ndarray:
     arr = to_float_image(img)
     if arr.shape[2] == 1:
         return arr[:, :, 0] * 255.0
-    return 16.0 + arr @ _Y_WEIGHTS
+    return 16.0 + arr @ Y_WEIGHTS
 
 
 def gray_of(img: Any) -> np.ndarray:
@@ -78,7 +78,7 @@ def gray_of(img: Any) -> np.ndarray:
     arr = to_float_image(img)
     if arr.shape[2] == 1:
         return arr
-    return (arr @ (_Y_WEIGHTS / 219.0))[:, :, None]
+    return (arr @ (Y_WEIGHTS / 219.0))[:, :, None]
 
 
 def crop_border(img: np.ndarray, crop: int) -> np.ndarray:

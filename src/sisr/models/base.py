@@ -5,14 +5,20 @@ in ``scales``; ``forward_supervised`` gives the training targets' predictions, w
 scale. ``feature_space`` says where a model's features live: ``"lr"`` (at the input's size:
 RR-GAN, SRResNet) or ``"hr"`` (the input is enlarged first: SRCNN, VDSR, DRCN), which sets how
 much memory a tile needs.
+
+``luma`` models (SRCNN, VDSR, DRCN with ``luma = True``) work as their papers do: the network
+sees only the luma of the bicubic enlargement and changes only it; chroma stays bicubic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 from torch import nn
+
+from sisr.metrics import Y_WEIGHTS
 
 __all__ = ["SRModel"]
 
@@ -37,3 +43,32 @@ class SRModel(nn.Module):
     def forward_supervised(self, x: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
         """``{scale: [(weight, prediction), ...]}``; the first of each list is the output itself."""
         return {s: [(1.0, y)] for s, y in self.forward_all(x).items()}
+
+    @staticmethod
+    def luma(x: torch.Tensor) -> torch.Tensor:
+        """``N x 1 x H x W`` BT.601 luma of ``N x 3 x H x W`` RGB, full range: its weights sum to 1,
+        so adding ``d`` to R, G and B adds ``d`` to it and leaves Cb and Cr unchanged."""
+        w = torch.tensor(Y_WEIGHTS / Y_WEIGHTS.sum(), dtype=x.dtype, device=x.device)
+        return (x * w.view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+    def to_luma(self) -> SRModel:
+        """This RGB network as a ``luma`` one that computes exactly what it does on gray images
+        (R = G = B): the input conv sums its three input weights, the output conv gives the luma of
+        its three outputs."""
+        if "luma" not in {f.name for f in dataclasses.fields(self.config)}:
+            raise ValueError(f"{type(self).__name__} has no luma form")
+        new = type(self)(dataclasses.replace(self.config, luma=True))
+        w = torch.tensor(Y_WEIGHTS / Y_WEIGHTS.sum(), dtype=torch.float32)
+        state = {}
+        for k, t in new.state_dict().items():
+            v = self.state_dict()[k].float()
+            if v.shape == t.shape:
+                state[k] = v
+            elif v.shape[0] == t.shape[0] and v.shape[1] == 3 and t.shape[1] == 1:
+                state[k] = v.sum(1, keepdim=True)
+            elif v.shape[0] == 3 and t.shape[0] == 1:
+                state[k] = (v * w.view(3, *[1] * (v.dim() - 1))).sum(0, keepdim=True)
+            else:
+                raise ValueError(f"{k}: {tuple(v.shape)} has no luma form {tuple(t.shape)}")
+        new.load_state_dict(state)
+        return new

@@ -9,7 +9,8 @@ training, every intermediate prediction is also compared with the target
 (``forward_supervised``; weight ``alpha`` shared over the D predictions, ``1 - alpha``
 on the average). The paper's 256 filters and 16 recursions are the default
 config; the CPU recipe (``configs/drcn_x4.toml``) states its smaller size.
-The paper decays alpha during training; a fixed alpha is used here.
+The paper decays alpha during training; a fixed alpha is used here. The paper works on Y:
+``luma`` does so (chroma stays bicubic), RGB otherwise.
 """
 
 from __future__ import annotations
@@ -29,18 +30,20 @@ class DRCNConfig:
     channels: int = 256
     recursions: int = field(default=16, metadata={"min": 1})
     alpha: float = 0.5  # weight of the intermediate predictions in the training loss
+    luma: bool = False  # the paper's Y-only network; chroma stays bicubic
 
 
 class DRCN(SRModel):
     def __init__(self, config: DRCNConfig) -> None:
         super().__init__(config, (config.scale,), "hr", config.channels)
         c = config.channels
+        io = 1 if config.luma else 3
         self.embed = nn.Sequential(
-            nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)
+            nn.Conv2d(io, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)
         )
         self.recursive = nn.Conv2d(c, c, 3, padding=1)
         self.reconstruct = nn.Sequential(
-            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, 3, 3, padding=1)
+            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, io, 3, padding=1)
         )
         self.weights = nn.Parameter(torch.full((config.recursions,), 1.0 / config.recursions))
         nn.init.zeros_(self.reconstruct[-1].weight)
@@ -49,12 +52,15 @@ class DRCN(SRModel):
     def predictions(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(weighted output, the D intermediate predictions) for LR input ``x``."""
         up = upscale_torch(x, self.config.scale)
-        h = self.embed(up)
+        base = self.luma(up) if self.config.luma else up
+        h = self.embed(base)
         preds = []
         for _ in range(self.config.recursions):
             h = torch.relu(self.recursive(h))
-            preds.append(self.reconstruct(h) + up)
+            preds.append(self.reconstruct(h) + base)
         out = sum(w * p for w, p in zip(self.weights, preds))
+        if self.config.luma:  # each luma prediction onto bicubic's chroma
+            return up + (out - base), [up + (p - base) for p in preds]
         return out, preds
 
     def forward_supervised(self, x: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:

@@ -4,7 +4,9 @@ Three convolutions on the bicubic-enlarged image: patch extraction (f1 x f1, n1
 filters), non-linear mapping (f2 x f2, n2 filters) and reconstruction (f3 x f3).
 The paper's 9-5-5 with 64/32 filters is the default; ``f2 = 1`` gives 9-1-5.
 Differences from the paper, stated: 'same' zero padding (the paper's 'valid'
-convolutions shrink the output), and RGB in and out (the paper works on Y).
+convolutions shrink the output), and RGB in and out (the paper works on Y) unless
+``luma``: then the network sees and predicts the luma only, as in the paper, and
+chroma stays bicubic.
 """
 
 from __future__ import annotations
@@ -26,19 +28,25 @@ class SRCNNConfig:
     f3: int = 5
     n1: int = 64
     n2: int = 32
+    luma: bool = False  # the paper's Y-only network; chroma stays bicubic
 
 
 class SRCNN(SRModel):
     def __init__(self, config: SRCNNConfig) -> None:
         super().__init__(config, (config.scale,), "hr", config.n1)
         c = config
+        io = 1 if c.luma else 3
         self.body = nn.Sequential(
-            nn.Conv2d(3, c.n1, c.f1, padding=c.f1 // 2),
+            nn.Conv2d(io, c.n1, c.f1, padding=c.f1 // 2),
             nn.ReLU(inplace=True),
             nn.Conv2d(c.n1, c.n2, c.f2, padding=c.f2 // 2),
             nn.ReLU(inplace=True),
-            nn.Conv2d(c.n2, 3, c.f3, padding=c.f3 // 2),
+            nn.Conv2d(c.n2, io, c.f3, padding=c.f3 // 2),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(upscale_torch(x, self.config.scale))
+        up = upscale_torch(x, self.config.scale)
+        if not self.config.luma:
+            return self.body(up)
+        y = self.luma(up)
+        return up + (self.body(y) - y)  # the new luma, the bicubic chroma

@@ -2,9 +2,10 @@
 
 ``depth`` 3x3 convolutions of ``channels`` filters (20 and 64 in the paper),
 ReLU between them, predicting the residual that is added to the bicubic
-enlargement of the input. The paper's adjustable gradient clipping belongs to
-its SGD schedule (learning rate 0.1, clip to theta / lr); with Adam, the
-training recipe clips the gradient norm instead (``grad_clip``).
+enlargement of the input (of its luma only with ``luma``, as in the paper; RGB
+otherwise). The paper's adjustable gradient clipping belongs to its SGD schedule
+(learning rate 0.1, clip to theta / lr); with Adam, the training recipe clips
+the gradient norm instead (``grad_clip``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ class VDSRConfig:
     scale: int = 4
     depth: int = field(default=20, metadata={"min": 2})
     channels: int = 64
+    luma: bool = False  # the paper's Y-only network; chroma stays bicubic
 
 
 class VDSR(SRModel):
     def __init__(self, config: VDSRConfig) -> None:
         super().__init__(config, (config.scale,), "hr", config.channels)
         c = config.channels
-        layers: list[nn.Module] = [nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True)]
+        io = 1 if config.luma else 3
+        layers: list[nn.Module] = [nn.Conv2d(io, c, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(config.depth - 2):
             layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(c, 3, 3, padding=1))
+        layers.append(nn.Conv2d(c, io, 3, padding=1))
         self.body = nn.Sequential(*layers)
         # He initialisation as in the paper; the last layer starts at zero so training starts from bicubic.
         for m in self.body:
@@ -43,4 +46,4 @@ class VDSR(SRModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         up = upscale_torch(x, self.config.scale)
-        return up + self.body(up)
+        return up + self.body(self.luma(up) if self.config.luma else up)

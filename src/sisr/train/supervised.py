@@ -11,6 +11,7 @@ different patches; rank 0 alone validates, logs and writes checkpoints.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -166,12 +167,15 @@ class Trainer:
             want = build_model(cfg.arch, cfg.model).config if cfg.model else self.net.config
             if self.net.config != want:
                 mismatch = SisrError(f"init weights {cfg.init} do not match the config's model table")
-                if not (cfg.grow and isinstance(self.net, RRGAN)):
+                if _rgb_to_luma(self.net.config, want):
+                    self.net = self.net.to_luma()  # exact on gray images; from there it learns luma only
+                elif not (cfg.grow and isinstance(self.net, RRGAN)):
                     raise mismatch
-                try:
-                    self.net = self.net.grow(want)
-                except ValueError:
-                    raise mismatch from None
+                else:
+                    try:
+                        self.net = self.net.grow(want)
+                    except ValueError:
+                        raise mismatch from None
         else:
             self.net = build_model(cfg.arch, cfg.model)
         self.arch = cfg.arch
@@ -525,6 +529,12 @@ def _trim_log(path: Path, step: int) -> None:
 
 
 _DRAWER: Trainer | None = None  # the trainer a forked worker inherited
+
+
+def _rgb_to_luma(have: Any, want: Any) -> bool:
+    """Whether ``want`` is ``have``, an RGB model's config, with ``luma`` turned on."""
+    names = {f.name for f in dataclasses.fields(have)}
+    return "luma" in names and not have.luma and want == dataclasses.replace(have, luma=True)
 
 
 def _worker_init() -> None:
