@@ -20,7 +20,14 @@ from torch import nn
 
 from sisr.metrics import Y_WEIGHTS
 
-__all__ = ["SRModel"]
+__all__ = ["SRModel", "has_luma"]
+
+_LUMA = Y_WEIGHTS / Y_WEIGHTS.sum()  # full-range luma weights (they sum to 1)
+
+
+def has_luma(config: Any) -> bool:
+    """Whether a model config has the ``luma`` (Y-only) option."""
+    return "luma" in {f.name for f in dataclasses.fields(config)}
 
 
 class SRModel(nn.Module):
@@ -48,17 +55,17 @@ class SRModel(nn.Module):
     def luma(x: torch.Tensor) -> torch.Tensor:
         """``N x 1 x H x W`` BT.601 luma of ``N x 3 x H x W`` RGB, full range: its weights sum to 1,
         so adding ``d`` to R, G and B adds ``d`` to it and leaves Cb and Cr unchanged."""
-        w = torch.tensor(Y_WEIGHTS / Y_WEIGHTS.sum(), dtype=x.dtype, device=x.device)
+        w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device)
         return (x * w.view(1, 3, 1, 1)).sum(1, keepdim=True)
 
     def to_luma(self) -> SRModel:
         """This RGB network as a ``luma`` one that computes exactly what it does on gray images
         (R = G = B): the input conv sums its three input weights, the output conv gives the luma of
         its three outputs."""
-        if "luma" not in {f.name for f in dataclasses.fields(self.config)}:
+        if not has_luma(self.config):
             raise ValueError(f"{type(self).__name__} has no luma form")
         new = type(self)(dataclasses.replace(self.config, luma=True))
-        w = torch.tensor(Y_WEIGHTS / Y_WEIGHTS.sum(), dtype=torch.float32)
+        w = torch.tensor(_LUMA, dtype=torch.float32)
         state = {}
         for k, t in new.state_dict().items():
             v = self.state_dict()[k].float()

@@ -11,7 +11,6 @@ different patches; rank 0 alone validates, logs and writes checkpoints.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import os
@@ -20,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from sisr.errors import SisrError
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
 from sisr.models import build_model, model_from_checkpoint
-from sisr.models.base import SRModel
+from sisr.models.base import SRModel, has_luma
 from sisr.models.rrgan import RRGAN
 from sisr.precision import autocast, cores
 from sisr.resize import imresize, imresize_torch
@@ -533,8 +532,7 @@ _DRAWER: Trainer | None = None  # the trainer a forked worker inherited
 
 def _rgb_to_luma(have: Any, want: Any) -> bool:
     """Whether ``want`` is ``have``, an RGB model's config, with ``luma`` turned on."""
-    names = {f.name for f in dataclasses.fields(have)}
-    return "luma" in names and not have.luma and want == dataclasses.replace(have, luma=True)
+    return has_luma(have) and not have.luma and want == replace(have, luma=True)
 
 
 def _worker_init() -> None:
