@@ -153,6 +153,27 @@ def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
     assert r.returncode == 2 and "not a bench --json report" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_merged_reports_keep_every_models_training_budget(tmp_path):
+    import json
+
+    from sisr.bench import to_markdown
+    from sisr.cli import _merge_reports
+
+    def report(model, steps):
+        row = {"model": model, "dataset": "Set5", "scale": 4, "psnr_y": 30.0, "ssim_y": 0.85, "images": []}
+        budget = {"steps": steps, "batch": 16, "hours": 1.0, "hardware": "cpu", "runs": 1, "complete": True}
+        return {"protocol": "y", "results": [row], "budgets": {model: budget}}
+
+    paths = []
+    for model, steps in (("srcnn", 20000), ("vdsr", 13000)):
+        paths.append(str(tmp_path / f"{model}.json"))
+        (tmp_path / f"{model}.json").write_text(json.dumps(report(model, steps)))
+    merged = _merge_reports(paths)
+    assert set(merged["budgets"]) == {"srcnn", "vdsr"}
+    md = to_markdown(merged)
+    assert "20,000 x 16" in md and "13,000 x 16" in md
+
+
 def test_merged_reports_state_a_setting_that_differs_per_scale(tmp_path):
     import json
 

@@ -87,6 +87,7 @@ def _merge_reports(paths: list[str]) -> dict:
         merged["protocol"] = rep.get("protocol")
         merged["sisr_version"] = rep.get("sisr_version")
         merged["results"] += results
+        merged.setdefault("budgets", {}).update(rep.get("budgets", {}))  # the tables' budget column
         for m, cfg in rep.get("zero_shot_settings", {}).items():
             where = ",".join(f"x{r['scale']}" for r in results if r.get("model") == m)
             for k, v in cfg.items():
