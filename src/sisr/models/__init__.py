@@ -56,6 +56,10 @@ PRETRAINED: dict[str, tuple[str, str]] = {
         "RR-GAN x2, x3 and x4 from one model (the paper's three cascades), PSNR phase, grown from rrgan-x4",
     ),
     "srcnn": ("srcnn.safetensors", "SRCNN 9-5-5 baseline (Dong et al.), x4, trained on the 291 images"),
+    "srcnn-y": (
+        "srcnn-y.safetensors",
+        "SRCNN 9-5-5 as the paper's Y-only network (chroma bicubic), x4, fine-tuned from srcnn on luma patches",
+    ),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
     "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, on the 291 images"),
     "srresnet": ("srresnet.safetensors", "SRResNet baseline (Ledig et al.), MSE-trained, x4, on the 291 images"),
