@@ -55,8 +55,9 @@ class SRModel(nn.Module):
     def luma(x: torch.Tensor) -> torch.Tensor:
         """``N x 1 x H x W`` BT.601 luma of ``N x 3 x H x W`` RGB, full range: its weights sum to 1,
         so adding ``d`` to R, G and B adds ``d`` to it and leaves Cb and Cr unchanged."""
-        w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device)
-        return (x * w.view(1, 3, 1, 1)).sum(1, keepdim=True)
+        # Python-float weights: no tensor made per call (on a GPU, that copy would wait for queued work).
+        r, g, b = (float(v) for v in _LUMA)
+        return x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b
 
     def to_luma(self) -> SRModel:
         """This RGB network as a ``luma`` one that computes exactly what it does on gray images

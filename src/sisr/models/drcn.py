@@ -15,6 +15,7 @@ The paper decays alpha during training; a fixed alpha is used here. The paper wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -49,8 +50,9 @@ class DRCN(SRModel):
         nn.init.zeros_(self.reconstruct[-1].weight)
         nn.init.zeros_(self.reconstruct[-1].bias)
 
-    def predictions(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """(weighted output, the D intermediate predictions) for LR input ``x``."""
+    def predictions(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], Callable]:
+        """(weighted output, the D intermediate predictions, the map of either to RGB) for LR input
+        ``x``; with ``luma`` the predictions are luma, which ``to_rgb`` puts on bicubic's chroma."""
         up = upscale_torch(x, self.config.scale)
         base = self.luma(up) if self.config.luma else up
         h = self.embed(base)
@@ -59,14 +61,13 @@ class DRCN(SRModel):
             h = torch.relu(self.recursive(h))
             preds.append(self.reconstruct(h) + base)
         out = sum(w * p for w, p in zip(self.weights, preds))
-        if self.config.luma:  # each luma prediction onto bicubic's chroma
-            return up + (out - base), [up + (p - base) for p in preds]
-        return out, preds
+        return out, preds, (lambda p: up + (p - base)) if self.config.luma else (lambda p: p)
 
     def forward_supervised(self, x: torch.Tensor) -> dict[int, list[tuple[float, torch.Tensor]]]:
-        out, preds = self.predictions(x)
+        out, preds, to_rgb = self.predictions(x)
         a, d = self.config.alpha, len(preds)
-        return {self.config.scale: [(1.0 - a, out)] + [(a / d, p) for p in preds]}
+        return {self.config.scale: [(1.0 - a, to_rgb(out))] + [(a / d, to_rgb(p)) for p in preds]}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.predictions(x)[0]
+        out, _, to_rgb = self.predictions(x)
+        return to_rgb(out)  # the D predictions themselves only in training
