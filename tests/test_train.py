@@ -118,6 +118,16 @@ def test_gan_phase_without_vgg_weights_stops_clearly(tmp_path, photo, monkeypatc
         tiny_trainer(tmp_path, photo, phase="gan", perceptual="vgg")
 
 
+@pytest.mark.parametrize("bf16", [True, False])
+def test_emulated_bf16_on_a_cpu_is_named_before_training(tmp_path, photo, monkeypatch, capsys, bf16):
+    import sisr.train.supervised as sup
+
+    monkeypatch.setattr(sup, "native_bf16", lambda device: False)  # a CPU without AVX512-BF16 or AMX
+    tiny_trainer(tmp_path, photo, steps=1, val_every=0, bf16=bf16).run(progress=False)
+    said = capsys.readouterr().err
+    assert ("emulated" in said and "--set bf16=false" in said) == bf16
+
+
 def test_weights_record_each_device_and_the_steps_it_trained(tmp_path, photo, monkeypatch):
     import sisr.train.supervised as sup
 
