@@ -180,3 +180,18 @@ def test_a_luma_model_changes_luma_only_and_matches_its_rgb_form_on_gray(arch):
     assert change.abs().max() > 1e-3
     with pytest.raises(ValueError):
         build_model("srresnet", SMALL["srresnet"]).to_luma()
+
+
+@pytest.mark.parametrize("arch", SR_ARCHS)
+def test_start_as_keeps_the_model_converts_it_to_luma_or_refuses(arch):
+    from dataclasses import replace
+
+    m = build_model(arch, SMALL[arch])
+    assert m.start_as(m.config) is m
+    if arch in LUMA_ARCHS:
+        assert m.start_as(replace(m.config, luma=True)).config == replace(m.config, luma=True)
+    other = build_model(arch, {}).config  # the default size: not a luma conversion, and no model grows into it
+    assert other != m.config
+    for grow in (False, True):
+        with pytest.raises(ValueError):
+            m.start_as(other, grow=grow)

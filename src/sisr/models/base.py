@@ -59,6 +59,22 @@ class SRModel(nn.Module):
         r, g, b = (float(v) for v in _LUMA)
         return x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b
 
+    def start_as(self, config: Any, grow: bool = False) -> SRModel:
+        """This trained model as the start of a run whose model is ``config``, from this one's function:
+        itself when the configs match, its exact ``to_luma`` form when ``config`` is this RGB config with
+        ``luma`` on, and with ``grow`` its ``grow(config)``. Any other change raises ``ValueError``."""
+        if config == self.config:
+            return self
+        if has_luma(self.config) and not self.config.luma and config == dataclasses.replace(self.config, luma=True):
+            return self.to_luma()
+        if grow:
+            return self.grow(config)
+        raise ValueError(f"{type(self).__name__} cannot start {config} from {self.config}")
+
+    def grow(self, config: Any) -> SRModel:
+        """A bigger copy that starts from this model's function, where the architecture can grow."""
+        raise ValueError(f"{type(self).__name__} cannot grow")
+
     def to_luma(self) -> SRModel:
         """This RGB network as a ``luma`` one that computes exactly what it does on gray images
         (R = G = B): the input conv sums its three input weights, the output conv gives the luma of

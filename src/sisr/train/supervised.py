@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,7 @@ from sisr.errors import SisrError
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
 from sisr.models import build_model, model_from_checkpoint
-from sisr.models.base import SRModel, has_luma
-from sisr.models.rrgan import RRGAN
+from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, native_bf16
 from sisr.resize import imresize, imresize_torch
 
@@ -164,17 +163,10 @@ class Trainer:
                 )
             self.net = model_from_checkpoint(init, cfg.init)
             want = build_model(cfg.arch, cfg.model).config if cfg.model else self.net.config
-            if self.net.config != want:
-                mismatch = SisrError(f"init weights {cfg.init} do not match the config's model table")
-                if _rgb_to_luma(self.net.config, want):
-                    self.net = self.net.to_luma()  # exact on gray images; from there it learns luma only
-                elif not (cfg.grow and isinstance(self.net, RRGAN)):
-                    raise mismatch
-                else:
-                    try:
-                        self.net = self.net.grow(want)
-                    except ValueError:
-                        raise mismatch from None
+            try:  # the same model, its exact Y-only form, or (with grow) a grown copy
+                self.net = self.net.start_as(want, grow=cfg.grow)
+            except ValueError:
+                raise SisrError(f"init weights {cfg.init} do not match the config's model table") from None
         else:
             self.net = build_model(cfg.arch, cfg.model)
         self.arch = cfg.arch
@@ -535,11 +527,6 @@ def _trim_log(path: Path, step: int) -> None:
 
 
 _DRAWER: Trainer | None = None  # the trainer a forked worker inherited
-
-
-def _rgb_to_luma(have: Any, want: Any) -> bool:
-    """Whether ``want`` is ``have``, an RGB model's config, with ``luma`` turned on."""
-    return has_luma(have) and not have.luma and want == replace(have, luma=True)
 
 
 def _worker_init() -> None:
