@@ -97,7 +97,11 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
         live.mkdir(parents=True)
         save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": step})
         (live / "log.jsonl").write_text(f'{{"step": {step}, "val_psnr": {{"4": 27.5}}}}\n')
+    earlier = tmp_path / "checkpoints" / "small"  # the finished run's state, committed while it was active
+    earlier.mkdir(parents=True)
+    save_tensors(earlier / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 6})
     relay.cmd_save(runs, commit=False)
+    assert not earlier.exists()  # a finished run keeps no state in checkpoints/
     back = {r["name"]: r for r in relay.read_queue()}
     assert (back["big"]["status"], back["big"]["step"]) == ("active", 4)
     assert (back["small"]["status"], back["small"]["step"]) == ("done", 10)

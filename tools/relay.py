@@ -216,19 +216,30 @@ def cmd_save(runs: list[dict], commit: bool) -> None:
         step = state_step(live / "state.safetensors")
         if step <= state_step(saved / "state.safetensors"):
             continue
-        saved.mkdir(parents=True, exist_ok=True)
-        for f in ("state.safetensors", "log.jsonl"):
-            tmp = saved / (f + ".part")
-            shutil.copy2(live / f, tmp)
-            tmp.replace(saved / f)
+        done = step >= run["target"]
+        if done:
+            # A finished run keeps no state: its weights ship from runs/<name>/ with a card, or its
+            # log is kept as a probe's record. A state committed while it was active goes.
+            tracked = subprocess.run(
+                ["git", "ls-files", "--", str(saved)], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()
+            shutil.rmtree(saved, ignore_errors=True)
+            if tracked:
+                paths.append(str(saved))
+        else:
+            saved.mkdir(parents=True, exist_ok=True)
+            for f in ("state.safetensors", "log.jsonl"):
+                tmp = saved / (f + ".part")
+                shutil.copy2(live / f, tmp)
+                tmp.replace(saved / f)
+            paths.append(str(saved))
         val = last_val(live / "log.jsonl")
         run["step"] = step
-        run["status"] = "done" if step >= run["target"] else "active"
+        run["status"] = "done" if done else "active"
         if val:
             run["val"] = val_text(val)
         msg = f"{run['name']} state at step {step:,} of {run['target']:,}"
-        msgs.append(msg + (f"; val {run['val']}" if val else ""))
-        paths.append(str(saved))
+        msgs.append(msg + (" (done: its state is not kept)" if done else "") + (f"; val {run['val']}" if val else ""))
     if not msgs:
         sys.exit("relay: no run in runs/ holds a newer state than checkpoints/")
     write_queue(runs)
