@@ -111,6 +111,36 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
         relay.cmd_save(relay.read_queue(), commit=False)
 
 
+def test_files_stage_set_aside_return_before_a_save_or_a_start(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    import gpu_relay
+
+    for mod in (relay, gpu_relay):
+        monkeypatch.setattr(mod, "REPO", tmp_path)
+    monkeypatch.setattr(relay, "QUEUE", tmp_path / "queue.toml")
+    (tmp_path / "queue.toml").write_text("# header\n\n[[run]]\n")
+    weights = tmp_path / "src" / "w.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"w" * (2 * gpu_relay.MiB))
+    small = tmp_path / "small.txt"
+    small.write_text("stays")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    assert gpu_relay._aside([]) == 1 and not weights.exists() and small.exists()
+    relay.cmd_status([])
+    assert "1 tracked files are set aside" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no run in runs/"):  # nothing to save, but the tree is whole again
+        relay.cmd_save([], commit=False)
+    assert weights.read_bytes() == b"w" * (2 * gpu_relay.MiB) and not relay.aside_files()
+    assert "restored 1 files" in capsys.readouterr().out
+    # A file already back in the tree (`git checkout`) is kept; its copy set aside goes.
+    assert gpu_relay._aside([]) == 1
+    weights.write_bytes(b"from git")
+    gpu_relay.cmd_back()
+    assert weights.read_bytes() == b"from git" and not relay.aside().exists()
+
+
 def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_path, monkeypatch, photo):
     import json
 

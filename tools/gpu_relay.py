@@ -7,10 +7,11 @@ what comes back from ``$OUT`` is at most 8 files of 16 MiB (64 MiB together). So
 Here (no GPU):
     python tools/gpu_relay.py stage --runs 3
 moves the big tracked files the runs do not read (other weights, every run's committed state,
-figures) under ``.gpudata/aside`` (``back`` restores them), then packs the training images and
-the committed states of the queue's first ``--runs`` open runs into ``.gpudata/part1``,
-``part2``, ... each small enough to travel beside the tree. With the device tool, one call per
-part (parts stay on the machine while it is warm; the training call carries the last one):
+figures) under ``.gpudata/aside`` (``back`` restores them, as do ``relay.py start`` and ``save``),
+then packs the training images and the committed states of the queue's first ``--runs`` open
+runs into ``.gpudata/part1``, ``part2``, ... each small enough to travel beside the tree. With
+the device tool, one call per part (parts stay on the machine while it is warm; the training
+call carries the last one):
     run(command="nvidia-smi; PYTHONPATH=src python3 -m pytest -q -rs -p no:cacheprovider tests/test_train.py -k gpu",
         carry=[".gpudata/part1"])   # the trainer's GPU-only paths (a test skipped without CUDA)
     run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
@@ -51,7 +52,6 @@ import relay  # noqa: E402  (the queue helpers beside this file; it also puts th
 
 REPO = relay.REPO
 STAGE = REPO / ".gpudata"
-ASIDE = STAGE / "aside"
 DATASETS = ("Set5", "T91", "BSD200")  # Set5 (1.4 MB) first: zero-shot benches need only part1
 MiB = 2**20
 TRAVEL = 62 * MiB  # a call's tree and carried paths (64 MiB), less a margin for files that change
@@ -88,7 +88,7 @@ def _aside(runs: list[dict]) -> int:
     for name in filter(None, files.decode().split("\0")):
         f = REPO / name
         if f.is_file() and f.stat().st_size > MiB and f not in keep:
-            dest = ASIDE / name
+            dest = relay.aside() / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(f, dest)
             moved += 1
@@ -97,7 +97,7 @@ def _aside(runs: list[dict]) -> int:
 
 def _committed(path: Path) -> Path:
     """A tracked file, wherever it is now: in the tree, or set aside."""
-    return path if path.is_file() else ASIDE / path.relative_to(REPO)
+    return path if path.is_file() else relay.aside() / path.relative_to(REPO)
 
 
 def pack(sizes: list[int], room: int) -> list[list[int]]:
@@ -167,11 +167,7 @@ def _assemble() -> Path:
 
 
 def cmd_back() -> None:
-    for f in [p for p in ASIDE.rglob("*") if p.is_file()]:
-        dest = REPO / f.relative_to(ASIDE)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(f, dest)
-    print("gpu_relay: restored the files set aside")
+    print(f"gpu_relay: restored the {relay.restore_aside()} files set aside")
 
 
 def _progress(state: Path) -> tuple[int, float]:

@@ -134,7 +134,44 @@ def pid_alive(pidfile: Path) -> int | None:
         return None
 
 
+def aside() -> Path:
+    """Where ``gpu_relay.py stage`` puts the tracked files a GPU call need not carry."""
+    return REPO / ".gpudata" / "aside"
+
+
+def aside_files() -> list[Path]:
+    return sorted(p for p in aside().rglob("*") if p.is_file())
+
+
+def restore_aside() -> int:
+    """Return the files ``stage`` set aside to the tree (a file back there already, say from
+    ``git checkout``, is kept and its copy dropped); how many came back."""
+    moved = 0
+    for f in aside_files():
+        dest = REPO / f.relative_to(aside())
+        if dest.exists():
+            f.unlink()
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(f, dest)
+        moved += 1
+    shutil.rmtree(aside(), ignore_errors=True)
+    return moved
+
+
+def _restore_before(what: str) -> None:
+    # A session stopped between `stage` and `back` leaves tracked files missing from the tree:
+    # a commit then would record their deletion, and a CPU run could lack its init.
+    if n := restore_aside():
+        print(f"relay: restored {n} files that `gpu_relay.py stage` had set aside, before {what}")
+
+
 def cmd_status(runs: list[dict]) -> None:
+    if held := aside_files():
+        print(
+            f"relay: {len(held)} tracked files are set aside in .gpudata/aside for a GPU call; "
+            "`gpu_relay.py back` (or `relay.py start` / `save`) returns them"
+        )
     for r in runs:
         live, saved = folders(r)
         where = " (GPU only)" if r.get("where") == "gpu" else ""
@@ -164,6 +201,7 @@ def take_committed(live: Path, saved: Path) -> None:
 def cmd_start(runs: list[dict], threads: int) -> None:
     from sisr.precision import native_bf16
 
+    _restore_before("training")
     device = "cuda" if _cuda() else "cpu"
     run, live, saved = head_or_exit(runs, cpu=device == "cpu")
     if pid_alive(live / "relay.pid"):
@@ -210,6 +248,7 @@ def cmd_stop(runs: list[dict]) -> None:
 def cmd_save(runs: list[dict], commit: bool) -> None:
     """Record every open run whose ``runs/`` state is newer than its committed one (the CPU relay's
     head, and a run a GPU chunk advanced)."""
+    _restore_before("saving")
     msgs, paths = [], [str(QUEUE)]
     for run in open_runs(runs):
         live, saved = folders(run)
