@@ -1,6 +1,14 @@
 """Training throughput of a recipe: steps/s at fp32 vs bf16 autocast + channels-last, in one run.
 
     python benchmarks/train_throughput.py [--config configs/rrgan_x4_psnr.toml] [--steps 20]
+    python benchmarks/train_throughput.py --queue [--steps 3] [--batch 4]
+
+``--queue`` times every open run of configs/queue.toml as the relay would train it on this
+machine (its recipe and overrides, one thread unless ``--threads``, bf16 only where the CPU has
+native bf16) and prints the hours its remaining steps need here. ``--batch N`` times N samples
+a step instead of the recipe's batch and scales the time by batch / N (convolution cost grows
+with the batch; a small batch keeps the 256-filter DRCN's minutes-long steps short); the table
+shows both batches.
 
 Patches come from scikit-image's photos held in memory, so the figure is the
 model's forward + backward + Adam cost at the recipe's batch and patch size.
@@ -14,6 +22,7 @@ import argparse
 import dataclasses
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +35,7 @@ from sisr.data import PatchSampler
 from sisr.train.supervised import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
 
 
 def photos() -> list[np.ndarray]:
@@ -56,12 +66,63 @@ def bf16_units() -> str:
     return ", ".join(found) or "none"
 
 
+def queue_cost(steps: int, batch: int | None, threads: int = 1) -> list[dict]:
+    """Each open queue run's step time here, as the relay trains it, and its hours to target."""
+    import relay
+
+    from sisr.precision import cpu_name, native_bf16
+
+    rows = []
+    for run in relay.open_runs(relay.read_queue()):
+        cfg = load_config(REPO / run["recipe"], TrainConfig, relay.overrides(run))
+        timed = min(batch or cfg.batch, cfg.batch)
+        bf16 = cfg.bf16 and native_bf16("cpu")
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = dataclasses.replace(cfg, batch=timed, bf16=bf16, out=tmp, init="", device="cpu", threads=threads)
+            sec = statistics.median(measure(probe, steps, warmup=1)) * cfg.batch / timed
+        live, saved = relay.folders(run)
+        at = max(run["step"], *(relay.state_step(d / "state.safetensors") for d in (live, saved)))
+        left = run["target"] - at
+        rows.append(
+            {
+                "run": run["name"],
+                "where": run.get("where", "cpu"),
+                "batch": cfg.batch,
+                "timed_batch": timed,
+                "precision": "bf16" if bf16 else "fp32",
+                "s_per_step": sec,
+                "steps_left": left,
+                "hours_left": left * sec / 3600,
+            }
+        )
+    print(
+        f"open queue runs on this CPU ({cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}); "
+        f"median of {steps} steps after one warm-up"
+    )
+    print("| run | where | batch (timed) | precision | s/step | steps left | hours left here |")
+    print("|---|---|---:|---|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['run']} | {r['where']} | {r['batch']} ({r['timed_batch']}) | {r['precision']} | "
+            f"{r['s_per_step']:.2f} | {r['steps_left']:,} | {r['hours_left']:,.1f} |"
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/rrgan_x4_psnr.toml", help="recipe (relative to the repository)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--queue", action="store_true", help="time the queue's open runs instead")
+    ap.add_argument("--batch", type=int, help="with --queue: time this many samples a step, scaled to the recipe's")
+    ap.add_argument("--threads", type=int, default=1, help="with --queue: threads (the relay trains on one)")
     args = ap.parse_args()
+    if args.queue:
+        rows = queue_cost(args.steps, args.batch, args.threads)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"queue": rows}, indent=1) + "\n")
+        return
     cfg_path = Path(args.config) if Path(args.config).exists() else REPO / args.config
     base = load_config(cfg_path, TrainConfig)
     rows = {}

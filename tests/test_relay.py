@@ -141,6 +141,46 @@ def test_files_stage_set_aside_return_before_a_save_or_a_start(tmp_path, monkeyp
     assert weights.read_bytes() == b"from git" and not relay.aside().exists()
 
 
+def test_queue_cost_times_each_open_run_as_the_relay_trains_it(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(relay.REPO / "benchmarks"))
+    import train_throughput
+
+    (tmp_path / "r.toml").write_text(
+        'arch = "srcnn"\npatch = 8\nbatch = 6\nscale_aug = [1.0]\nbf16 = true\nchannels_last = false\n'
+        "[model]\nscale = 4\nf1 = 3\nf2 = 1\nf3 = 3\nn1 = 8\nn2 = 4\n"
+    )
+    q = tmp_path / "queue.toml"
+    q.write_text("# header\n\n[[run]]\n")
+    for mod, name, value in ((relay, "QUEUE", q), (relay, "REPO", tmp_path), (train_throughput, "REPO", tmp_path)):
+        monkeypatch.setattr(mod, name, value)
+    runs = [
+        {"name": n, "recipe": "r.toml", "target": 1000, "status": st, "step": step, "val": ""}
+        for n, st, step in (("old", "done", 1000), ("wide", "active", 400))
+    ]
+    runs[1]["set"] = {"model": {"n1": 16}}
+    relay.write_queue(runs)
+    live = tmp_path / "runs" / "wide"  # the relay's state is ahead of the queue's record
+    live.mkdir(parents=True)
+    save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 600})
+    timed = []
+
+    def measure(cfg, steps, warmup):  # a 2-sample step of the run's own model takes 0.5 s
+        timed.append(cfg)
+        return [0.4, 0.5, 0.6]
+
+    monkeypatch.setattr(train_throughput, "measure", measure)
+    monkeypatch.setattr("sisr.precision.native_bf16", lambda device: False)  # a CPU without bf16 units
+    (row,) = train_throughput.queue_cost(steps=3, batch=2)
+    assert (timed[0].batch, timed[0].threads, timed[0].device, timed[0].init) == (2, 1, "cpu", "")
+    assert (
+        timed[0].model["n1"] == 16 and timed[0].bf16 is False
+    )  # the queue's override; the recipe's bf16, but fp32 here
+    assert (row["run"], row["batch"], row["timed_batch"], row["precision"]) == ("wide", 6, 2, "fp32")
+    assert row["steps_left"] == 400 and row["s_per_step"] == pytest.approx(1.5)  # scaled to the batch of 6
+    assert row["hours_left"] == pytest.approx(400 * 1.5 / 3600)
+    assert "| wide | cpu | 6 (2) | fp32 |" in capsys.readouterr().out
+
+
 def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_path, monkeypatch, photo):
     import json
 
