@@ -39,6 +39,10 @@ def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
     with log.open("a") as f:
         f.write('{"step": 400, "val_psnr": {"4": 27.6}, "val_clean_psnr": {"4": 30.1}}\n')
     assert relay.last_val(log) == (400, {"4": 27.6, "4 clean": 30.1})
+    assert relay.last_rate(log) is None and relay.last_rate(tmp_path / "none") is None
+    with log.open("a") as f:  # a resume's first rate is low; the median of the last ones is the run's
+        f.writelines(f'{{"step": {s}, "steps_per_s": {r}}}\n' for s, r in ((425, 0.1), (450, 0.5), (475, 0.6)))
+    assert relay.last_rate(log) == 0.5 and relay.last_rate(log, last=2) == 0.55
 
 
 RECIPES = sorted(p.name for p in (relay.REPO / "configs").glob("*.toml") if p.name != "queue.toml")
@@ -59,7 +63,7 @@ def test_every_recipe_and_queue_run_validates_on_held_out_images(run, data_root)
     assert val and train and not val & train, sorted(val & train)
 
 
-def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, monkeypatch):
+def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, monkeypatch, capsys):
     q = tmp_path / "queue.toml"
     q.write_text("# header\n\n[[run]]\n")
     monkeypatch.setattr(relay, "QUEUE", q)
@@ -109,6 +113,11 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
     assert relay.state_step(tmp_path / "checkpoints" / "big" / "state.safetensors") == 4
     with pytest.raises(SystemExit):  # nothing newer the second time
         relay.cmd_save(relay.read_queue(), commit=False)
+    with (tmp_path / "runs" / "big" / "log.jsonl").open("a") as f:
+        f.write('{"step": 4, "steps_per_s": 0.001}\n')
+    capsys.readouterr()
+    relay.cmd_status(relay.read_queue())
+    assert "about 1.7 h to target at 0.001 steps/s" in capsys.readouterr().out  # 6 steps left
 
 
 def test_files_stage_set_aside_return_before_a_save_or_a_start(tmp_path, monkeypatch, capsys):

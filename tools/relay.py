@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -116,6 +117,14 @@ def last_val(log: Path) -> tuple[int, dict] | None:
     return vals[-1]["step"], val_figures(vals[-1])
 
 
+def last_rate(log: Path, last: int = 10) -> float | None:
+    """The median of the last ``last`` step rates a run logged (one right after a resume is low)."""
+    if not log.is_file():
+        return None
+    rates = [json.loads(line)["steps_per_s"] for line in log.read_text().splitlines() if '"steps_per_s"' in line]
+    return statistics.median(rates[-last:]) if rates else None
+
+
 def val_text(val: tuple[int, dict]) -> str:
     """A ``last_val`` as the queue records it: "step 250: x2 30.69, x4 26.62 dB (held-out)"."""
     return f"step {val[0]}: " + ", ".join(f"x{k} {v:.2f}" for k, v in val[1].items()) + " dB (held-out)"
@@ -178,8 +187,13 @@ def cmd_status(runs: list[dict]) -> None:
         print(f"{r['name']}{where}: {r['status']}, target {r['target']}, queue step {r['step']}, val {r['val'] or '-'}")
         if r["status"] != "done":
             pid = pid_alive(live / "relay.pid")
-            print(f"  runs/: step {state_step(live / 'state.safetensors')}, last val {last_val(live / 'log.jsonl')}")
-            print(f"  checkpoints/: step {state_step(saved / 'state.safetensors')}; training: {pid or 'no'}")
+            steps = {d: state_step(d / "state.safetensors") for d in (live, saved)}
+            print(f"  runs/: step {steps[live]}, last val {last_val(live / 'log.jsonl')}")
+            print(f"  checkpoints/: step {steps[saved]}; training: {pid or 'no'}")
+            newer = max(steps, key=steps.get)
+            if (rate := last_rate(newer / "log.jsonl")) and steps[newer] >= 0:
+                left = (r["target"] - steps[newer]) / rate / 3600
+                print(f"  about {left:,.1f} h to target at {rate:.3g} steps/s, its last logged rate (on that machine)")
 
 
 def head_or_exit(runs: list[dict], cpu: bool) -> tuple[dict, Path, Path]:
