@@ -1,6 +1,6 @@
 """The training relay: resume the head of configs/queue.toml, and save its state for the next session.
 
-    python tools/relay.py status            # the queue, and each open run's latest step and validation
+    python tools/relay.py status            # the queue; each open run's step, validation, hours left
     python tools/relay.py start             # resume this machine's head run in the background on one core
     python tools/relay.py stop              # stop it (it saves its state on SIGTERM)
     python tools/relay.py save [--commit]   # copy every newer run state into checkpoints/, update the queue
