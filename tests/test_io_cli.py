@@ -37,6 +37,27 @@ def test_truncated_png(tmp_path, photo):
         read_image(f)
 
 
+@pytest.mark.parametrize("fmt", ["gif", "png", "webp", "tiff"])
+def test_an_image_of_several_frames_is_refused_not_cut_to_its_first(tmp_path, photo, fmt):
+    from PIL import Image
+
+    frames = [Image.fromarray(photo[:32, :40]), Image.fromarray(photo[40:72, :40])]
+    f = tmp_path / f"anim.{fmt}"
+    frames[0].save(f, save_all=True, append_images=frames[1:])
+    with pytest.raises(SisrError, match=r"anim\.\w+: 2 frames"):
+        read_image(f)
+    frames[0].save(f)  # one frame: an ordinary image
+    assert read_image(f).pixels.shape[:2] == (32, 40)
+
+
+def test_a_camera_mpo_reads_as_its_first_picture(tmp_path, photo):
+    from PIL import Image
+
+    f = tmp_path / "camera.jpg"
+    Image.fromarray(photo[:32, :40]).save(f, "MPO", save_all=True, append_images=[Image.fromarray(photo[:16, :20])])
+    assert Image.open(f).format == "MPO" and read_image(f).pixels.shape[:2] == (32, 40)
+
+
 def test_write_read_round_trip_rgb_and_gray(tmp_path, photo):
     write_image(tmp_path / "c.png", photo)
     np.testing.assert_array_equal(read_rgb(tmp_path / "c.png"), photo)

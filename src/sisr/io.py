@@ -74,6 +74,11 @@ def set_pixel_limit(pixels: int) -> None:
     Image.MAX_IMAGE_PIXELS = int(pixels)
 
 
+# Formats whose extra frames are content. A camera's MPO JPEG also has several (a preview, a
+# depth map): its first is the photo, so it is read as one.
+_SEQUENCES = ("GIF", "PNG", "WEBP", "TIFF")
+
+
 def read_image(path: str | os.PathLike) -> ImageData:
     """Decode an image file; raises :class:`SisrError` with a one-line cause on failure.
 
@@ -93,6 +98,11 @@ def read_image(path: str | os.PathLike) -> ImageData:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
+                if im.format in _SEQUENCES and (n := getattr(im, "n_frames", 1)) > 1:
+                    # Upscaling the first frame alone would drop the rest without a word.
+                    raise SisrError(
+                        f"{p}: {n} frames (animated or multi-page); save the one to upscale as its own file"
+                    )
                 if im.format == "PNG" and _png_is_16bit_colour(p):
                     return _read_png16(p, im)
                 im.load()
