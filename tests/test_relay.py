@@ -120,15 +120,25 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
     assert "about 1.7 h to target at 0.001 steps/s" in capsys.readouterr().out  # 6 steps left
 
 
+def _tiny_queue(monkeypatch, root: Path, recipe: str, *tools) -> None:
+    """An empty queue and a tiny SRCNN recipe ``r.toml`` (with ``recipe``'s lines) in ``root``,
+    which the relay and ``tools`` take for the repository."""
+    (root / "r.toml").write_text(
+        f'arch = "srcnn"\npatch = 8\nscale_aug = [1.0]\nchannels_last = false\n{recipe}'
+        "[model]\nscale = 4\nf1 = 3\nf2 = 1\nf3 = 3\nn1 = 8\nn2 = 4\n"
+    )
+    (root / "queue.toml").write_text("# header\n\n[[run]]\n")
+    monkeypatch.setattr(relay, "QUEUE", root / "queue.toml")
+    for mod in (relay, *tools):
+        monkeypatch.setattr(mod, "REPO", root)
+
+
 def test_files_stage_set_aside_return_before_a_save_or_a_start(tmp_path, monkeypatch, capsys):
     import subprocess
 
     import gpu_relay
 
-    for mod in (relay, gpu_relay):
-        monkeypatch.setattr(mod, "REPO", tmp_path)
-    monkeypatch.setattr(relay, "QUEUE", tmp_path / "queue.toml")
-    (tmp_path / "queue.toml").write_text("# header\n\n[[run]]\n")
+    _tiny_queue(monkeypatch, tmp_path, "", gpu_relay)
     weights = tmp_path / "src" / "w.safetensors"
     weights.parent.mkdir()
     weights.write_bytes(b"w" * (2 * gpu_relay.MiB))
@@ -154,14 +164,7 @@ def test_queue_cost_times_each_open_run_as_the_relay_trains_it(tmp_path, monkeyp
     sys.path.insert(0, str(relay.REPO / "benchmarks"))
     import train_throughput
 
-    (tmp_path / "r.toml").write_text(
-        'arch = "srcnn"\npatch = 8\nbatch = 6\nscale_aug = [1.0]\nbf16 = true\nchannels_last = false\n'
-        "[model]\nscale = 4\nf1 = 3\nf2 = 1\nf3 = 3\nn1 = 8\nn2 = 4\n"
-    )
-    q = tmp_path / "queue.toml"
-    q.write_text("# header\n\n[[run]]\n")
-    for mod, name, value in ((relay, "QUEUE", q), (relay, "REPO", tmp_path), (train_throughput, "REPO", tmp_path)):
-        monkeypatch.setattr(mod, name, value)
+    _tiny_queue(monkeypatch, tmp_path, "batch = 6\nbf16 = true\n", train_throughput)
     runs = [
         {"name": n, "recipe": "r.toml", "target": 1000, "status": st, "step": step, "val": ""}
         for n, st, step in (("old", "done", 1000), ("wide", "active", 400))
@@ -237,15 +240,8 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     hr.mkdir(parents=True)
     write_image(hr / "a.png", photo[:96, :96])
     write_image(hr / "b.png", photo[200:296, 200:296])
-    (there / "r.toml").write_text(
-        'arch = "srcnn"\ndata = ["Tiny"]\nval_data = "Tiny"\npatch = 8\nbatch = 2\nscale_aug = [1.0]\n'
-        "val_every = 2\nlog_every = 1\nwarmup = 1\nbf16 = false\nchannels_last = false\n"
-        "[model]\nscale = 4\nf1 = 3\nf2 = 1\nf3 = 3\nn1 = 8\nn2 = 4\n"
-    )
-    q = there / "queue.toml"
-    q.write_text("# header\n\n[[run]]\n")
-    for mod, name, value in ((relay, "QUEUE", q), (relay, "REPO", there), (gpu_relay, "REPO", there)):
-        monkeypatch.setattr(mod, name, value)
+    extra = 'data = ["Tiny"]\nval_data = "Tiny"\nbatch = 2\nval_every = 2\nlog_every = 1\nwarmup = 1\nbf16 = false\n'
+    _tiny_queue(monkeypatch, there, extra, gpu_relay)
     monkeypatch.setattr(gpu_relay, "STAGE", stage)
     monkeypatch.setenv("OUT", str(tmp_path / "out"))
     runs = [{"name": "done", "recipe": "r.toml", "target": 1, "status": "done", "step": 1, "val": ""}]
