@@ -229,6 +229,17 @@ def test_gpu_relay_packs_parts_in_order_within_the_room():
         gpu_relay.pack([4, 11], 10)
 
 
+def test_gpu_relay_stages_every_dataset_its_runs_train_and_validate_on(tmp_path, monkeypatch):
+    import gpu_relay
+
+    _tiny_queue(monkeypatch, tmp_path, 'data = ["T91", "Tiny:train"]\nval_data = "BSD200:val"\n', gpu_relay)
+    run = {"name": "a", "recipe": "r.toml", "target": 1, "status": "queued", "step": 0, "val": ""}
+    assert gpu_relay.datasets([run]) == ["Set5", "T91", "BSD200", "Tiny"]
+    run["set"] = {"val_data": "skimage"}  # a queue override names another folder
+    assert gpu_relay.datasets([run]) == ["Set5", "T91", "BSD200", "Tiny", "skimage"]
+    assert gpu_relay.datasets([]) == ["Set5", "T91", "BSD200"]
+
+
 def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces(tmp_path, monkeypatch, photo):
     import gpu_relay
 

@@ -52,7 +52,7 @@ import relay  # noqa: E402  (the queue helpers beside this file; it also puts th
 
 REPO = relay.REPO
 STAGE = REPO / ".gpudata"
-DATASETS = ("Set5", "T91", "BSD200")  # Set5 (1.4 MB) first: zero-shot benches need only part1
+DATASETS = ("Set5", "T91", "BSD200")  # and what the staged runs name; Set5 (1.4 MB) first: zero-shot needs only part1
 MiB = 2**20
 TRAVEL = 62 * MiB  # a call's tree and carried paths (64 MiB), less a margin for files that change
 PIECE = 15 * MiB  # files back: 16 MiB each at most
@@ -71,18 +71,30 @@ def _tree_bytes() -> int:
     return sum(f.stat().st_size for n in set(filter(None, out.decode().split("\0"))) if (f := REPO / n).is_file())
 
 
-def _aside(runs: list[dict]) -> int:
-    """Move tracked files over 1 MiB that ``runs`` do not read from the tree (their inits stay;
-    their states travel in the parts) to ``.gpudata/aside``."""
+def _recipes(runs: list[dict]) -> list[dict]:
+    """Each run's recipe with its queue overrides applied."""
     import tomllib
 
     from sisr.config import apply_overrides
 
-    keep = set()
-    for run in runs:
-        recipe = apply_overrides(tomllib.loads((REPO / run["recipe"]).read_text()), relay.overrides(run))
-        if recipe.get("init"):
-            keep.add(REPO / recipe["init"])
+    return [apply_overrides(tomllib.loads((REPO / r["recipe"]).read_text()), relay.overrides(r)) for r in runs]
+
+
+def datasets(runs: list[dict]) -> list[str]:
+    """The dataset folders ``runs`` train and validate on (splits name the folder once), after
+    ``Set5``, which goes first: a zero-shot bench needs only the first part."""
+    names = list(DATASETS)
+    for recipe in _recipes(runs):
+        for d in [*recipe.get("data", []), recipe.get("val_data", "")]:
+            if (name := str(d).split(":")[0]) and name not in names:
+                names.append(name)
+    return names
+
+
+def _aside(runs: list[dict]) -> int:
+    """Move tracked files over 1 MiB that ``runs`` do not read from the tree (their inits stay;
+    their states travel in the parts) to ``.gpudata/aside``."""
+    keep = {REPO / recipe["init"] for recipe in _recipes(runs) if recipe.get("init")}
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     moved = 0
     for name in filter(None, files.decode().split("\0")):
@@ -121,7 +133,7 @@ def cmd_stage(runs_n: int, part_mib: float | None) -> None:
     tree = _tree_bytes()
     room = int(part_mib * MiB) if part_mib else TRAVEL - tree
     root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
-    items = [(f, Path("data") / d / "HR" / f.name) for d in DATASETS for f in sorted((root / d / "HR").iterdir())]
+    items = [(f, Path("data") / d / "HR" / f.name) for d in datasets(runs) for f in sorted((root / d / "HR").iterdir())]
     for run in runs:
         saved = relay.folders(run)[1]
         for name in STATE_FILES:
