@@ -133,7 +133,7 @@ def _tiny_queue(monkeypatch, root: Path, recipe: str, *tools) -> None:
         monkeypatch.setattr(mod, "REPO", root)
 
 
-def test_files_stage_set_aside_return_before_a_save_or_a_start(tmp_path, monkeypatch, capsys):
+def test_files_stage_set_aside_return_before_a_save_and_stop_a_start(tmp_path, monkeypatch, capsys):
     import subprocess
 
     import gpu_relay
@@ -149,6 +149,9 @@ def test_files_stage_set_aside_return_before_a_save_or_a_start(tmp_path, monkeyp
     assert gpu_relay._aside([]) == 1 and not weights.exists() and small.exists()
     relay.cmd_status([])
     assert "1 tracked files are set aside" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="set aside for a GPU call"):  # the GPU calls still need them aside
+        relay.cmd_start([], threads=1)
+    assert not weights.exists()
     with pytest.raises(SystemExit, match="no run in runs/"):  # nothing to save, but the tree is whole again
         relay.cmd_save([], commit=False)
     assert weights.read_bytes() == b"w" * (2 * gpu_relay.MiB) and not relay.aside_files()

@@ -7,7 +7,7 @@ what comes back from ``$OUT`` is at most 8 files of 16 MiB (64 MiB together). So
 Here (no GPU):
     python tools/gpu_relay.py stage --runs 3
 moves the big tracked files the runs do not read (other weights, every run's committed state,
-figures) under ``.gpudata/aside`` (``back`` restores them, as do ``relay.py start`` and ``save``),
+figures) under ``.gpudata/aside`` (``back`` restores them, as does ``relay.py save``),
 then packs the training images and the committed states of the queue's first ``--runs`` open
 runs into ``.gpudata/part1``, ``part2``, ... each small enough to travel beside the tree. With
 the device tool, one call per part (parts stay on the machine while it is warm; the training

@@ -168,18 +168,11 @@ def restore_aside() -> int:
     return moved
 
 
-def _restore_before(what: str) -> None:
-    # A session stopped between `stage` and `back` leaves tracked files missing from the tree:
-    # a commit then would record their deletion, and a CPU run could lack its init.
-    if n := restore_aside():
-        print(f"relay: restored {n} files that `gpu_relay.py stage` had set aside, before {what}")
-
-
 def cmd_status(runs: list[dict]) -> None:
     if held := aside_files():
         print(
             f"relay: {len(held)} tracked files are set aside in .gpudata/aside for a GPU call; "
-            "`gpu_relay.py back` (or `relay.py start` / `save`) returns them"
+            "`gpu_relay.py back` (or `relay.py save`) returns them"
         )
     for r in runs:
         live, saved = folders(r)
@@ -215,7 +208,13 @@ def take_committed(live: Path, saved: Path) -> None:
 def cmd_start(runs: list[dict], threads: int) -> None:
     from sisr.precision import native_bf16
 
-    _restore_before("training")
+    if held := aside_files():
+        # The run could lack its init or committed state, and returning them would make the tree
+        # too big for the GPU calls that the files were set aside for.
+        sys.exit(
+            f"relay: {len(held)} tracked files are set aside for a GPU call (`gpu_relay.py stage`); "
+            "run `gpu_relay.py back` after the GPU calls, then start"
+        )
     device = "cuda" if _cuda() else "cpu"
     run, live, saved = head_or_exit(runs, cpu=device == "cpu")
     if pid_alive(live / "relay.pid"):
@@ -262,7 +261,9 @@ def cmd_stop(runs: list[dict]) -> None:
 def cmd_save(runs: list[dict], commit: bool) -> None:
     """Record every open run whose ``runs/`` state is newer than its committed one (the CPU relay's
     head, and a run a GPU chunk advanced)."""
-    _restore_before("saving")
+    if n := restore_aside():
+        # `back` forgotten after the GPU calls: a commit now would record those files as deleted.
+        print(f"relay: restored {n} files that `gpu_relay.py stage` had set aside, before saving")
     msgs, paths = [], [str(QUEUE)]
     for run in open_runs(runs):
         live, saved = folders(run)
