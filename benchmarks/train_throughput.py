@@ -80,9 +80,7 @@ def queue_cost(steps: int, batch: int | None, threads: int = 1) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             probe = dataclasses.replace(cfg, batch=timed, bf16=bf16, out=tmp, init="", device="cpu", threads=threads)
             sec = statistics.median(measure(probe, steps, warmup=1)) * cfg.batch / timed
-        live, saved = relay.folders(run)
-        at = max(run["step"], *(relay.state_step(d / "state.safetensors") for d in (live, saved)))
-        left = run["target"] - at
+        left = run["target"] - relay.newest(run)[0]
         rows.append(
             {
                 "run": run["name"],

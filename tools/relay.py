@@ -134,6 +134,15 @@ def folders(run: dict) -> tuple[Path, Path]:
     return REPO / "runs" / run["name"], REPO / "checkpoints" / run["name"]
 
 
+def newest(run: dict) -> tuple[int, Path]:
+    """The run's latest step (of its ``runs/`` state, its committed one and the queue's record)
+    and the folder whose log goes with it."""
+    live, saved = folders(run)
+    steps = {d: state_step(d / "state.safetensors") for d in (live, saved)}
+    folder = max(steps, key=steps.get)
+    return max(run["step"], steps[folder]), folder
+
+
 def pid_alive(pidfile: Path) -> int | None:
     try:
         pid = int(pidfile.read_text())
@@ -180,12 +189,11 @@ def cmd_status(runs: list[dict]) -> None:
         print(f"{r['name']}{where}: {r['status']}, target {r['target']}, queue step {r['step']}, val {r['val'] or '-'}")
         if r["status"] != "done":
             pid = pid_alive(live / "relay.pid")
-            steps = {d: state_step(d / "state.safetensors") for d in (live, saved)}
-            print(f"  runs/: step {steps[live]}, last val {last_val(live / 'log.jsonl')}")
-            print(f"  checkpoints/: step {steps[saved]}; training: {pid or 'no'}")
-            newer = max(steps, key=steps.get)
-            if (rate := last_rate(newer / "log.jsonl")) and steps[newer] >= 0:
-                left = (r["target"] - steps[newer]) / rate / 3600
+            print(f"  runs/: step {state_step(live / 'state.safetensors')}, last val {last_val(live / 'log.jsonl')}")
+            print(f"  checkpoints/: step {state_step(saved / 'state.safetensors')}; training: {pid or 'no'}")
+            step, folder = newest(r)
+            if rate := last_rate(folder / "log.jsonl"):
+                left = (r["target"] - step) / rate / 3600
                 print(f"  about {left:,.1f} h to target at {rate:.3g} steps/s, its last logged rate (on that machine)")
 
 
