@@ -27,6 +27,9 @@ def test_shipped_model_has_weights_and_card(name):
     assert card.is_file(), f"{name} has no model card"
     up = load_model(name)
     assert up.meta["steps"] > 0 and up.meta.get("hardware")
+    # The recipe it records names no machine's folders (the relay once passed an absolute `out`).
+    paths = [v for k, v in up.meta.get("recipe", {}).items() if k in ("out", "init") and v]
+    assert not [p for p in paths if Path(p).is_absolute()], paths
 
 
 @pytest.mark.parametrize("name", list(PRETRAINED))

@@ -229,6 +229,7 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int, grace: 
             # Own session: a run killed at the end of its grace takes its batch-drawing workers along.
             proc = subprocess.Popen(
                 relay.train_command(run, live, settings),
+                cwd=REPO,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -77,11 +77,21 @@ def overrides(run: dict) -> list[str]:
     return flat(run.get("set", {}))
 
 
+def repo_path(path: Path) -> str:
+    """``path`` relative to the repository where it lies inside it: the recipe a weights file records
+    (its ``out``) then names no machine's folders."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def train_command(run: dict, live: Path, settings: list[str]) -> list[str]:
     """``sisr train`` for ``run`` in ``live``: its recipe, its overrides, then this machine's
-    ``settings`` (which win), resuming where ``live`` holds a state."""
-    cmd = [sys.executable, "-m", "sisr", "train", str(REPO / run["recipe"])]
-    for kv in [*overrides(run), f"out={live}", f"steps={run['target']}", *settings]:
+    ``settings`` (which win), resuming where ``live`` holds a state. Paths are relative to the
+    repository, so the command runs there (``cwd=REPO``), as the recipes' ``init`` paths need."""
+    cmd = [sys.executable, "-m", "sisr", "train", run["recipe"]]
+    for kv in [*overrides(run), f"out={repo_path(live)}", f"steps={run['target']}", *settings]:
         cmd += ["--set", kv]
     if (live / "state.safetensors").is_file():
         cmd.append("--resume")
@@ -236,7 +246,7 @@ def cmd_start(runs: list[dict], threads: int) -> None:
     if "SISR_DATA" not in env:
         sys.exit("relay: set SISR_DATA to the folder of datasets (T91/HR, BSD200/HR, ...)")
     with (live / "relay.log").open("a") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=REPO)
     (live / "relay.pid").write_text(str(proc.pid))
     print(f"relay: {run['name']} training in the background (pid {proc.pid}); log {live / 'relay.log'}")
     print("  " + " ".join(cmd))
