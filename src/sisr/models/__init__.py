@@ -62,6 +62,10 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     ),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
     "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, on the 291 images"),
+    "drcn-y": (
+        "drcn-y.safetensors",
+        "DRCN 64x8 as the paper's Y-only network (chroma bicubic), x4, fine-tuned from drcn on luma patches",
+    ),
     "srresnet": ("srresnet.safetensors", "SRResNet baseline (Ledig et al.), MSE-trained, x4, on the 291 images"),
     "srgan": ("srgan.safetensors", "SRGAN baseline (Ledig et al.): SRResNet after its GAN phase, x4, 291 images"),
 }
