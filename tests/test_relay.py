@@ -1,5 +1,6 @@
 """The training relay's queue file and state bookkeeping (tools/relay.py)."""
 
+import os
 import shutil
 import sys
 import time
@@ -310,8 +311,19 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     relay.write_queue(runs)
     assert gpu_relay.cmd_train(seconds=4, workers=1, val_every=0, runs_n=1, grace=0) == 0
     time.sleep(0.5)
-    left = [p for p in Path("/proc").glob("[0-9]*") if str(there / "runs" / "a") in _cmdline(p)]
-    assert not left
+    assert _trainers(there, "runs/a") == []
+
+
+def _trainers(repo: Path, out: str) -> list[Path]:
+    """Processes training into ``out`` (a path relative to ``repo``, where the relay runs them)."""
+    found = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            if f"out={out}" in _cmdline(p) and Path(os.readlink(p / "cwd")) == repo:
+                found.append(p)
+        except OSError:
+            continue
+    return found
 
 
 def _cmdline(proc: Path) -> str:
