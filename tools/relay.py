@@ -77,21 +77,13 @@ def overrides(run: dict) -> list[str]:
     return flat(run.get("set", {}))
 
 
-def repo_path(path: Path) -> str:
-    """``path`` relative to the repository where it lies inside it: the recipe a weights file records
-    (its ``out``) then names no machine's folders."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO.resolve()))
-    except ValueError:
-        return str(path)
-
-
 def train_command(run: dict, live: Path, settings: list[str]) -> list[str]:
     """``sisr train`` for ``run`` in ``live``: its recipe, its overrides, then this machine's
     ``settings`` (which win), resuming where ``live`` holds a state. Paths are relative to the
-    repository, so the command runs there (``cwd=REPO``), as the recipes' ``init`` paths need."""
+    repository (the recipe shipped weights record then names no machine's folders), so the command
+    runs there (``cwd=REPO``), as the recipes' ``init`` paths need."""
     cmd = [sys.executable, "-m", "sisr", "train", run["recipe"]]
-    for kv in [*overrides(run), f"out={repo_path(live)}", f"steps={run['target']}", *settings]:
+    for kv in [*overrides(run), f"out={live.relative_to(REPO)}", f"steps={run['target']}", *settings]:
         cmd += ["--set", kv]
     if (live / "state.safetensors").is_file():
         cmd.append("--resume")
