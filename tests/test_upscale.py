@@ -216,10 +216,39 @@ def test_icc_and_exif_in_16bit_png(tmp_path):
     assert out.info.get("icc_profile") == icc
 
 
-def read_image_bytes(data: bytes, tmp_path: Path):
-    f = tmp_path / "tmp_in.png"
+def read_image_bytes(data: bytes, tmp_path: Path, name: str = "tmp_in.png"):
+    f = tmp_path / ("tmp_in" + Path(name).suffix)
     f.write_bytes(data)
     return read_image(f)
+
+
+@pytest.mark.parametrize("name, bits", [("d.jpg", 8), ("d.png", 8), ("d.webp", 8), ("d.png", 16)])
+def test_exif_pixel_dimensions_follow_the_output(tmp_path, photo, name, bits):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 30 wide x 20 high, shown 20 x 30
+    sub = exif.get_ifd(0x8769)
+    sub[0xA002], sub[0xA003] = 30, 20  # PixelXDimension, PixelYDimension as the camera wrote them
+    sub[0x9003] = "2020:01:02 03:04:05"  # DateTimeOriginal, carried unchanged
+    img = Image.fromarray(photo[:20, :30])
+    data = read_image_bytes(_saved(img, name, exif=exif.tobytes()), tmp_path, name)
+    if bits == 16:
+        data.bits = 16
+    out_path = tmp_path / ("out_" + name)
+    write_image(out_path, data)  # same size, upright
+    out = Image.open(out_path)
+    assert out.size == (20, 30)
+    got = out.getexif().get_ifd(0x8769)
+    assert (got[0xA002], got[0xA003]) == (20, 30)
+    assert got[0x9003] == "2020:01:02 03:04:05"
+    up = _roundtrip(tmp_path, "u.jpg", img, exif=exif.tobytes(), quality=95)  # through the model, x2
+    got = up.getexif().get_ifd(0x8769)
+    assert up.size == (40, 60) and (got[0xA002], got[0xA003]) == (40, 60)
+
+
+def _saved(img, name, **save) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=Image.registered_extensions()[Path(name).suffix], **save)
+    return buf.getvalue()
 
 
 def test_exif_orientation_is_applied_and_reset(tmp_path, photo):

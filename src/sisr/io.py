@@ -64,6 +64,7 @@ class ImageData:
 
 
 _ORIENTATION = 0x0112
+_EXIF_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
 
 
 def set_pixel_limit(pixels: int) -> None:
@@ -258,12 +259,26 @@ def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwri
     return p
 
 
+def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
+    """The EXIF with its pixel dimensions (where it records them) set to the written image's size."""
+    e = Image.Exif()
+    e.load(exif)
+    ifd = e.get_ifd(_EXIF_IFD)
+    if _PIXEL_X not in ifd and _PIXEL_Y not in ifd:
+        return exif
+    ifd[_PIXEL_X], ifd[_PIXEL_Y] = width, height
+    return e.tobytes()
+
+
 def _encode(fh, data: ImageData, fmt: str) -> None:
 
+    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif")}
+    if "exif" in meta:
+        meta["exif"] = _exif_sized(meta["exif"], data.pixels.shape[1], data.pixels.shape[0])
     gray = data.pixels.shape[2] == 1
     has_alpha = data.alpha is not None and fmt != "JPEG"
     if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
-        _write_png16(fh, data, has_alpha)
+        _write_png16(fh, data, has_alpha, meta)
         return
     if data.bits == 16 and gray and not has_alpha and fmt in ("PNG", "TIFF"):
         pil = Image.fromarray(to_uint16(data.pixels[:, :, 0]))
@@ -272,7 +287,7 @@ def _encode(fh, data: ImageData, fmt: str) -> None:
         pil = Image.fromarray(arr[:, :, 0] if gray else arr)
         if has_alpha:
             pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
-    extra = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif")}
+    extra = dict(meta)
     if fmt == "JPEG":
         extra["quality"] = 95
     if fmt == "BMP":
@@ -285,7 +300,7 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
 
 
-def _write_png16(fh, data: ImageData, has_alpha: bool) -> None:
+def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
 
     planes = [to_uint16(data.pixels)]
     if has_alpha:
@@ -299,10 +314,10 @@ def _write_png16(fh, data: ImageData, has_alpha: bool) -> None:
     writer.write(buf, arr.reshape(h, w * c))
     raw = buf.getvalue()
     extra = b""
-    if data.info.get("icc_profile"):
-        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(data.info["icc_profile"]))
-    if data.info.get("exif"):
-        exif = data.info["exif"]
+    if meta.get("icc_profile"):
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(meta["icc_profile"]))
+    if meta.get("exif"):
+        exif = meta["exif"]
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
     end_ihdr = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 crc)
     fh.write(raw[:end_ihdr] + extra + raw[end_ihdr:])
