@@ -251,6 +251,13 @@ def _saved(img, name, **save) -> bytes:
     return buf.getvalue()
 
 
+def test_jpeg_output_keeps_full_chroma(tmp_path, photo):
+    from PIL import JpegImagePlugin
+
+    write_image(tmp_path / "c.jpg", photo[:32, :32])
+    assert JpegImagePlugin.get_sampling(Image.open(tmp_path / "c.jpg")) == 0  # 4:4:4
+
+
 def test_exif_orientation_is_applied_and_reset(tmp_path, photo):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 CW on display

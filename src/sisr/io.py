@@ -289,7 +289,8 @@ def _encode(fh, data: ImageData, fmt: str) -> None:
             pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
     extra = dict(meta)
     if fmt == "JPEG":
-        extra["quality"] = 95
+        # full-resolution chroma: 4:2:0 would halve the colour detail the model just made
+        extra.update(quality=95, subsampling=0)
     if fmt == "BMP":
         extra = {}
     pil.save(fh, format=fmt, **extra)
