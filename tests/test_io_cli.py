@@ -3,6 +3,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import sisr
 from sisr.errors import SisrError
@@ -97,6 +98,39 @@ def test_cli_upscale_writes_output_and_refuses_overwrite(tmp_path, photo):
     assert read_rgb(dst).shape == (80, 100, 3)
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 2 and "exists" in r.stderr
+
+
+def test_webp_is_lossless_by_default_and_quality_makes_it_lossy(tmp_path, photo):
+    img = photo[:48, :64]
+    lossless = write_image(tmp_path / "a.webp", img)
+    assert lossless.read_bytes()[12:16] == b"VP8L"  # the lossless bitstream's chunk
+    np.testing.assert_array_equal(np.asarray(Image.open(lossless)), img)
+    lossy = write_image(tmp_path / "b.webp", img, quality=60)
+    assert lossy.read_bytes()[12:16] in (b"VP8 ", b"VP8X") and lossy.stat().st_size < lossless.stat().st_size
+    small = write_image(tmp_path / "c.jpg", img, quality=30).stat().st_size
+    assert small < write_image(tmp_path / "d.jpg", img).stat().st_size  # default 95
+
+
+@pytest.mark.parametrize(
+    "name, quality, message", [("o.png", 80, "applies to JPEG and WebP"), ("o.jpg", 0, "1 to 100")]
+)
+def test_cli_refuses_a_quality_that_does_not_apply(tmp_path, photo, name, quality, message):
+    src = tmp_path / "in.png"
+    write_image(src, photo[:20, :20])
+    cmd = [sys.executable, "-m", "sisr", "upscale", str(src), "-o", str(tmp_path / name), "--model", "bicubic"]
+    r = subprocess.run([*cmd, "--scale", "2", "--quality", str(quality)], capture_output=True, text=True)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / name).exists()
+
+
+def test_cli_refuses_two_inputs_that_would_share_an_output(tmp_path, photo):
+    write_image(tmp_path / "in" / "a.png", photo[:20, :20])
+    Image.fromarray(photo[20:40, :20]).save(tmp_path / "in" / "a.bmp")  # a.bmp is written as PNG too
+    cmd = [sys.executable, "-m", "sisr", "upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out")]
+    r = subprocess.run([*cmd, "--model", "bicubic", "--scale", "2"], capture_output=True, text=True)
+    assert r.returncode == 2 and "would both be written to" in r.stderr and "a_x2.png" in r.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_compare_figure(tmp_path, photo):

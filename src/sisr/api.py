@@ -10,7 +10,7 @@ import numpy as np
 
 from sisr.errors import SisrError
 from sisr.infer import load_model
-from sisr.io import ImageData, from_pil, read_image, to_float, write_image
+from sisr.io import ImageData, check_quality, from_pil, read_image, to_float, write_image
 from sisr.metrics import gray_of
 from sisr.resize import imresize
 
@@ -42,11 +42,14 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     return upscale_data(data, up).pixels_with_alpha()
 
 
-def upscale_file(src, dst, up, overwrite: bool = False, on_tile=None, size=None, restore: bool = False) -> Path:
+def upscale_file(
+    src, dst, up, overwrite: bool = False, on_tile=None, size=None, restore: bool = False, quality: int | None = None
+) -> Path:
     """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata.
 
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
-    high-quality resize of the model's output; ``restore``: back to the input's own size.
+    high-quality resize of the model's output; ``restore``: back to the input's own size;
+    ``quality``: lossy JPEG or WebP output at 1-100 (see :func:`sisr.io.write_image`).
     """
 
     dst = Path(dst)
@@ -54,13 +57,14 @@ def upscale_file(src, dst, up, overwrite: bool = False, on_tile=None, size=None,
         raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
     if Path(src).resolve() == dst.resolve():
         raise SisrError(f"{dst}: output would replace its own input")
+    check_quality(quality, dst)
     data = read_image(src)
     result = upscale_data(data, up, on_tile=on_tile)
     if restore:
         size = (data.pixels.shape[1], data.pixels.shape[0])
     if size is not None:
         result = resize_data(result, size)
-    return write_image(dst, result, overwrite=True)
+    return write_image(dst, result, overwrite=True, quality=quality)
 
 
 def resize_data(data: ImageData, size: tuple[int | None, int | None]) -> ImageData:

@@ -154,7 +154,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from sisr.api import upscale_file
     from sisr.config import parse_overrides
     from sisr.infer import load_model
-    from sisr.io import set_pixel_limit
+    from sisr.io import check_quality, set_pixel_limit
 
     if args.max_pixels is not None:
         set_pixel_limit(args.max_pixels)
@@ -191,6 +191,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             return p.suffix if p.suffix.lower() not in (".bmp", ".gif") else ".png"
 
         targets = [out / rel.parent / f"{rel.stem}_{tag}{suffix(rel)}" for _, rel in inputs]
+        seen: dict[Path, Path] = {}
+        for (src, _), dst in zip(inputs, targets):
+            if dst in seen:
+                raise SisrError(f"{seen[dst]} and {src} would both be written to {dst}; rename one of them")
+            seen[dst] = src
     jobs = _shard(list(zip((src for src, _ in inputs), targets)), "images")
     if args.skip_existing:
         for _, dst in jobs:  # temporary files of an interrupted run
@@ -200,6 +205,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if len(todo) < len(jobs):
             print(f"sisr: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already (skipped)", file=sys.stderr)
         jobs = todo
+    for _, dst in jobs:  # before any image: refuse a quality that an output's format has no use for
+        check_quality(args.quality, dst)
     note = " (bicubic interpolation)" if up.name == "bicubic" else ""
     failed = 0
     show = not args.quiet and len(jobs) > 1
@@ -215,7 +222,16 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 tiles[0].update(done - tiles[0].n)
 
         try:
-            upscale_file(src, dst, up, overwrite=args.overwrite, on_tile=on_tile, size=size, restore=restore)
+            upscale_file(
+                src,
+                dst,
+                up,
+                overwrite=args.overwrite,
+                on_tile=on_tile,
+                size=size,
+                restore=restore,
+                quality=args.quality,
+            )
             bar.write(f"{src} -> {dst} ({up.name}, {tag}){note}", file=sys.stdout)
         except SisrError as e:
             if single:
@@ -361,6 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
     p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], default=None, help="output format")
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        metavar="1..100",
+        help="lossy JPEG or WebP at this quality (default: JPEG 95, WebP lossless)",
+    )
     p.add_argument("--max-pixels", type=int, default=None, help="raise Pillow's decompression-bomb limit")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

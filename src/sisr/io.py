@@ -238,22 +238,27 @@ def to_uint16(img: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
 
-def write_image(path: str | os.PathLike, img: np.ndarray | ImageData, *, overwrite: bool = True) -> Path:
+def write_image(
+    path: str | os.PathLike, img: np.ndarray | ImageData, *, overwrite: bool = True, quality: int | None = None
+) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename).
 
     ``img`` is a float ``H x W x C`` array in [0, 1] (C = 1 or 3), a uint8
     array, or an :class:`ImageData` (whose alpha, bit depth, ICC profile and
-    EXIF are written where the format allows). A failure leaves no file behind.
+    EXIF are written where the format allows). ``quality`` (1-100): lossy
+    JPEG or WebP at that quality; by default JPEG is written at 95 and WebP
+    losslessly. A failure leaves no file behind.
     """
     p = Path(path)
     if p.exists() and not overwrite:
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
     data = img if isinstance(img, ImageData) else ImageData(pixels=_as_float(img))
     fmt = _format_for(p)
+    check_quality(quality, p)
 
     try:
         with atomic_target(p) as tmp, open(tmp, "wb") as fh:
-            _encode(fh, data, fmt)
+            _encode(fh, data, fmt, quality)
     except (OSError, ValueError) as e:
         raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
     return p
@@ -270,7 +275,17 @@ def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
     return e.tobytes()
 
 
-def _encode(fh, data: ImageData, fmt: str) -> None:
+def check_quality(quality: int | None, path: Path) -> None:
+    """Refuse a ``quality`` out of 1-100, or for a file whose format has no quality setting."""
+    if quality is None:
+        return
+    if not 1 <= quality <= 100:
+        raise SisrError(f"quality must be 1 to 100, got {quality}")
+    if _format_for(path) not in _LOSSY:
+        raise SisrError(f"{path}: quality applies to JPEG and WebP output, not {path.suffix or 'this format'}")
+
+
+def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
 
     meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif")}
     if "exif" in meta:
@@ -290,7 +305,9 @@ def _encode(fh, data: ImageData, fmt: str) -> None:
     extra = dict(meta)
     if fmt == "JPEG":
         # full-resolution chroma: 4:2:0 would halve the colour detail the model just made
-        extra.update(quality=95, subsampling=0)
+        extra.update(quality=quality or 95, subsampling=0)
+    if fmt == "WEBP":
+        extra.update({"quality": quality} if quality else {"lossless": True})
     if fmt == "BMP":
         extra = {}
     pil.save(fh, format=fmt, **extra)
@@ -329,6 +346,9 @@ def _as_float(img: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return arr
+
+
+_LOSSY = ("JPEG", "WEBP")
 
 
 def _format_for(p: Path) -> str:
