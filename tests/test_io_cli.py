@@ -1,3 +1,4 @@
+import io
 import subprocess
 import sys
 
@@ -131,6 +132,41 @@ def test_cli_refuses_two_inputs_that_would_share_an_output(tmp_path, photo):
     r = subprocess.run([*cmd, "--model", "bicubic", "--scale", "2"], capture_output=True, text=True)
     assert r.returncode == 2 and "would both be written to" in r.stderr and "a_x2.png" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_reads_stdin_and_writes_stdout(tmp_path, photo):
+    src = write_image(tmp_path / "in.jpg", photo[:24, :32])
+    cmd = [sys.executable, "-m", "sisr", "upscale", "-", "-o", "-", "--model", "bicubic", "--scale", "2"]
+    r = subprocess.run(cmd, input=src.read_bytes(), capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout[:3] == b"\xff\xd8\xff"  # a JPEG in, a JPEG out
+    assert Image.open(io.BytesIO(r.stdout)).size == (64, 48)
+    assert b"stdin -> stdout" in r.stderr and b"sisr-" not in r.stderr  # no temporary path shown
+    expected = tmp_path / "file.jpg"
+    assert subprocess.run([*cmd[:4], str(src), "-o", str(expected), *cmd[7:]]).returncode == 0
+    assert r.stdout == expected.read_bytes()  # exactly what the file route writes
+    png = subprocess.run([*cmd[:4], str(src), *cmd[5:], "--format", "png"], capture_output=True)  # a file to stdout
+    assert png.returncode == 0 and png.stdout[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["-", "-o", "OUT/x.png"], b"", "stdin: empty"),
+        (["-", "-o", "OUT/x.png"], b"hello", "stdin: not a readable image"),
+        (["IN", "IN", "-o", "-"], b"", "cannot all be written to '-'"),
+        (["IN", "-o", "-", "--overwrite"], b"", "--overwrite does not apply"),
+        (["-", "IN", "-o", "OUT"], b"", "must be the only input"),
+    ],
+)
+def test_cli_pipes_refuse_what_they_cannot_do(tmp_path, photo, args, stdin, message):
+    src = write_image(tmp_path / "in.png", photo[:16, :16])
+    argv = [str(src) if a == "IN" else a.replace("OUT", str(tmp_path / "out")) for a in args]
+    cmd = [sys.executable, "-m", "sisr", "upscale", *argv, "--model", "bicubic", "--scale", "2"]
+    r = subprocess.run(cmd, input=stdin, capture_output=True, text=False)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert r.stdout == b"" and not (tmp_path / "out").exists()
 
 
 def test_compare_figure(tmp_path, photo):

@@ -148,7 +148,83 @@ def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | No
     return args.width, args.height
 
 
+def _result_suffix_of(src: Path, fmt: str | None) -> str:
+    """The output suffix for ``src``: ``--format``'s, else its own (BMP and GIF are written as PNG)."""
+    if fmt:
+        return f".{fmt}"
+    return src.suffix if src.suffix.lower() not in (".bmp", ".gif") else ".png"
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
+    if "-" in args.inputs or args.output == "-":
+        return _upscale_pipes(args)
+    return _upscale_files(args)
+
+
+def _upscale_pipes(args: argparse.Namespace) -> int:
+    """``-`` as the input reads one image from stdin; ``-`` as the output writes it to stdout.
+    Both go through files in a private temporary folder, so the rest is ``sisr upscale`` as usual."""
+    import io
+    import shutil
+    import tempfile
+
+    from PIL import Image, UnidentifiedImageError
+
+    from sisr.io import result_suffix
+
+    if "-" in args.inputs and len(args.inputs) > 1:
+        raise SisrError("'-' (stdin) must be the only input")
+    to_stdout = args.output == "-"
+    if to_stdout:
+        for flag in ("skip_existing", "overwrite"):
+            if getattr(args, flag):
+                raise SisrError(f"--{flag.replace('_', '-')} does not apply to output '-' (stdout)")
+        if sys.stdout.isatty():
+            raise SisrError("refusing to write image data to a terminal: redirect stdout or give -o FILE")
+    with tempfile.TemporaryDirectory(prefix="sisr-") as tmp:
+        names: dict[str, str] = {}
+        if args.inputs == ["-"]:
+            if sys.stdin.isatty():
+                raise SisrError("'-' reads an image from stdin: pipe one in (sisr upscale - -o OUT < photo.png)")
+            raw = sys.stdin.buffer.read()
+            if not raw:
+                raise SisrError("stdin: empty (no image was piped in)")
+            try:
+                with Image.open(io.BytesIO(raw)) as im:
+                    fmt = im.format
+            except (UnidentifiedImageError, OSError):
+                raise SisrError("stdin: not a readable image") from None
+            src = Path(tmp) / f"stdin{result_suffix(fmt)}"
+            src.write_bytes(raw)
+            names[str(src)] = "stdin"
+        else:
+            found = _expand_inputs(args.inputs)
+            if len(found) > 1:
+                raise SisrError(f"{len(found)} inputs cannot all be written to '-' (stdout); give -o FOLDER")
+            src = found[0][0]
+        dst = Path(tmp) / f"stdout{_result_suffix_of(src, args.format)}" if to_stdout else Path(args.output)
+        if to_stdout:
+            names[str(dst)] = "stdout"
+        sub = argparse.Namespace(**{**vars(args), "inputs": [str(src)], "output": str(dst)})
+        if to_stdout:
+            sub.format = None
+        try:
+            rc = _upscale_files(sub, report=sys.stderr if to_stdout else sys.stdout, names=names)
+        except SisrError as e:
+            msg = str(e)
+            for path, name in names.items():
+                msg = msg.replace(path, name)
+            raise SisrError(msg) from None
+        if to_stdout and rc == 0:
+            with dst.open("rb") as fh:
+                shutil.copyfileobj(fh, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return rc
+
+
+def _upscale_files(args: argparse.Namespace, report=None, names: dict[str, str] | None = None) -> int:
+    """``sisr upscale`` on files and folders; ``report``: where each result's line goes (stdout);
+    ``names``: how to show some paths in it (a temporary file as stdin)."""
     from tqdm import tqdm
 
     from sisr.api import upscale_file
@@ -185,12 +261,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")
 
-        def suffix(p: Path) -> str:
-            if args.format:
-                return f".{args.format}"
-            return p.suffix if p.suffix.lower() not in (".bmp", ".gif") else ".png"
-
-        targets = [out / rel.parent / f"{rel.stem}_{tag}{suffix(rel)}" for _, rel in inputs]
+        targets = [out / rel.parent / f"{rel.stem}_{tag}{_result_suffix_of(rel, args.format)}" for _, rel in inputs]
         seen: dict[Path, Path] = {}
         for (src, _), dst in zip(inputs, targets):
             if dst in seen:
@@ -232,7 +303,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 restore=restore,
                 quality=args.quality,
             )
-            bar.write(f"{src} -> {dst} ({up.name}, {tag}){note}", file=sys.stdout)
+            shown = [(names or {}).get(str(p), str(p)) for p in (src, dst)]
+            bar.write(f"{shown[0]} -> {shown[1]} ({up.name}, {tag}){note}", file=report or sys.stdout)
         except SisrError as e:
             if single:
                 raise
@@ -348,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("upscale", help="upscale images")
-    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns; - reads one image from stdin")
+    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder; - writes to stdout")
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the default model)")
     p.add_argument(
         "--scale", type=int, default=None, help="output scale (default: the model's largest; 1: restore at input size)"

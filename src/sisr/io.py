@@ -33,6 +33,13 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+# Decoded format -> the suffix its result is written with; BMP and GIF (and the rest) become PNG.
+_RESULT_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
+
+
+def result_suffix(fmt: str | None) -> str:
+    """The suffix a result of an image decoded as ``fmt`` (Pillow's format name) is written with."""
+    return _RESULT_SUFFIX.get(fmt or "", ".png")
 
 
 @dataclass

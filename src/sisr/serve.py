@@ -36,15 +36,13 @@ from starlette.exceptions import HTTPException
 from sisr.api import upscale_file
 from sisr.errors import SisrError
 from sisr.infer import describe, list_models, load_model
-from sisr.io import read_image
+from sisr.io import read_image, result_suffix
 from sisr.models import DEFAULT_MODEL, ZEROSHOT
 from sisr.precision import cores
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
 STATIC = Path(__file__).resolve().parent / "static"
-# Decoded format -> the suffix a result is written with (as sisr upscale: BMP and GIF become PNG).
-SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
 TERMINAL = ("done", "failed", "cancelled")
 
 
@@ -365,7 +363,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             await asyncio.to_thread(_check_image, raw)
             with Image.open(raw) as im:
                 fmt = im.format
-            src = raw.rename(job.folder / f"input{SUFFIX.get(fmt, '.png')}")
+            src = raw.rename(job.folder / f"input{result_suffix(fmt)}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{src.suffix}"
             try:
