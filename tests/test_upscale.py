@@ -251,6 +251,25 @@ def _saved(img, name, **save) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.parametrize("out_name", ["t.tif", "t.png", "t.jpg"])
+def test_a_tiffs_own_directory_is_not_carried_as_exif(tmp_path, photo, out_name):
+    """A TIFF's tags describe its layout (size, bit depth, strips): copied into another file they
+    lie about it, and TIFF output failed on them. Only what describes the picture carries over."""
+    exif = Image.Exif()
+    exif[0x010F] = "sisr-test-camera"  # Make
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"  # DateTimeOriginal
+    exif.get_ifd(0x8825)[1] = "N"  # GPSLatitudeRef
+    Image.fromarray(photo[:20, :24]).save(tmp_path / "in.tif", exif=exif.tobytes())
+    upscale_file(tmp_path / "in.tif", tmp_path / out_name, load_model("bicubic", scale=2))
+    out = Image.open(tmp_path / out_name)
+    got = out.getexif()
+    assert out.size == (48, 40)
+    assert got[0x010F] == "sisr-test-camera"
+    assert got.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05" and got.get_ifd(0x8825)[1] == "N"
+    if out.format != "TIFF":  # a TIFF writes its own layout tags, for its own size
+        assert not {0x0100, 0x0101, 0x0102, 0x0111, 0x0117} & set(got), dict(got)
+
+
 def test_jpeg_output_keeps_full_chroma(tmp_path, photo):
     from PIL import JpegImagePlugin
 

@@ -71,7 +71,12 @@ class ImageData:
 
 
 _ORIENTATION = 0x0112
-_EXIF_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
+_EXIF_IFD, _GPS_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0x8825, 0xA002, 0xA003
+# The tags of a TIFF's own directory that describe the picture, not the file's layout (size, strips,
+# bit depth, compression): Make, Model, Orientation, X/YResolution, ResolutionUnit, Software, DateTime,
+# Artist, HostComputer, Copyright. ImageDescription is left out: tifffile and ImageJ keep the array's
+# shape there.
+_TIFF_DESCRIPTIVE = (0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298)
 
 
 def set_pixel_limit(pixels: int) -> None:
@@ -145,11 +150,24 @@ def _metadata(im) -> tuple[dict, int]:
         info["icc_profile"] = im.info["icc_profile"]
     exif = im.getexif()
     orientation = int(exif.get(_ORIENTATION, 1) or 1)
-    if len(exif):
+    if im.format == "TIFF":  # its "EXIF" is the file's own directory: keep what describes the picture
+        exif = _descriptive(exif)
+    if len(exif) or any(exif.get_ifd(pointer) for pointer in (_EXIF_IFD, _GPS_IFD)):
         if _ORIENTATION in exif:
             exif[_ORIENTATION] = 1
         info["exif"] = exif.tobytes()
     return info, orientation
+
+
+def _descriptive(tags: Image.Exif) -> Image.Exif:
+    kept = Image.Exif()
+    for tag in _TIFF_DESCRIPTIVE:
+        if tag in tags:
+            kept[tag] = tags[tag]
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        if sub := tags.get_ifd(pointer):
+            kept.get_ifd(pointer).update(sub)  # tobytes() writes the pointer
+    return kept
 
 
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
