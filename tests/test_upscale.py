@@ -270,6 +270,101 @@ def test_a_tiffs_own_directory_is_not_carried_as_exif(tmp_path, photo, out_name)
         assert not {0x0100, 0x0101, 0x0102, 0x0111, 0x0117} & set(got), dict(got)
 
 
+def _ramp16(h: int, w: int, c: int) -> np.ndarray:
+    return (np.arange(h * w * c, dtype=np.float64).reshape(h, w, c) * 65535 / (h * w * c)).astype(np.uint16)
+
+
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_colour_tiff_stays_16bit(tmp_path, channels, compression, planar):
+    import tifffile
+
+    arr = _ramp16(24, 32, channels)
+    tifffile.imwrite(
+        tmp_path / "in.tif",
+        arr if planar == "contig" else np.moveaxis(arr, -1, 0),
+        photometric="rgb",
+        planarconfig=planar,
+        extrasamples=["unassalpha"] if channels == 4 else None,
+        compression=compression,
+        iccprofile=b"fake-icc-profile" * 4,
+        extratags=[(0x010F, "s", 0, "sisr-test-camera", True)],
+    )
+    data = read_image(tmp_path / "in.tif")
+    assert data.bits == 16 and (data.alpha is not None) == (channels == 4)
+    np.testing.assert_array_equal(np.round(data.pixels * 65535).astype(np.uint16), arr[:, :, :3])
+    upscale_file(tmp_path / "in.tif", tmp_path / "out.tif", load_model("bicubic", scale=2))
+    with tifffile.TiffFile(tmp_path / "out.tif") as tf:
+        page = tf.pages[0]
+        out = page.asarray()
+        assert page.iccprofile == b"fake-icc-profile" * 4 and page.tags[0x010F].value == "sisr-test-camera"
+    assert out.dtype == np.uint16 and out.shape == (48, 64, channels)
+    assert len(np.unique(out[:, :, 0])) > 256  # not squeezed to 8 bits on the way
+    upscale_file(tmp_path / "in.tif", tmp_path / "out.png", load_model("bicubic", scale=2))
+    assert np.array_equal(read_image(tmp_path / "out.png").pixels, read_image(tmp_path / "out.tif").pixels)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (300, 2000)])  # one strip; several
+def test_16bit_colour_tiff_output_keeps_exif_gps_and_icc(tmp_path, size):
+    import tifffile
+
+    from sisr.io import ImageData
+
+    h, w = size
+    rgba = np.random.default_rng(0).integers(0, 65536, (h, w, 4)).astype(np.uint16)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x011A], exif[0x0128] = "sisr-test-camera", 300.0, 2  # Make, XResolution, inch
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003], sub[0x829A], sub[0x9000] = "2020:01:02 03:04:05", 0.004, b"0231"  # date, exposure, version
+    exif.get_ifd(0x8825)[1] = "N"
+    data = ImageData(
+        pixels=rgba[:, :, :3] / 65535.0,
+        alpha=rgba[:, :, 3] / 65535.0,
+        bits=16,
+        info={"exif": exif.tobytes(), "icc_profile": b"fake-icc-profile" * 4},
+    )
+    write_image(tmp_path / "o.tif", data)
+    with tifffile.TiffFile(tmp_path / "o.tif") as tf:
+        np.testing.assert_array_equal(tf.pages[0].asarray(), rgba)
+        assert tf.pages[0].iccprofile == b"fake-icc-profile" * 4
+    got = Image.open(tmp_path / "o.tif").getexif()
+    assert got[0x010F] == "sisr-test-camera" and got[0x011A] == 300.0
+    assert got.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05" and got.get_ifd(0x8769)[0x9000] == b"0231"
+    assert got.get_ifd(0x8825)[1] == "N"
+
+
+def test_16bit_gray_with_alpha_tiff_output_is_gray(tmp_path):
+    import tifffile
+
+    from sisr.io import ImageData
+
+    ga = _ramp16(12, 10, 2)
+    write_image(tmp_path / "o.tif", ImageData(pixels=ga[:, :, :1] / 65535.0, alpha=ga[:, :, 1] / 65535.0, bits=16))
+    with tifffile.TiffFile(tmp_path / "o.tif") as tf:
+        assert tf.pages[0].photometric == 1 and tf.pages[0].extrasamples == (2,)  # BlackIsZero, alpha
+        np.testing.assert_array_equal(tf.pages[0].asarray(), ga)
+
+
+def test_16bit_tiff_without_its_codec_is_read_at_8_bits_with_a_warning(tmp_path, monkeypatch, capsys):
+    import tifffile
+
+    from sisr.cli import main
+
+    tifffile.imwrite(tmp_path / "in.tif", _ramp16(16, 16, 3), photometric="rgb", compression="zlib")
+
+    def missing_codec(self, *args, **kwargs):
+        raise ValueError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", missing_codec)
+    with pytest.warns(UserWarning, match="read at 8 bits.*pip install imagecodecs"):
+        data = read_image(tmp_path / "in.tif")
+    assert data.bits == 8 and data.pixels.shape == (16, 16, 3)
+    assert main(["upscale", str(tmp_path / "in.tif"), "-o", str(tmp_path / "o.png"), "--model", "bicubic"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [e for e in err if e.startswith("sisr: warning: ")] and len(err) == 1, err
+
+
 def test_jpeg_output_keeps_full_chroma(tmp_path, photo):
     from PIL import JpegImagePlugin
 

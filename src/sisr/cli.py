@@ -495,10 +495,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():  # a warning is one line, without the source line Python adds
+            warnings.showwarning = lambda message, *_, **__: print(f"sisr: warning: {message}", file=sys.stderr)
+            return args.func(args)
     except SisrError as e:
         print(f"sisr: error: {e}", file=sys.stderr)
         return 2

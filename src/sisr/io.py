@@ -97,7 +97,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
 
     EXIF orientation is applied to the pixels (and reset to 1 in the EXIF kept
     for writing), palette and CMYK images become RGB, alpha is split off, and
-    16-bit PNG (gray or colour) and 16-bit gray TIFF keep their 16 bits.
+    16-bit PNG and TIFF (gray or colour) keep their 16 bits.
     """
 
     p = Path(path)
@@ -118,6 +118,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
                     )
                 if im.format == "PNG" and _png_is_16bit_colour(p):
                     return _read_png16(p, im)
+                if im.format == "TIFF" and _tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im)):
+                    return data
                 im.load()
                 return from_pil(im)
     except SisrError:
@@ -196,6 +198,44 @@ def _read_png16(p: Path, im) -> ImageData:
     alpha = arr[:, :, -1] if meta["alpha"] else None
     pixels = arr[:, :, :-1] if meta["alpha"] else arr
     return ImageData(np.ascontiguousarray(pixels), alpha, bits=16, mode=f"{im.mode};16", info=info)
+
+
+def _tiff_is_16bit_colour(im) -> bool:
+    """16-bit RGB(A), which Pillow reads at 8 bits (it keeps 16-bit gray; gray with alpha it cannot open)."""
+    tags = im.tag_v2
+    bits = tags.get(258, ())
+    return (
+        tags.get(262) == 2  # RGB
+        and isinstance(bits, tuple)
+        and len(bits) >= 3
+        and all(b == 16 for b in bits)
+        and tags.get(339, 1) in (1, (1,) * len(bits))  # unsigned integers
+    )
+
+
+def _read_tiff16(p: Path, im) -> ImageData | None:
+    """A 16-bit RGB(A) TIFF at 16 bits, or None, with a warning, when
+    tifffile cannot decode its compression without the optional imagecodecs package."""
+
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(p) as tf:
+            page = tf.pages[0]
+            arr = page.asarray()
+            separate = page.planarconfig == 2
+    except (ImportError, ValueError) as e:
+        if "imagecodecs" not in str(e) and not isinstance(e, ImportError):
+            raise
+        warnings.warn(f"{p}: read at 8 bits ({_first_line(e)}); pip install imagecodecs keeps its 16", stacklevel=2)
+        return None
+    if separate:
+        arr = np.moveaxis(arr, 0, -1)
+    info, orientation = _metadata(im)
+    arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
+    alpha = np.ascontiguousarray(arr[:, :, 3]) if arr.shape[2] > 3 else None
+    mode = "RGBA;16" if alpha is not None else "RGB;16"
+    return ImageData(np.ascontiguousarray(arr[:, :, :3]), alpha, bits=16, mode=mode, info=info)
 
 
 def from_pil(im) -> ImageData:
@@ -320,6 +360,9 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
     if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
         _write_png16(fh, data, has_alpha, meta)
         return
+    if data.bits == 16 and fmt == "TIFF" and (has_alpha or not gray):
+        _write_tiff16(fh, data, has_alpha, meta)
+        return
     if data.bits == 16 and gray and not has_alpha and fmt in ("PNG", "TIFF"):
         pil = Image.fromarray(to_uint16(data.pixels[:, :, 0]))
     else:
@@ -364,6 +407,45 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
     end_ihdr = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 crc)
     fh.write(raw[:end_ihdr] + extra + raw[end_ihdr:])
+
+
+def _write_tiff16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
+    """16-bit RGB(A) or gray-and-alpha TIFF (deflate with horizontal prediction), with the ICC profile, the picture's
+    descriptive tags and its Exif and GPS directories. Pillow lays out the directory; it cannot
+    encode 16-bit colour itself."""
+    from PIL import TiffImagePlugin
+
+    planes = [to_uint16(data.pixels)]
+    if has_alpha:
+        planes.append(to_uint16(data.alpha)[:, :, None])
+    arr = np.concatenate(planes, axis=2).astype("<u2")
+    h, w, c = arr.shape
+    rows = max(1, (1 << 20) // (w * c * 2))  # strips of about 1 MiB
+    diff = arr.copy()
+    diff[:, 1:] -= arr[:, :-1]  # TIFF predictor 2, per sample, modulo 2^16
+    strips = [zlib.compress(diff[y : y + rows].tobytes(), 6) for y in range(0, h, rows)]
+    tags = Image.Exif()
+    if meta.get("exif"):
+        tags.load(meta["exif"])
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    for tag in _TIFF_DESCRIPTIVE:
+        if tag in tags:
+            ifd[tag] = tags[tag]
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        if sub := tags.get_ifd(pointer):
+            ifd[pointer] = dict(sub)
+    photometric = 2 if data.pixels.shape[2] == 3 else 1  # RGB, or BlackIsZero (gray)
+    ifd[256], ifd[257], ifd[258], ifd[259], ifd[262] = w, h, (16,) * c, 8, photometric  # deflate
+    ifd[273] = tuple(int(o) for o in np.cumsum([0] + [len(b) for b in strips[:-1]]))  # after the directory
+    ifd[277], ifd[278], ifd[279], ifd[284], ifd[317] = c, rows, tuple(len(b) for b in strips), 1, 2
+    ifd[339] = (1,) * c  # unsigned integers
+    if has_alpha:
+        ifd[338] = 2  # unassociated alpha
+    if meta.get("icc_profile"):
+        ifd[34675] = meta["icc_profile"]
+    fh.write(b"II*\x00" + struct.pack("<I", 8) + ifd.tobytes(8))
+    for b in strips:
+        fh.write(b)
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:
