@@ -360,10 +360,10 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
     if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
         _write_png16(fh, data, has_alpha, meta)
         return
-    if data.bits == 16 and fmt == "TIFF" and (has_alpha or not gray):
-        _write_tiff16(fh, data, has_alpha, meta)
+    if fmt == "TIFF":
+        _write_tiff(fh, data, has_alpha, meta)
         return
-    if data.bits == 16 and gray and not has_alpha and fmt in ("PNG", "TIFF"):
+    if data.bits == 16 and gray and not has_alpha and fmt == "PNG":
         pil = Image.fromarray(to_uint16(data.pixels[:, :, 0]))
     else:
         arr = to_uint8(data.pixels)
@@ -409,20 +409,22 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     fh.write(raw[:end_ihdr] + extra + raw[end_ihdr:])
 
 
-def _write_tiff16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
-    """16-bit RGB(A) or gray-and-alpha TIFF (deflate with horizontal prediction), with the ICC profile, the picture's
-    descriptive tags and its Exif and GPS directories. Pillow lays out the directory; it cannot
-    encode 16-bit colour itself."""
+def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
+    """8- or 16-bit gray or RGB TIFF, with or without alpha, deflate-compressed with horizontal
+    prediction, with the ICC profile, the picture's descriptive tags and its Exif and GPS
+    directories. Pillow lays out the directory; it cannot encode 16-bit colour, and with
+    compression (through libtiff) it cannot write the Exif directory."""
     from PIL import TiffImagePlugin
 
-    planes = [to_uint16(data.pixels)]
+    convert, dtype, bits = (to_uint16, "<u2", 16) if data.bits == 16 else (to_uint8, "u1", 8)
+    planes = [convert(data.pixels)]
     if has_alpha:
-        planes.append(to_uint16(data.alpha)[:, :, None])
-    arr = np.concatenate(planes, axis=2).astype("<u2")
+        planes.append(convert(data.alpha)[:, :, None])
+    arr = np.concatenate(planes, axis=2).astype(dtype)
     h, w, c = arr.shape
-    rows = max(1, (1 << 20) // (w * c * 2))  # strips of about 1 MiB
+    rows = max(1, (1 << 20) // (w * c * arr.itemsize))  # strips of about 1 MiB
     diff = arr.copy()
-    diff[:, 1:] -= arr[:, :-1]  # TIFF predictor 2, per sample, modulo 2^16
+    diff[:, 1:] -= arr[:, :-1]  # TIFF predictor 2, per sample, modulo 2^bits
     strips = [zlib.compress(diff[y : y + rows].tobytes(), 6) for y in range(0, h, rows)]
     tags = Image.Exif()
     if meta.get("exif"):
@@ -435,7 +437,7 @@ def _write_tiff16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
         if sub := tags.get_ifd(pointer):
             ifd[pointer] = dict(sub)
     photometric = 2 if data.pixels.shape[2] == 3 else 1  # RGB, or BlackIsZero (gray)
-    ifd[256], ifd[257], ifd[258], ifd[259], ifd[262] = w, h, (16,) * c, 8, photometric  # deflate
+    ifd[256], ifd[257], ifd[258], ifd[259], ifd[262] = w, h, (bits,) * c, 8, photometric  # deflate
     ifd[273] = tuple(int(o) for o in np.cumsum([0] + [len(b) for b in strips[:-1]]))  # after the directory
     ifd[277], ifd[278], ifd[279], ifd[284], ifd[317] = c, rows, tuple(len(b) for b in strips), 1, 2
     ifd[339] = (1,) * c  # unsigned integers
