@@ -169,6 +169,34 @@ def test_cli_pipes_refuse_what_they_cannot_do(tmp_path, photo, args, stdin, mess
     assert r.stdout == b"" and not (tmp_path / "out").exists()
 
 
+def test_phone_heic_and_avif_photos_upscale_to_png(tmp_path, photo):
+    import pillow_heif
+
+    from sisr.cli import main
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "sisr-test-phone", 6  # Make; shown rotated 90 degrees
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo[:20, :32]).save(src / "IMG_0001.HEIC", quality=95, exif=exif.tobytes())
+    Image.fromarray(photo[:20, :32]).save(src / "b.avif", quality=95)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2"]) == 0
+    heic = Image.open(tmp_path / "out" / "IMG_0001_x2.png")
+    assert heic.size == (40, 64)  # upright, doubled
+    assert heic.getexif()[0x010F] == "sisr-test-phone" and heic.getexif().get(0x0112, 1) == 1
+    assert np.abs(np.asarray(heic, np.float64).mean() - photo[:20, :32].mean()) < 3
+    assert Image.open(tmp_path / "out" / "b_x2.png").size == (64, 40)
+
+
+def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):
+    heic = tmp_path / "p.heic"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed
+    with pytest.raises(SisrError, match=r"HEIF/HEIC photo; pip install pillow-heif"):
+        read_image(heic)
+
+
 def test_compare_figure(tmp_path, photo):
     src = tmp_path / "hr.png"
     write_image(src, photo[:120, :160])

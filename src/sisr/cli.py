@@ -149,10 +149,10 @@ def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | No
 
 
 def _result_suffix_of(src: Path, fmt: str | None) -> str:
-    """The output suffix for ``src``: ``--format``'s, else its own (BMP and GIF are written as PNG)."""
-    if fmt:
-        return f".{fmt}"
-    return src.suffix if src.suffix.lower() not in (".bmp", ".gif") else ".png"
+    """The output suffix for ``src``: ``--format``'s, else as :func:`sisr.io.result_suffix_of`."""
+    from sisr.io import result_suffix_of
+
+    return f".{fmt}" if fmt else result_suffix_of(src)
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:

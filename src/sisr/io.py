@@ -32,14 +32,30 @@ __all__ = [
     "write_image",
 ]
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-# Decoded format -> the suffix its result is written with; BMP and GIF (and the rest) become PNG.
+IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif")
+_OUTPUT_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+# Decoded format -> the suffix its result is written with; BMP, GIF, AVIF, HEIF... become PNG.
 _RESULT_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
 
 
 def result_suffix(fmt: str | None) -> str:
     """The suffix a result of an image decoded as ``fmt`` (Pillow's format name) is written with."""
     return _RESULT_SUFFIX.get(fmt or "", ".png")
+
+
+def result_suffix_of(path: Path) -> str:
+    """The suffix a result of the file ``path`` is written with: its own where sisr writes that
+    format (but BMP, whose alpha and 16 bits PNG keeps), else PNG."""
+    suffix = path.suffix
+    return suffix if suffix.lower() in _OUTPUT_FORMATS and suffix.lower() != ".bmp" else ".png"
 
 
 @dataclass
@@ -108,6 +124,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
     try:
         if p.stat().st_size == 0:
             raise SisrError(f"{p}: empty file")
+        if _is_heif(p):
+            _enable_heif(p)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
@@ -132,6 +150,26 @@ def read_image(path: str | os.PathLike) -> ImageData:
         raise SisrError(f"{p}: image too large for the available memory") from None
     except Exception as e:  # decoders raise many kinds: OSError, SyntaxError, ValueError, struct.error, ...
         raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+
+
+# ISO base media brands of HEIF stills (phones' .heic); AVIF ("avif", "avis") Pillow reads itself.
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
+def _is_heif(p: Path) -> bool:
+    with p.open("rb") as fh:
+        head = fh.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def _enable_heif(p: Path) -> None:
+    """Pillow reads HEIF through the optional pillow-heif package (libheif): register it once."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise SisrError(f"{p}: a HEIF/HEIC photo; pip install pillow-heif (or sisr[heif]) to read it") from None
+    if "HEIF" not in Image.OPEN:
+        pillow_heif.register_heif_opener()
 
 
 def _first_line(e: BaseException) -> str:
@@ -461,16 +499,8 @@ _LOSSY = ("JPEG", "WEBP")
 
 
 def _format_for(p: Path) -> str:
-    formats = {
-        ".png": "PNG",
-        ".jpg": "JPEG",
-        ".jpeg": "JPEG",
-        ".bmp": "BMP",
-        ".tif": "TIFF",
-        ".tiff": "TIFF",
-        ".webp": "WEBP",
-    }
     try:
-        return formats[p.suffix.lower()]
+        return _OUTPUT_FORMATS[p.suffix.lower()]
     except KeyError:
-        raise SisrError(f"{p}: unknown output format '{p.suffix}' (use one of {', '.join(formats)})") from None
+        known = ", ".join(_OUTPUT_FORMATS)
+        raise SisrError(f"{p}: unknown output format '{p.suffix}' (use one of {known})") from None
