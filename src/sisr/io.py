@@ -464,6 +464,8 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     diff = arr.copy()
     diff[:, 1:] -= arr[:, :-1]  # TIFF predictor 2, per sample, modulo 2^bits
     strips = [zlib.compress(diff[y : y + rows].tobytes(), 6) for y in range(0, h, rows)]
+    if sum(len(b) for b in strips) > 0xFFFF0000:  # classic TIFF's 32-bit offsets
+        raise SisrError("result too large for a TIFF file (over 4 GB compressed): write PNG instead")
     tags = Image.Exif()
     if meta.get("exif"):
         tags.load(meta["exif"])
