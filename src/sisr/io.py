@@ -143,13 +143,45 @@ def read_image(path: str | os.PathLike) -> ImageData:
     except SisrError:
         raise
     except UnidentifiedImageError:
-        raise SisrError(f"{p}: not a readable image") from None
+        pass  # perhaps a TIFF that Pillow has no mode for
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
     except MemoryError:
         raise SisrError(f"{p}: image too large for the available memory") from None
     except Exception as e:  # decoders raise many kinds: OSError, SyntaxError, ValueError, struct.error, ...
         raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+    return _read_tiff_gray_alpha16(p)
+
+
+def _read_tiff_gray_alpha16(p: Path) -> ImageData:
+    """16-bit gray with alpha: a TIFF that Pillow cannot open (sisr writes them), read with tifffile."""
+    unreadable = SisrError(f"{p}: not a readable image")
+    with p.open("rb") as fh:
+        if fh.read(4) not in (b"II*\x00", b"MM\x00*"):
+            raise unreadable
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(p) as tf:
+            page = tf.pages[0]
+            kind = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat, len(tf.pages))
+            if kind != (1, 2, 16, 1, 1):  # BlackIsZero, 2 samples, 16-bit unsigned, one page
+                raise unreadable
+            pixels = page.imagelength * page.imagewidth
+            if Image.MAX_IMAGE_PIXELS and pixels > 2 * Image.MAX_IMAGE_PIXELS:  # as Pillow's guard
+                raise SisrError(f"{p}: {pixels} pixels is over the limit (raise it with --max-pixels)")
+            arr = page.asarray()
+            if page.planarconfig == 2:
+                arr = np.moveaxis(arr, 0, -1)
+        exif = Image.Exif()
+        exif.load(p.read_bytes())  # the file's own directory
+    except SisrError:
+        raise
+    except Exception as e:
+        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+    info, orientation = _carried("TIFF", exif.get(0x8773), exif)  # InterColorProfile
+    arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
+    return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
 
 
 # ISO base media brands of HEIF stills (phones' .heic); AVIF ("avif", "avis") Pillow reads itself.
@@ -184,13 +216,16 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 
 def _metadata(im) -> tuple[dict, int]:
+    return _carried(im.format, im.info.get("icc_profile"), im.getexif())
+
+
+def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif) -> tuple[dict, int]:
     """ICC profile and EXIF (orientation reset to 1) to carry over, and the orientation found."""
     info = {}
-    if im.info.get("icc_profile"):
-        info["icc_profile"] = im.info["icc_profile"]
-    exif = im.getexif()
+    if icc:
+        info["icc_profile"] = icc
     orientation = int(exif.get(_ORIENTATION, 1) or 1)
-    if im.format == "TIFF":  # its "EXIF" is the file's own directory: keep what describes the picture
+    if fmt == "TIFF":  # its "EXIF" is the file's own directory: keep what describes the picture
         exif = _descriptive(exif)
     if len(exif) or any(exif.get_ifd(pointer) for pointer in (_EXIF_IFD, _GPS_IFD)):
         if _ORIENTATION in exif:
