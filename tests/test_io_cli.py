@@ -149,6 +149,17 @@ def test_cli_reads_stdin_and_writes_stdout(tmp_path, photo):
     assert png.returncode == 0 and png.stdout[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_pipe_warnings_name_stdout_not_a_temporary_file(photo):
+    rgba = np.concatenate([photo[:16, :16], np.zeros((16, 16, 1), np.uint8)], axis=2)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    cmd = [sys.executable, "-m", "sisr", "upscale", "-", "-o", "-", "--format", "jpg", "--model", "bicubic"]
+    r = subprocess.run([*cmd, "--scale", "2"], input=buf.getvalue(), capture_output=True)
+    err = r.stderr.decode()
+    assert r.returncode == 0 and "sisr: warning: stdout: JPEG has no alpha" in err and "sisr-" not in err, err
+    assert np.asarray(Image.open(io.BytesIO(r.stdout))).min() > 235  # fully transparent: white
+
+
 @pytest.mark.parametrize(
     "args, stdin, message",
     [

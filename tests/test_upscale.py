@@ -398,6 +398,19 @@ def test_16bit_tiff_without_its_codec_is_read_at_8_bits_with_a_warning(tmp_path,
     assert err == [e for e in err if e.startswith("sisr: warning: ")] and len(err) == 1, err
 
 
+def test_alpha_in_jpeg_output_is_flattened_onto_white_with_a_warning(tmp_path):
+    from sisr.io import ImageData
+
+    pixels = np.zeros((8, 8, 3), np.float32)  # black under the transparent half
+    alpha = np.ones((8, 8), np.float32)
+    alpha[:, 4:] = 0.0
+    with pytest.warns(UserWarning, match="flattened onto white"):
+        write_image(tmp_path / "o.jpg", ImageData(pixels, alpha))
+    out = np.asarray(Image.open(tmp_path / "o.jpg"), np.float64)
+    assert out[:, :3].max() < 20 and out[:, 5:].min() > 235  # opaque black kept, transparent white
+    write_image(tmp_path / "opaque.jpg", ImageData(pixels, np.ones((8, 8), np.float32)))  # no warning
+
+
 def test_jpeg_output_keeps_full_chroma(tmp_path, photo):
     from PIL import JpegImagePlugin
 

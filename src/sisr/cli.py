@@ -167,6 +167,7 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
     import io
     import shutil
     import tempfile
+    import warnings
 
     from PIL import Image, UnidentifiedImageError
 
@@ -208,13 +209,19 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
         sub = argparse.Namespace(**{**vars(args), "inputs": [str(src)], "output": str(dst)})
         if to_stdout:
             sub.format = None
-        try:
-            rc = _upscale_files(sub, report=sys.stderr if to_stdout else sys.stdout, names=names)
-        except SisrError as e:
-            msg = str(e)
+
+        def shown(text: str) -> str:
             for path, name in names.items():
-                msg = msg.replace(path, name)
-            raise SisrError(msg) from None
+                text = text.replace(path, name)
+            return text
+
+        show = warnings.showwarning
+        try:
+            with warnings.catch_warnings():  # warnings name stdin and stdout, not the temporary files
+                warnings.showwarning = lambda message, *a, **k: show(shown(str(message)), *a, **k)
+                rc = _upscale_files(sub, report=sys.stderr if to_stdout else sys.stdout, names=names)
+        except SisrError as e:
+            raise SisrError(shown(str(e))) from None
         if to_stdout and rc == 0:
             with dst.open("rb") as fh:
                 shutil.copyfileobj(fh, sys.stdout.buffer)

@@ -393,6 +393,11 @@ def write_image(
     data = img if isinstance(img, ImageData) else ImageData(pixels=_as_float(img))
     fmt = _format_for(p)
     check_quality(quality, p)
+    if fmt == "JPEG" and data.alpha is not None and float(data.alpha.min()) < 1.0:
+        # what lies under transparent pixels is arbitrary (often black): show them as on a white page
+        warnings.warn(f"{p}: JPEG has no alpha; transparent areas are flattened onto white", stacklevel=2)
+        a = data.alpha[:, :, None]
+        data = ImageData(data.pixels * a + (1.0 - a), None, data.bits, data.mode, data.info)
 
     try:
         with atomic_target(p) as tmp, open(tmp, "wb") as fh:
