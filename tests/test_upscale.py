@@ -411,6 +411,16 @@ def test_alpha_in_jpeg_output_is_flattened_onto_white_with_a_warning(tmp_path):
     write_image(tmp_path / "opaque.jpg", ImageData(pixels, np.ones((8, 8), np.float32)))  # no warning
 
 
+@pytest.mark.parametrize("out_name, bits", [("o.png", 8), ("o.jpg", 8), ("o.tif", 8), ("o.png", 16), ("o.tif", 16)])
+def test_print_resolution_is_carried(tmp_path, photo, out_name, bits):
+    Image.fromarray(photo[:20, :24]).save(tmp_path / "in.png", dpi=(300, 300))
+    data = read_image(tmp_path / "in.png")
+    assert data.info["dpi"] == (300.0, 300.0)
+    data.bits = bits
+    write_image(tmp_path / out_name, data)
+    assert np.allclose(Image.open(tmp_path / out_name).info["dpi"], 300, atol=0.01)
+
+
 def test_jpeg_output_keeps_full_chroma(tmp_path, photo):
     from PIL import JpegImagePlugin
 

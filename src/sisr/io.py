@@ -216,14 +216,19 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 
 def _metadata(im) -> tuple[dict, int]:
-    return _carried(im.format, im.info.get("icc_profile"), im.getexif())
+    return _carried(im.format, im.info.get("icc_profile"), im.getexif(), im.info.get("dpi"))
 
 
-def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif) -> tuple[dict, int]:
-    """ICC profile and EXIF (orientation reset to 1) to carry over, and the orientation found."""
+def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif, dpi=None) -> tuple[dict, int]:
+    """ICC profile, print resolution and EXIF (orientation reset to 1) to carry over, and the
+    orientation found. The resolution stays that of the input (the print grows with the pixels),
+    as image editors do when they resample."""
     info = {}
     if icc:
         info["icc_profile"] = icc
+    if isinstance(dpi, tuple) and len(dpi) == 2 and all(isinstance(d, (int, float)) and d > 0 for d in dpi):
+        # PNG stores dots per metre: 300 dpi reads back as 299.9994
+        info["dpi"] = tuple(float(round(d)) if abs(d - round(d)) < 0.01 else float(d) for d in dpi)
     orientation = int(exif.get(_ORIENTATION, 1) or 1)
     if fmt == "TIFF":  # its "EXIF" is the file's own directory: keep what describes the picture
         exif = _descriptive(exif)
@@ -430,7 +435,7 @@ def check_quality(quality: int | None, path: Path) -> None:
 
 def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
 
-    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif")}
+    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif", "dpi")}
     if "exif" in meta:
         meta["exif"] = _exif_sized(meta["exif"], data.pixels.shape[1], data.pixels.shape[0])
     gray = data.pixels.shape[2] == 1
@@ -449,6 +454,8 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
         if has_alpha:
             pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
     extra = dict(meta)
+    if fmt == "WEBP":
+        extra.pop("dpi", None)  # WebP has no resolution field
     if fmt == "JPEG":
         # full-resolution chroma: 4:2:0 would halve the colour detail the model just made
         extra.update(quality=quality or 95, subsampling=0)
@@ -483,6 +490,8 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     if meta.get("exif"):
         exif = meta["exif"]
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    if meta.get("dpi"):
+        extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(d / 0.0254) for d in meta["dpi"]), 1))  # per metre
     end_ihdr = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 crc)
     fh.write(raw[:end_ihdr] + extra + raw[end_ihdr:])
 
@@ -525,6 +534,8 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
         ifd[338] = 2  # unassociated alpha
     if meta.get("icc_profile"):
         ifd[34675] = meta["icc_profile"]
+    if meta.get("dpi") and 0x011A not in ifd:  # a resolution the EXIF does not give
+        ifd[0x011A], ifd[0x011B], ifd[0x0128] = *meta["dpi"], 2  # X, Y per inch
     fh.write(b"II*\x00" + struct.pack("<I", 8) + ifd.tobytes(8))
     for b in strips:
         fh.write(b)
