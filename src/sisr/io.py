@@ -510,9 +510,11 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     arr = np.concatenate(planes, axis=2).astype(dtype)
     h, w, c = arr.shape
     rows = max(1, (1 << 20) // (w * c * arr.itemsize))  # strips of about 1 MiB
-    diff = arr.copy()
-    diff[:, 1:] -= arr[:, :-1]  # TIFF predictor 2, per sample, modulo 2^bits
-    strips = [zlib.compress(diff[y : y + rows].tobytes(), 6) for y in range(0, h, rows)]
+    strips = []
+    for y in range(0, h, rows):  # a strip at a time: no second full-size copy
+        diff = arr[y : y + rows].copy()
+        diff[:, 1:] -= arr[y : y + rows, :-1]  # TIFF predictor 2, per sample, modulo 2^bits
+        strips.append(zlib.compress(diff.tobytes(), 6))
     if sum(len(b) for b in strips) > 0xFFFF0000:  # classic TIFF's 32-bit offsets
         raise SisrError("result too large for a TIFF file (over 4 GB compressed): write PNG instead")
     tags = Image.Exif()
