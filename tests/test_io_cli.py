@@ -52,6 +52,21 @@ def test_an_image_of_several_frames_is_refused_not_cut_to_its_first(tmp_path, ph
     assert read_image(f).pixels.shape[:2] == (32, 40)
 
 
+def test_a_tiff_with_a_thumbnail_reads_as_its_picture(tmp_path, photo):
+    import tifffile
+
+    with tifffile.TiffWriter(tmp_path / "scan.tif") as tw:
+        tw.write(photo[:40, :48], photometric="rgb")
+        tw.write(photo[:40:4, :48:4], photometric="rgb", subfiletype=1)  # reduced-resolution copy
+        tw.write(photo[40:80, :48], photometric="rgb")  # a second page
+    with pytest.raises(SisrError, match="2 frames"):
+        read_image(tmp_path / "scan.tif")
+    with tifffile.TiffWriter(tmp_path / "one.tif") as tw:
+        tw.write(photo[:40, :48], photometric="rgb")
+        tw.write(photo[:40:4, :48:4], photometric="rgb", subfiletype=1)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "one.tif"), photo[:40, :48])
+
+
 def test_a_camera_mpo_reads_as_its_first_picture(tmp_path, photo):
     from PIL import Image
 

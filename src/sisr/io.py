@@ -129,7 +129,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
-                if im.format in _SEQUENCES and (n := getattr(im, "n_frames", 1)) > 1:
+                if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
                     # Upscaling the first frame alone would drop the rest without a word.
                     raise SisrError(
                         f"{p}: {n} frames (animated or multi-page); save the one to upscale as its own file"
@@ -182,6 +182,20 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
     info, orientation = _carried("TIFF", exif.get(0x8773), exif)  # InterColorProfile
     arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
     return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
+
+
+def _content_frames(im) -> int:
+    """Frames that are pictures: a TIFF's reduced-resolution copies (a scanner's or camera's
+    thumbnail, NewSubfileType bit 0) are not."""
+    n = getattr(im, "n_frames", 1)
+    if im.format != "TIFF" or n == 1:
+        return n
+    pictures = 0
+    for i in range(n):
+        im.seek(i)
+        pictures += not int(im.tag_v2.get(254, 0)) & 1
+    im.seek(0)
+    return pictures
 
 
 # ISO base media brands of HEIF stills (phones' .heic); AVIF ("avif", "avis") Pillow reads itself.
