@@ -213,6 +213,9 @@ def test_phone_heic_and_avif_photos_upscale_to_png(tmp_path, photo):
     assert heic.getexif()[0x010F] == "sisr-test-phone" and heic.getexif().get(0x0112, 1) == 1
     assert np.abs(np.asarray(heic, np.float64).mean() - photo[:20, :32].mean()) < 3
     assert Image.open(tmp_path / "out" / "b_x2.png").size == (64, 40)
+    cmd = [sys.executable, "-m", "sisr", "upscale", "-", "-o", "-", "--model", "bicubic", "--scale", "2"]
+    r = subprocess.run(cmd, input=(src / "IMG_0001.HEIC").read_bytes(), capture_output=True)  # through a pipe
+    assert r.returncode == 0 and Image.open(io.BytesIO(r.stdout)).format == "PNG", r.stderr
 
 
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):

@@ -164,14 +164,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def _upscale_pipes(args: argparse.Namespace) -> int:
     """``-`` as the input reads one image from stdin; ``-`` as the output writes it to stdout.
     Both go through files in a private temporary folder, so the rest is ``sisr upscale`` as usual."""
-    import io
     import shutil
     import tempfile
     import warnings
 
-    from PIL import Image, UnidentifiedImageError
-
-    from sisr.io import result_suffix
+    from sisr.io import decoded_format, result_suffix
 
     if "-" in args.inputs and len(args.inputs) > 1:
         raise SisrError("'-' (stdin) must be the only input")
@@ -187,16 +184,14 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
         if args.inputs == ["-"]:
             if sys.stdin.isatty():
                 raise SisrError("'-' reads an image from stdin: pipe one in (sisr upscale - -o OUT < photo.png)")
-            raw = sys.stdin.buffer.read()
-            if not raw:
+            piped = Path(tmp) / "stdin"
+            with piped.open("wb") as fh:
+                shutil.copyfileobj(sys.stdin.buffer, fh)
+            if piped.stat().st_size == 0:
                 raise SisrError("stdin: empty (no image was piped in)")
-            try:
-                with Image.open(io.BytesIO(raw)) as im:
-                    fmt = im.format
-            except (UnidentifiedImageError, OSError):
-                raise SisrError("stdin: not a readable image") from None
-            src = Path(tmp) / f"stdin{result_suffix(fmt)}"
-            src.write_bytes(raw)
+            if (fmt := decoded_format(piped)) is None:
+                raise SisrError("stdin: not a readable image")
+            src = piped.rename(piped.with_suffix(result_suffix(fmt)))  # the suffix its result takes
             names[str(src)] = "stdin"
         else:
             found = _expand_inputs(args.inputs)

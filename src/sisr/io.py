@@ -184,6 +184,18 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
     return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
 
 
+def decoded_format(path: str | os.PathLike) -> str | None:
+    """The format Pillow decodes the file as ("PNG", "JPEG", "HEIF"...), or None if it cannot."""
+    p = Path(path)
+    try:
+        if _is_heif(p):
+            _enable_heif(p)
+        with Image.open(p) as im:
+            return im.format
+    except (SisrError, UnidentifiedImageError, OSError):
+        return None
+
+
 def _content_frames(im) -> int:
     """Frames that are pictures: a TIFF's reduced-resolution copies (a scanner's or camera's
     thumbnail, NewSubfileType bit 0) are not."""

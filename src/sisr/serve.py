@@ -30,13 +30,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from PIL import Image
 from starlette.exceptions import HTTPException
 
 from sisr.api import upscale_file
 from sisr.errors import SisrError
 from sisr.infer import describe, list_models, load_model
-from sisr.io import read_image, result_suffix
+from sisr.io import decoded_format, read_image, result_suffix
 from sisr.models import DEFAULT_MODEL, ZEROSHOT
 from sisr.precision import cores
 
@@ -361,9 +360,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                         raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
                     fh.write(chunk)
             await asyncio.to_thread(_check_image, raw)
-            with Image.open(raw) as im:
-                fmt = im.format
-            src = raw.rename(job.folder / f"input{result_suffix(fmt)}")
+            src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{src.suffix}"
             try:
