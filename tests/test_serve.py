@@ -66,6 +66,29 @@ def test_job_lifecycle_result_events_and_zip(client):
     assert client.get(f"/api/jobs/{job_id}").status_code == 404
 
 
+def test_a_phone_heic_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
+    import pillow_heif
+    import tifffile
+
+    pillow_heif.register_heif_opener()
+    heic = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes())).save(heic, format="HEIF", quality=95)
+    tiff = io.BytesIO()
+    tifffile.imwrite(tiff, np.arange(24 * 20 * 3, dtype=np.uint16).reshape(24, 20, 3) * 40, photometric="rgb")
+    for name, body, filename, fmt in [("IMG_1.HEIC", heic, "IMG_1_x2.png", "PNG"), ("s.tif", tiff, "s_x2.tif", None)]:
+        data = {"model": "bicubic", "scale": "2"}
+        r = client.post("/api/jobs", files={"file": (name, body.getvalue(), "image/*")}, data=data)
+        assert r.status_code == 202, r.text
+        s = wait(client, r.json()["id"])
+        assert s["status"] == "done" and s["filename"] == filename, s
+        res = client.get(f"/api/jobs/{r.json()['id']}/result").content
+        if fmt:
+            assert Image.open(io.BytesIO(res)).format == fmt
+        else:
+            out = tifffile.imread(io.BytesIO(res))
+            assert out.dtype == np.uint16 and out.shape == (48, 40, 3)
+
+
 @pytest.mark.parametrize(
     "files, data, status, needle",
     [
