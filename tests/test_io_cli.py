@@ -18,7 +18,8 @@ def test_import_sisr_is_light():
 
 
 def test_public_api():
-    assert set(sisr.__all__) >= {"upscale", "load_model", "list_models", "psnr", "ssim"}
+    assert set(sisr.__all__) >= {"upscale", "upscale_file", "load_model", "list_models", "psnr", "ssim"}
+    assert all(callable(getattr(sisr, name)) for name in sisr.__all__ if name != "__version__")
     assert "bicubic" in sisr.list_models()
 
 
