@@ -421,6 +421,18 @@ def test_print_resolution_is_carried(tmp_path, photo, out_name, bits):
     assert np.allclose(Image.open(tmp_path / out_name).info["dpi"], 300, atol=0.01)
 
 
+def test_a_result_too_large_for_webp_is_refused_before_the_work(tmp_path, monkeypatch):
+    import sisr.api
+
+    Image.fromarray(np.zeros((4, 4100, 3), np.uint8)).save(tmp_path / "wide.png")
+    monkeypatch.setattr(sisr.api, "upscale_data", lambda *a, **k: pytest.fail("upscaled before refusing"))
+    with pytest.raises(SisrError, match=r"16400 x 16 is over WebP's limit of 16383"):
+        upscale_file(tmp_path / "wide.png", tmp_path / "o.webp", load_model("bicubic", scale=4))
+    with pytest.raises(SisrError, match=r"over WebP's limit"):  # a target width counts, not the model's scale
+        upscale_file(tmp_path / "wide.png", tmp_path / "o.webp", load_model("bicubic", scale=2), size=(16400, None))
+    assert not list(tmp_path.glob("o.*"))
+
+
 def test_jpeg_output_keeps_full_chroma(tmp_path, photo):
     from PIL import JpegImagePlugin
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from sisr.errors import SisrError
 from sisr.infer import load_model
-from sisr.io import ImageData, check_quality, from_pil, read_image, to_float, write_image
+from sisr.io import ImageData, check_quality, check_size, from_pil, read_image, to_float, write_image
 from sisr.metrics import gray_of
 from sisr.resize import imresize
 
@@ -59,25 +59,35 @@ def upscale_file(
         raise SisrError(f"{dst}: output would replace its own input")
     check_quality(quality, dst)
     data = read_image(src)
-    result = upscale_data(data, up, on_tile=on_tile)
+    h, w = data.pixels.shape[:2]
     if restore:
-        size = (data.pixels.shape[1], data.pixels.shape[0])
+        size = (w, h)
+    check_size(dst, *_sized(w * up.scale, h * up.scale, size))  # before the work, not after it
+    result = upscale_data(data, up, on_tile=on_tile)
     if size is not None:
         result = resize_data(result, size)
     return write_image(dst, result, overwrite=True, quality=quality)
+
+
+def _sized(w: int, h: int, size: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    """``(width, height)`` of a ``w x h`` image resized to ``size`` (a None side keeps the aspect)."""
+    if size is None:
+        return w, h
+    tw, th = size
+    if tw is None and th is None:
+        return w, h
+    if tw is None:
+        tw = max(1, round(w * th / h))
+    if th is None:
+        th = max(1, round(h * tw / w))
+    return tw, th
 
 
 def resize_data(data: ImageData, size: tuple[int | None, int | None]) -> ImageData:
     """``data`` resized to ``(width, height)`` with MATLAB bicubic (antialiased when shrinking);
     a None side follows the aspect ratio."""
     h, w = data.pixels.shape[:2]
-    tw, th = size
-    if tw is None and th is None:
-        return data
-    if tw is None:
-        tw = max(1, round(w * th / h))
-    if th is None:
-        th = max(1, round(h * tw / w))
+    tw, th = _sized(w, h, size)
     if (tw, th) == (w, h):
         return data
 

@@ -424,6 +424,7 @@ def write_image(
     data = img if isinstance(img, ImageData) else ImageData(pixels=_as_float(img))
     fmt = _format_for(p)
     check_quality(quality, p)
+    check_size(p, data.pixels.shape[1], data.pixels.shape[0])
     if fmt == "JPEG" and data.alpha is not None and float(data.alpha.min()) < 1.0:
         # what lies under transparent pixels is arbitrary (often black): show them as on a white page
         warnings.warn(f"{p}: JPEG has no alpha; transparent areas are flattened onto white", stacklevel=2)
@@ -457,6 +458,18 @@ def check_quality(quality: int | None, path: Path) -> None:
         raise SisrError(f"quality must be 1 to 100, got {quality}")
     if _format_for(path) not in _LOSSY:
         raise SisrError(f"{path}: quality applies to JPEG and WebP output, not {path.suffix or 'this format'}")
+
+
+_MAX_SIDE = {"JPEG": ("JPEG", 65535), "WEBP": ("WebP", 16383)}  # the formats' own limits, pixels a side
+
+
+def check_size(path: Path, width: int, height: int) -> None:
+    """Refuse, before any work, a result the output format cannot hold."""
+    name, limit = _MAX_SIDE.get(_format_for(path), ("", 0))
+    if limit and max(width, height) > limit:
+        raise SisrError(
+            f"{path}: {width} x {height} is over {name}'s limit of {limit} pixels a side; write PNG or TIFF"
+        )
 
 
 def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
