@@ -42,8 +42,9 @@ _OUTPUT_FORMATS = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
-# Decoded format -> the suffix its result is written with; BMP, GIF, AVIF, HEIF... become PNG.
-_RESULT_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
+# Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
+# (whose alpha and 16 bits PNG keeps), GIF, AVIF, HEIF... become PNG.
+_RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt != "BMP"}
 
 
 def result_suffix(fmt: str | None) -> str:
@@ -559,10 +560,9 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     tags = Image.Exif()
     if meta.get("exif"):
         tags.load(meta["exif"])
+    tags = _descriptive(tags)  # a TIFF's directory holds its own layout: only these come from the EXIF
     ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
-    for tag in _TIFF_DESCRIPTIVE:
-        if tag in tags:
-            ifd[tag] = tags[tag]
+    ifd.update(tags)
     for pointer in (_EXIF_IFD, _GPS_IFD):
         if sub := tags.get_ifd(pointer):
             ifd[pointer] = dict(sub)
