@@ -205,16 +205,26 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
         if to_stdout:
             sub.format = None
 
-        def shown(text: str) -> str:
+        def shown(text: str) -> str:  # stdin and stdout, not the temporary files
             for path, name in names.items():
                 text = text.replace(path, name)
             return text
 
+        class Report:  # the result lines, through shown()
+            def __init__(self, stream) -> None:
+                self.stream = stream
+
+            def write(self, text: str) -> None:
+                self.stream.write(shown(text))
+
+            def flush(self) -> None:
+                self.stream.flush()
+
         show = warnings.showwarning
         try:
-            with warnings.catch_warnings():  # warnings name stdin and stdout, not the temporary files
+            with warnings.catch_warnings():
                 warnings.showwarning = lambda message, *a, **k: show(shown(str(message)), *a, **k)
-                rc = _upscale_files(sub, report=sys.stderr if to_stdout else sys.stdout, names=names)
+                rc = _upscale_files(sub, report=Report(sys.stderr if to_stdout else sys.stdout))
         except SisrError as e:
             raise SisrError(shown(str(e))) from None
         if to_stdout and rc == 0:
@@ -224,9 +234,8 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
         return rc
 
 
-def _upscale_files(args: argparse.Namespace, report=None, names: dict[str, str] | None = None) -> int:
-    """``sisr upscale`` on files and folders; ``report``: where each result's line goes (stdout);
-    ``names``: how to show some paths in it (a temporary file as stdin)."""
+def _upscale_files(args: argparse.Namespace, report=None) -> int:
+    """``sisr upscale`` on files and folders; ``report``: where each result's line goes (stdout)."""
     from tqdm import tqdm
 
     from sisr.api import upscale_file
@@ -305,8 +314,7 @@ def _upscale_files(args: argparse.Namespace, report=None, names: dict[str, str] 
                 restore=restore,
                 quality=args.quality,
             )
-            shown = [(names or {}).get(str(p), str(p)) for p in (src, dst)]
-            bar.write(f"{shown[0]} -> {shown[1]} ({up.name}, {tag}){note}", file=report or sys.stdout)
+            bar.write(f"{src} -> {dst} ({up.name}, {tag}){note}", file=report or sys.stdout)
         except SisrError as e:
             if single:
                 raise
