@@ -104,3 +104,34 @@ def test_a_broken_file_shows_a_one_line_error(browser_page, tmp_path):
     page.wait_for_function("document.getElementById('error').textContent.length > 0")
     text = page.inner_text("#error")
     assert "\n" not in text.strip() and "image" in text
+
+
+def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, photo, tmp_path):
+    page, _, _ = browser_page
+    # a TIFF result is shown (as a PNG preview: browsers cannot show TIFF) and downloads as TIFF
+    tif = tmp_path / "scan.tif"
+    Image.fromarray(photo[60:100, 200:248]).save(tif)
+    page.set_input_files("#file", str(tif))
+    page.select_option("#model", "rrgan-x4")
+    page.select_option("#scale", "2")
+    page.select_option("#format", "")
+    assert page.is_disabled("#quality")  # nothing lossy to set for a TIFF
+    page.click("#go")
+    page.wait_for_function("document.getElementById('after').naturalWidth === 96", timeout=60_000)
+    with page.expect_download() as dl:
+        page.click("#download")
+    assert dl.value.suggested_filename == "scan_x2.tif"
+    # JPEG at quality 60 from a half-transparent PNG: the job says what JPEG did to the transparency
+    rgba = np.dstack([photo[60:100, 200:248], np.where(np.arange(48) < 24, 255, 0).astype(np.uint8)[None].repeat(40, 0)])
+    png = tmp_path / "half.png"
+    Image.fromarray(rgba, "RGBA").save(png)
+    page.set_input_files("#file", str(png))
+    page.select_option("#format", "jpg")
+    page.fill("#quality", "60")
+    page.click("#go")
+    page.wait_for_function(
+        "document.querySelector('#jobs .warnings li')?.textContent.includes('flattened onto white')", timeout=60_000
+    )
+    assert "half_x2.jpg" in page.inner_text("#jobs .warnings li")
+    page.wait_for_function("document.getElementById('download').getAttribute('download') === 'half_x2.jpg'")
+    page.select_option("#format", "")

@@ -275,3 +275,21 @@ def test_a_closed_pipe_ends_quietly(args):
     finally:
         os.close(write)
     assert r.returncode == 141 and r.stderr == "", r.stderr
+
+
+def test_warnings_collected_in_one_thread_stay_out_of_another():
+    import threading
+    import warnings
+
+    from sisr.errors import collected, warn
+
+    mine: list[str] = []
+    with collected(mine), warnings.catch_warnings(record=True) as elsewhere:
+        warnings.simplefilter("always")
+        warn("a: said in the collecting thread")
+        warn("a: said in the collecting thread")  # once is enough
+        t = threading.Thread(target=warn, args=("b: said in another thread",))
+        t.start()
+        t.join()
+    assert mine == ["a: said in the collecting thread"]
+    assert [str(w.message) for w in elsewhere] == ["b: said in another thread"]

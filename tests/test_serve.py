@@ -89,6 +89,58 @@ def test_a_phone_heic_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
             assert out.dtype == np.uint16 and out.shape == (48, 40, 3)
 
 
+def test_output_format_quality_and_warnings_are_the_clis(client, tmp_path, capsys):
+    from sisr.cli import main
+
+    rgba = np.random.default_rng(1).integers(0, 256, (24, 20, 4), dtype=np.uint8)
+    rgba[:, :, 3] = np.where(np.arange(20) < 10, 255, 0)  # half transparent: JPEG cannot keep that
+    src = tmp_path / "half.png"
+    Image.fromarray(rgba, "RGBA").save(src)
+    data = {"model": "bicubic", "scale": "2", "format": "jpg", "quality": "70"}
+    r = client.post("/api/jobs", files={"file": ("half.png", src.read_bytes(), "image/png")}, data=data)
+    assert r.status_code == 202, r.text
+    s = wait(client, r.json()["id"])
+    assert (s["status"], s["filename"], s["format"], s["quality"]) == ("done", "half_x2.jpg", "jpg", 70)
+    assert s["warnings"] == ["half_x2.jpg: JPEG has no alpha; transparent areas are flattened onto white"]
+    page = client.get(f"/api/jobs/{r.json()['id']}/result").content
+    ref = tmp_path / "half_x2.jpg"
+    args = ["upscale", str(src), "-o", str(ref), "--model", "bicubic", "--scale", "2", "--quality", "70", "--quiet"]
+    assert main(args) == 0
+    assert page == ref.read_bytes()
+    assert f"sisr: warning: {ref}: JPEG has no alpha" in capsys.readouterr().err
+    # the next job's same warning is its own, not swallowed as a repeat
+    r2 = client.post("/api/jobs", files={"file": ("half.png", src.read_bytes(), "image/png")}, data=data)
+    assert wait(client, r2.json()["id"])["warnings"] == s["warnings"]
+    # a format with no transparency trouble says nothing
+    data = {"model": "bicubic", "scale": "2", "format": "webp"}
+    r3 = client.post("/api/jobs", files={"file": ("half.png", src.read_bytes(), "image/png")}, data=data)
+    s3 = wait(client, r3.json()["id"])
+    assert s3["warnings"] == [] and s3["filename"] == "half_x2.webp" and s3["quality"] is None
+    assert Image.open(io.BytesIO(client.get(f"/api/jobs/{r3.json()['id']}/result").content)).format == "WEBP"
+
+
+def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
+    import tifffile
+
+    tiff = io.BytesIO()
+    tifffile.imwrite(tiff, (np.arange(24 * 20 * 3, dtype=np.uint16).reshape(24, 20, 3) * 40), photometric="rgb")
+    r = client.post("/api/jobs", files={"file": ("s.tif", tiff.getvalue(), "image/tiff")}, data={"model": "bicubic"})
+    job = r.json()["id"]
+    assert client.get(f"/api/jobs/{job}/preview").status_code in (200, 409)  # 409 only while it runs
+    assert wait(client, job)["status"] == "done"
+    result = tifffile.imread(io.BytesIO(client.get(f"/api/jobs/{job}/result").content))
+    shown = client.get(f"/api/jobs/{job}/preview")
+    assert shown.headers["content-type"] == "image/png"
+    png = np.asarray(Image.open(io.BytesIO(shown.content)))  # Pillow reads 16-bit RGB PNG at 8 bits
+    assert result.dtype == np.uint16 and png.shape == result.shape
+    assert np.abs(png.astype(int) - np.round(result / 257).astype(int)).max() <= 1
+    # a PNG result is its own preview
+    r = client.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "bicubic"})
+    job = r.json()["id"]
+    wait(client, job)
+    assert client.get(f"/api/jobs/{job}/preview").content == client.get(f"/api/jobs/{job}/result").content
+
+
 @pytest.mark.parametrize(
     "files, data, status, needle",
     [
@@ -98,6 +150,11 @@ def test_a_phone_heic_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "srcnn", "scale": "2"}, 400, "does not upscale x2"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "drsingan", "tile": "64"}, 400, "does not apply"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "two"}, 400, "whole numbers"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"format": "gif"}, 400, "unknown format 'gif'"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "high"}, 400, "quality must be a whole number"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "0", "format": "jpg"}, 400, "1 to 100"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "80"}, 400, "x_x4.png: quality applies to JPEG"),
+        ({"file": ("x.png", png_bytes(1, 4100), "image/png")}, {"format": "webp"}, 400, "over WebP's limit"),
         ({"file": ("x.png", b"0" * (2 << 20), "image/png")}, {}, 413, "larger than 1 MB"),
         (None, {"model": "bicubic"}, 400, "'file' field"),
     ],

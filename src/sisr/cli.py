@@ -378,6 +378,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from sisr import __version__
+    from sisr.io import WRITE_FORMATS
 
     parser = _Parser(prog="sisr", description="Single-image super-resolution.")
     parser.add_argument("--version", action="version", version=f"sisr {__version__}")
@@ -458,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         "auto: bf16 where the CPU has it",
     )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
-    p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], default=None, help="output format")
+    p.add_argument("--format", choices=WRITE_FORMATS, default=None, help="output format")
     p.add_argument(
         "--quality",
         type=int,

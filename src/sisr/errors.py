@@ -1,4 +1,12 @@
-"""The one exception type users see: its message is printed as a one-line error."""
+"""The one exception type users see (its message is printed as a one-line error), and the one way
+sisr warns a user (a file read at less than its depth, transparency a format cannot keep)."""
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+_collecting: ContextVar[list[str] | None] = ContextVar("sisr_collected_warnings", default=None)
 
 
 class SisrError(Exception):
@@ -15,3 +23,23 @@ def closed_pipe() -> int:
 
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 141
+
+
+def warn(message: str, stacklevel: int = 2) -> None:
+    """A one-line warning for the user: into the list a :func:`collected` block in this thread (a
+    web-app job) gathers, else through Python's ``warnings`` (the CLI prints it as a line)."""
+    sink = _collecting.get()
+    if sink is None:
+        warnings.warn(message, stacklevel=stacklevel + 1)
+    elif message not in sink:
+        sink.append(message)
+
+
+@contextlib.contextmanager
+def collected(sink: list[str]) -> Iterator[list[str]]:
+    """Gather the warnings of this block (in this thread only) into ``sink``."""
+    token = _collecting.set(sink)
+    try:
+        yield sink
+    finally:
+        _collecting.reset(token)

@@ -19,9 +19,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sisr.atomic import atomic_target
-from sisr.errors import SisrError
+from sisr.errors import SisrError, warn
 
 __all__ = [
+    "IMAGE_SUFFIXES",
+    "WRITE_FORMATS",
     "ImageData",
     "read_image",
     "read_rgb",
@@ -44,6 +46,8 @@ _OUTPUT_FORMATS = {
 }
 # Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
 # (whose alpha and 16 bits PNG keeps), GIF, AVIF, HEIF... become PNG.
+# What a user may ask for (the CLI's --format, the web app's output format).
+WRITE_FORMATS = ("png", "jpg", "webp", "tiff")
 _RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt != "BMP"}
 
 
@@ -332,7 +336,7 @@ def _read_tiff16(p: Path, im) -> ImageData | None:
     except (ImportError, ValueError) as e:
         if "imagecodecs" not in str(e) and not isinstance(e, ImportError):
             raise
-        warnings.warn(f"{p}: read at 8 bits ({_first_line(e)}); pip install imagecodecs keeps its 16", stacklevel=2)
+        warn(f"{p}: read at 8 bits ({_first_line(e)}); pip install imagecodecs keeps its 16", stacklevel=2)
         return None
     if separate:
         arr = np.moveaxis(arr, 0, -1)
@@ -428,7 +432,7 @@ def write_image(
     check_size(p, data.pixels.shape[1], data.pixels.shape[0])
     if fmt == "JPEG" and data.alpha is not None and float(data.alpha.min()) < 1.0:
         # what lies under transparent pixels is arbitrary (often black): show them as on a white page
-        warnings.warn(f"{p}: JPEG has no alpha; transparent areas are flattened onto white", stacklevel=2)
+        warn(f"{p}: JPEG has no alpha; transparent areas are flattened onto white", stacklevel=2)
         a = data.alpha[:, :, None]
         data = ImageData(data.pixels * a + (1.0 - a), None, data.bits, data.mode, data.info)
 

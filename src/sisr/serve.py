@@ -5,7 +5,8 @@ One worker thread runs the jobs one at a time, so a small machine stays responsi
 CLI's decompression-bomb guard), stored under a private temporary folder with random job ids,
 and deleted after ``retention_s`` and on shutdown. Every error is ``{"error": "one line"}``
 with a 4xx status; a 5xx is a bug. A result is the file ``sisr upscale`` writes for the same
-input and options (format, alpha, 16 bits, ICC profile and EXIF kept).
+input and options (format, alpha, 16 bits, ICC profile and EXIF kept); the warnings it would print
+(a 16-bit TIFF read at 8 bits, transparency flattened for JPEG) are the job's ``warnings``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from sisr.api import upscale_file
-from sisr.errors import SisrError
+from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model
-from sisr.io import decoded_format, read_image, result_suffix
+from sisr.io import WRITE_FORMATS, check_quality, check_size, decoded_format, read_image, result_suffix, write_image
 from sisr.models import DEFAULT_MODEL, ZEROSHOT
 from sisr.precision import cores
 
@@ -43,6 +44,7 @@ __all__ = ["ServeConfig", "create_app", "serve"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 TERMINAL = ("done", "failed", "cancelled")
+BROWSER_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # results a page can show as they are
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Job:
     options: dict[str, Any]
     folder: Path
     filename: str
+    quality: int | None = None
     status: str = "queued"
     progress: float = 0.0
     error: str = ""
@@ -78,6 +81,8 @@ class Job:
     started: float = 0.0
     finished: float = 0.0
     result: Path | None = None
+    preview: Path | None = None  # what a page shows: the result, or a PNG of a TIFF result
+    warnings: list[str] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     version: int = 0  # bumped at every change, for the event stream
 
@@ -99,6 +104,9 @@ class Job:
             "scale": self.scale,
             "options": self.options,
             "filename": self.filename,
+            "format": Path(self.filename).suffix.lstrip("."),
+            "quality": self.quality,
+            "warnings": list(self.warnings),
             "seconds": round(seconds, 2),
         }
 
@@ -188,32 +196,44 @@ class JobRunner:
             job = self.jobs.get(job_id)
             if job is None or job.status != "queued":
                 continue
-            job.status, job.started = "running", time.time()
-            job.version += 1
-
-            def on_tile(done: int, total: int, job=job) -> None:
-                if job.cancel.is_set():
-                    raise Cancelled
-                job.progress = min(0.99, done / max(total, 1))
-                job.version += 1
-
-            try:
-                up = self.model(job.model, job.scale, job.options)
-                src = next(job.folder.glob("input.*"))
-                dst = job.folder / f"result{src.suffix}"
-                upscale_file(src, dst, up, overwrite=True, on_tile=on_tile)
-                if job.cancel.is_set():
-                    raise Cancelled
-                job.result, job.progress = dst, 1.0
-                self._finish(job, "done")
-            except Cancelled:
-                self._finish(job, "cancelled")
-            except SisrError as e:
-                self._finish(job, "failed", str(e).splitlines()[0])
-            except Exception as e:  # a bug: the job fails with one line, the server goes on
-                self._finish(job, "failed", f"internal error ({type(e).__name__})")
+            self._run(job)
             if job.id not in self.jobs:  # deleted while it ran
                 shutil.rmtree(job.folder, ignore_errors=True)
+
+    def _run(self, job: Job) -> None:
+        job.status, job.started = "running", time.time()
+        job.version += 1
+
+        def on_tile(done: int, total: int) -> None:
+            if job.cancel.is_set():
+                raise Cancelled
+            job.progress = min(0.99, done / max(total, 1))
+            job.version += 1
+
+        src = next(job.folder.glob("input.*"))
+        dst = job.folder / f"result{Path(job.filename).suffix}"
+        said: list[str] = []
+        status, error = "done", ""
+        try:
+            up = self.model(job.model, job.scale, job.options)
+            with collected(said):
+                upscale_file(src, dst, up, overwrite=True, on_tile=on_tile, quality=job.quality)
+                if job.cancel.is_set():
+                    raise Cancelled
+                job.preview = dst if dst.suffix in BROWSER_SUFFIXES else _preview(dst)
+            job.result, job.progress = dst, 1.0
+        except Cancelled:
+            status = "cancelled"
+        except SisrError as e:
+            status, error = "failed", str(e).splitlines()[0]
+        except Exception as e:  # a bug: the job fails with one line, the server goes on
+            status, error = "failed", f"internal error ({type(e).__name__})"
+
+        def named(text: str) -> str:  # the user's names, not the server's temporary paths
+            return text.replace(str(dst), job.filename).replace(str(src), "upload")
+
+        job.warnings = [named(w) for w in said]
+        self._finish(job, status, named(error))
 
     def _clean(self) -> None:
         while not self.stopping.wait(min(60.0, max(0.5, self.cfg.retention_s / 4))):
@@ -251,10 +271,14 @@ def _models_info() -> list[dict[str, Any]]:
     return out
 
 
-def _form_options(form, model: str) -> tuple[int, dict[str, Any]]:
+def _field(form, key: str) -> str:
+    v = form.get(key)
+    return v.strip() if isinstance(v, str) else ""
+
+
+def _form_options(form) -> tuple[int, dict[str, Any]]:
     def text(key: str) -> str:
-        v = form.get(key)
-        return v.strip() if isinstance(v, str) else ""
+        return _field(form, key)
 
     try:
         scale = int(text("scale") or 4)
@@ -272,6 +296,17 @@ def _form_options(form, model: str) -> tuple[int, dict[str, Any]]:
     if denoise is not None:
         options["denoise"] = denoise
     return scale, options
+
+
+def _form_output(form) -> tuple[str, int | None]:
+    """The output ``format`` asked for ("" keeps the upload's) and the lossy ``quality``."""
+    fmt, quality = _field(form, "format").lower(), _field(form, "quality")
+    if fmt and fmt not in WRITE_FORMATS:
+        raise ApiError(400, f"unknown format '{fmt[:20]}' (known: {', '.join(WRITE_FORMATS)})")
+    try:
+        return fmt, int(quality) if quality else None
+    except ValueError:
+        raise ApiError(400, "quality must be a whole number from 1 to 100") from None
 
 
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
@@ -346,8 +381,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         model = model.strip() if isinstance(model, str) and model.strip() else DEFAULT_MODEL
         if model not in list_models():
             raise ApiError(400, f"unknown model '{model[:60]}' (known: {', '.join(list_models())})")
-        scale, options = _form_options(form, model)
-        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "")
+        scale, options = _form_options(form)
+        fmt, quality = _form_output(form)
+        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "", quality)
         job.folder = runner.root / job.id
         job.folder.mkdir(mode=0o700)
         try:
@@ -359,12 +395,14 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                     if size > limit:
                         raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
                     fh.write(chunk)
-            await asyncio.to_thread(_check_image, raw)
+            width, height = await asyncio.to_thread(_check_image, raw)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
-            job.filename = f"{stem}_x{scale}{src.suffix}"
+            job.filename = f"{stem}_x{scale}{f'.{fmt}' if fmt else src.suffix}"
             try:
                 await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
+                check_quality(quality, Path(job.filename))
+                check_size(Path(job.filename), width * scale, height * scale)
             except SisrError as e:
                 raise ApiError(400, str(e).splitlines()[0]) from None
             runner.submit(job)
@@ -383,6 +421,14 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         if job.status != "done" or job.result is None or not job.result.exists():
             raise ApiError(409, f"job is {job.status}, no result yet")
         return FileResponse(job.result, filename=job.filename)
+
+    @app.get("/api/jobs/{job_id}/preview")
+    async def job_preview(job_id: str):
+        """The result as a page can show it: itself, or a PNG of a TIFF result."""
+        job = runner.get(job_id)
+        if job.status != "done" or job.preview is None or not job.preview.exists():
+            raise ApiError(409, f"job is {job.status}, no result yet")
+        return FileResponse(job.preview)
 
     @app.delete("/api/jobs/{job_id}")
     async def job_delete(job_id: str):
@@ -422,12 +468,20 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-def _check_image(path: Path) -> None:
+def _check_image(path: Path) -> tuple[int, int]:
+    """The upload's ``(width, height)``, or a 400 if it is not an image sisr reads."""
     try:
-        read_image(path)
+        with collected([]):  # dropped: the job reads it again, and its warnings are the job's
+            data = read_image(path)
     except SisrError as e:
         msg = str(e).splitlines()[0].replace(str(path), "upload")
         raise ApiError(400, msg) from None
+    return data.pixels.shape[1], data.pixels.shape[0]
+
+
+def _preview(result: Path) -> Path:
+    """A PNG of a result a browser cannot show (TIFF), at its bit depth, with its alpha."""
+    return write_image(result.with_name("preview.png"), read_image(result))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0, open_browser: bool = False) -> None:

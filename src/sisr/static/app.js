@@ -50,6 +50,7 @@ function pick(file) {
   state.file = file;
   $("picked").textContent = `${file.name || "pasted image"} (${Math.round(file.size / 1024)} KB)`;
   showError("");
+  onOutput();
 }
 $("file").addEventListener("change", (e) => pick(e.target.files[0]));
 const drop = $("drop");
@@ -77,12 +78,25 @@ async function submit(model, options = {}, file = state.file) {
   return id;
 }
 
+// The format the result is written in, as far as the page can tell ("" keeps the upload's).
+function outputFormat() {
+  const f = $("format").value, type = state.file?.type || "";
+  return f || { "image/jpeg": "jpg", "image/webp": "webp" }[type] || "";
+}
+function onOutput() { $("quality").disabled = !["jpg", "webp"].includes(outputFormat()); }
+$("format").addEventListener("change", onOutput);
+
+function outputOptions() {
+  return { format: $("format").value, quality: $("quality").disabled ? "" : $("quality").value };
+}
+
 function userOptions(m) {
   return {
     ensemble: m.ensemble && $("ensemble").checked ? "1" : "",
     precision: $("precision").value,
     tile: m.tiling ? $("tile").value : "",
     denoise: m.denoise ? $("denoise").value : "",
+    ...outputOptions(),
   };
 }
 
@@ -116,7 +130,7 @@ function renderJob(job) {
     li.dataset.id = job.id;
     li.tabIndex = 0;
     li.innerHTML = `<div><strong class="name"></strong> <span class="state"></span></div><progress max="1" value="0"></progress>` +
-      `<button type="button" class="cancel">Cancel</button>`;
+      `<ul class="warnings"></ul><button type="button" class="cancel">Cancel</button>`;
     li.querySelector(".cancel").addEventListener("click", async (e) => {
       e.stopPropagation();
       try { await api(`/api/jobs/${job.id}`, { method: "DELETE" }); job.status = "cancelled"; renderJob(job); } catch (err) { showError(err.message); }
@@ -128,6 +142,8 @@ function renderJob(job) {
   st.textContent = job.status === "failed" ? `failed: ${job.error}` : `${job.status}${eta(job)}${job.status === "done" ? `, ${job.seconds} s` : ""}`;
   st.classList.toggle("failed", job.status === "failed");
   li.querySelector("progress").value = job.status === "done" ? 1 : job.progress || 0;
+  const warned = li.querySelector(".warnings");
+  warned.replaceChildren(...(job.warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: `warning: ${w}` })));
   li.querySelector(".cancel").hidden = !["queued", "running"].includes(job.status);
   const done = [...state.jobs.values()].filter((j) => j.status === "done").map((j) => j.id);
   $("zip").hidden = done.length < 2;
@@ -140,7 +156,7 @@ $("go").addEventListener("click", async () => {
   const m = currentModel();
   try {
     const after = await submit(m.name, userOptions(m));
-    const before = m.name === "bicubic" ? after : await submit("bicubic");
+    const before = m.name === "bicubic" ? after : await submit("bicubic", outputOptions());
     state.groups.push({ kind: "slider", before, after });
     state.current = state.groups.length - 1;
     refreshView();
@@ -192,6 +208,7 @@ async function cropped(file, text) {
 
 // ---- viewing ------------------------------------------------------------------------------------
 const resultUrl = (id) => `/api/jobs/${id}/result`;
+const previewUrl = (id) => `/api/jobs/${id}/preview`; // the result, or a PNG of one a browser cannot show
 
 function refreshView() {
   const g = state.groups[state.current];
@@ -206,8 +223,8 @@ function refreshView() {
     $("after-tag").textContent = after.model;
     $("before-tag").textContent = before.model;
     $("slider").hidden = false;
-    loadInto($("before"), resultUrl(g.before));
-    loadInto($("after"), resultUrl(g.after), () => fit([$("slider")]));
+    loadInto($("before"), previewUrl(g.before));
+    loadInto($("after"), previewUrl(g.after), () => fit([$("slider")]));
     $("download").hidden = false;
     $("download").href = resultUrl(g.after);
     $("download").setAttribute("download", after.filename || "result.png");
@@ -227,7 +244,7 @@ function refreshView() {
       stage.innerHTML = `<img alt="${j.model} result" draggable="false"><span class="tag left">${j.model}: ${j.seconds} s</span>`;
       grid.append(stage);
       attachPanZoom(stage);
-      loadInto(stage.querySelector("img"), resultUrl(id), () => fit([...grid.querySelectorAll(".stage")]));
+      loadInto(stage.querySelector("img"), previewUrl(id), () => fit([...grid.querySelectorAll(".stage")]));
     }
   }
 }
@@ -317,4 +334,5 @@ function setDivider(pct) {
   });
 })();
 
+onOutput();
 loadModels().catch((e) => showError(`cannot load the model list: ${e.message}`));
