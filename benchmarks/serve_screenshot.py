@@ -41,6 +41,7 @@ def main() -> None:
         page.click("#go")
         page.wait_for_selector("#download:not([hidden])", timeout=120_000)
         page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+        page.evaluate("document.getElementById('controls').scrollTop = 0")  # the settings from the top
         page.wait_for_timeout(300)
         page.screenshot(path=args.output)
         browser.close()
