@@ -122,7 +122,8 @@ def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, phot
         page.click("#download")
     assert dl.value.suggested_filename == "scan_x2.tif"
     # JPEG at quality 60 from a half-transparent PNG: the job says what JPEG did to the transparency
-    rgba = np.dstack([photo[60:100, 200:248], np.where(np.arange(48) < 24, 255, 0).astype(np.uint8)[None].repeat(40, 0)])
+    alpha = np.where(np.arange(48) < 24, 255, 0).astype(np.uint8)[None].repeat(40, 0)
+    rgba = np.dstack([photo[60:100, 200:248], alpha])
     png = tmp_path / "half.png"
     Image.fromarray(rgba, "RGBA").save(png)
     page.set_input_files("#file", str(png))
@@ -135,3 +136,44 @@ def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, phot
     assert "half_x2.jpg" in page.inner_text("#jobs .warnings li")
     page.wait_for_function("document.getElementById('download').getAttribute('download') === 'half_x2.jpg'")
     page.select_option("#format", "")
+
+
+def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, tmp_path):
+    import io
+    import zipfile
+    from urllib.request import urlopen
+
+    page, url, _ = browser_page
+    files = []
+    for i, (h, w) in enumerate([(20, 24), (16, 28), (24, 16)]):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(photo[i * 30 : i * 30 + h, 100 : 100 + w]).save(p)
+        files.append(p)
+    page.select_option("#format", "")
+    page.set_input_files("#file", [str(f) for f in files])
+    assert page.inner_text("#picked").startswith("3 images")
+    page.select_option("#model", "rrgan-x4")
+    page.select_option("#scale", "2")
+    before = page.locator("#jobs > li").count()
+    page.click("#go")
+    page.wait_for_function(
+        f"document.querySelectorAll('#jobs > li').length === {before + 6} && "
+        "[...document.querySelectorAll('#jobs > li .state')].every(s => s.textContent.startsWith('done'))",
+        timeout=120_000,
+    )
+    # the first image is on view; its jobs are marked; another image's job brings that one up
+    page.wait_for_function("document.getElementById('after').naturalWidth === 48")
+    assert page.inner_text("#view-title").startswith("img0.png: rrgan-x4 x2")
+    page.locator("#jobs > li", has_text="img2.png").first.click()
+    page.wait_for_function("document.getElementById('after').naturalWidth === 32")
+    assert page.inner_text("#view-title").startswith("img2.png")
+    assert page.locator("#jobs > li.current").count() == 2
+    assert page.get_attribute("#download", "download") == "img2_x2.png"
+    # the zip holds the results asked for, not the bicubic references of the slider
+    href = page.get_attribute("#zip", "href")
+    names = zipfile.ZipFile(io.BytesIO(urlopen(url + href).read())).namelist()
+    assert {"rrgan-x4/img0_x2.png", "rrgan-x4/img1_x2.png", "rrgan-x4/img2_x2.png"} <= set(names)
+    assert not any(n.startswith("bicubic/img") for n in names)
+    # compare mode wants one image
+    page.click("#compare")
+    page.wait_for_function("document.getElementById('error').textContent.includes('one image')")

@@ -3,6 +3,7 @@
 import io
 import time
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -60,8 +61,14 @@ def test_job_lifecycle_result_events_and_zip(client):
     assert s["status"] == "done" and s["progress"] == 1.0 and s["filename"] == "a b_x3.png"
     res = client.get(f"/api/jobs/{job_id}/result")
     assert res.status_code == 200 and Image.open(io.BytesIO(res.content)).size == (60, 72)
-    z = client.get(f"/api/results.zip?ids={job_id}")
+    again = client.post(
+        "/api/jobs", files={"file": ("a b.png", png_bytes(), "image/png")}, data={"model": "bicubic", "scale": "3"}
+    ).json()["id"]
+    wait(client, again)
+    z = client.get(f"/api/results.zip?ids={job_id},{again}")
     assert z.status_code == 200 and z.content[:2] == b"PK"
+    names = zipfile.ZipFile(io.BytesIO(z.content)).namelist()
+    assert names == ["bicubic/a b_x3.png", "bicubic/a b_x3 (2).png"]  # the same image twice: both kept
     assert client.delete(f"/api/jobs/{job_id}").status_code == 200
     assert client.get(f"/api/jobs/{job_id}").status_code == 404
 

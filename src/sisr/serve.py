@@ -460,8 +460,14 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             raise ApiError(409, "none of these jobs has a result")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            names: set[str] = set()
             for j in done:
-                zf.write(j.result, f"{j.model}/{j.filename}")
+                name, n = f"{j.model}/{j.filename}", 1
+                while name in names:  # the same image and model twice: "cat_x4 (2).png", as a browser saves it
+                    n += 1
+                    name = f"{j.model}/{Path(j.filename).stem} ({n}){Path(j.filename).suffix}"
+                names.add(name)
+                zf.write(j.result, name)
         headers = {"Content-Disposition": 'attachment; filename="sisr-results.zip"'}
         return Response(buf.getvalue(), media_type="application/zip", headers=headers)
 

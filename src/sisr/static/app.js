@@ -2,16 +2,22 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { file: null, models: [], jobs: new Map(), groups: [], current: null, view: { z: 1, x: 0, y: 0 } };
+const state = { files: [], models: [], jobs: new Map(), groups: [], current: null, view: { z: 1, x: 0, y: 0 } };
 
 function showError(text) { $("error").textContent = text || ""; }
 
 async function api(path, options) {
   const r = await fetch(path, options);
   const body = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
-  if (!r.ok) throw new Error((body && body.error) || `${r.status} ${r.statusText}`);
+  if (!r.ok) {
+    const err = new Error((body && body.error) || `${r.status} ${r.statusText}`);
+    err.status = r.status;
+    err.retryAfter = Number(r.headers.get("retry-after")) || 2;
+    throw err;
+  }
   return body;
 }
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 // ---- models -------------------------------------------------------------------------------------
 async function loadModels() {
@@ -45,33 +51,48 @@ function onModel() {
 $("denoise").addEventListener("input", () => { $("denoise-value").textContent = Number($("denoise").value).toFixed(2); });
 
 // ---- input --------------------------------------------------------------------------------------
-function pick(file) {
-  if (!file) return;
-  state.file = file;
-  $("picked").textContent = `${file.name || "pasted image"} (${Math.round(file.size / 1024)} KB)`;
+function pick(files) {
+  files = [...files].filter(Boolean);
+  if (!files.length) return;
+  state.files = files;
+  const kb = Math.round(files.reduce((n, f) => n + f.size, 0) / 1024);
+  $("picked").textContent = files.length === 1 ? `${files[0].name || "pasted image"} (${kb} KB)` : `${files.length} images (${kb} KB)`;
   showError("");
   onOutput();
 }
-$("file").addEventListener("change", (e) => pick(e.target.files[0]));
+$("file").addEventListener("change", (e) => pick(e.target.files));
 const drop = $("drop");
 drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("file").click(); } });
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); pick(e.dataTransfer.files[0]); });
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); pick(e.dataTransfer.files); });
 document.addEventListener("paste", (e) => {
   const item = [...(e.clipboardData?.items || [])].find((i) => i.type.startsWith("image/"));
-  if (item) pick(item.getAsFile());
+  if (item) pick([item.getAsFile()]);
 });
 
 // ---- jobs ---------------------------------------------------------------------------------------
-async function submit(model, options = {}, file = state.file) {
+// One job; a full queue (429) is waited out, so that a folder's worth of images goes in as room frees.
+async function submit(model, options, file, reference = false) {
   const fd = new FormData();
   fd.append("file", file, file.name || "pasted.png");
   fd.append("model", model);
   fd.append("scale", $("scale").value);
   for (const [k, v] of Object.entries(options)) if (v !== "" && v !== false && v != null) fd.append(k, v);
-  const { id } = await api("/api/jobs", { method: "POST", body: fd });
-  const job = { id, model, status: "queued", progress: 0, eta_s: null, seconds: 0, error: "" };
+  let id;
+  for (;;) {
+    try {
+      ({ id } = await api("/api/jobs", { method: "POST", body: fd }));
+      break;
+    } catch (err) {
+      if (err.status !== 429) throw err;
+      showError(`${err.message}; waiting`);
+      await sleep(err.retryAfter * 1000);
+      showError("");
+    }
+  }
+  const name = file.name || "pasted.png";
+  const job = { id, model, name, reference, status: "queued", progress: 0, eta_s: null, seconds: 0, error: "" };
   state.jobs.set(id, job);
   renderJob(job);
   follow(id);
@@ -80,8 +101,10 @@ async function submit(model, options = {}, file = state.file) {
 
 // The format the result is written in, as far as the page can tell ("" keeps the upload's).
 function outputFormat() {
-  const f = $("format").value, type = state.file?.type || "";
-  return f || { "image/jpeg": "jpg", "image/webp": "webp" }[type] || "";
+  const f = $("format").value;
+  if (f) return f;
+  const kinds = new Set(state.files.map((file) => ({ "image/jpeg": "jpg", "image/webp": "webp" })[file.type] || ""));
+  return kinds.size === 1 ? [...kinds][0] : ""; // a quality for some files and not others would be refused
 }
 function onOutput() { $("quality").disabled = !["jpg", "webp"].includes(outputFormat()); }
 $("format").addEventListener("change", onOutput);
@@ -129,8 +152,11 @@ function renderJob(job) {
     li = document.createElement("li");
     li.dataset.id = job.id;
     li.tabIndex = 0;
-    li.innerHTML = `<div><strong class="name"></strong> <span class="state"></span></div><progress max="1" value="0"></progress>` +
-      `<ul class="warnings"></ul><button type="button" class="cancel">Cancel</button>`;
+    li.innerHTML = `<div><strong class="name"></strong> <span class="file"></span> <span class="state"></span></div>` +
+      `<progress max="1" value="0"></progress><ul class="warnings"></ul><button type="button" class="cancel">Cancel</button>`;
+    const show = () => { if (job.group != null) { state.current = job.group; refreshView(); } };
+    li.addEventListener("click", show);
+    li.addEventListener("keydown", (e) => { if (e.target === li && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); show(); } });
     li.querySelector(".cancel").addEventListener("click", async (e) => {
       e.stopPropagation();
       try { await api(`/api/jobs/${job.id}`, { method: "DELETE" }); job.status = "cancelled"; renderJob(job); } catch (err) { showError(err.message); }
@@ -138,6 +164,7 @@ function renderJob(job) {
     $("jobs").prepend(li);
   }
   li.querySelector(".name").textContent = job.model;
+  li.querySelector(".file").textContent = job.name;
   const st = li.querySelector(".state");
   st.textContent = job.status === "failed" ? `failed: ${job.error}` : `${job.status}${eta(job)}${job.status === "done" ? `, ${job.seconds} s` : ""}`;
   st.classList.toggle("failed", job.status === "failed");
@@ -145,47 +172,56 @@ function renderJob(job) {
   const warned = li.querySelector(".warnings");
   warned.replaceChildren(...(job.warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: `warning: ${w}` })));
   li.querySelector(".cancel").hidden = !["queued", "running"].includes(job.status);
-  const done = [...state.jobs.values()].filter((j) => j.status === "done").map((j) => j.id);
+  // the results asked for, not the bicubic references of the slider
+  const done = [...state.jobs.values()].filter((j) => j.status === "done" && !j.reference).map((j) => j.id);
   $("zip").hidden = done.length < 2;
   $("zip").href = `/api/results.zip?ids=${done.join(",")}`;
 }
 
+function addGroup(group) {
+  state.groups.push(group);
+  const index = state.groups.length - 1;
+  for (const id of group.kind === "slider" ? [group.before, group.after] : group.ids) state.jobs.get(id).group = index;
+  return index;
+}
+
 $("go").addEventListener("click", async () => {
   showError("");
-  if (!state.file) return showError("choose an image first");
+  if (!state.files.length) return showError("choose an image first");
   const m = currentModel();
+  let first = true;
   try {
-    const after = await submit(m.name, userOptions(m));
-    const before = m.name === "bicubic" ? after : await submit("bicubic", outputOptions());
-    state.groups.push({ kind: "slider", before, after });
-    state.current = state.groups.length - 1;
-    refreshView();
+    for (const file of state.files) { // each image: the model's result against bicubic
+      const after = await submit(m.name, userOptions(m), file);
+      const before = m.name === "bicubic" ? after : await submit("bicubic", outputOptions(), file, true);
+      const index = addGroup({ kind: "slider", before, after });
+      if (first) { state.current = index; refreshView(); first = false; }
+    }
   } catch (err) { showError(err.message); }
 });
 
 $("compare").addEventListener("click", async () => {
   showError("");
-  if (!state.file) return showError("choose an image first");
+  if (!state.files.length) return showError("choose an image first");
+  if (state.files.length > 1) return showError("compare mode takes one image: choose one");
   const names = [...document.querySelectorAll("#compare-models input:checked")].map((i) => i.value);
   if (names.length < 2 || names.length > 4) return showError("pick 2 to 4 models to compare");
   try {
-    const file = $("crop").value.trim() ? await cropped(state.file, $("crop").value) : state.file;
+    const file = $("crop").value.trim() ? await cropped(state.files[0], $("crop").value) : state.files[0];
     const ids = [];
     for (const n of names) {
       const m = state.models.find((x) => x.name === n);
       if (!m.scales.includes(Number($("scale").value))) throw new Error(`${n} does not upscale x${$("scale").value}`);
       ids.push(await submit(n, userOptions(m), file));
     }
-    state.groups.push({ kind: "grid", ids });
-    state.current = state.groups.length - 1;
+    state.current = addGroup({ kind: "grid", ids });
     refreshView();
   } catch (err) { showError(err.message); }
 });
 
 $("as-slider").addEventListener("click", () => {
   const g = state.groups[state.current];
-  state.groups.push({ kind: "slider", before: g.ids[0], after: g.ids[1] });
-  state.current = state.groups.length - 1;
+  state.current = addGroup({ kind: "slider", before: g.ids[0], after: g.ids[1] });
   refreshView();
 });
 
@@ -213,13 +249,14 @@ const previewUrl = (id) => `/api/jobs/${id}/preview`; // the result, or a PNG of
 function refreshView() {
   const g = state.groups[state.current];
   if (!g) return;
+  for (const li of document.querySelectorAll("#jobs > li")) li.classList.toggle("current", state.jobs.get(li.dataset.id)?.group === state.current);
   const ready = (id) => state.jobs.get(id)?.status === "done";
   $("as-slider").hidden = !(g.kind === "grid" && g.ids.length === 2 && g.ids.every(ready));
   if (g.kind === "slider") {
     $("grid").hidden = true;
     if (!ready(g.before) || !ready(g.after)) return;
     const after = state.jobs.get(g.after), before = state.jobs.get(g.before);
-    $("view-title").textContent = `${after.model} x${after.scale}: ${after.seconds} s`;
+    $("view-title").textContent = `${after.name}: ${after.model} x${after.scale}, ${after.seconds} s`;
     $("after-tag").textContent = after.model;
     $("before-tag").textContent = before.model;
     $("slider").hidden = false;
