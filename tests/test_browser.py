@@ -177,3 +177,28 @@ def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, 
     # compare mode wants one image
     page.click("#compare")
     page.wait_for_function("document.getElementById('error').textContent.includes('one image')")
+
+
+def test_more_images_than_the_queue_holds_go_in_as_it_frees(photo, tmp_path):
+    from sisr.serve import ServeConfig
+
+    files = []
+    for i in range(3):
+        p = tmp_path / f"q{i}.png"
+        Image.fromarray(photo[i * 20 : i * 20 + 16, :16]).save(p)
+        files.append(str(p))
+    with live_server(ServeConfig(max_queue=2)) as (url, _), playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#model option[value='rrgan-x4']", state="attached")
+        page.set_input_files("#file", files)
+        page.select_option("#scale", "2")
+        page.click("#go")  # 6 jobs into a queue of 2: the page waits out each 429
+        page.wait_for_function(
+            "document.querySelectorAll('#jobs > li').length === 6 && "
+            "[...document.querySelectorAll('#jobs > li .state')].every(s => s.textContent.startsWith('done'))",
+            timeout=120_000,
+        )
+        assert page.inner_text("#error") == ""
+        browser.close()
