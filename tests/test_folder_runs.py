@@ -98,3 +98,25 @@ def test_width_height_and_scale_1(tmp_path, photo):
     assert main(["upscale", str(src), "-o", str(tmp_path / "r.png"), "--scale", "1", "--quiet"]) == 0
     assert Image.open(tmp_path / "r.png").size == (80, 60)
     assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), "--width", "0", "--quiet"]) == 2
+
+
+def test_the_python_api_runs_a_folder_as_the_cli_does(tree, reference, tmp_path):
+    import sisr
+
+    out = tmp_path / "out"
+    first = sisr.upscale_folder(tree / "a", out, "rrgan-x4", 2)  # half the tree, then all of it, resumed
+    assert len(first) == 12 and not any(o.error for o in first)
+    (tree / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    try:
+        got = sisr.upscale_folder([tree / "a", tree / "b"], out, "rrgan-x4", 2, skip_existing=True)
+    finally:
+        (tree / "b" / "broken.png").unlink()
+    assert len(got) == 13  # the 12 of a/ exist already; the broken file fails and the run goes on
+    bad = [o for o in got if o.error]
+    assert len(bad) == 1 and bad[0].src.name == "broken.png" and "\n" not in bad[0].error
+    written = {str(p.relative_to(out)): np.asarray(Image.open(p)) for p in sorted(out.rglob("*.png"))}
+    ref = outputs(reference)
+    # the layout is that of each input folder: a/'s images at the top, b/'s under c/
+    assert {k.split("/")[-1] for k in written} == {k.split("/")[-1] for k in ref}
+    assert all(np.array_equal(written[k], ref[f"a/{k}"]) for k in written if "/" not in k)
+    assert all(np.array_equal(written[k], ref[f"b/{k}"]) for k in written if k.startswith("c/"))

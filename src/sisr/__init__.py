@@ -10,11 +10,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "list_models", "load_model", "psnr", "ssim", "upscale", "upscale_file"]
+__all__ = ["__version__", "list_models", "load_model", "psnr", "ssim", "upscale", "upscale_file", "upscale_folder"]
 
 _LAZY = {
     "upscale": "sisr.api",
     "upscale_file": "sisr.api",
+    "upscale_folder": "sisr.api",
     "load_model": "sisr.infer",
     "list_models": "sisr.infer",
     "psnr": "sisr.metrics",

@@ -1,8 +1,11 @@
-"""The high-level Python API: upscale an array, a PIL image or a file."""
+"""The high-level Python API: upscale an array, a PIL image, a file, or files and folders in a batch
+(resumable, sharded under torchrun)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +13,31 @@ import numpy as np
 
 from sisr.errors import SisrError
 from sisr.infer import load_model
-from sisr.io import ImageData, check_quality, check_size, from_pil, read_image, to_float, write_image
+from sisr.io import (
+    IMAGE_SUFFIXES,
+    ImageData,
+    check_quality,
+    check_size,
+    from_pil,
+    read_image,
+    result_suffix_of,
+    to_float,
+    write_image,
+)
 from sisr.metrics import gray_of
 from sisr.resize import imresize
 
-__all__ = ["upscale", "upscale_data", "upscale_file"]
+__all__ = [
+    "Batch",
+    "Outcome",
+    "load_upscaler",
+    "plan_batch",
+    "upscale",
+    "upscale_batch",
+    "upscale_data",
+    "upscale_file",
+    "upscale_folder",
+]
 
 
 def upscale(image: Any, model: str | None = None, scale: int | None = None, **options: Any) -> np.ndarray:
@@ -115,3 +138,150 @@ def upscale_data(data, up, on_tile=None):
     if data.alpha is not None:
         alpha = np.clip(imresize(data.alpha.astype(np.float64), float(up.scale)), 0, 1).astype(np.float32)
     return ImageData(pixels=out.astype(np.float32), alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
+
+
+def load_upscaler(model: str | None = None, scale: int | None = None, **options: Any):
+    """:func:`sisr.infer.load_model`, where ``scale=1`` means restoration at the input's size: the
+    model's smallest scale, then back (with ``restore=True`` in :func:`upscale_file`)."""
+    up = load_model(model, scale=None if scale == 1 else scale, **options)
+    if scale == 1:
+        up.scale = min(up.scales)
+    return up
+
+
+def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """``(file, its path relative to the output folder)`` for each input: a folder is walked
+    recursively and its subfolder layout kept; files and glob matches go to the top."""
+    import glob
+
+    found: list[tuple[Path, Path]] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found += [(f, f.relative_to(p)) for f in files if not any(part.startswith(".") for part in f.parts)]
+        elif not p.exists() and any(ch in str(item) for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(item), recursive=True))
+            if not matches:
+                raise SisrError(f"{item}: no file matches")
+            found += [(m, Path(m.name)) for m in matches if m.is_file()]
+        else:
+            found.append((p, Path(p.name)))
+    if not found:
+        raise SisrError("no input images")
+    return found
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a batch run does: this process's ``(input, output)`` pairs still to write."""
+
+    jobs: list[tuple[Path, Path]]
+    single: bool  # one input to the file ``output`` names: its error is raised, not reported
+    total: int  # inputs in all, before sharding
+    share: int  # this process's share, before skipping
+    skipped: int = 0  # outputs that exist already (skip_existing)
+    rank: int = 0
+    world: int = 1
+
+
+def plan_batch(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    tag: str,
+    *,
+    fmt: str | None = None,
+    quality: int | None = None,
+    skip_existing: bool = False,
+) -> Batch:
+    """Name each input's result (``<stem>_<tag>.<suffix>`` under the ``output`` folder, subfolders
+    kept; or ``output`` itself for one input and a file name), take this process's share under
+    torchrun (``RANK`` of ``WORLD_SIZE``: every WORLD_SIZE-th image) and, with ``skip_existing``,
+    leave out the results already written (and the temporary files of an interrupted run).
+    Refuses, before any image, two inputs with one output and a ``quality`` a format cannot use."""
+    found = expand_inputs(inputs)
+    out = Path(output)
+    single = len(found) == 1 and not out.is_dir() and out.suffix != ""
+    if single:
+        targets = [out.with_suffix(f".{fmt}") if fmt else out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise SisrError(f"{out}: several inputs need an output folder, not a file")
+        targets = [out / rel.parent / f"{rel.stem}_{tag}{result_suffix_of(rel, fmt)}" for _, rel in found]
+        seen: dict[Path, Path] = {}
+        for (src, _), dst in zip(found, targets):
+            if dst in seen:
+                raise SisrError(f"{seen[dst]} and {src} would both be written to {dst}; rename one of them")
+            seen[dst] = src
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    jobs = list(zip((src for src, _ in found), targets))[rank::world]
+    share = len(jobs)
+    if skip_existing:
+        for _, dst in jobs:
+            for stale in dst.parent.glob(f".{dst.name}.*.part"):
+                stale.unlink(missing_ok=True)
+        jobs = [(src, dst) for src, dst in jobs if not dst.exists()]
+    for _, dst in jobs:
+        check_quality(quality, dst)
+    return Batch(jobs, single, len(found), share, share - len(jobs), rank, world)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    src: Path
+    dst: Path
+    error: str = ""  # one line; empty: written
+
+
+def upscale_batch(
+    batch: Batch,
+    up,
+    *,
+    overwrite: bool = False,
+    size: tuple[int | None, int | None] | None = None,
+    restore: bool = False,
+    quality: int | None = None,
+    on_tile: Callable[[Path, int, int], None] | None = None,
+) -> Iterator[Outcome]:
+    """Upscale each job of ``batch`` with a loaded Upscaler, yielding as each is written. A failed
+    image is an :class:`Outcome` with its one-line error and the batch goes on (a single input's
+    error is raised); ``on_tile(src, done, total)`` follows the tiles of each image."""
+    for src, dst in batch.jobs:
+        tiles = None if on_tile is None else (lambda done, total, src=src: on_tile(src, done, total))
+        try:
+            upscale_file(src, dst, up, overwrite=overwrite, on_tile=tiles, size=size, restore=restore, quality=quality)
+            yield Outcome(src, dst)
+        except SisrError as e:
+            if batch.single:
+                raise
+            yield Outcome(src, dst, str(e).splitlines()[0])
+        except (RuntimeError, ValueError, MemoryError) as e:
+            if batch.single:
+                raise
+            # A bug should not cost the rest of a batch: one line for it, and on.
+            yield Outcome(src, dst, f"{src}: unexpected {type(e).__name__}: {(str(e).splitlines() or [''])[0]}")
+
+
+def upscale_folder(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    model: str | None = None,
+    scale: int | None = None,
+    *,
+    fmt: str | None = None,
+    quality: int | None = None,
+    skip_existing: bool = False,
+    overwrite: bool = False,
+    size: tuple[int | None, int | None] | None = None,
+    **options: Any,
+) -> list[Outcome]:
+    """``sisr upscale INPUTS -o OUTPUT`` from Python: files, folders (walked, layout kept) or glob
+    patterns into the ``output`` folder; ``skip_existing`` resumes an interrupted run; under torchrun
+    each process takes its share. ``scale=1`` restores at the input size; ``options`` as
+    :func:`upscale`. Returns one :class:`Outcome` per image (check ``error``)."""
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    up = load_upscaler(model, scale, **options)
+    tag = "x1" if scale == 1 else f"x{up.scale}"
+    batch = plan_batch(items, output, tag, fmt=fmt, quality=quality, skip_existing=skip_existing)
+    kw = dict(overwrite=overwrite, size=size, restore=scale == 1, quality=quality)
+    return list(upscale_batch(batch, up, **kw))

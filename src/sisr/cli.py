@@ -103,41 +103,6 @@ def _merge_reports(paths: list[str]) -> dict:
     return merged
 
 
-def _expand_inputs(items: list[str]) -> list[tuple[Path, Path]]:
-    """``(file, its path relative to the output folder)`` for each input: a folder is walked
-    recursively and its subfolder layout kept; files and glob matches go to the top."""
-    import glob
-
-    from sisr.io import IMAGE_SUFFIXES
-
-    found: list[tuple[Path, Path]] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            found += [(f, f.relative_to(p)) for f in files if not any(part.startswith(".") for part in f.parts)]
-        elif not p.exists() and any(ch in item for ch in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
-            if not matches:
-                raise SisrError(f"{item}: no file matches")
-            found += [(m, Path(m.name)) for m in matches if m.is_file()]
-        else:
-            found.append((p, Path(p.name)))
-    if not found:
-        raise SisrError("no input images")
-    return found
-
-
-def _shard(items: list, what: str) -> list:
-    """This process's share under torchrun (``RANK`` of ``WORLD_SIZE``): every WORLD_SIZE-th item."""
-    import os
-
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    if world > 1:
-        print(f"sisr: rank {rank} of {world}: {len(items[rank::world])} of {len(items)} {what}", file=sys.stderr)
-    return items[rank::world]
-
-
 def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | None:
     if args.width is None and args.height is None:
         return None
@@ -146,13 +111,6 @@ def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | No
         if v is not None and v < 1:
             raise SisrError(f"--{name} must be a positive number of pixels")
     return args.width, args.height
-
-
-def _result_suffix_of(src: Path, fmt: str | None) -> str:
-    """The output suffix for ``src``: ``--format``'s, else as :func:`sisr.io.result_suffix_of`."""
-    from sisr.io import result_suffix_of
-
-    return f".{fmt}" if fmt else result_suffix_of(src)
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
@@ -168,7 +126,8 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
     import tempfile
     import warnings
 
-    from sisr.io import decoded_format, result_suffix
+    from sisr.api import expand_inputs
+    from sisr.io import decoded_format, result_suffix, result_suffix_of
 
     if "-" in args.inputs and len(args.inputs) > 1:
         raise SisrError("'-' (stdin) must be the only input")
@@ -194,11 +153,11 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
             src = piped.rename(piped.with_suffix(result_suffix(fmt)))  # the suffix its result takes
             names[str(src)] = "stdin"
         else:
-            found = _expand_inputs(args.inputs)
+            found = expand_inputs(args.inputs)
             if len(found) > 1:
                 raise SisrError(f"{len(found)} inputs cannot all be written to '-' (stdout); give -o FOLDER")
             src = found[0][0]
-        dst = Path(tmp) / f"stdout{_result_suffix_of(src, args.format)}" if to_stdout else Path(args.output)
+        dst = Path(tmp) / f"stdout{result_suffix_of(src, args.format)}" if to_stdout else Path(args.output)
         if to_stdout:
             names[str(dst)] = "stdout"
         sub = argparse.Namespace(**{**vars(args), "inputs": [str(src)], "output": str(dst)})
@@ -238,17 +197,15 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     """``sisr upscale`` on files and folders; ``report``: where each result's line goes (stdout)."""
     from tqdm import tqdm
 
-    from sisr.api import upscale_file
+    from sisr.api import load_upscaler, plan_batch, upscale_batch
     from sisr.config import parse_overrides
-    from sisr.infer import load_model
-    from sisr.io import check_quality, set_pixel_limit
+    from sisr.io import set_pixel_limit
 
     if args.max_pixels is not None:
         set_pixel_limit(args.max_pixels)
-    restore = args.scale == 1  # restoration only: the model's smallest scale, then back to the input size
-    up = load_model(
+    up = load_upscaler(
         args.model,
-        scale=None if restore else args.scale,
+        args.scale,
         tile=args.tile,
         overlap=args.tile_overlap,
         ensemble=args.ensemble,
@@ -259,81 +216,49 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
         progress=not args.quiet,
         denoise=args.denoise,
     )
-    if restore:
-        up.scale = min(up.scales)
+    restore = args.scale == 1
     size = _target_size(args)
-    inputs = _expand_inputs(args.inputs)
-    out = Path(args.output)
-    single = len(inputs) == 1 and not out.is_dir() and out.suffix != ""
     tag = "x1" if restore else f"x{up.scale}"
-    if single:
-        targets = [out.with_suffix(f".{args.format}") if args.format else out]
-    else:
-        if out.exists() and not out.is_dir():
-            raise SisrError(f"{out}: several inputs need an output folder, not a file")
-
-        targets = [out / rel.parent / f"{rel.stem}_{tag}{_result_suffix_of(rel, args.format)}" for _, rel in inputs]
-        seen: dict[Path, Path] = {}
-        for (src, _), dst in zip(inputs, targets):
-            if dst in seen:
-                raise SisrError(f"{seen[dst]} and {src} would both be written to {dst}; rename one of them")
-            seen[dst] = src
-    jobs = _shard(list(zip((src for src, _ in inputs), targets)), "images")
-    if args.skip_existing:
-        for _, dst in jobs:  # temporary files of an interrupted run
-            for stale in dst.parent.glob(f".{dst.name}.*.part"):
-                stale.unlink(missing_ok=True)
-        todo = [(src, dst) for src, dst in jobs if not dst.exists()]
-        if len(todo) < len(jobs):
-            print(f"sisr: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already (skipped)", file=sys.stderr)
-        jobs = todo
-    for _, dst in jobs:  # before any image: refuse a quality that an output's format has no use for
-        check_quality(args.quality, dst)
+    batch = plan_batch(
+        args.inputs, args.output, tag, fmt=args.format, quality=args.quality, skip_existing=args.skip_existing
+    )
+    if batch.world > 1:
+        print(f"sisr: rank {batch.rank} of {batch.world}: {batch.share} of {batch.total} images", file=sys.stderr)
+    if batch.skipped:
+        print(f"sisr: {batch.skipped} of {batch.share} outputs exist already (skipped)", file=sys.stderr)
     note = " (bicubic interpolation)" if up.name == "bicubic" else ""
+    show = not args.quiet and len(batch.jobs) > 1
+    bar = tqdm(total=len(batch.jobs), unit="img", disable=not show, file=sys.stderr, leave=False, dynamic_ncols=True)
+    tiles: dict[Path, tqdm] = {}  # a tile bar appears only for images cut into several tiles
+
+    def on_tile(src: Path, done: int, total: int) -> None:
+        if total > 1 and not args.quiet and up.descriptor.tiling:  # zero-shot shows its own bar
+            if src not in tiles:
+                tiles[src] = tqdm(total=total, unit="tile", file=sys.stderr, leave=False, desc=src.name)
+            tiles[src].update(done - tiles[src].n)
+
+    if batch.jobs:
+        bar.set_postfix_str(batch.jobs[0][0].name, refresh=True)
     failed = 0
-    show = not args.quiet and len(jobs) > 1
-    bar = tqdm(total=len(jobs), unit="img", disable=not show, file=sys.stderr, leave=False, dynamic_ncols=True)
-    for src, dst in jobs:
-        tiles: list = []  # a tile bar appears only for images cut into several tiles
-        bar.set_postfix_str(src.name, refresh=True)
-
-        def on_tile(done: int, total: int, tiles=tiles, name=src.name) -> None:
-            if total > 1 and not args.quiet and up.descriptor.tiling:  # zero-shot shows its own bar
-                if not tiles:
-                    tiles.append(tqdm(total=total, unit="tile", file=sys.stderr, leave=False, desc=name))
-                tiles[0].update(done - tiles[0].n)
-
-        try:
-            upscale_file(
-                src,
-                dst,
-                up,
-                overwrite=args.overwrite,
-                on_tile=on_tile,
-                size=size,
-                restore=restore,
-                quality=args.quality,
-            )
-            bar.write(f"{src} -> {dst} ({up.name}, {tag}){note}", file=report or sys.stdout)
-        except SisrError as e:
-            if single:
-                raise
-            bar.write(f"sisr: error: {e}", file=sys.stderr)
-            failed += 1
-        except (RuntimeError, ValueError, MemoryError) as e:
-            if single:
-                raise
-            # A bug should not cost the rest of a batch: report it on one line and go on.
-            first = (str(e).splitlines() or [""])[0]
-            bar.write(f"sisr: error: {src}: unexpected {type(e).__name__}: {first}", file=sys.stderr)
-            failed += 1
-        finally:
-            for t in tiles:
-                t.close()
-        bar.update()
-    bar.close()
+    kw = dict(overwrite=args.overwrite, size=size, restore=restore, quality=args.quality, on_tile=on_tile)
+    try:
+        for i, done in enumerate(upscale_batch(batch, up, **kw)):
+            if done.src in tiles:
+                tiles.pop(done.src).close()
+            if done.error:
+                bar.write(f"sisr: error: {done.error}", file=sys.stderr)
+                failed += 1
+            else:
+                bar.write(f"{done.src} -> {done.dst} ({up.name}, {tag}){note}", file=report or sys.stdout)
+            bar.update()
+            if i + 1 < len(batch.jobs):
+                bar.set_postfix_str(batch.jobs[i + 1][0].name, refresh=True)
+    finally:
+        for t in tiles.values():
+            t.close()
+        bar.close()
     if failed:
-        print(f"sisr: {failed} of {len(jobs)} images failed", file=sys.stderr)
+        print(f"sisr: {failed} of {len(batch.jobs)} images failed", file=sys.stderr)
     return 1 if failed else 0
 
 

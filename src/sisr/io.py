@@ -56,9 +56,12 @@ def result_suffix(fmt: str | None) -> str:
     return _RESULT_SUFFIX.get(fmt or "", ".png")
 
 
-def result_suffix_of(path: Path) -> str:
-    """The suffix a result of the file ``path`` is written with: its own where sisr writes that
-    format (but BMP, whose alpha and 16 bits PNG keeps), else PNG."""
+def result_suffix_of(path: Path, fmt: str | None = None) -> str:
+    """The suffix a result of the file ``path`` is written with: ``fmt``'s (one of WRITE_FORMATS)
+    when given, else its own where sisr writes that format (but BMP, whose alpha and 16 bits PNG
+    keeps), else PNG."""
+    if fmt:
+        return f".{fmt}"
     suffix = path.suffix
     return suffix if suffix.lower() in _OUTPUT_FORMATS and suffix.lower() != ".bmp" else ".png"
 
