@@ -11,15 +11,22 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Pyth
 
 
 @pytest.fixture(scope="module")
-def browser_page():
+def browser():
     exe = chromium_path()
-    with live_server() as (url, app), playwright.sync_playwright() as p:
+    with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(browser):
+    with live_server() as (url, app):
         page = browser.new_page(viewport={"width": 1366, "height": 800}, accept_downloads=True)
         page.goto(url + "/")
         page.wait_for_selector("#model option[value='rrgan-x4']", state="attached")
         yield page, url, app
-        browser.close()
+        page.close()
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +186,7 @@ def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, 
     page.wait_for_function("document.getElementById('error').textContent.includes('one image')")
 
 
-def test_more_images_than_the_queue_holds_go_in_as_it_frees(photo, tmp_path):
+def test_more_images_than_the_queue_holds_go_in_as_it_frees(browser, photo, tmp_path):
     from sisr.serve import ServeConfig
 
     files = []
@@ -187,8 +194,7 @@ def test_more_images_than_the_queue_holds_go_in_as_it_frees(photo, tmp_path):
         p = tmp_path / f"q{i}.png"
         Image.fromarray(photo[i * 20 : i * 20 + 16, :16]).save(p)
         files.append(str(p))
-    with live_server(ServeConfig(max_queue=2)) as (url, _), playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with live_server(ServeConfig(max_queue=2)) as (url, _):
         page = browser.new_page()
         page.goto(url + "/")
         page.wait_for_selector("#model option[value='rrgan-x4']", state="attached")
@@ -201,4 +207,4 @@ def test_more_images_than_the_queue_holds_go_in_as_it_frees(photo, tmp_path):
             timeout=120_000,
         )
         assert page.inner_text("#error") == ""
-        browser.close()
+        page.close()
