@@ -28,13 +28,11 @@ def _csv(text: str) -> list[str]:
 def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
+    rows = [*WEIGHTLESS.items(), *((name, desc) for name, (_, desc) in PRETRAINED.items()), *ZEROSHOT.items()]
+    width = max(len(name) for name, _ in rows)
     print("models (use with --model):")
-    for name, desc in WEIGHTLESS.items():
-        print(f"  {name:<16} {desc}{'  [default]' if name == DEFAULT_MODEL else ''}")
-    for name, (_, desc) in PRETRAINED.items():
-        print(f"  {name:<16} {desc}{'  [default]' if name == DEFAULT_MODEL else ''}")
-    for name, desc in ZEROSHOT.items():
-        print(f"  {name:<16} {desc}")
+    for name, desc in rows:
+        print(f"  {name:<{width}}  {desc}{'  [default]' if name == DEFAULT_MODEL else ''}")
     print("architectures (for training and .safetensors files): " + ", ".join(REGISTRY))
     return 0
 
