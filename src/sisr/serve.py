@@ -210,11 +210,11 @@ class JobRunner:
             job.progress = min(0.99, done / max(total, 1))
             job.version += 1
 
-        src = next(job.folder.glob("input.*"))
-        dst = job.folder / f"result{Path(job.filename).suffix}"
+        src, dst = job.folder / "input", job.folder / f"result{Path(job.filename).suffix}"
         said: list[str] = []
         status, error = "done", ""
         try:
+            src = next(job.folder.glob("input.*"))  # gone if the job was deleted as it started: a failure
             up = self.model(job.model, job.scale, job.options)
             with collected(said):
                 upscale_file(src, dst, up, overwrite=True, on_tile=on_tile, quality=job.quality)
