@@ -181,6 +181,14 @@ def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, 
     names = zipfile.ZipFile(io.BytesIO(urlopen(url + href).read())).namelist()
     assert {"rrgan-x4/img0_x2.png", "rrgan-x4/img1_x2.png", "rrgan-x4/img2_x2.png"} <= set(names)
     assert not any(n.startswith("bicubic/img") for n in names)
+    # a broken file among several is refused on its own; the others go on
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    page.set_input_files("#file", [str(files[0]), str(broken), str(files[1])])
+    before = page.locator("#jobs > li").count()
+    page.click("#go")
+    page.wait_for_function("document.getElementById('error').textContent.startsWith('broken.png: ')")
+    page.wait_for_function(f"document.querySelectorAll('#jobs > li').length === {before + 4}")
     # compare mode wants one image
     page.click("#compare")
     page.wait_for_function("document.getElementById('error').textContent.includes('one image')")

@@ -189,15 +189,17 @@ $("go").addEventListener("click", async () => {
   showError("");
   if (!state.files.length) return showError("choose an image first");
   const m = currentModel();
-  let first = true;
-  try {
-    for (const file of state.files) { // each image: the model's result against bicubic
+  const refused = [];
+  let shown = false;
+  for (const file of state.files) { // each image: the model's result against bicubic; a refused one, the next
+    try {
       const after = await submit(m.name, userOptions(m), file);
       const before = m.name === "bicubic" ? after : await submit("bicubic", outputOptions(), file, true);
       const index = addGroup({ kind: "slider", before, after });
-      if (first) { state.current = index; refreshView(); first = false; }
-    }
-  } catch (err) { showError(err.message); }
+      if (!shown) { state.current = index; refreshView(); shown = true; } // this click's first image
+    } catch (err) { refused.push(state.files.length > 1 ? `${file.name}: ${err.message}` : err.message); }
+  }
+  showError(refused.join("; "));
 });
 
 $("compare").addEventListener("click", async () => {
