@@ -230,8 +230,11 @@ def test_retention_deletes_finished_jobs_and_their_files():
 
 
 fields = st.dictionaries(
-    st.sampled_from(["model", "scale", "tile", "ensemble", "precision", "extra"]),
-    st.one_of(st.text(max_size=12), st.sampled_from(["bicubic", "rrgan-x4", "4", "-1", "0", "1e9", "bf16"])),
+    st.sampled_from(["model", "scale", "tile", "ensemble", "precision", "format", "quality", "extra"]),
+    st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(["bicubic", "rrgan-x4", "4", "-1", "0", "1e9", "bf16", "jpg", "webp", "tiff", "101", "95"]),
+    ),
     max_size=4,
 )
 payloads = st.one_of(
