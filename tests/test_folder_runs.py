@@ -98,6 +98,8 @@ def test_width_height_and_scale_1(tmp_path, photo):
     assert main(["upscale", str(src), "-o", str(tmp_path / "r.png"), "--scale", "1", "--quiet"]) == 0
     assert Image.open(tmp_path / "r.png").size == (80, 60)
     assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), "--width", "0", "--quiet"]) == 2
+    assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), "--scale", "1", "--width", "50"]) == 2
+    assert not (tmp_path / "bad.png").exists()
 
 
 def test_the_python_api_runs_a_folder_as_the_cli_does(tree, reference, tmp_path):

@@ -126,6 +126,25 @@ def test_output_format_quality_and_warnings_are_the_clis(client, tmp_path, capsy
     assert Image.open(io.BytesIO(client.get(f"/api/jobs/{r3.json()['id']}/result").content)).format == "WEBP"
 
 
+def test_restore_at_x1_and_a_target_width_as_the_cli(client, tmp_path):
+    from sisr.cli import main
+
+    src = tmp_path / "p.png"
+    src.write_bytes(png_bytes(24, 20, seed=3))
+    for data, flags, size, name in [
+        ({"scale": "1"}, ["--scale", "1"], (20, 24), "p_x1.png"),
+        ({"scale": "2", "width": "50"}, ["--scale", "2", "--width", "50"], (50, 60), "p_x2.png"),
+    ]:
+        r = client.post("/api/jobs", files={"file": ("p.png", src.read_bytes(), "image/png")}, data=data)
+        assert r.status_code == 202, r.text
+        s = wait(client, r.json()["id"])
+        assert s["status"] == "done" and s["filename"] == name, s
+        page = np.asarray(Image.open(io.BytesIO(client.get(f"/api/jobs/{r.json()['id']}/result").content)))
+        ref = tmp_path / f"cli_{name}"
+        assert main(["upscale", str(src), "-o", str(ref), "--quiet", *flags]) == 0
+        assert page.shape[:2] == size[::-1] and np.array_equal(page, np.asarray(Image.open(ref)))
+
+
 def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
     import tifffile
 
@@ -162,6 +181,10 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "0", "format": "jpg"}, 400, "1 to 100"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "80"}, 400, "x_x4.png: quality applies to JPEG"),
         ({"file": ("x.png", png_bytes(1, 4100), "image/png")}, {"format": "webp"}, 400, "over WebP's limit"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"width": "wide"}, 400, "whole numbers of pixels"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"height": "0"}, 400, "1 to 65535"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "1", "width": "30"}, 400, "does not apply"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"width": "20000", "format": "webp"}, 400, "WebP's limit"),
         ({"file": ("x.png", b"0" * (2 << 20), "image/png")}, {}, 413, "larger than 1 MB"),
         (None, {"model": "bicubic"}, 400, "'file' field"),
     ],

@@ -31,6 +31,7 @@ __all__ = [
     "Batch",
     "Outcome",
     "load_upscaler",
+    "fitted_size",
     "plan_batch",
     "upscale",
     "upscale_batch",
@@ -84,15 +85,17 @@ def upscale_file(
     data = read_image(src)
     h, w = data.pixels.shape[:2]
     if restore:
+        if size is not None and size != (None, None):
+            raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
         size = (w, h)
-    check_size(dst, *_sized(w * up.scale, h * up.scale, size))  # before the work, not after it
+    check_size(dst, *fitted_size(w * up.scale, h * up.scale, size))  # before the work, not after it
     result = upscale_data(data, up, on_tile=on_tile)
     if size is not None:
         result = resize_data(result, size)
     return write_image(dst, result, overwrite=True, quality=quality)
 
 
-def _sized(w: int, h: int, size: tuple[int | None, int | None] | None) -> tuple[int, int]:
+def fitted_size(w: int, h: int, size: tuple[int | None, int | None] | None) -> tuple[int, int]:
     """``(width, height)`` of a ``w x h`` image resized to ``size`` (a None side keeps the aspect)."""
     if size is None:
         return w, h
@@ -110,7 +113,7 @@ def resize_data(data: ImageData, size: tuple[int | None, int | None]) -> ImageDa
     """``data`` resized to ``(width, height)`` with MATLAB bicubic (antialiased when shrinking);
     a None side follows the aspect ratio."""
     h, w = data.pixels.shape[:2]
-    tw, th = _sized(w, h, size)
+    tw, th = fitted_size(w, h, size)
     if (tw, th) == (w, h):
         return data
 

@@ -216,6 +216,8 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     )
     restore = args.scale == 1
     size = _target_size(args)
+    if restore and size is not None:  # before any image, not once per image of a folder
+        raise SisrError("--scale 1 keeps the input's size: --width and --height do not apply")
     tag = "x1" if restore else f"x{up.scale}"
     batch = plan_batch(
         args.inputs, args.output, tag, fmt=args.format, quality=args.quality, skip_existing=args.skip_existing

@@ -33,7 +33,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from sisr.api import upscale_file
+from sisr.api import fitted_size, load_upscaler, upscale_file
 from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model
 from sisr.io import WRITE_FORMATS, check_quality, check_size, decoded_format, read_image, result_suffix, write_image
@@ -74,6 +74,7 @@ class Job:
     folder: Path
     filename: str
     quality: int | None = None
+    size: tuple[int | None, int | None] | None = None  # width, height to reach (None: the scale's)
     status: str = "queued"
     progress: float = 0.0
     error: str = ""
@@ -185,7 +186,7 @@ class JobRunner:
             if key not in self.models:
                 if len(self.models) >= 4:
                     self.models.pop(next(iter(self.models)))
-                self.models[key] = load_model(name, scale=scale, **options)
+                self.models[key] = load_upscaler(name, scale, **options)  # scale 1: restore at input size
             return self.models[key]
 
     def _work(self) -> None:
@@ -217,7 +218,16 @@ class JobRunner:
             src = next(job.folder.glob("input.*"))  # gone if the job was deleted as it started: a failure
             up = self.model(job.model, job.scale, job.options)
             with collected(said):
-                upscale_file(src, dst, up, overwrite=True, on_tile=on_tile, quality=job.quality)
+                upscale_file(
+                    src,
+                    dst,
+                    up,
+                    overwrite=True,
+                    on_tile=on_tile,
+                    quality=job.quality,
+                    size=job.size,
+                    restore=job.scale == 1,
+                )
                 if job.cancel.is_set():
                     raise Cancelled
                 job.preview = dst if dst.suffix in BROWSER_SUFFIXES else _preview(dst)
@@ -298,15 +308,23 @@ def _form_options(form) -> tuple[int, dict[str, Any]]:
     return scale, options
 
 
-def _form_output(form) -> tuple[str, int | None]:
-    """The output ``format`` asked for ("" keeps the upload's) and the lossy ``quality``."""
+def _form_output(form) -> tuple[str, int | None, tuple[int | None, int | None] | None]:
+    """The output ``format`` asked for ("" keeps the upload's), the lossy ``quality`` and the
+    ``(width, height)`` to reach (as ``--width``/``--height``; None: the scale's size)."""
     fmt, quality = _field(form, "format").lower(), _field(form, "quality")
     if fmt and fmt not in WRITE_FORMATS:
         raise ApiError(400, f"unknown format '{fmt[:20]}' (known: {', '.join(WRITE_FORMATS)})")
     try:
-        return fmt, int(quality) if quality else None
+        quality_n = int(quality) if quality else None
     except ValueError:
         raise ApiError(400, "quality must be a whole number from 1 to 100") from None
+    try:
+        w, h = (int(_field(form, k)) if _field(form, k) else None for k in ("width", "height"))
+    except ValueError:
+        raise ApiError(400, "width and height must be whole numbers of pixels") from None
+    if any(v is not None and not 1 <= v <= 65535 for v in (w, h)):
+        raise ApiError(400, "width and height must be 1 to 65535 pixels")
+    return fmt, quality_n, None if w is None and h is None else (w, h)
 
 
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
@@ -382,8 +400,10 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         if model not in list_models():
             raise ApiError(400, f"unknown model '{model[:60]}' (known: {', '.join(list_models())})")
         scale, options = _form_options(form)
-        fmt, quality = _form_output(form)
-        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "", quality)
+        fmt, quality, target = _form_output(form)
+        if scale == 1 and target is not None:
+            raise ApiError(400, "x1 keeps the input's size: a width or height does not apply")
+        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "", quality, target)
         job.folder = runner.root / job.id
         job.folder.mkdir(mode=0o700)
         try:
@@ -402,7 +422,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             try:
                 await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
                 check_quality(quality, Path(job.filename))
-                check_size(Path(job.filename), width * scale, height * scale)
+                restored = (width, height) if scale == 1 else (width * scale, height * scale)
+                check_size(Path(job.filename), *fitted_size(*restored, target))
             except SisrError as e:
                 raise ApiError(400, str(e).splitlines()[0]) from None
             runner.submit(job)

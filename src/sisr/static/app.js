@@ -44,6 +44,8 @@ function onModel() {
   const scale = $("scale"), keep = scale.value;
   scale.innerHTML = "";
   for (const s of m.scales) scale.add(new Option(`x${s}`, s, false, String(s) === keep || (!keep && s === Math.max(...m.scales))));
+  scale.add(new Option("x1: restore at the input's size", 1, false, keep === "1"));
+  onScale();
   $("tile").disabled = !m.tiling;
   $("ensemble").disabled = !m.ensemble;
   $("denoise").disabled = !m.denoise;
@@ -108,9 +110,12 @@ function outputFormat() {
 }
 function onOutput() { $("quality").disabled = !["jpg", "webp"].includes(outputFormat()); }
 $("format").addEventListener("change", onOutput);
+function onScale() { for (const id of ["width", "height"]) $(id).disabled = $("scale").value === "1"; }
+$("scale").addEventListener("change", onScale);
 
 function outputOptions() {
-  return { format: $("format").value, quality: $("quality").disabled ? "" : $("quality").value };
+  const size = $("width").disabled ? {} : { width: $("width").value, height: $("height").value };
+  return { format: $("format").value, quality: $("quality").disabled ? "" : $("quality").value, ...size };
 }
 
 function userOptions(m) {
@@ -213,7 +218,7 @@ $("compare").addEventListener("click", async () => {
     const ids = [];
     for (const n of names) {
       const m = state.models.find((x) => x.name === n);
-      if (!m.scales.includes(Number($("scale").value))) throw new Error(`${n} does not upscale x${$("scale").value}`);
+      if ($("scale").value !== "1" && !m.scales.includes(Number($("scale").value))) throw new Error(`${n} does not upscale x${$("scale").value}`);
       ids.push(await submit(n, userOptions(m), file));
     }
     state.current = addGroup({ kind: "grid", ids });
