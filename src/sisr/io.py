@@ -44,10 +44,10 @@ _OUTPUT_FORMATS = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
-# Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
-# (whose alpha and 16 bits PNG keeps), GIF, AVIF, HEIF... become PNG.
 # What a user may ask for (the CLI's --format, the web app's output format).
 WRITE_FORMATS = ("png", "jpg", "webp", "tiff")
+# Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
+# (whose alpha and 16 bits PNG keeps), GIF, AVIF, HEIF... become PNG.
 _RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt != "BMP"}
 
 

@@ -36,7 +36,16 @@ from starlette.exceptions import HTTPException
 from sisr.api import fitted_size, load_upscaler, upscale_file
 from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model
-from sisr.io import WRITE_FORMATS, check_quality, check_size, decoded_format, read_image, result_suffix, write_image
+from sisr.io import (
+    WRITE_FORMATS,
+    check_quality,
+    check_size,
+    decoded_format,
+    read_image,
+    result_suffix,
+    result_suffix_of,
+    write_image,
+)
 from sisr.models import DEFAULT_MODEL, ZEROSHOT
 from sisr.precision import cores
 
@@ -418,7 +427,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             width, height = await asyncio.to_thread(_check_image, raw)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
-            job.filename = f"{stem}_x{scale}{f'.{fmt}' if fmt else src.suffix}"
+            job.filename = f"{stem}_x{scale}{result_suffix_of(src, fmt)}"
             try:
                 await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
                 check_quality(quality, Path(job.filename))
