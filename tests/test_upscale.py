@@ -179,12 +179,63 @@ def test_gray_stays_gray(tmp_path, photo):
     assert out.mode == "L" and out.size == (60, 60)
 
 
-@pytest.mark.parametrize("mode", ["P", "CMYK", "1", "LA"])
+@pytest.mark.parametrize("mode", ["P", "1", "LA"])
 def test_other_modes_are_converted(tmp_path, photo, mode):
-    img = Image.fromarray(photo[:20, :24]).convert(mode)
-    name = "m.jpg" if mode == "CMYK" else "m.png"
-    out = _roundtrip(tmp_path, name, img)
+    out = _roundtrip(tmp_path, "m.png", Image.fromarray(photo[:20, :24]).convert(mode))
     assert out.size == (48, 40)
+
+
+def _cmyk_profile():
+    """A print (CMYK) ICC profile from the system's colour folder (Debian's libgs-common has one;
+    .ci/run installs it), or a skip."""
+    from PIL import ImageCms
+
+    for f in sorted(Path("/usr/share/color/icc").rglob("*.ic[cm]")):
+        try:
+            prof = ImageCms.getOpenProfile(str(f))
+        except (ImageCms.PyCMSError, OSError):
+            continue
+        if prof.profile.xcolor_space.strip() == "CMYK":
+            return prof
+    pytest.skip("no CMYK ICC profile under /usr/share/color/icc (apt-get install libgs-common)")
+
+
+def test_cmyk_is_colour_managed_through_its_profile(tmp_path, photo):
+    from PIL import ImageCms
+
+    cmyk_prof = _cmyk_profile()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    rgb = Image.fromarray(photo[:40, :48])
+    cmyk = ImageCms.profileToProfile(rgb, srgb, cmyk_prof, outputMode="CMYK")
+    src = tmp_path / "print.jpg"
+    cmyk.save(src, quality=98, icc_profile=cmyk_prof.tobytes())
+
+    data = read_image(src)
+    # The profile's round trip (its gamut is not sRGB's) is what a managed read gives, up to JPEG's loss.
+    expected = np.asarray(ImageCms.profileToProfile(cmyk, cmyk_prof, srgb, outputMode="RGB"), np.float64)
+    managed = np.abs(data.pixels * 255.0 - expected).mean()
+    naive = np.abs(np.asarray(cmyk.convert("RGB"), np.float64) - expected).mean()
+    assert managed < 2 and naive > 4 * managed, (managed, naive)
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(data.info["icc_profile"]))).startswith("sRGB")
+
+    dst = tmp_path / "out.jpg"
+    upscale_file(src, dst, load_model("bicubic", scale=2))
+    with Image.open(dst) as out:
+        assert out.mode == "RGB" and out.size == (96, 80)
+        assert out.info["icc_profile"] == data.info["icc_profile"]
+
+
+def test_cmyk_without_a_usable_profile_warns(tmp_path, photo):
+    cmyk = Image.fromarray(photo[:20, :24]).convert("CMYK")
+    plain, broken = tmp_path / "plain.jpg", tmp_path / "broken.jpg"
+    cmyk.save(plain)
+    cmyk.save(broken, icc_profile=b"not a profile" * 20)
+    for src, said in ((plain, "without a colour profile"), (broken, "profile is unusable")):
+        with pytest.warns(UserWarning, match=said):
+            data = read_image(src)
+        assert "icc_profile" not in data.info
+        with Image.open(src) as im:
+            np.testing.assert_array_equal(np.round(data.pixels * 255), np.asarray(im.convert("RGB")))
 
 
 def test_icc_and_exif_are_carried(tmp_path, photo):

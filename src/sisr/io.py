@@ -147,7 +147,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
                 if im.format == "TIFF" and _tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im)):
                     return data
                 im.load()
-                return from_pil(im)
+                return from_pil(im, str(p))
     except SisrError:
         raise
     except UnidentifiedImageError:
@@ -350,7 +350,8 @@ def _read_tiff16(p: Path, im) -> ImageData | None:
     return ImageData(np.ascontiguousarray(arr[:, :, :3]), alpha, bits=16, mode=mode, info=info)
 
 
-def from_pil(im) -> ImageData:
+def from_pil(im, source: str = "image") -> ImageData:
+    """A decoded Pillow image as :class:`ImageData` (``source`` names it in warnings)."""
     info, orientation = _metadata(im)
     mode = im.mode
     alpha = None
@@ -372,7 +373,7 @@ def from_pil(im) -> ImageData:
         pixels, alpha = arr[:, :, :3], arr[:, :, 3]
     else:
         if mode == "CMYK":
-            info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB result
+            im = _cmyk_to_srgb(im, info, source)
         pixels = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
     pixels = _orient(pixels, orientation)
     alpha = None if alpha is None else _orient(alpha, orientation)
@@ -383,6 +384,28 @@ def from_pil(im) -> ImageData:
         mode=mode,
         info=info,
     )
+
+
+def _cmyk_to_srgb(im, info: dict, source: str):
+    """CMYK (print) pixels as sRGB through the file's own colour profile, and the sRGB profile to
+    carry in its place. Without a usable profile, Pillow's formula (no colour management), which
+    can shift colours far (about 16 levels on average from a SWOP profile's), with a warning."""
+    from PIL import ImageCms
+
+    icc = info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB result
+    if icc:
+        try:
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            rgb = ImageCms.profileToProfile(
+                im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB"
+            )
+            info["icc_profile"] = srgb.tobytes()
+            return rgb
+        except (ImageCms.PyCMSError, OSError, ValueError) as e:
+            warn(f"{source}: its CMYK colour profile is unusable ({_first_line(e)}); colours converted to RGB without it", stacklevel=4)
+            return im
+    warn(f"{source}: CMYK without a colour profile; converted to RGB without colour management", stacklevel=4)
+    return im
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
