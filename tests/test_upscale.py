@@ -216,7 +216,8 @@ def test_cmyk_is_colour_managed_through_its_profile(tmp_path, photo):
     managed = np.abs(data.pixels * 255.0 - expected).mean()
     naive = np.abs(np.asarray(cmyk.convert("RGB"), np.float64) - expected).mean()
     assert managed < 2 and naive > 4 * managed, (managed, naive)
-    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(data.info["icc_profile"]))).startswith("sRGB")
+    carried = ImageCms.ImageCmsProfile(io.BytesIO(data.info["icc_profile"]))
+    assert ImageCms.getProfileDescription(carried).startswith("sRGB")
 
     dst = tmp_path / "out.jpg"
     upscale_file(src, dst, load_model("bicubic", scale=2))

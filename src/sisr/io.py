@@ -396,13 +396,12 @@ def _cmyk_to_srgb(im, info: dict, source: str):
     if icc:
         try:
             srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-            rgb = ImageCms.profileToProfile(
-                im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB"
-            )
+            rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB")
             info["icc_profile"] = srgb.tobytes()
             return rgb
         except (ImageCms.PyCMSError, OSError, ValueError) as e:
-            warn(f"{source}: its CMYK colour profile is unusable ({_first_line(e)}); colours converted to RGB without it", stacklevel=4)
+            why = _first_line(e)
+            warn(f"{source}: its CMYK colour profile is unusable ({why}); converted to RGB without it", stacklevel=4)
             return im
     warn(f"{source}: CMYK without a colour profile; converted to RGB without colour management", stacklevel=4)
     return im
