@@ -1,6 +1,7 @@
 """The photo upscaler: tiling, ensemble, formats, metadata, errors (issue: sisr upscale)."""
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sisr.api import upscale_file
+from sisr.api import upscale_data, upscale_file
 from sisr.checkpoint import save_checkpoint
 from sisr.errors import SisrError
 from sisr.infer import auto_tile, load_model, run_tiled, self_ensemble
@@ -499,6 +500,63 @@ def test_exif_orientation_is_applied_and_reset(tmp_path, photo):
     out = _roundtrip(tmp_path, "o.jpg", img, exif=exif.tobytes(), quality=95)
     assert out.size == (40, 60)  # displayed upright: 20 wide x 30 high, doubled
     assert out.getexif().get(0x0112, 1) == 1
+
+
+_XMP = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+    ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+    ' xmlns:exif="http://ns.adobe.com/exif/1.0/" tiff:Orientation="6" exif:PixelXDimension="30">'
+    "<exif:PixelYDimension>20</exif:PixelYDimension><dc:rights><rdf:Alt><rdf:li xml:lang=\"x-default\">"
+    "\u00a9 Ad\u00e1 Lovelace</rdf:li></rdf:Alt></dc:rights></rdf:Description></rdf:RDF></x:xmpmeta>"
+    '<?xpacket end="w"?>'
+).encode()
+
+
+def _with_xmp(img, path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned on display, as the XMP says too
+    if path.suffix == ".png":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", _XMP.decode())
+        img.save(path, pnginfo=info, exif=exif.tobytes())
+    elif path.suffix == ".tif":
+        img.save(path, tiffinfo={700: _XMP, 0x0112: 6})
+    else:
+        img.save(path, xmp=_XMP, exif=exif.tobytes(), quality=95)
+
+
+@pytest.mark.parametrize("src_name", ["x.jpg", "x.png", "x.webp", "x.tif"])
+@pytest.mark.parametrize("out_name, bits", [("o.jpg", 8), ("o.png", 8), ("o.png", 16), ("o.webp", 8), ("o.tif", 16)])
+def test_xmp_is_carried_with_orientation_and_size_updated(tmp_path, photo, src_name, out_name, bits):
+    """A photographer's rights and credits (XMP, as Lightroom writes them) survive; the XMP's
+    orientation and pixel size describe the written image, not the input."""
+    src = tmp_path / src_name
+    _with_xmp(Image.fromarray(photo[:20, :30]), src)
+    data = upscale_data(read_image(src), load_model("bicubic", scale=2))
+    data.bits = bits
+    out = write_image(tmp_path / out_name, data)
+    with Image.open(out) as im:
+        assert im.size == (40, 60)  # upright, doubled
+        xmp = im.info["xmp"]
+    assert "\u00a9 Ad\u00e1 Lovelace".encode() in xmp
+    # reset to 1 (Pillow's TIFF reader, which turns the pixels itself, removes it instead)
+    assert re.findall(rb'tiff:Orientation(?:="|>)(\d)', xmp) in ([b"1"], [] if src_name == "x.tif" else [b"1"])
+    assert b'exif:PixelXDimension="40"' in xmp and b"<exif:PixelYDimension>60</exif:PixelYDimension>" in xmp
+    assert read_image(out).info["xmp"] == xmp  # and reads back as written
+
+
+def test_xmp_over_jpegs_limit_is_left_out_with_a_warning(tmp_path, photo):
+    data = read_image_bytes(_saved(Image.fromarray(photo[:20, :20]), "p.png"), tmp_path, "p.png")
+    data.info["xmp"] = _XMP.replace(b"Lovelace", b"L" * 70000)
+    with pytest.warns(UserWarning, match="XMP metadata .* left out"):
+        out = write_image(tmp_path / "big.jpg", data)
+    with Image.open(out) as im:
+        assert "xmp" not in im.info and im.size == (20, 20)
+    write_image(tmp_path / "big.png", data)  # PNG has no such limit
+    assert b"L" * 70000 in read_image(tmp_path / "big.png").info["xmp"]
 
 
 def test_decompression_bomb_guard(tmp_path, monkeypatch):

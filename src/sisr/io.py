@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -96,6 +97,8 @@ class ImageData:
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0x8825, 0xA002, 0xA003
+_XMP_TAG, _PNG_XMP_KEY = 700, "XML:com.adobe.xmp"
+_JPEG_XMP_MAX = 65504  # one APP1 segment, less its namespace header; longer needs "extended XMP"
 # The tags of a TIFF's own directory that describe the picture, not the file's layout (size, strips,
 # bit depth, compression): Make, Model, Orientation, X/YResolution, ResolutionUnit, Software, DateTime,
 # Artist, HostComputer, Copyright. ImageDescription is left out: tifffile and ImageJ keep the array's
@@ -187,7 +190,7 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
         raise
     except Exception as e:
         raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
-    info, orientation = _carried("TIFF", exif.get(0x8773), exif)  # InterColorProfile
+    info, orientation = _carried("TIFF", exif.get(0x8773), exif, xmp=exif.get(_XMP_TAG))  # InterColorProfile
     arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
     return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
 
@@ -250,16 +253,21 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 
 def _metadata(im) -> tuple[dict, int]:
-    return _carried(im.format, im.info.get("icc_profile"), im.getexif(), im.info.get("dpi"))
+    info = im.info
+    return _carried(im.format, info.get("icc_profile"), im.getexif(), info.get("dpi"), info.get("xmp"))
 
 
-def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif, dpi=None) -> tuple[dict, int]:
-    """ICC profile, print resolution and EXIF (orientation reset to 1) to carry over, and the
-    orientation found. The resolution stays that of the input (the print grows with the pixels),
-    as image editors do when they resample."""
+def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif, dpi=None, xmp=None) -> tuple[dict, int]:
+    """ICC profile, print resolution, EXIF and XMP (orientation reset to 1 in both) to carry
+    over, and the orientation found. The resolution stays that of the input (the print grows
+    with the pixels), as image editors do when they resample."""
     info = {}
     if icc:
         info["icc_profile"] = icc
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if isinstance(xmp, bytes) and xmp.strip(b"\x00 \t\r\n"):
+        info["xmp"] = xmp
     if isinstance(dpi, tuple) and len(dpi) == 2 and all(isinstance(d, (int, float)) and d > 0 for d in dpi):
         # PNG stores dots per metre: 300 dpi reads back as 299.9994
         info["dpi"] = tuple(float(round(d)) if abs(d - round(d)) < 0.01 else float(d) for d in dpi)
@@ -270,7 +278,19 @@ def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif, dpi=None) -> 
         if _ORIENTATION in exif:
             exif[_ORIENTATION] = 1
         info["exif"] = exif.tobytes()
+    if orientation != 1 and "xmp" in info:  # the pixels are turned: an XMP orientation would turn them again
+        info["xmp"] = _xmp_set(info["xmp"], {"tiff:Orientation": 1})
     return info, orientation
+
+
+def _xmp_set(xmp: bytes, values: dict[str, int]) -> bytes:
+    """Set simple XMP properties where the packet has them, in either of RDF's spellings
+    (``tiff:Orientation="6"`` or ``<tiff:Orientation>6</tiff:Orientation>``)."""
+    for name, value in values.items():
+        n, v = re.escape(name.encode()), str(value).encode()
+        xmp = re.sub(rb"(\s" + n + rb"\s*=\s*)([\"'])[^\"']*\2", rb"\g<1>\g<2>" + v + rb"\g<2>", xmp)
+        xmp = re.sub(rb"(<" + n + rb">)\s*[^<]*?\s*(</" + n + rb">)", rb"\g<1>" + v + rb"\g<2>", xmp)
+    return xmp
 
 
 def _descriptive(tags: Image.Exif) -> Image.Exif:
@@ -463,7 +483,7 @@ def write_image(
 
     try:
         with atomic_target(p) as tmp, open(tmp, "wb") as fh:
-            _encode(fh, data, fmt, quality)
+            _encode(fh, data, fmt, quality, name=p)
     except (OSError, ValueError) as e:
         raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
     return p
@@ -502,11 +522,18 @@ def check_size(path: Path, width: int, height: int) -> None:
         )
 
 
-def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
+def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Path | None = None) -> None:
 
-    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif", "dpi")}
+    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif", "dpi", "xmp")}
+    h, w = data.pixels.shape[:2]
     if "exif" in meta:
-        meta["exif"] = _exif_sized(meta["exif"], data.pixels.shape[1], data.pixels.shape[0])
+        meta["exif"] = _exif_sized(meta["exif"], w, h)
+    if "xmp" in meta:
+        sizes = {"exif:PixelXDimension": w, "exif:PixelYDimension": h, "tiff:ImageWidth": w, "tiff:ImageLength": h}
+        meta["xmp"] = _xmp_set(meta["xmp"], sizes)
+        if fmt == "JPEG" and len(meta["xmp"]) > _JPEG_XMP_MAX:
+            warn(f"{name}: its XMP metadata ({len(meta['xmp'])} bytes) is over JPEG's {_JPEG_XMP_MAX}; left out", stacklevel=4)
+            del meta["xmp"]
     gray = data.pixels.shape[2] == 1
     has_alpha = data.alpha is not None and fmt != "JPEG"
     if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
@@ -525,6 +552,11 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None) -> None:
     extra = dict(meta)
     if fmt == "WEBP":
         extra.pop("dpi", None)  # WebP has no resolution field
+    if fmt == "PNG" and (xmp := extra.pop("xmp", None)):
+        from PIL import PngImagePlugin
+
+        extra["pnginfo"] = PngImagePlugin.PngInfo()
+        extra["pnginfo"].add_itxt(_PNG_XMP_KEY, xmp.decode("utf-8", "replace"))
     if fmt == "JPEG":
         # full-resolution chroma: 4:2:0 would halve the colour detail the model just made
         extra.update(quality=quality or 95, subsampling=0)
@@ -559,6 +591,8 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     if meta.get("exif"):
         exif = meta["exif"]
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    if meta.get("xmp"):  # iTXt: keyword, no compression, no language, no translated keyword
+        extra += _png_chunk(b"iTXt", _PNG_XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + meta["xmp"])
     if meta.get("dpi"):
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(d / 0.0254) for d in meta["dpi"]), 1))  # per metre
     end_ihdr = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 crc)
@@ -604,6 +638,8 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
         ifd[338] = 2  # unassociated alpha
     if meta.get("icc_profile"):
         ifd[34675] = meta["icc_profile"]
+    if meta.get("xmp"):
+        ifd[_XMP_TAG] = meta["xmp"]
     if meta.get("dpi") and 0x011A not in ifd:  # a resolution the EXIF does not give
         ifd[0x011A], ifd[0x011B], ifd[0x0128] = *meta["dpi"], 2  # X, Y per inch
     fh.write(b"II*\x00" + struct.pack("<I", 8) + ifd.tobytes(8))
