@@ -532,8 +532,8 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
         sizes = {"exif:PixelXDimension": w, "exif:PixelYDimension": h, "tiff:ImageWidth": w, "tiff:ImageLength": h}
         meta["xmp"] = _xmp_set(meta["xmp"], sizes)
         if fmt == "JPEG" and len(meta["xmp"]) > _JPEG_XMP_MAX:
-            warn(f"{name}: its XMP metadata ({len(meta['xmp'])} bytes) is over JPEG's {_JPEG_XMP_MAX}; left out", stacklevel=4)
-            del meta["xmp"]
+            n = len(meta.pop("xmp"))
+            warn(f"{name}: its XMP metadata ({n} bytes) is over JPEG's {_JPEG_XMP_MAX}; left out", stacklevel=4)
     gray = data.pixels.shape[2] == 1
     has_alpha = data.alpha is not None and fmt != "JPEG"
     if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
