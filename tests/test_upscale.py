@@ -507,7 +507,7 @@ _XMP = (
     ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
     ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
     ' xmlns:exif="http://ns.adobe.com/exif/1.0/" tiff:Orientation="6" exif:PixelXDimension="30">'
-    "<exif:PixelYDimension>20</exif:PixelYDimension><dc:rights><rdf:Alt><rdf:li xml:lang=\"x-default\">"
+    '<exif:PixelYDimension>20</exif:PixelYDimension><dc:rights><rdf:Alt><rdf:li xml:lang="x-default">'
     "\u00a9 Ad\u00e1 Lovelace</rdf:li></rdf:Alt></dc:rights></rdf:Description></rdf:RDF></x:xmpmeta>"
     '<?xpacket end="w"?>'
 ).encode()
