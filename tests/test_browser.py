@@ -145,6 +145,29 @@ def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, phot
     page.select_option("#format", "")
 
 
+def test_remove_camera_data_box(browser_page, photo, tmp_path):
+    page, _, _ = browser_page
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[2] = (51.0, 28.0, 40.0)  # GPSLatitude
+    src = tmp_path / "trip.jpg"
+    Image.fromarray(photo[60:100, 200:248]).save(src, exif=exif.tobytes(), quality=90)
+    page.set_input_files("#file", str(src))
+    page.select_option("#model", "bicubic")
+    page.select_option("#scale", "2")
+    page.select_option("#format", "")
+    page.check("#strip")
+    page.click("#go")
+    page.wait_for_function("document.getElementById('download').getAttribute('download') === 'trip_x2.jpg'")
+    page.wait_for_function("document.getElementById('after').naturalWidth === 96", timeout=60_000)
+    with page.expect_download() as dl:
+        page.click("#download")
+    got = tmp_path / "got.jpg"
+    dl.value.save_as(got)
+    with Image.open(got) as im:
+        assert im.size == (96, 80) and not im.getexif()
+    page.uncheck("#strip")
+
+
 def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, tmp_path):
     import io
     import zipfile

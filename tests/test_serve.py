@@ -126,6 +126,23 @@ def test_output_format_quality_and_warnings_are_the_clis(client, tmp_path, capsy
     assert Image.open(io.BytesIO(client.get(f"/api/jobs/{r3.json()['id']}/result").content)).format == "WEBP"
 
 
+def test_strip_metadata_as_the_cli(client, tmp_path):
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[2] = (51.0, 28.0, 40.0)  # GPSLatitude: where the photo was taken
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes())).convert("RGB").save(buf, "JPEG", exif=exif.tobytes(), quality=90)
+    results = {}
+    for strip in ("", "1"):
+        data = {"model": "bicubic", "scale": "2", "strip_metadata": strip}
+        r = client.post("/api/jobs", files={"file": ("gps.jpg", buf.getvalue(), "image/jpeg")}, data=data)
+        assert r.status_code == 202, r.text
+        s = wait(client, r.json()["id"])
+        assert s["status"] == "done" and s["strip_metadata"] is bool(strip)
+        results[strip] = Image.open(io.BytesIO(client.get(f"/api/jobs/{s['id']}/result").content))
+    assert results[""].getexif().get_ifd(0x8825)[2] == (51.0, 28.0, 40.0)
+    assert not results["1"].getexif()
+
+
 def test_restore_at_x1_and_a_target_width_as_the_cli(client, tmp_path):
     from sisr.cli import main
 
@@ -183,6 +200,8 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
         ({"file": ("x.png", png_bytes(1, 4100), "image/png")}, {"format": "webp"}, 400, "over WebP's limit"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"width": "wide"}, 400, "whole numbers of pixels"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"height": "0"}, 400, "1 to 65535"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"strip_metadata": "maybe"}, 400, "strip_metadata must be 1"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"ensemble": "2"}, 400, "ensemble must be 1 or 0"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "1", "width": "30"}, 400, "does not apply"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"width": "20000", "format": "webp"}, 400, "WebP's limit"),
         ({"file": ("x.png", b"0" * (2 << 20), "image/png")}, {}, 413, "larger than 1 MB"),

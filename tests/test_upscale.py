@@ -548,6 +548,57 @@ def test_xmp_is_carried_with_orientation_and_size_updated(tmp_path, photo, src_n
     assert read_image(out).info["xmp"] == xmp  # and reads back as written
 
 
+def _photo_with_camera_data(photo, path: Path) -> bytes:
+    """A JPEG as a phone writes it: GPS position, camera, XMP credits and a colour profile."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "sisr-test-phone"  # Make
+    exif.get_ifd(0x8825)[2] = (51.0, 28.0, 40.0)  # GPSLatitude
+    Image.fromarray(photo[:20, :24]).save(path, exif=exif.tobytes(), xmp=_XMP, icc_profile=icc, dpi=(300, 300))
+    return icc
+
+
+def test_strip_metadata_keeps_the_colour_profile_only(tmp_path, photo):
+    from sisr.api import upscale_folder
+
+    src = tmp_path / "in" / "phone.jpg"
+    src.parent.mkdir()
+    icc = _photo_with_camera_data(photo, src)
+    kept, stripped = tmp_path / "kept.jpg", tmp_path / "stripped.jpg"
+    upscale_file(src, kept, load_model("bicubic", scale=2))
+    upscale_file(src, stripped, load_model("bicubic", scale=2), strip_metadata=True)
+    with Image.open(kept) as a, Image.open(stripped) as b:
+        assert a.getexif().get_ifd(0x8825) and "xmp" in a.info  # carried by default
+        assert not b.getexif() and "xmp" not in b.info and "exif" not in b.info
+        assert b.info["icc_profile"] == icc and b.info["dpi"] == (300, 300)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the CLI and the batch API, into each format
+    for fmt in ("png", "webp", "tiff"):
+        r = _cli(
+            "upscale",
+            src,
+            "-o",
+            tmp_path / "cli",
+            "--model",
+            "bicubic",
+            "--scale",
+            "2",
+            "--format",
+            fmt,
+            "--strip-metadata",
+            "--quiet",
+        )
+        assert r.returncode == 0, r.stderr
+        with Image.open(tmp_path / "cli" / f"phone_x2.{fmt}") as im:
+            assert not im.getexif().get_ifd(0x8825) and im.getexif().get(0x010F) is None and "xmp" not in im.info
+            assert im.info["icc_profile"] == icc
+    (done,) = upscale_folder(src.parent, tmp_path / "api", "bicubic", 2, strip_metadata=True)
+    with Image.open(done.dst) as im:
+        assert not done.error and not im.getexif() and im.info["icc_profile"] == icc
+
+
 def test_xmp_over_jpegs_limit_is_left_out_with_a_warning(tmp_path, photo):
     data = read_image_bytes(_saved(Image.fromarray(photo[:20, :20]), "p.png"), tmp_path, "p.png")
     data.info["xmp"] = _XMP.replace(b"Lovelace", b"L" * 70000)

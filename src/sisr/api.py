@@ -67,13 +67,22 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
 
 
 def upscale_file(
-    src, dst, up, overwrite: bool = False, on_tile=None, size=None, restore: bool = False, quality: int | None = None
+    src,
+    dst,
+    up,
+    overwrite: bool = False,
+    on_tile=None,
+    size=None,
+    restore: bool = False,
+    quality: int | None = None,
+    strip_metadata: bool = False,
 ) -> Path:
     """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata.
 
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
     high-quality resize of the model's output; ``restore``: back to the input's own size;
-    ``quality``: lossy JPEG or WebP output at 1-100 (see :func:`sisr.io.write_image`).
+    ``quality``: lossy JPEG or WebP output at 1-100 (see :func:`sisr.io.write_image`);
+    ``strip_metadata``: leave out EXIF and XMP (see :meth:`sisr.io.ImageData.without_metadata`).
     """
 
     dst = Path(dst)
@@ -92,6 +101,8 @@ def upscale_file(
     result = upscale_data(data, up, on_tile=on_tile)
     if size is not None:
         result = resize_data(result, size)
+    if strip_metadata:
+        result = result.without_metadata()
     return write_image(dst, result, overwrite=True, quality=quality)
 
 
@@ -244,6 +255,7 @@ def upscale_batch(
     size: tuple[int | None, int | None] | None = None,
     restore: bool = False,
     quality: int | None = None,
+    strip_metadata: bool = False,
     on_tile: Callable[[Path, int, int], None] | None = None,
 ) -> Iterator[Outcome]:
     """Upscale each job of ``batch`` with a loaded Upscaler, yielding as each is written. A failed
@@ -252,7 +264,8 @@ def upscale_batch(
     for src, dst in batch.jobs:
         tiles = None if on_tile is None else (lambda done, total, src=src: on_tile(src, done, total))
         try:
-            upscale_file(src, dst, up, overwrite=overwrite, on_tile=tiles, size=size, restore=restore, quality=quality)
+            kw = dict(size=size, restore=restore, quality=quality, strip_metadata=strip_metadata)
+            upscale_file(src, dst, up, overwrite=overwrite, on_tile=tiles, **kw)
             yield Outcome(src, dst)
         except SisrError as e:
             if batch.single:
@@ -276,15 +289,17 @@ def upscale_folder(
     skip_existing: bool = False,
     overwrite: bool = False,
     size: tuple[int | None, int | None] | None = None,
+    strip_metadata: bool = False,
     **options: Any,
 ) -> list[Outcome]:
     """``sisr upscale INPUTS -o OUTPUT`` from Python: files, folders (walked, layout kept) or glob
     patterns into the ``output`` folder; ``skip_existing`` resumes an interrupted run; under torchrun
-    each process takes its share. ``scale=1`` restores at the input size; ``options`` as
+    each process takes its share. ``scale=1`` restores at the input size; ``strip_metadata`` leaves
+    out EXIF and XMP (camera, GPS position, dates, credits); ``options`` as
     :func:`upscale`. Returns one :class:`Outcome` per image (check ``error``)."""
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     up = load_upscaler(model, scale, **options)
     tag = "x1" if scale == 1 else f"x{up.scale}"
     batch = plan_batch(items, output, tag, fmt=fmt, quality=quality, skip_existing=skip_existing)
-    kw = dict(overwrite=overwrite, size=size, restore=scale == 1, quality=quality)
+    kw = dict(overwrite=overwrite, size=size, restore=scale == 1, quality=quality, strip_metadata=strip_metadata)
     return list(upscale_batch(batch, up, **kw))

@@ -240,7 +240,14 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     if batch.jobs:
         bar.set_postfix_str(batch.jobs[0][0].name, refresh=True)
     failed = 0
-    kw = dict(overwrite=args.overwrite, size=size, restore=restore, quality=args.quality, on_tile=on_tile)
+    kw = dict(
+        overwrite=args.overwrite,
+        size=size,
+        restore=restore,
+        quality=args.quality,
+        strip_metadata=args.strip_metadata,
+        on_tile=on_tile,
+    )
     try:
         for i, done in enumerate(upscale_batch(batch, up, **kw)):
             if done.src in tiles:
@@ -391,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="1..100",
         help="lossy JPEG or WebP at this quality (default: JPEG 95, WebP lossless)",
+    )
+    p.add_argument(
+        "--strip-metadata",
+        action="store_true",
+        help="leave out EXIF and XMP (camera, GPS position, dates, credits); the colour profile stays",
     )
     p.add_argument("--max-pixels", type=int, default=None, help="raise Pillow's decompression-bomb limit")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -88,6 +88,12 @@ class ImageData:
             return np.repeat(self.pixels, 3, axis=2)
         return self.pixels
 
+    def without_metadata(self) -> ImageData:
+        """A copy without EXIF and XMP (camera, place, dates, credits), for sharing. The colour
+        profile and print resolution stay: they say how to show the pixels, not who or where."""
+        kept = {k: v for k, v in self.info.items() if k in ("icc_profile", "dpi")}
+        return ImageData(self.pixels, self.alpha, self.bits, self.mode, kept)
+
     def pixels_with_alpha(self) -> np.ndarray:
         """``H x W x (C + 1)`` when there is alpha, else the pixels."""
         if self.alpha is None:

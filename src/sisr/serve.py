@@ -84,6 +84,7 @@ class Job:
     filename: str
     quality: int | None = None
     size: tuple[int | None, int | None] | None = None  # width, height to reach (None: the scale's)
+    strip_metadata: bool = False
     status: str = "queued"
     progress: float = 0.0
     error: str = ""
@@ -116,6 +117,7 @@ class Job:
             "filename": self.filename,
             "format": Path(self.filename).suffix.lstrip("."),
             "quality": self.quality,
+            "strip_metadata": self.strip_metadata,
             "warnings": list(self.warnings),
             "seconds": round(seconds, 2),
         }
@@ -236,6 +238,7 @@ class JobRunner:
                     quality=job.quality,
                     size=job.size,
                     restore=job.scale == 1,
+                    strip_metadata=job.strip_metadata,
                 )
                 if job.cancel.is_set():
                     raise Cancelled
@@ -295,6 +298,15 @@ def _field(form, key: str) -> str:
     return v.strip() if isinstance(v, str) else ""
 
 
+def _flag(form, key: str) -> bool:
+    v = _field(form, key).lower()
+    if v in ("1", "true", "on", "yes"):
+        return True
+    if v in ("", "0", "false", "off", "no"):
+        return False
+    raise ApiError(400, f"{key} must be 1 or 0, got '{v[:20]}'")
+
+
 def _form_options(form) -> tuple[int, dict[str, Any]]:
     def text(key: str) -> str:
         return _field(form, key)
@@ -306,7 +318,7 @@ def _form_options(form) -> tuple[int, dict[str, Any]]:
     except ValueError:
         raise ApiError(400, "scale and tile must be whole numbers, denoise a number from 0 to 1") from None
     options: dict[str, Any] = {}
-    if text("ensemble").lower() in ("1", "true", "on", "yes"):
+    if _flag(form, "ensemble"):
         options["ensemble"] = True
     if text("precision"):
         options["precision"] = text("precision")
@@ -317,9 +329,10 @@ def _form_options(form) -> tuple[int, dict[str, Any]]:
     return scale, options
 
 
-def _form_output(form) -> tuple[str, int | None, tuple[int | None, int | None] | None]:
-    """The output ``format`` asked for ("" keeps the upload's), the lossy ``quality`` and the
-    ``(width, height)`` to reach (as ``--width``/``--height``; None: the scale's size)."""
+def _form_output(form) -> tuple[str, int | None, tuple[int | None, int | None] | None, bool]:
+    """The output ``format`` asked for ("" keeps the upload's), the lossy ``quality``, the
+    ``(width, height)`` to reach (as ``--width``/``--height``; None: the scale's size) and
+    whether to strip EXIF and XMP (as ``--strip-metadata``)."""
     fmt, quality = _field(form, "format").lower(), _field(form, "quality")
     if fmt and fmt not in WRITE_FORMATS:
         raise ApiError(400, f"unknown format '{fmt[:20]}' (known: {', '.join(WRITE_FORMATS)})")
@@ -333,7 +346,7 @@ def _form_output(form) -> tuple[str, int | None, tuple[int | None, int | None] |
         raise ApiError(400, "width and height must be whole numbers of pixels") from None
     if any(v is not None and not 1 <= v <= 65535 for v in (w, h)):
         raise ApiError(400, "width and height must be 1 to 65535 pixels")
-    return fmt, quality_n, None if w is None and h is None else (w, h)
+    return fmt, quality_n, None if w is None and h is None else (w, h), _flag(form, "strip_metadata")
 
 
 def create_app(cfg: ServeConfig | None = None) -> FastAPI:
@@ -409,10 +422,10 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         if model not in list_models():
             raise ApiError(400, f"unknown model '{model[:60]}' (known: {', '.join(list_models())})")
         scale, options = _form_options(form)
-        fmt, quality, target = _form_output(form)
+        fmt, quality, target, strip = _form_output(form)
         if scale == 1 and target is not None:
             raise ApiError(400, "x1 keeps the input's size: a width or height does not apply")
-        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "", quality, target)
+        job = Job(secrets.token_urlsafe(16), model, scale, options, runner.root / "pending", "", quality, target, strip)
         job.folder = runner.root / job.id
         job.folder.mkdir(mode=0o700)
         try:

@@ -115,7 +115,8 @@ $("scale").addEventListener("change", onScale);
 
 function outputOptions() {
   const size = $("width").disabled ? {} : { width: $("width").value, height: $("height").value };
-  return { format: $("format").value, quality: $("quality").disabled ? "" : $("quality").value, ...size };
+  const quality = $("quality").disabled ? "" : $("quality").value;
+  return { format: $("format").value, quality, strip_metadata: $("strip").checked ? "1" : "", ...size };
 }
 
 function userOptions(m) {
