@@ -7,6 +7,7 @@ ICC profile, EXIF) beside the pixels, in :class:`ImageData`.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -412,6 +413,16 @@ def from_pil(im, source: str = "image") -> ImageData:
     )
 
 
+@functools.cache
+def _srgb_profile() -> bytes:
+    """Little CMS's sRGB profile, with a fixed creation date: the same input gives the same file."""
+    from PIL import ImageCms
+
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)  # the header's date (it has no profile ID to redo)
+    return bytes(icc)
+
+
 def _cmyk_to_srgb(im, info: dict, source: str):
     """CMYK (print) pixels as sRGB through the file's own colour profile, and the sRGB profile to
     carry in its place. Without a usable profile, Pillow's formula (no colour management), which
@@ -421,9 +432,10 @@ def _cmyk_to_srgb(im, info: dict, source: str):
     icc = info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB result
     if icc:
         try:
-            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-            rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB")
-            info["icc_profile"] = srgb.tobytes()
+            srgb = _srgb_profile()
+            to = ImageCms.ImageCmsProfile(io.BytesIO(srgb))
+            rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), to, outputMode="RGB")
+            info["icc_profile"] = srgb
             return rgb
         except (ImageCms.PyCMSError, OSError, ValueError) as e:
             why = _first_line(e)
