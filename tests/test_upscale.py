@@ -553,6 +553,35 @@ def test_xmp_is_carried_with_orientation_and_size_updated(tmp_path, photo, src_n
     assert read_image(out).info["xmp"] == xmp  # and reads back as written
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_png_text_is_carried_png_to_png(tmp_path, photo, bits):
+    """A PNG's text chunks (a title, a comment, the "parameters" a diffusion model wrote) survive
+    into a PNG result, tEXt, zTXt and iTXt alike; ImageMagick's stale raw EXIF copy does not."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a cat in a hat, Steps: 20, Sampler: Euler a, Seed: 42")
+    info.add_text("Comment", "long " * 400, zip=True)
+    info.add_itxt("Title", "Katze mit Hut \u00fc", lang="de", tkey="Titel")
+    info.add_text("Raw profile type exif", "\nexif\n      6\n457869660000\n")
+    src = tmp_path / "gen.png"
+    Image.fromarray(photo[:20, :24]).save(src, pnginfo=info)
+    data = upscale_data(read_image(src), load_model("bicubic", scale=2))
+    data.bits = bits
+    with Image.open(write_image(tmp_path / "out.png", data)) as out:
+        out.load()
+        assert out.text["parameters"] == "a cat in a hat, Steps: 20, Sampler: Euler a, Seed: 42"
+        assert out.text["Comment"] == "long " * 400
+        title = out.text["Title"]
+        assert title == "Katze mit Hut \u00fc" and (title.lang, title.tkey) == ("de", "Titel")
+        assert "Raw profile type exif" not in out.text
+    with Image.open(write_image(tmp_path / "out.jpg", data)) as out:
+        assert "parameters" not in out.info  # JPEG has no text chunks
+    with Image.open(write_image(tmp_path / "bare.png", data.without_metadata())) as out:
+        out.load()
+        assert not out.text
+
+
 def _photo_with_camera_data(photo, path: Path) -> bytes:
     """A JPEG as a phone writes it: GPS position, camera, XMP credits and a colour profile."""
     from PIL import ImageCms

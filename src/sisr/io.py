@@ -90,8 +90,8 @@ class ImageData:
         return self.pixels
 
     def without_metadata(self) -> ImageData:
-        """A copy without EXIF and XMP (camera, place, dates, credits), for sharing. The colour
-        profile and print resolution stay: they say how to show the pixels, not who or where."""
+        """A copy without EXIF, XMP and PNG text (camera, place, dates, credits), for sharing. The
+        colour profile and print resolution stay: they say how to show the pixels, not who or where."""
         kept = {k: v for k, v in self.info.items() if k in ("icc_profile", "dpi")}
         return ImageData(self.pixels, self.alpha, self.bits, self.mode, kept)
 
@@ -261,7 +261,21 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 def _metadata(im) -> tuple[dict, int]:
     info = im.info
-    return _carried(im.format, info.get("icc_profile"), im.getexif(), info.get("dpi"), info.get("xmp"))
+    carried, orientation = _carried(im.format, info.get("icc_profile"), im.getexif(), info.get("dpi"), info.get("xmp"))
+    if im.format == "PNG" and (text := _png_text(info)):
+        carried["text"] = text
+    return carried, orientation
+
+
+def _png_text(info: dict) -> dict[str, str]:
+    """A PNG's text chunks (a title, a comment, a diffusion model's "parameters"), as Pillow reads
+    them into ``info`` (str; iTXt keeps its language). Not the XMP, carried on its own, nor
+    ImageMagick's "Raw profile" copies of EXIF and XMP, whose sizes would go stale."""
+    return {
+        k: v
+        for k, v in info.items()
+        if isinstance(v, str) and k != _PNG_XMP_KEY and not k.startswith("Raw profile type")
+    }
 
 
 def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif, dpi=None, xmp=None) -> tuple[dict, int]:
@@ -542,7 +556,7 @@ def check_size(path: Path, width: int, height: int) -> None:
 
 def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Path | None = None) -> None:
 
-    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif", "dpi", "xmp")}
+    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif", "dpi", "xmp", "text")}
     h, w = data.pixels.shape[:2]
     if "exif" in meta:
         meta["exif"] = _exif_sized(meta["exif"], w, h)
@@ -570,11 +584,20 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
     extra = dict(meta)
     if fmt == "WEBP":
         extra.pop("dpi", None)  # WebP has no resolution field
-    if fmt == "PNG" and (xmp := extra.pop("xmp", None)):
+    xmp, text = extra.pop("xmp", None), extra.pop("text", None)  # PNG text: only PNG holds it
+    if fmt in ("JPEG", "WEBP") and xmp:
+        extra["xmp"] = xmp
+    if fmt == "PNG" and (xmp or text):
         from PIL import PngImagePlugin
 
         extra["pnginfo"] = PngImagePlugin.PngInfo()
-        extra["pnginfo"].add_itxt(_PNG_XMP_KEY, xmp.decode("utf-8", "replace"))
+        for key, value in (text or {}).items():
+            if isinstance(value, PngImagePlugin.iTXt):
+                extra["pnginfo"].add_itxt(key, value, value.lang or "", value.tkey or "", zip=len(value) > 1024)
+            else:
+                extra["pnginfo"].add_text(key, value, zip=len(value) > 1024)
+        if xmp:
+            extra["pnginfo"].add_itxt(_PNG_XMP_KEY, xmp.decode("utf-8", "replace"))
     if fmt == "JPEG":
         # full-resolution chroma: 4:2:0 would halve the colour detail the model just made
         extra.update(quality=quality or 95, subsampling=0)
@@ -609,8 +632,14 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     if meta.get("exif"):
         exif = meta["exif"]
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-    if meta.get("xmp"):  # iTXt: keyword, no compression, no language, no translated keyword
-        extra += _png_chunk(b"iTXt", _PNG_XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + meta["xmp"])
+    texts = [*(meta.get("text") or {}).items(), *([(_PNG_XMP_KEY, meta["xmp"])] if meta.get("xmp") else [])]
+    for key, value in texts:  # as iTXt (UTF-8): keyword, compressed or not, language, translated keyword
+        text = value if isinstance(value, bytes) else value.encode("utf-8")
+        packed = len(text) > 1024
+        lang, tkey = (getattr(value, a, None) or "" for a in ("lang", "tkey"))
+        head = key.encode("latin-1", "replace")[:79] + b"\x00" + bytes([packed, 0])
+        body = lang.encode("ascii", "replace") + b"\x00" + tkey.encode("utf-8") + b"\x00"
+        extra += _png_chunk(b"iTXt", head + body + (zlib.compress(text) if packed else text))
     if meta.get("dpi"):
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(d / 0.0254) for d in meta["dpi"]), 1))  # per metre
     end_ihdr = 8 + 25  # signature, then the IHDR chunk (4 length + 4 type + 13 data + 4 crc)

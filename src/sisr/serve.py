@@ -332,7 +332,7 @@ def _form_options(form) -> tuple[int, dict[str, Any]]:
 def _form_output(form) -> tuple[str, int | None, tuple[int | None, int | None] | None, bool]:
     """The output ``format`` asked for ("" keeps the upload's), the lossy ``quality``, the
     ``(width, height)`` to reach (as ``--width``/``--height``; None: the scale's size) and
-    whether to strip EXIF and XMP (as ``--strip-metadata``)."""
+    whether to strip EXIF, XMP and PNG text (as ``--strip-metadata``)."""
     fmt, quality = _field(form, "format").lower(), _field(form, "quality")
     if fmt and fmt not in WRITE_FORMATS:
         raise ApiError(400, f"unknown format '{fmt[:20]}' (known: {', '.join(WRITE_FORMATS)})")
