@@ -85,3 +85,23 @@ def test_edge_sizes_are_always_covered(tile, overlap):
                     full = model.forward_scale(x, s)
                 assert tiled.shape == (1, 3, h * s, w * s)
                 assert float((tiled - full).abs().max()) <= 1 / 255
+
+
+@pytest.mark.parametrize("h, w, tile, overlap, s", [(130, 70, 32, 16, 4), (65, 200, 64, 33, 3), (300, 301, 100, 8, 2)])
+def test_blend_weights_sum_to_one_and_the_result_is_stored_row_major(h, w, tile, overlap, s):
+    """A model that answers 1 everywhere gives 1 everywhere: the 1-D weight sums normalise every
+    pixel, seams and corners included. The result's memory is H x W x C, so the array the
+    caller gets is that memory, not a copy of it."""
+    x = torch.rand(1, 3, h, w)
+    out = run_tiled(lambda t: torch.ones(1, 3, t.shape[2] * s, t.shape[3] * s), x, s, tile, overlap)
+    assert float((out - 1).abs().max()) < 1e-6
+    assert out[0].permute(1, 2, 0).is_contiguous()
+
+
+def test_quantizing_a_large_result_by_bands_matches_the_formula():
+    from sisr.io import to_uint8, to_uint16
+
+    a = torch.rand(2100, 1000, 3, generator=torch.Generator().manual_seed(0)).numpy() * 1.2 - 0.1  # > 2**22 values
+    a[0, :3, 0] = [0.5 / 255, 254.5 / 255, 1.0]
+    np.testing.assert_array_equal(to_uint8(a), np.floor(np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    np.testing.assert_array_equal(to_uint16(a), np.floor(np.clip(a, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16))

@@ -151,7 +151,8 @@ def upscale_data(data, up, on_tile=None):
     alpha = None
     if data.alpha is not None:
         alpha = np.clip(imresize(data.alpha.astype(np.float64), float(up.scale)), 0, 1).astype(np.float32)
-    return ImageData(pixels=out.astype(np.float32), alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
+    pixels = out.astype(np.float32, copy=False)  # the model's output, not a second full-size copy
+    return ImageData(pixels=pixels, alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
 
 
 def load_upscaler(model: str | None = None, scale: int | None = None, **options: Any):

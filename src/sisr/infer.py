@@ -268,8 +268,11 @@ def run_tiled(
     overlap = max(0, min(overlap, tile // 2))
     half = overlap // 2
     s = scale
-    out = torch.zeros(1, c, h * s, w * s)
-    wsum = torch.zeros(1, 1, h * s, w * s)
+    # Stored height x width x channels: the caller's H x W x C array is this memory, not a copy.
+    out = torch.zeros(h * s, w * s, c).permute(2, 0, 1)[None]
+    # The weights of a grid of tiles are products of 1-D windows, so their sum is the product of
+    # two 1-D sums: no second full-size array.
+    wsum_y, wsum_x = torch.zeros(h * s), torch.zeros(w * s)
     ys, xs = _spans(h, tile), _spans(w, tile)
     total, done = len(ys) * len(xs), 0
     for y0, y1 in ys:
@@ -282,11 +285,17 @@ def run_tiled(
             wx = _window((kx1 - kx0) * s, 2 * half * s if x0 > 0 else 0, 2 * half * s if x1 < w else 0)
             weight = (wy[:, None] * wx[None, :])[None, None]
             out[..., ky0 * s : ky1 * s, kx0 * s : kx1 * s] += y * weight
-            wsum[..., ky0 * s : ky1 * s, kx0 * s : kx1 * s] += weight
+            if x0 == 0:
+                wsum_y[ky0 * s : ky1 * s] += wy
+            if y0 == 0:
+                wsum_x[kx0 * s : kx1 * s] += wx
             done += 1
             if on_tile:
                 on_tile(done, total)
-    return out.div_(wsum)
+    for y0 in range(0, h * s, 256):  # a band at a time: no full-size temporary
+        band = out[..., y0 : y0 + 256, :]
+        band.div_(wsum_y[y0 : y0 + 256, None] * wsum_x[None, :])
+    return out
 
 
 def _available_memory() -> int:
@@ -382,7 +391,7 @@ class Upscaler:
     def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Upscale an ``H x W x 3`` image (uint8, uint16 or float in [0, 1]); returns float32 in [0, 1]."""
         y = self.run(_to_tensor(img), on_tile)
-        return y[0].permute(1, 2, 0).numpy()
+        return y[0].permute(1, 2, 0).contiguous().numpy()  # a tiled run's output is stored so already
 
 
 @dataclass

@@ -482,11 +482,27 @@ def to_float(img: np.ndarray, dtype=np.float32) -> np.ndarray:
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """Float [0, 1] to uint8 with clamping and round-half-up."""
-    return np.floor(np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return _quantized(img, 255.0, np.uint8)
 
 
 def to_uint16(img: np.ndarray) -> np.ndarray:
-    return np.floor(np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    return _quantized(img, 65535.0, np.uint16)
+
+
+def _quantized(img: np.ndarray, top: float, dtype) -> np.ndarray:
+    """``floor(clip(img, 0, 1) * top + 0.5)`` as ``dtype``, a band of rows at a time: a large
+    result costs its integer copy, not three float temporaries of its size."""
+    img = np.asarray(img)
+    if img.ndim < 2 or img.size <= 1 << 22:
+        return np.floor(np.clip(img, 0.0, 1.0) * top + 0.5).astype(dtype)
+    out = np.empty(img.shape, dtype)
+    rows = max(1, (1 << 22) // (img[0].size or 1))
+    for y in range(0, img.shape[0], rows):
+        band = np.clip(img[y : y + rows], 0.0, 1.0)
+        band *= top
+        band += 0.5
+        out[y : y + rows] = np.floor(band, out=band)
+    return out
 
 
 def write_image(
