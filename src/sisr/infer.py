@@ -292,9 +292,8 @@ def run_tiled(
             done += 1
             if on_tile:
                 on_tile(done, total)
-    for y0 in range(0, h * s, 256):  # a band at a time: no full-size temporary
-        band = out[..., y0 : y0 + 256, :]
-        band.div_(wsum_y[y0 : y0 + 256, None] * wsum_x[None, :])
+    for r in range(0, h * s, 256):  # a band of rows at a time: no full-size temporary
+        out[..., r : r + 256, :].div_(wsum_y[r : r + 256, None] * wsum_x[None, :])
     return out
 
 
