@@ -193,7 +193,7 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "srcnn", "scale": "2"}, 400, "does not upscale x2"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "drsingan", "tile": "64"}, 400, "does not apply"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "two"}, 400, "whole numbers"),
-        ({"file": ("x.png", png_bytes(), "image/png")}, {"format": "gif"}, 400, "unknown format 'gif'"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"format": "bmp"}, 400, "unknown format 'bmp'"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "high"}, 400, "quality must be a whole number"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "0", "format": "jpg"}, 400, "1 to 100"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "80"}, 400, "x_x4.png: quality applies to JPEG"),
@@ -298,3 +298,39 @@ def test_fuzz_post_jobs_never_5xx(client, payload, data, field_name, raw):
         assert set(r.json()) == {"error"}
     else:
         client.delete(f"/api/jobs/{r.json()['id']}")
+
+
+def gif_bytes(n=3, h=24, w=20) -> bytes:
+    rng = np.random.default_rng(5)
+    frames = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for _ in range(n)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=[50, 60, 70][:n], loop=0)
+    return buf.getvalue()
+
+
+def test_an_animated_gif_comes_back_animated(client):
+    data = {"model": "bicubic", "scale": "2"}
+    r = client.post("/api/jobs", files={"file": ("cat.gif", gif_bytes(), "image/gif")}, data=data)
+    assert r.status_code == 202, r.text
+    s = wait(client, r.json()["id"])
+    assert s["status"] == "done" and s["filename"] == "cat_x2.gif", s
+    im = Image.open(io.BytesIO(client.get(f"/api/jobs/{r.json()['id']}/result").content))
+    assert (im.format, im.size, im.n_frames, im.info["loop"]) == ("GIF", (40, 48), 3, 0)
+    preview = client.get(f"/api/jobs/{r.json()['id']}/preview")
+    assert preview.status_code == 200 and Image.open(io.BytesIO(preview.content)).n_frames == 3
+    r = client.post("/api/jobs", files={"file": ("cat.gif", gif_bytes(), "image/gif")}, data={**data, "format": "webp"})
+    s = wait(client, r.json()["id"])
+    im = Image.open(io.BytesIO(client.get(f"/api/jobs/{r.json()['id']}/result").content))
+    assert (s["filename"], im.format, im.n_frames) == ("cat_x2.webp", "WEBP", 3)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"model": "bicubic", "scale": "2", "format": "jpg"}, "cat_x2.jpg: 3 frames, and .jpg holds one"),
+        ({"model": "drsingan", "scale": "2"}, "upload: an animation of 3 frames; drsingan trains on each image"),
+    ],
+)
+def test_an_animation_that_cannot_be_done_is_refused_at_upload(client, data, message):
+    r = client.post("/api/jobs", files={"file": ("cat.gif", gif_bytes(), "image/gif")}, data=data)
+    assert r.status_code == 400 and r.json()["error"].startswith(message), r.text

@@ -16,12 +16,16 @@ from sisr.infer import load_model
 from sisr.io import (
     IMAGE_SUFFIXES,
     ImageData,
+    animation_frames,
+    check_animation_target,
     check_quality,
     check_size,
     from_pil,
+    read_animation,
     read_image,
     result_suffix_of,
     to_float,
+    write_animation,
     write_image,
 )
 from sisr.metrics import gray_of
@@ -30,6 +34,7 @@ from sisr.resize import imresize
 __all__ = [
     "Batch",
     "Outcome",
+    "check_animation",
     "load_upscaler",
     "fitted_size",
     "plan_batch",
@@ -91,19 +96,46 @@ def upscale_file(
     if Path(src).resolve() == dst.resolve():
         raise SisrError(f"{dst}: output would replace its own input")
     check_quality(quality, dst)
-    data = read_image(src)
-    h, w = data.pixels.shape[:2]
+    if frames := animation_frames(src):
+        check_animation(up, dst, frames, src)
+        anim = read_animation(src)
+        h, w = anim.frames[0].shape[:2]
+    else:
+        data = read_image(src)
+        h, w = data.pixels.shape[:2]
     if restore:
         if size is not None and size != (None, None):
             raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
         size = (w, h)
     check_size(dst, *fitted_size(w * up.scale, h * up.scale, size))  # before the work, not after it
+    if frames:
+        results = _frames_upscaled(anim, up, on_tile, size, strip_metadata)
+        return write_animation(dst, results, anim.durations, anim.loop, quality=quality)
     result = upscale_data(data, up, on_tile=on_tile)
     if size is not None:
         result = resize_data(result, size)
     if strip_metadata:
         result = result.without_metadata()
     return write_image(dst, result, overwrite=True, quality=quality)
+
+
+def check_animation(up, dst: Path, frames: int, src: str | os.PathLike) -> None:
+    """Refuse, before any work, an animation of ``frames`` that ``up`` or ``dst``'s format cannot take."""
+    if up.descriptor.kind == "zero-shot":
+        raise SisrError(f"{src}: an animation of {frames} frames; {up.name} trains on each image: use a trained model")
+    check_animation_target(Path(dst), frames)
+
+
+def _frames_upscaled(anim, up, on_tile, size, strip_metadata) -> Iterator[ImageData]:
+    """Each frame of an animation (the whole picture, as shown) upscaled as a still would be;
+    ``on_tile`` follows the tiles of all the frames as one count."""
+    n = len(anim.frames)
+    for i in range(n):
+        tiles = None if on_tile is None else (lambda done, total, i=i: on_tile(i * total + done, n * total))
+        result = upscale_data(anim.frame(i), up, on_tile=tiles)
+        if size is not None:
+            result = resize_data(result, size)
+        yield result.without_metadata() if strip_metadata else result
 
 
 def fitted_size(w: int, h: int, size: tuple[int | None, int | None] | None) -> tuple[int, int]:
@@ -222,7 +254,7 @@ def plan_batch(
     else:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")
-        targets = [out / rel.parent / f"{rel.stem}_{tag}{result_suffix_of(rel, fmt)}" for _, rel in found]
+        targets = [out / rel.parent / f"{rel.stem}_{tag}{result_suffix_of(src, fmt)}" for src, rel in found]
         seen: dict[Path, Path] = {}
         for (src, _), dst in zip(found, targets):
             if dst in seen:

@@ -14,6 +14,7 @@ import re
 import struct
 import warnings
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,17 +27,21 @@ from sisr.errors import SisrError, warn
 __all__ = [
     "IMAGE_SUFFIXES",
     "WRITE_FORMATS",
+    "Animation",
     "ImageData",
+    "animation_frames",
+    "read_animation",
     "read_image",
     "read_rgb",
     "set_pixel_limit",
     "to_float",
     "to_uint16",
     "to_uint8",
+    "write_animation",
     "write_image",
 ]
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif")
+IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif")
 _OUTPUT_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -45,26 +50,32 @@ _OUTPUT_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
     ".webp": "WEBP",
+    ".gif": "GIF",
 }
 # What a user may ask for (the CLI's --format, the web app's output format).
-WRITE_FORMATS = ("png", "jpg", "webp", "tiff")
+WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "gif")
 # Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
-# (whose alpha and 16 bits PNG keeps), GIF, AVIF, HEIF... become PNG.
-_RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt != "BMP"}
+# (whose alpha and 16 bits PNG keeps), a still GIF (256 colours), AVIF, HEIF... become PNG.
+_RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt not in ("BMP", "GIF")}
+# Formats that animate. An animation's result keeps its format: an animated GIF stays a GIF.
+_ANIMATIONS = ("GIF", "PNG", "WEBP")
 
 
 def result_suffix(fmt: str | None) -> str:
-    """The suffix a result of an image decoded as ``fmt`` (Pillow's format name) is written with."""
-    return _RESULT_SUFFIX.get(fmt or "", ".png")
+    """The suffix to give a file decoded as ``fmt`` (Pillow's format name): its result's, but for a
+    GIF, which keeps ".gif" so that :func:`result_suffix_of` can see whether it animates."""
+    return ".gif" if fmt == "GIF" else _RESULT_SUFFIX.get(fmt or "", ".png")
 
 
 def result_suffix_of(path: Path, fmt: str | None = None) -> str:
     """The suffix a result of the file ``path`` is written with: ``fmt``'s (one of WRITE_FORMATS)
     when given, else its own where sisr writes that format (but BMP, whose alpha and 16 bits PNG
-    keeps), else PNG."""
+    keeps, and a GIF that does not animate), else PNG."""
     if fmt:
         return f".{fmt}"
     suffix = path.suffix
+    if suffix.lower() == ".gif":
+        return suffix if animation_frames(path) else ".png"
     return suffix if suffix.lower() in _OUTPUT_FORMATS and suffix.lower() != ".bmp" else ".png"
 
 
@@ -148,10 +159,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
                 if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
-                    # Upscaling the first frame alone would drop the rest without a word.
-                    raise SisrError(
-                        f"{p}: {n} frames (animated or multi-page); save the one to upscale as its own file"
-                    )
+                    # Reading the first frame alone would drop the rest without a word.
+                    raise SisrError(f"{p}: {n} frames ({_several(im.format)}); save the one to use as its own file")
                 if im.format == "PNG" and _png_is_16bit_colour(p):
                     return _read_png16(p, im)
                 if im.format == "TIFF" and _tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im)):
@@ -214,6 +223,12 @@ def decoded_format(path: str | os.PathLike) -> str | None:
         return None
 
 
+def _several(fmt: str) -> str:
+    if fmt in _ANIMATIONS:
+        return "animated; sisr upscale enlarges it frame by frame"
+    return "multi-page"
+
+
 def _content_frames(im) -> int:
     """Frames that are pictures: a TIFF's reduced-resolution copies (a scanner's or camera's
     thumbnail, NewSubfileType bit 0) are not."""
@@ -264,6 +279,8 @@ def _metadata(im) -> tuple[dict, int]:
     carried, orientation = _carried(im.format, info.get("icc_profile"), im.getexif(), info.get("dpi"), info.get("xmp"))
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
+    if im.format == "GIF" and isinstance(info.get("comment"), bytes) and info["comment"]:
+        carried["comment"] = info["comment"]
     return carried, orientation
 
 
@@ -570,10 +587,9 @@ def check_size(path: Path, width: int, height: int) -> None:
         )
 
 
-def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Path | None = None) -> None:
-
-    meta = {k: v for k, v in data.info.items() if v and k in ("icc_profile", "exif", "dpi", "xmp", "text")}
-    h, w = data.pixels.shape[:2]
+def _written_meta(info: dict, fmt: str, w: int, h: int, name: Path | None) -> dict:
+    """The metadata to write with a ``w x h`` result in ``fmt``: its recorded sizes updated."""
+    meta = {k: v for k, v in info.items() if v and k in ("icc_profile", "exif", "dpi", "xmp", "text", "comment")}
     if "exif" in meta:
         meta["exif"] = _exif_sized(meta["exif"], w, h)
     if "xmp" in meta:
@@ -581,7 +597,14 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
         meta["xmp"] = _xmp_set(meta["xmp"], sizes)
         if fmt == "JPEG" and len(meta["xmp"]) > _JPEG_XMP_MAX:
             n = len(meta.pop("xmp"))
-            warn(f"{name}: its XMP metadata ({n} bytes) is over JPEG's {_JPEG_XMP_MAX}; left out", stacklevel=4)
+            warn(f"{name}: its XMP metadata ({n} bytes) is over JPEG's {_JPEG_XMP_MAX}; left out", stacklevel=5)
+    return meta
+
+
+def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Path | None = None) -> None:
+
+    h, w = data.pixels.shape[:2]
+    meta = _written_meta(data.info, fmt, w, h, name)
     gray = data.pixels.shape[2] == 1
     has_alpha = data.alpha is not None and fmt != "JPEG"
     if data.bits == 16 and fmt == "PNG" and (has_alpha or not gray):
@@ -590,6 +613,9 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
     if fmt == "TIFF":
         _write_tiff(fh, data, has_alpha, meta)
         return
+    if fmt == "GIF":
+        _write_gif(fh, [_frame_uint8(data, has_alpha)], None, None, meta)
+        return
     if data.bits == 16 and gray and not has_alpha and fmt == "PNG":
         pil = Image.fromarray(to_uint16(data.pixels[:, :, 0]))
     else:
@@ -597,7 +623,13 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
         pil = Image.fromarray(arr[:, :, 0] if gray else arr)
         if has_alpha:
             pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
+    pil.save(fh, format=fmt, **_save_params(meta, fmt, quality))
+
+
+def _save_params(meta: dict, fmt: str, quality: int | None) -> dict:
+    """Pillow's save arguments for ``fmt``: the metadata it holds, and its quality."""
     extra = dict(meta)
+    extra.pop("comment", None)  # a GIF's: only GIF holds it
     if fmt == "WEBP":
         extra.pop("dpi", None)  # WebP has no resolution field
     xmp, text = extra.pop("xmp", None), extra.pop("text", None)  # PNG text: only PNG holds it
@@ -621,7 +653,199 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
         extra.update({"quality": quality} if quality else {"lossless": True})
     if fmt == "BMP":
         extra = {}
-    pil.save(fh, format=fmt, **extra)
+    return extra
+
+
+@dataclass
+class Animation:
+    """An animated GIF, PNG (APNG) or WebP as the frames a viewer shows: each one the whole
+    picture, with the earlier frames' disposal and blending already applied."""
+
+    frames: list[np.ndarray]  # uint8 H x W x 3, or x 4 when any frame has transparency
+    durations: list[int]  # milliseconds each frame shows
+    loop: int | None  # times to play it: 0 for ever; None: once (a GIF without a loop field)
+    format: str  # "GIF", "PNG" or "WEBP"
+    info: dict = field(default_factory=dict)  # the first frame's ICC profile, EXIF, XMP, text, comment
+
+    def frame(self, i: int) -> ImageData:
+        """Frame ``i`` as :class:`ImageData` (float32 pixels, alpha split off)."""
+        a = self.frames[i]
+        rgb = a[:, :, :3].astype(np.float32) / 255.0
+        alpha = a[:, :, 3].astype(np.float32) / 255.0 if a.shape[2] == 4 else None
+        return ImageData(rgb, alpha, 8, "RGBA" if alpha is not None else "RGB", self.info)
+
+
+def animation_frames(path: str | os.PathLike) -> int:
+    """The number of frames of an animated GIF, PNG or WebP; 0 for anything else (a still image, a
+    multi-page TIFF, a file that is not an image)."""
+    try:
+        with Image.open(path) as im:
+            n = getattr(im, "n_frames", 1) if im.format in _ANIMATIONS else 1
+    except Exception:  # not an image (read_image says why, when it comes to it)
+        return 0
+    return n if n > 1 else 0
+
+
+def read_animation(path: str | os.PathLike) -> Animation:
+    """Decode every frame of an animated GIF, PNG or WebP (EXIF orientation applied to each); raises
+    :class:`SisrError` with a one-line cause. All the frames together count against the pixel limit."""
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                n = getattr(im, "n_frames", 1)
+                if im.format not in _ANIMATIONS or n < 2:
+                    raise SisrError(f"{p}: not an animated GIF, PNG or WebP")
+                limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
+                if limit and n * w * h > limit:
+                    over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
+                    raise SisrError(f"{p}: {over} (raise it with --max-pixels)")
+                info, orientation = _metadata(im)
+                loop = im.info.get("loop")
+                frames, durations = [], []
+                for i in range(n):
+                    im.seek(i)
+                    im.load()
+                    durations.append(max(0, round(im.info.get("duration") or 0)))
+                    frames.append(_orient(np.asarray(im.convert("RGBA")), orientation))
+    except SisrError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
+    except MemoryError:
+        raise SisrError(f"{p}: animation too large for the available memory") from None
+    except Exception as e:
+        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+    if all(f[:, :, 3].min() == 255 for f in frames):
+        frames = [np.ascontiguousarray(f[:, :, :3]) for f in frames]
+    return Animation(frames, durations, None if loop is None else int(loop), im.format, info)
+
+
+def check_animation_target(path: Path, frames: int) -> None:
+    """Refuse, before any work, to write an animation in a format of one frame."""
+    if _format_for(path) not in _ANIMATIONS:
+        raise SisrError(f"{path}: {frames} frames, and {path.suffix} holds one; write .gif, .webp or .png (APNG)")
+
+
+def write_animation(
+    path: str | os.PathLike,
+    frames: Iterable[ImageData],
+    durations: Sequence[int],
+    loop: int | None = 0,
+    *,
+    overwrite: bool = True,
+    quality: int | None = None,
+) -> Path:
+    """Write frames (all one size, as :class:`ImageData`, the first one's metadata carried) as an
+    animated GIF, PNG or WebP, atomically; ``durations`` in milliseconds, ``loop`` as
+    :class:`Animation`'s. ``frames`` may be a generator (each is made 8-bit as it comes); if it
+    raises, nothing is written. ``quality``: lossy WebP (lossless by default)."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise SisrError(f"{p}: exists (use --overwrite to replace it)")
+    fmt = _format_for(p)
+    check_animation_target(p, len(durations))
+    check_quality(quality, p)
+    arrays: list[np.ndarray] = []
+    info: dict = {}
+    for frame in frames:
+        if not arrays:
+            info = frame.info
+            check_size(p, frame.pixels.shape[1], frame.pixels.shape[0])
+        arrays.append(_frame_uint8(frame, frame.alpha is not None))
+    if len(arrays) != len(durations):
+        raise SisrError(f"{p}: {len(arrays)} frames but {len(durations)} durations")
+    h, w = arrays[0].shape[:2]
+    meta = _written_meta(info, fmt, w, h, p)
+    try:
+        with atomic_target(p) as tmp, open(tmp, "wb") as fh:
+            if fmt == "GIF":
+                _write_gif(fh, arrays, list(durations), loop, meta)
+            else:
+                _write_frames(fh, arrays, fmt, list(durations), loop, meta, quality)
+    except (OSError, ValueError) as e:
+        raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
+    return p
+
+
+def _frame_uint8(data: ImageData, has_alpha: bool) -> np.ndarray:
+    """``H x W x 3`` (or ``x 4`` with alpha) uint8 RGB of ``data``, for the formats of 8-bit frames."""
+    rgb = to_uint8(data.rgb)
+    if not has_alpha or data.alpha is None:
+        return rgb
+    return np.concatenate([rgb, to_uint8(data.alpha)[:, :, None]], axis=2)
+
+
+_GIF_SAMPLE = 1 << 20  # pixels the shared palette is chosen from
+
+
+def _gif_palette(arrays: list[np.ndarray], colours: int) -> list[int]:
+    """One palette of ``colours`` for all frames, chosen by median cut from an even sample of
+    their opaque pixels. One palette, not one per frame, so that a still background keeps its
+    colours from frame to frame instead of flickering."""
+    total = sum(a.shape[0] * a.shape[1] for a in arrays)
+    step = max(1, total // _GIF_SAMPLE)
+    parts = []
+    for a in arrays:
+        px = a.reshape(-1, a.shape[2])[::step]
+        parts.append(px[px[:, 3] >= 128, :3] if a.shape[2] == 4 else px)
+    sample = np.concatenate(parts) if parts else np.zeros((0, 3), np.uint8)
+    if len(sample) == 0:  # nothing opaque
+        sample = np.zeros((1, 3), np.uint8)
+    quantized = Image.fromarray(np.ascontiguousarray(sample[None])).quantize(
+        colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    palette = quantized.getpalette()[: 3 * colours]
+    return palette + palette[:3] * (256 - len(palette) // 3)  # unused entries repeat the first colour
+
+
+def _write_gif(fh, arrays: list[np.ndarray], durations: list[int] | None, loop: int | None, meta: dict) -> None:
+    """GIF: 256 colours, one palette shared by all frames, each pixel its nearest colour (no
+    dithering: error diffusion carries a change in one place across the rest of the frame, so a
+    still background would shimmer, and on photos it measured no closer, even blurred). Transparency
+    is one palette entry (alpha under one half); an animation with it replaces each frame whole."""
+    alpha = arrays[0].shape[2] == 4
+    transparent = 255
+    palette = _gif_palette(arrays, 255 if alpha else 256)
+    shared = Image.new("P", (1, 1))
+    shared.putpalette(palette)
+    images = []
+    for a in arrays:
+        rgb = Image.fromarray(np.ascontiguousarray(a[:, :, :3]))
+        q = rgb.quantize(palette=shared, dither=Image.Dither.NONE)
+        if alpha:
+            index = np.asarray(q).copy()
+            index[index == transparent] = 0  # the same colour: entry 255 is kept for transparency
+            index[a[:, :, 3] < 128] = transparent
+            q = Image.fromarray(index, "P")
+        q.putpalette(palette)
+        images.append(q)
+    extra: dict = {"optimize": False}
+    if alpha:
+        extra.update(transparency=transparent, disposal=2)
+    if meta.get("comment"):
+        extra["comment"] = meta["comment"]
+    if len(images) > 1:
+        extra.update(save_all=True, append_images=images[1:], duration=durations)
+        if loop is not None:
+            extra["loop"] = loop
+    images[0].save(fh, format="GIF", **extra)
+
+
+def _write_frames(
+    fh, arrays: list[np.ndarray], fmt: str, durations: list[int], loop: int | None, meta: dict, quality: int | None
+) -> None:
+    """An animated PNG (APNG) or WebP of full 8-bit frames, with the metadata the format holds."""
+    images = [Image.fromarray(a) for a in arrays]
+    extra = _save_params(meta, fmt, quality)
+    extra.update(save_all=True, append_images=images[1:], duration=durations, loop=loop or 0)
+    if fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        # each frame is whole: it replaces the last, where unchanged parts are left in place
+        extra.update(disposal=PngImagePlugin.Disposal.OP_NONE, blend=PngImagePlugin.Blend.OP_SOURCE)
+    images[0].save(fh, format=fmt, **extra)
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:

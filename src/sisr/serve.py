@@ -33,14 +33,16 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from sisr.api import fitted_size, load_upscaler, upscale_file
+from sisr.api import check_animation, fitted_size, load_upscaler, upscale_file
 from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model
 from sisr.io import (
     WRITE_FORMATS,
+    animation_frames,
     check_quality,
     check_size,
     decoded_format,
+    read_animation,
     read_image,
     result_suffix,
     result_suffix_of,
@@ -53,7 +55,7 @@ __all__ = ["ServeConfig", "create_app", "serve"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 TERMINAL = ("done", "failed", "cancelled")
-BROWSER_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # results a page can show as they are
+BROWSER_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")  # results a page can show as they are
 
 
 @dataclass(frozen=True)
@@ -437,12 +439,14 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                     if size > limit:
                         raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
                     fh.write(chunk)
-            width, height = await asyncio.to_thread(_check_image, raw)
+            width, height, frames = await asyncio.to_thread(_check_image, raw)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{result_suffix_of(src, fmt)}"
             try:
-                await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
+                up = await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
+                if frames:
+                    check_animation(up, Path(job.filename), frames, "upload")
                 check_quality(quality, Path(job.filename))
                 restored = (width, height) if scale == 1 else (width * scale, height * scale)
                 check_size(Path(job.filename), *fitted_size(*restored, target))
@@ -517,15 +521,19 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-def _check_image(path: Path) -> tuple[int, int]:
-    """The upload's ``(width, height)``, or a 400 if it is not an image sisr reads."""
+def _check_image(path: Path) -> tuple[int, int, int]:
+    """The upload's ``(width, height, frames)`` (frames 0 for a still), or a 400 if it is not an
+    image sisr reads."""
     try:
         with collected([]):  # dropped: the job reads it again, and its warnings are the job's
-            data = read_image(path)
+            if frames := animation_frames(path):
+                h, w = read_animation(path).frames[0].shape[:2]
+            else:
+                h, w = read_image(path).pixels.shape[:2]
     except SisrError as e:
         msg = str(e).splitlines()[0].replace(str(path), "upload")
         raise ApiError(400, msg) from None
-    return data.pixels.shape[1], data.pixels.shape[0]
+    return w, h, frames
 
 
 def _preview(result: Path) -> Path:
