@@ -203,7 +203,17 @@ def test_a_still_can_be_written_as_a_gif(tmp_path, photo):
     out = write_image(tmp_path / "s.gif", photo[:64, :64])
     im = Image.open(out)
     assert im.format == "GIF" and im.mode == "P" and getattr(im, "n_frames", 1) == 1
-    assert np.abs(np.asarray(im.convert("RGB")).astype(int) - photo[:64, :64]).mean() < 4
+    assert np.abs(np.asarray(im.convert("RGB")).astype(int) - photo[:64, :64]).mean() < 2
+
+
+def test_gif_pixels_take_their_exact_nearest_palette_colour(rng):
+    from sisr.io import _nearest_colour
+
+    rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    palette = rng.integers(0, 256, (37, 3), dtype=np.uint8)
+    d = ((rgb[:, :, None, :].astype(int) - palette[None, None].astype(int)) ** 2).sum(axis=3)
+    got = _nearest_colour(rgb, palette)
+    np.testing.assert_array_equal(d[np.arange(40)[:, None], np.arange(50), got], d.min(axis=2))
 
 
 def test_cli_and_folder_walk_take_animations(tmp_path, photo):

@@ -168,6 +168,31 @@ def test_remove_camera_data_box(browser_page, photo, tmp_path):
     page.uncheck("#strip")
 
 
+def test_an_animated_gif_plays_on_the_page_and_downloads_as_the_clis(browser_page, photo, tmp_path):
+    from sisr.cli import main
+
+    page, _, _ = browser_page
+    src = tmp_path / "wave.gif"
+    frames = [Image.fromarray(np.roll(photo[60:100, 200:248], 6 * i, axis=1)) for i in range(3)]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=200, loop=0)
+    page.set_input_files("#file", str(src))
+    page.select_option("#model", "bicubic")
+    page.select_option("#scale", "2")
+    page.select_option("#format", "")
+    page.click("#go")
+    page.wait_for_function("document.getElementById('download').getAttribute('download') === 'wave_x2.gif'")
+    page.wait_for_function("document.getElementById('after').naturalWidth === 96", timeout=60_000)
+    with page.expect_download() as dl:
+        page.click("#download")
+    got = tmp_path / "got.gif"
+    dl.value.save_as(got)
+    ref = tmp_path / "cli.gif"
+    assert main(["upscale", str(src), "-o", str(ref), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
+    assert got.read_bytes() == ref.read_bytes()
+    with Image.open(got) as im:
+        assert (im.n_frames, im.info["loop"], im.info["duration"]) == (3, 0, 200)
+
+
 def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, tmp_path):
     import io
     import zipfile

@@ -83,6 +83,8 @@ def upscale_file(
     strip_metadata: bool = False,
 ) -> Path:
     """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata.
+    An animated GIF, PNG or WebP is upscaled frame by frame into an animation (``dst`` a GIF, PNG or
+    WebP), with its timing and loop count.
 
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
     high-quality resize of the model's output; ``restore``: back to the input's own size;
