@@ -239,3 +239,14 @@ def test_cli_and_folder_walk_take_animations(tmp_path, photo):
     assert piped.returncode == 0, piped.stderr
     im = Image.open(io.BytesIO(piped.stdout))
     assert (im.format, im.n_frames) == ("GIF", 4)  # stdin to stdout: an animated GIF stays one
+
+
+def test_an_apng_default_image_is_not_a_frame(tmp_path, photo, bicubic2):
+    frames = frames_of(photo, 3)
+    ims = [Image.fromarray(f) for f in frames]
+    f = tmp_path / "d.png"  # frame 0 is only for viewers that do not animate
+    ims[0].save(f, save_all=True, append_images=ims[1:], default_image=True, duration=100, loop=0)
+    assert animation_frames(f) == 2
+    anim = read_animation(f)
+    assert [a.tobytes() for a in anim.frames] == [frames[1].tobytes(), frames[2].tobytes()]
+    assert Image.open(upscale_file(f, tmp_path / "o.gif", bicubic2)).n_frames == 2

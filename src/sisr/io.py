@@ -680,10 +680,17 @@ def animation_frames(path: str | os.PathLike) -> int:
     multi-page TIFF, a file that is not an image)."""
     try:
         with Image.open(path) as im:
-            n = getattr(im, "n_frames", 1) if im.format in _ANIMATIONS else 1
+            n = len(_shown(im)) if im.format in _ANIMATIONS else 1
     except Exception:  # not an image (read_image says why, when it comes to it)
         return 0
-    return n if n > 1 else 0
+    return n if getattr(im, "n_frames", 1) > 1 else 0
+
+
+def _shown(im) -> range:
+    """The frames an animation plays: an APNG's default image, for viewers that do not animate,
+    is not one of them."""
+    n = getattr(im, "n_frames", 1)
+    return range(1, n) if im.format == "PNG" and im.info.get("default_image") else range(n)
 
 
 def read_animation(path: str | os.PathLike) -> Animation:
@@ -694,9 +701,9 @@ def read_animation(path: str | os.PathLike) -> Animation:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
-                n = getattr(im, "n_frames", 1)
-                if im.format not in _ANIMATIONS or n < 2:
+                if im.format not in _ANIMATIONS or getattr(im, "n_frames", 1) < 2:
                     raise SisrError(f"{p}: not an animated GIF, PNG or WebP")
+                n = len(_shown(im))
                 limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
                 if limit and n * w * h > limit:
                     over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
@@ -704,7 +711,7 @@ def read_animation(path: str | os.PathLike) -> Animation:
                 info, orientation = _metadata(im)
                 loop = im.info.get("loop")
                 frames, durations = [], []
-                for i in range(n):
+                for i in _shown(im):
                     im.seek(i)
                     im.load()
                     durations.append(max(0, round(im.info.get("duration") or 0)))
