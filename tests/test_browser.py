@@ -1,6 +1,8 @@
 """The web app in a real headless Chromium (Debian's), driven by Playwright: upload, slider,
 download, compare mode and a broken file."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -145,24 +147,30 @@ def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, phot
     page.select_option("#format", "")
 
 
+def bicubic_x2_download(page, src, name, tmp_path):
+    """Upscale ``src`` (48 x 40) on the page with bicubic x2 in its own format; the downloaded file."""
+    page.set_input_files("#file", str(src))
+    page.select_option("#model", "bicubic")
+    page.select_option("#scale", "2")
+    page.select_option("#format", "")
+    page.click("#go")
+    page.wait_for_function(f"document.getElementById('download').getAttribute('download') === '{name}'")
+    page.wait_for_function("document.getElementById('after').naturalWidth === 96", timeout=60_000)
+    with page.expect_download() as dl:
+        page.click("#download")
+    got = tmp_path / f"got{Path(name).suffix}"
+    dl.value.save_as(got)
+    return got
+
+
 def test_remove_camera_data_box(browser_page, photo, tmp_path):
     page, _, _ = browser_page
     exif = Image.Exif()
     exif.get_ifd(0x8825)[2] = (51.0, 28.0, 40.0)  # GPSLatitude
     src = tmp_path / "trip.jpg"
     Image.fromarray(photo[60:100, 200:248]).save(src, exif=exif.tobytes(), quality=90)
-    page.set_input_files("#file", str(src))
-    page.select_option("#model", "bicubic")
-    page.select_option("#scale", "2")
-    page.select_option("#format", "")
     page.check("#strip")
-    page.click("#go")
-    page.wait_for_function("document.getElementById('download').getAttribute('download') === 'trip_x2.jpg'")
-    page.wait_for_function("document.getElementById('after').naturalWidth === 96", timeout=60_000)
-    with page.expect_download() as dl:
-        page.click("#download")
-    got = tmp_path / "got.jpg"
-    dl.value.save_as(got)
+    got = bicubic_x2_download(page, src, "trip_x2.jpg", tmp_path)
     with Image.open(got) as im:
         assert im.size == (96, 80) and not im.getexif()
     page.uncheck("#strip")
@@ -175,17 +183,7 @@ def test_an_animated_gif_plays_on_the_page_and_downloads_as_the_clis(browser_pag
     src = tmp_path / "wave.gif"
     frames = [Image.fromarray(np.roll(photo[60:100, 200:248], 6 * i, axis=1)) for i in range(3)]
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=200, loop=0)
-    page.set_input_files("#file", str(src))
-    page.select_option("#model", "bicubic")
-    page.select_option("#scale", "2")
-    page.select_option("#format", "")
-    page.click("#go")
-    page.wait_for_function("document.getElementById('download').getAttribute('download') === 'wave_x2.gif'")
-    page.wait_for_function("document.getElementById('after').naturalWidth === 96", timeout=60_000)
-    with page.expect_download() as dl:
-        page.click("#download")
-    got = tmp_path / "got.gif"
-    dl.value.save_as(got)
+    got = bicubic_x2_download(page, src, "wave_x2.gif", tmp_path)
     ref = tmp_path / "cli.gif"
     assert main(["upscale", str(src), "-o", str(ref), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
     assert got.read_bytes() == ref.read_bytes()
