@@ -18,15 +18,19 @@ from sisr.io import (
     ImageData,
     animation_frames,
     check_animation_target,
+    check_pages_target,
     check_quality,
     check_size,
     from_pil,
     read_animation,
     read_image,
+    read_pages,
     result_suffix_of,
+    tiff_pages,
     to_float,
     write_animation,
     write_image,
+    write_pages,
 )
 from sisr.metrics import gray_of
 from sisr.resize import imresize
@@ -84,7 +88,7 @@ def upscale_file(
 ) -> Path:
     """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata.
     An animated GIF, PNG or WebP is upscaled frame by frame into an animation (``dst`` a GIF, PNG or
-    WebP), with its timing and loop count.
+    WebP), with its timing and loop count; a multi-page TIFF page by page into one (``dst`` a TIFF).
 
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
     high-quality resize of the model's output; ``restore``: back to the input's own size;
@@ -98,27 +102,52 @@ def upscale_file(
     if Path(src).resolve() == dst.resolve():
         raise SisrError(f"{dst}: output would replace its own input")
     check_quality(quality, dst)
+    if restore and size is not None and size != (None, None):
+        raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
+
+    def done(data: ImageData, tiles) -> ImageData:
+        result = upscale_data(data, up, on_tile=tiles)
+        if restore or size is not None:
+            result = resize_data(result, data.pixels.shape[1::-1] if restore else size)
+        return result.without_metadata() if strip_metadata else result
+
+    def planned(h: int, w: int) -> None:  # a result the format cannot hold: before the work
+        check_size(dst, *((w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)))
+
     if frames := animation_frames(src):
         check_animation(up, dst, frames, src)
         anim = read_animation(src)
-        h, w = anim.frames[0].shape[:2]
-    else:
-        data = read_image(src)
-        h, w = data.pixels.shape[:2]
-    if restore:
-        if size is not None and size != (None, None):
-            raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
-        size = (w, h)
-    check_size(dst, *fitted_size(w * up.scale, h * up.scale, size))  # before the work, not after it
-    if frames:
-        results = _frames_upscaled(anim, up, on_tile, size, strip_metadata)
+        planned(*anim.frames[0].shape[:2])
+        part = _parts(on_tile, len(anim.frames))
+        results = (done(anim.frame(i), part(i)) for i in range(len(anim.frames)))
         return write_animation(dst, results, anim.durations, anim.loop, quality=quality)
-    result = upscale_data(data, up, on_tile=on_tile)
-    if size is not None:
-        result = resize_data(result, size)
-    if strip_metadata:
-        result = result.without_metadata()
-    return write_image(dst, result, overwrite=True, quality=quality)
+    if pages := tiff_pages(src):
+        check_pages_target(dst, pages)
+        part = _parts(on_tile, pages)
+        return write_pages(dst, (done(page, part(i)) for i, page in enumerate(read_pages(src))))
+    data = read_image(src)
+    planned(*data.pixels.shape[:2])
+    return write_image(dst, done(data, on_tile), overwrite=True, quality=quality)
+
+
+def _parts(on_tile, n: int):
+    """``on_tile`` for part ``i`` of ``n`` (the frames of an animation, the pages of a TIFF): the
+    parts' tiles as one count, in units of the first part's tiles (pages differ in size)."""
+    unit: list[int] = []
+
+    def part(i: int):
+        if on_tile is None:
+            return None
+
+        def report(done: int, total: int) -> None:
+            if not unit:
+                unit.append(total)
+            t = unit[0]
+            on_tile(i * t + min(t, round(done * t / total)), n * t)
+
+        return report
+
+    return part
 
 
 def check_animation(up, dst: Path, frames: int, src: str | os.PathLike) -> None:
@@ -126,18 +155,6 @@ def check_animation(up, dst: Path, frames: int, src: str | os.PathLike) -> None:
     if up.descriptor.kind == "zero-shot":
         raise SisrError(f"{src}: an animation of {frames} frames; {up.name} trains on each image: use a trained model")
     check_animation_target(Path(dst), frames)
-
-
-def _frames_upscaled(anim, up, on_tile, size, strip_metadata) -> Iterator[ImageData]:
-    """Each frame of an animation (the whole picture, as shown) upscaled as a still would be;
-    ``on_tile`` follows the tiles of all the frames as one count."""
-    n = len(anim.frames)
-    for i in range(n):
-        tiles = None if on_tile is None else (lambda done, total, i=i: on_tile(i * total + done, n * total))
-        result = upscale_data(anim.frame(i), up, on_tile=tiles)
-        if size is not None:
-            result = resize_data(result, size)
-        yield result.without_metadata() if strip_metadata else result
 
 
 def fitted_size(w: int, h: int, size: tuple[int | None, int | None] | None) -> tuple[int, int]:

@@ -30,8 +30,10 @@ __all__ = [
     "Animation",
     "ImageData",
     "animation_frames",
+    "tiff_pages",
     "read_animation",
     "read_image",
+    "read_pages",
     "read_rgb",
     "set_pixel_limit",
     "to_float",
@@ -39,6 +41,7 @@ __all__ = [
     "to_uint8",
     "write_animation",
     "write_image",
+    "write_pages",
 ]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif")
@@ -226,7 +229,7 @@ def decoded_format(path: str | os.PathLike) -> str | None:
 def _several(fmt: str) -> str:
     if fmt in _ANIMATIONS:
         return "animated; sisr upscale enlarges it frame by frame"
-    return "multi-page"
+    return "multi-page; sisr upscale enlarges each page"
 
 
 def _content_frames(im) -> int:
@@ -383,15 +386,15 @@ def _tiff_is_16bit_colour(im) -> bool:
     )
 
 
-def _read_tiff16(p: Path, im) -> ImageData | None:
-    """A 16-bit RGB(A) TIFF at 16 bits, or None, with a warning, when
+def _read_tiff16(p: Path, im, index: int = 0) -> ImageData | None:
+    """A 16-bit RGB(A) TIFF (page ``index``) at 16 bits, or None, with a warning, when
     tifffile cannot decode its compression without the optional imagecodecs package."""
 
     try:
         import tifffile
 
         with tifffile.TiffFile(p) as tf:
-            page = tf.pages[0]
+            page = tf.pages[index]
             arr = page.asarray()
             separate = page.planarconfig == 2
     except (ImportError, ValueError) as e:
@@ -680,10 +683,10 @@ def animation_frames(path: str | os.PathLike) -> int:
     multi-page TIFF, a file that is not an image)."""
     try:
         with Image.open(path) as im:
-            n = len(_shown(im)) if im.format in _ANIMATIONS else 1
+            animated = im.format in _ANIMATIONS and getattr(im, "n_frames", 1) > 1
+            return len(_shown(im)) if animated else 0
     except Exception:  # not an image (read_image says why, when it comes to it)
         return 0
-    return n if getattr(im, "n_frames", 1) > 1 else 0
 
 
 def _shown(im) -> range:
@@ -727,6 +730,74 @@ def read_animation(path: str | os.PathLike) -> Animation:
     if all(f[:, :, 3].min() == 255 for f in frames):
         frames = [np.ascontiguousarray(f[:, :, :3]) for f in frames]
     return Animation(frames, durations, None if loop is None else int(loop), im.format, info)
+
+
+def tiff_pages(path: str | os.PathLike) -> int:
+    """The number of pages of a multi-page TIFF (a reduced-resolution copy is not a page); 0 for
+    anything else."""
+    try:
+        with Image.open(path) as im:
+            n = _content_frames(im) if im.format == "TIFF" else 1
+    except Exception:  # not an image (read_image says why, when it comes to it)
+        return 0
+    return n if n > 1 else 0
+
+
+def read_pages(path: str | os.PathLike) -> list[ImageData]:
+    """Each page of a multi-page TIFF, as :func:`read_image` reads a TIFF of one (16 bits, alpha,
+    metadata, orientation); raises :class:`SisrError` with a one-line cause."""
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                if im.format != "TIFF":
+                    raise SisrError(f"{p}: not a TIFF")
+                pages = []
+                for i in range(getattr(im, "n_frames", 1)):
+                    im.seek(i)
+                    if int(im.tag_v2.get(254, 0)) & 1:  # a reduced-resolution copy
+                        continue
+                    if not (_tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im, i))):
+                        im.load()
+                        data = from_pil(im, f"{p} page {len(pages) + 1}")
+                    pages.append(data)
+    except SisrError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
+    except MemoryError:
+        raise SisrError(f"{p}: image too large for the available memory") from None
+    except Exception as e:
+        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+    return pages
+
+
+def write_pages(path: str | os.PathLike, pages: Iterable[ImageData], *, overwrite: bool = True) -> Path:
+    """Write pages (each with its own size, bits, alpha and metadata) as one multi-page TIFF,
+    atomically; ``pages`` may be a generator, and if it raises, nothing is written."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise SisrError(f"{p}: exists (use --overwrite to replace it)")
+    check_pages_target(p, 0)
+
+    def laid_out():
+        for data in pages:
+            h, w = data.pixels.shape[:2]
+            yield data, data.alpha is not None, _written_meta(data.info, "TIFF", w, h, p)
+
+    try:
+        with atomic_target(p) as tmp, open(tmp, "wb") as fh:
+            _write_tiff_pages(fh, laid_out())
+    except (OSError, ValueError) as e:
+        raise SisrError(f"{p}: cannot write ({getattr(e, 'strerror', None) or _first_line(e)})") from None
+    return p
+
+
+def check_pages_target(path: Path, pages: int) -> None:
+    """Refuse, before any work, to write a TIFF's pages in a format of one page."""
+    if _format_for(path) != "TIFF":
+        raise SisrError(f"{path}: {pages or 'several'} pages, and {path.suffix} holds one; write .tif")
 
 
 def check_animation_target(path: Path, frames: int) -> None:
@@ -904,10 +975,38 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
 
 
 def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
-    """8- or 16-bit gray or RGB TIFF, with or without alpha, deflate-compressed with horizontal
-    prediction, with the ICC profile, the picture's descriptive tags and its Exif and GPS
-    directories. Pillow lays out the directory; it cannot encode 16-bit colour, and with
-    compression (through libtiff) it cannot write the Exif directory."""
+    _write_tiff_pages(fh, [(data, has_alpha, meta)])
+
+
+def _write_tiff_pages(fh, pages: Iterable[tuple[ImageData, bool, dict]]) -> None:
+    """A TIFF of one page or several (each ``(data, has_alpha, meta)``, made as it comes): each
+    directory, then its strips, and the previous directory pointing at it."""
+    fh.write(b"II*\x00" + bytes(4))  # the first directory's offset follows
+    pointer, total = 4, 0  # where the next directory's offset goes; the compressed bytes so far
+    for data, has_alpha, meta in pages:
+        ifd, strips = _tiff_page(data, has_alpha, meta)
+        total += sum(len(b) for b in strips)
+        if total > 0xFFFF0000:  # classic TIFF's 32-bit offsets
+            raise SisrError("result too large for a TIFF file (over 4 GB compressed): write PNG instead")
+        pos = fh.tell()
+        if pos & 1:  # directories start on a word boundary
+            fh.write(b"\x00")
+            pos += 1
+        fh.seek(pointer)
+        fh.write(struct.pack("<I", pos))
+        fh.seek(pos)
+        raw = ifd.tobytes(pos)
+        fh.write(raw)
+        for b in strips:
+            fh.write(b)
+        pointer = pos + 2 + 12 * struct.unpack("<H", raw[:2])[0]
+
+
+def _tiff_page(data: ImageData, has_alpha: bool, meta: dict):
+    """One page's directory and its strips: 8- or 16-bit gray or RGB, with or without alpha,
+    deflate-compressed with horizontal prediction, with the ICC profile, the picture's descriptive
+    tags and its Exif and GPS directories. Pillow lays out the directory; it cannot encode 16-bit
+    colour, and with compression (through libtiff) it cannot write the Exif directory."""
     from PIL import TiffImagePlugin
 
     convert, dtype, bits = (to_uint16, "<u2", 16) if data.bits == 16 else (to_uint8, "u1", 8)
@@ -922,8 +1021,6 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
         diff = arr[y : y + rows].copy()
         diff[:, 1:] -= arr[y : y + rows, :-1]  # TIFF predictor 2, per sample, modulo 2^bits
         strips.append(zlib.compress(diff.tobytes(), 6))
-    if sum(len(b) for b in strips) > 0xFFFF0000:  # classic TIFF's 32-bit offsets
-        raise SisrError("result too large for a TIFF file (over 4 GB compressed): write PNG instead")
     tags = Image.Exif()
     if meta.get("exif"):
         tags.load(meta["exif"])
@@ -946,9 +1043,7 @@ def _write_tiff(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
         ifd[_XMP_TAG] = meta["xmp"]
     if meta.get("dpi") and 0x011A not in ifd:  # a resolution the EXIF does not give
         ifd[0x011A], ifd[0x011B], ifd[0x0128] = *meta["dpi"], 2  # X, Y per inch
-    fh.write(b"II*\x00" + struct.pack("<I", 8) + ifd.tobytes(8))
-    for b in strips:
-        fh.write(b)
+    return ifd, strips
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:

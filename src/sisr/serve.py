@@ -39,13 +39,16 @@ from sisr.infer import describe, list_models, load_model
 from sisr.io import (
     WRITE_FORMATS,
     animation_frames,
+    check_pages_target,
     check_quality,
     check_size,
     decoded_format,
     read_animation,
     read_image,
+    read_pages,
     result_suffix,
     result_suffix_of,
+    tiff_pages,
     write_image,
 )
 from sisr.models import DEFAULT_MODEL, ZEROSHOT
@@ -439,7 +442,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                     if size > limit:
                         raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
                     fh.write(chunk)
-            width, height, frames = await asyncio.to_thread(_check_image, raw)
+            width, height, frames, pages = await asyncio.to_thread(_check_image, raw)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{result_suffix_of(src, fmt)}"
@@ -447,6 +450,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                 up = await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
                 if frames:
                     check_animation(up, Path(job.filename), frames, "upload")
+                if pages:
+                    check_pages_target(Path(job.filename), pages)
                 check_quality(quality, Path(job.filename))
                 restored = (width, height) if scale == 1 else (width * scale, height * scale)
                 check_size(Path(job.filename), *fitted_size(*restored, target))
@@ -521,24 +526,29 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-def _check_image(path: Path) -> tuple[int, int, int]:
-    """The upload's ``(width, height, frames)`` (frames 0 for a still), or a 400 if it is not an
-    image sisr reads."""
+def _check_image(path: Path) -> tuple[int, int, int, int]:
+    """The upload's ``(width, height, frames, pages)`` (those of its first frame or page; frames and
+    pages 0 for an image of one), or a 400 if it is not an image sisr reads."""
+    pages = 0
     try:
         with collected([]):  # dropped: the job reads it again, and its warnings are the job's
             if frames := animation_frames(path):
                 h, w = read_animation(path).frames[0].shape[:2]
+            elif pages := tiff_pages(path):
+                h, w = read_pages(path)[0].pixels.shape[:2]
             else:
                 h, w = read_image(path).pixels.shape[:2]
     except SisrError as e:
         msg = str(e).splitlines()[0].replace(str(path), "upload")
         raise ApiError(400, msg) from None
-    return w, h, frames
+    return w, h, frames, pages
 
 
 def _preview(result: Path) -> Path:
-    """A PNG of a result a browser cannot show (TIFF), at its bit depth, with its alpha."""
-    return write_image(result.with_name("preview.png"), read_image(result))
+    """A PNG of a result a browser cannot show (TIFF; of several pages, the first), at its bit
+    depth, with its alpha."""
+    shown = read_pages(result)[0] if tiff_pages(result) else read_image(result)
+    return write_image(result.with_name("preview.png"), shown)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0, open_browser: bool = False) -> None:
