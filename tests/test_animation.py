@@ -250,3 +250,18 @@ def test_an_apng_default_image_is_not_a_frame(tmp_path, photo, bicubic2):
     anim = read_animation(f)
     assert [a.tobytes() for a in anim.frames] == [frames[1].tobytes(), frames[2].tobytes()]
     assert Image.open(upscale_file(f, tmp_path / "o.gif", bicubic2)).n_frames == 2
+
+
+@pytest.mark.parametrize("fmt", ["webp", "png"])
+def test_colour_profile_and_exif_of_an_animation_are_carried(tmp_path, photo, bicubic2, fmt):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x013B] = "A. Photographer"  # Artist
+    f = save_animation(tmp_path / f"a.{fmt}", frames_of(photo), loop=0, icc_profile=icc, exif=exif.tobytes())
+    out = Image.open(upscale_file(f, tmp_path / f"o.{fmt}", bicubic2))
+    assert out.n_frames == 4 and out.info.get("icc_profile") == icc
+    assert out.getexif().get(0x013B) == "A. Photographer"
+    stripped = Image.open(upscale_file(f, tmp_path / f"s.{fmt}", bicubic2, strip_metadata=True))
+    assert stripped.info.get("icc_profile") == icc and 0x013B not in stripped.getexif()
