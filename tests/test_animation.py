@@ -18,6 +18,7 @@ from sisr.io import (
     read_image,
     result_suffix_of,
     set_pixel_limit,
+    to_uint8,
     write_animation,
     write_image,
 )
@@ -108,7 +109,7 @@ def test_each_frame_is_upscaled_as_a_still_would_be(tmp_path, photo, bicubic2, s
     assert len(got) == 4 and Image.open(out).n_frames == 4
     for i, frame in enumerate(got):
         still = upscale_data(anim.frame(i), bicubic2)
-        want = np.round(np.clip(still.pixels, 0, 1) * 255).astype(np.uint8)
+        want = to_uint8(still.pixels)
         assert frame.shape == (80, 96, 4)
         np.testing.assert_array_equal(frame[:, :, :3], want)  # lossless outputs: exactly the still's
     back = read_animation(out)
@@ -265,3 +266,57 @@ def test_colour_profile_and_exif_of_an_animation_are_carried(tmp_path, photo, bi
     assert out.getexif().get(0x013B) == "A. Photographer"
     stripped = Image.open(upscale_file(f, tmp_path / f"s.{fmt}", bicubic2, strip_metadata=True))
     assert stripped.info.get("icc_profile") == icc and 0x013B not in stripped.getexif()
+
+
+def test_tiles_that_did_not_change_are_not_run_again_and_give_the_same_output(photo):
+    from sisr.infer import TileMemo, load_model
+
+    up = load_model("rrgan-x4", scale=2, tile=32, overlap=8)
+    frames = []  # 64 x 64: 2 x 2 tiles of 32 with 8 of context; a square moves inside the top-left one
+    for i in range(3):
+        f = photo[100:164, 180:244].copy()
+        f[4:10, 2 + 4 * i : 8 + 4 * i] = (250, 40, 30)
+        frames.append(f)
+    frames.append(frames[-1])  # a frame shown twice
+    memo, plain = TileMemo(), [up(f) for f in frames]
+    calls = []
+    forward = up.module.forward_scale
+    up.module.forward_scale = lambda x, s: calls.append(1) or forward(x, s)
+    try:
+        reused = [up(f, memo=memo) for f in frames]
+    finally:
+        up.module.forward_scale = forward
+    for a, b in zip(reused, plain):
+        np.testing.assert_array_equal(a, b)  # bit for bit: a tile's output depends on its input alone
+    assert (memo.runs, memo.reused, len(calls)) == (4 + 1 + 1 + 0, 3 + 3 + 4, 6)
+    memo.next_image()
+    assert len(memo.previous) <= 4  # one image's tiles kept, not the whole sequence's
+
+
+def test_a_zero_shot_model_takes_no_memo():
+    from sisr.infer import TileMemo
+
+    with pytest.raises(SisrError, match="trains on each image: there are no tiles to reuse"):
+        load_upscaler("drsingan", 2)(np.zeros((8, 8, 3), np.float32), memo=TileMemo())
+
+
+def test_an_animation_with_a_still_background_is_cut_into_reusable_tiles(tmp_path, photo, bicubic2):
+    from sisr.api import _for_animation
+    from sisr.infer import still_share
+
+    still = [photo[:200, :200].copy() for _ in range(4)]
+    for i, f in enumerate(still):
+        f[10:30, 10 + 5 * i : 30 + 5 * i] = 255  # moves inside the top-left tile
+    moving = [np.roll(photo[:200, :200], 7 * i, axis=1) for i in range(4)]  # a pan: every tile changes
+    assert still_share(still, 96) == pytest.approx(3 * 8 / 36)  # 3 x 3 tiles: 8 of 9 kept after frame 1
+    assert still_share(moving, 96) == 0
+    assert _for_animation(bicubic2, still).tile == 96 and bicubic2.tile is None  # a copy
+    assert _for_animation(bicubic2, moving) is bicubic2
+    chosen = load_upscaler("bicubic", 2, tile=64)
+    assert _for_animation(chosen, still) is chosen  # the user's tile stands
+    f = save_animation(tmp_path / "s.png", still, loop=0)
+    got = shown(upscale_file(f, tmp_path / "o.png", bicubic2))
+    tiled = load_upscaler("bicubic", 2, tile=96)
+    for frame, src in zip(got, still):
+        want = to_uint8(upscale_data(ImageData(src / np.float32(255)), tiled).pixels)
+        np.testing.assert_array_equal(frame[:, :, :3], want)

@@ -12,6 +12,7 @@ runner (:class:`Upscaler` or :class:`ZeroShotUpscaler`) that upscales an
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 from collections.abc import Callable
@@ -297,6 +298,54 @@ def run_tiled(
     return out
 
 
+def still_share(frames: list[np.ndarray], tile: int, overlap: int = DEFAULT_OVERLAP) -> float:
+    """The share of tiles (cores of at most ``tile`` with ``overlap`` of context, as
+    :func:`run_tiled` cuts them) whose input is the same as in the frame before: what a
+    :class:`TileMemo` would not run again."""
+    h, w = frames[0].shape[:2]
+    overlap = max(0, min(overlap, tile // 2))
+    boxes = [
+        (max(0, y0 - overlap), min(h, y1 + overlap), max(0, x0 - overlap), min(w, x1 + overlap))
+        for y0, y1 in _spans(h, tile)
+        for x0, x1 in _spans(w, tile)
+    ]
+    same = sum(
+        np.array_equal(a[y0:y1, x0:x1], b[y0:y1, x0:x1]) for a, b in zip(frames, frames[1:]) for y0, y1, x0, x1 in boxes
+    )
+    return same / max(1, len(boxes) * len(frames))
+
+
+class TileMemo:
+    """The outputs of the previous image's tiles, by their input pixels, for a sequence of images
+    (an animation's frames): a tile whose input did not change (a still background, a repeated
+    frame) is not run again. A tile's output depends on its input alone, so it is the same."""
+
+    def __init__(self) -> None:
+        self.previous: dict[bytes, torch.Tensor] = {}
+        self.current: dict[bytes, torch.Tensor] = {}
+        self.runs = self.reused = 0
+
+    def next_image(self) -> None:
+        """Keep the last image's tiles only: memory for two images' outputs at most."""
+        self.previous, self.current = self.current, {}
+
+    def wrap(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        def memo(x: torch.Tensor) -> torch.Tensor:
+            key = repr(tuple(x.shape)).encode() + hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest()
+            y = self.current.get(key)
+            if y is None:
+                y = self.previous.get(key)
+            if y is None:
+                y = fn(x)
+                self.runs += 1
+            else:
+                self.reused += 1
+            self.current[key] = y
+            return y.clone()  # the caller's to change: the kept output stays as made
+
+        return memo
+
+
 def _available_memory() -> int:
     try:
         with open("/proc/meminfo") as fh:
@@ -373,9 +422,15 @@ class Upscaler:
         return out.float()
 
     @torch.no_grad()
-    def run(self, x: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """Upscale a ``1 x 3 x H x W`` float tensor in [0, 1]; output clamped to [0, 1]."""
+    def run(
+        self, x: torch.Tensor, on_tile: Callable[[int, int], None] | None = None, memo: TileMemo | None = None
+    ) -> torch.Tensor:
+        """Upscale a ``1 x 3 x H x W`` float tensor in [0, 1]; output clamped to [0, 1]. ``memo``:
+        reuse the tiles of the previous image of a sequence that did not change."""
         fn = self_ensemble(self._forward) if self.ensemble else self._forward
+        if memo is not None:
+            memo.next_image()
+            fn = memo.wrap(fn)
         tile = auto_tile(self.module, self.scale) if self.tile is None else self.tile
         while True:
             try:
@@ -387,9 +442,11 @@ class Upscaler:
                 tile = max(32, tile // 2 if tile else 512)
         return out.clamp_(0.0, 1.0)
 
-    def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def __call__(
+        self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None, memo: TileMemo | None = None
+    ) -> np.ndarray:
         """Upscale an ``H x W x 3`` image (uint8, uint16 or float in [0, 1]); returns float32 in [0, 1]."""
-        y = self.run(_to_tensor(img), on_tile)
+        y = self.run(_to_tensor(img), on_tile, memo)
         return y[0].permute(1, 2, 0).contiguous().numpy()  # a tiled run's output is stored so already
 
 
@@ -419,8 +476,12 @@ class ZeroShotUpscaler:
         """The work units (those of ``on_tile``) of one call on an ``h`` x ``w`` image, known beforehand."""
         return work_units(h, w, self.scale, self.config)
 
-    def __call__(self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def __call__(
+        self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None, memo: TileMemo | None = None
+    ) -> np.ndarray:
         """Train on ``img`` and enlarge it; ``on_tile(done, total)`` follows its work (training, then SR)."""
+        if memo is not None:
+            raise SisrError(f"{self.name} trains on each image: there are no tiles to reuse")
         arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
         save = str(Path(self.save_model) / f"image{self.calls:04d}") if self.save_model else None
         self.calls += 1
