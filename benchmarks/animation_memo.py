@@ -57,8 +57,8 @@ def main() -> None:
     t_whole, ref = timed(whole, frames)
     t_tiled, _ = timed(tiled, frames)
     memo = TileMemo()
-    t_memo, _ = timed(tiled, frames, memo)
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, _))
+    t_memo, reused = timed(tiled, frames, memo)
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, reused))
     lines = [
         f"{args.model} x{args.scale}, {args.frames} frames of {w}x{h} (a 16 px square moving in one corner), "
         f"torch {__import__('torch').__version__}, {platform.machine()}, "
@@ -68,7 +68,8 @@ def main() -> None:
         "|---|---:|---:|---:|",
         f"| whole (no tiles) | {t_whole:.1f} | 1.00x | - |",
         f"| tiles of {args.tile}, each run | {t_tiled:.1f} | {t_tiled / t_whole:.2f}x | - |",
-        f"| tiles of {args.tile}, unchanged reused | {t_memo:.1f} | {t_memo / t_whole:.2f}x | {memo.runs} / {memo.reused} |",
+        f"| tiles of {args.tile}, unchanged reused | {t_memo:.1f} | {t_memo / t_whole:.2f}x "
+        f"| {memo.runs} / {memo.reused} |",
         "",
         f"Largest difference of the tiled outputs from the whole-frame ones: {diff:.4f} (the blend of overlaps).",
     ]
