@@ -137,7 +137,7 @@ _REUSE_TILE = 96  # LR pixels: small enough that a still background covers most 
 def _for_animation(up, frames: list[np.ndarray]):
     """``up``, or a copy cut into tiles of _REUSE_TILE when the frames' still parts make enough
     tiles reusable (a :class:`TileMemo` runs them once) to outweigh the tiles' overlaps: about
-    1.4x the work when every tile changes, so it takes 40% unchanged (benchmarks/animation_memo.py).
+    1.4-1.5x the work when every tile changes, so it takes 40% unchanged (benchmarks/animation_memo.py).
     A tile the user chose stands; a larger frame is tiled anyway and its tiles are reused as they are."""
     h, w = frames[0].shape[:2]
     if up.tile is not None or not up.descriptor.tiling or (h <= _REUSE_TILE and w <= _REUSE_TILE):
