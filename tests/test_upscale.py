@@ -751,11 +751,11 @@ def test_an_unexpected_error_in_a_batch_costs_only_that_file(tmp_path, photo, mo
         write_image(d / name, photo[:16, :16])
     real = sisr.api.upscale_data
 
-    def flaky(data, up, on_tile=None):
+    def flaky(data, up, on_tile=None, memo=None):
         if data.pixels.shape[0] == 16 and not hasattr(flaky, "done"):
             flaky.done = True
             raise RuntimeError("a bug\nwith a second line")
-        return real(data, up, on_tile=on_tile)
+        return real(data, up, on_tile=on_tile, memo=memo)
 
     monkeypatch.setattr(sisr.api, "upscale_data", flaky)
     code = main(["upscale", str(d), "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "--quiet"])

@@ -7,6 +7,7 @@ ICC profile, EXIF) beside the pixels, in :class:`ImageData`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -154,12 +155,11 @@ def read_image(path: str | os.PathLike) -> ImageData:
     if p.is_dir():
         raise SisrError(f"{p}: is a folder, not an image")
     try:
-        if p.stat().st_size == 0:
-            raise SisrError(f"{p}: empty file")
-        if _is_heif(p):
-            _enable_heif(p)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _decoding(p):
+            if p.stat().st_size == 0:
+                raise SisrError(f"{p}: empty file")
+            if _is_heif(p):
+                _enable_heif(p)
             with Image.open(p) as im:
                 if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
                     # Reading the first frame alone would drop the rest without a word.
@@ -170,17 +170,32 @@ def read_image(path: str | os.PathLike) -> ImageData:
                     return data
                 im.load()
                 return from_pil(im, str(p))
+    except _Unidentified:
+        return _read_tiff_gray_alpha16(p)  # perhaps a TIFF that Pillow has no mode for
+
+
+class _Unidentified(SisrError):
+    """Pillow does not know the file's kind."""
+
+
+@contextlib.contextmanager
+def _decoding(p: Path, what: str = "image"):
+    """Decoding ``p``: the decompression-bomb warning as an error, and every failure (decoders raise
+    many kinds: OSError, SyntaxError, ValueError, struct.error...) as one line naming the file."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
     except SisrError:
         raise
     except UnidentifiedImageError:
-        pass  # perhaps a TIFF that Pillow has no mode for
+        raise _Unidentified(f"{p}: not a readable image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
     except MemoryError:
-        raise SisrError(f"{p}: image too large for the available memory") from None
-    except Exception as e:  # decoders raise many kinds: OSError, SyntaxError, ValueError, struct.error, ...
+        raise SisrError(f"{p}: {what} too large for the available memory") from None
+    except Exception as e:
         raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
-    return _read_tiff_gray_alpha16(p)
 
 
 def _read_tiff_gray_alpha16(p: Path) -> ImageData:
@@ -700,33 +715,22 @@ def read_animation(path: str | os.PathLike) -> Animation:
     """Decode every frame of an animated GIF, PNG or WebP (EXIF orientation applied to each); raises
     :class:`SisrError` with a one-line cause. All the frames together count against the pixel limit."""
     p = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
-                if im.format not in _ANIMATIONS or getattr(im, "n_frames", 1) < 2:
-                    raise SisrError(f"{p}: not an animated GIF, PNG or WebP")
-                n = len(_shown(im))
-                limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
-                if limit and n * w * h > limit:
-                    over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
-                    raise SisrError(f"{p}: {over} (raise it with --max-pixels)")
-                info, orientation = _metadata(im)
-                loop = im.info.get("loop")
-                frames, durations = [], []
-                for i in _shown(im):
-                    im.seek(i)
-                    im.load()
-                    durations.append(max(0, round(im.info.get("duration") or 0)))
-                    frames.append(_orient(np.asarray(im.convert("RGBA")), orientation))
-    except SisrError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
-    except MemoryError:
-        raise SisrError(f"{p}: animation too large for the available memory") from None
-    except Exception as e:
-        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+    with _decoding(p, "animation"), Image.open(p) as im:
+        if im.format not in _ANIMATIONS or getattr(im, "n_frames", 1) < 2:
+            raise SisrError(f"{p}: not an animated GIF, PNG or WebP")
+        n = len(_shown(im))
+        limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
+        if limit and n * w * h > limit:
+            over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
+            raise SisrError(f"{p}: {over} (raise it with --max-pixels)")
+        info, orientation = _metadata(im)
+        loop = im.info.get("loop")
+        frames, durations = [], []
+        for i in _shown(im):
+            im.seek(i)
+            im.load()
+            durations.append(max(0, round(im.info.get("duration") or 0)))
+            frames.append(_orient(np.asarray(im.convert("RGBA")), orientation))
     if all(f[:, :, 3].min() == 255 for f in frames):
         frames = [np.ascontiguousarray(f[:, :, :3]) for f in frames]
     return Animation(frames, durations, None if loop is None else int(loop), im.format, info)
@@ -747,29 +751,18 @@ def read_pages(path: str | os.PathLike) -> list[ImageData]:
     """Each page of a multi-page TIFF, as :func:`read_image` reads a TIFF of one (16 bits, alpha,
     metadata, orientation); raises :class:`SisrError` with a one-line cause."""
     p = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
-                if im.format != "TIFF":
-                    raise SisrError(f"{p}: not a TIFF")
-                pages = []
-                for i in range(getattr(im, "n_frames", 1)):
-                    im.seek(i)
-                    if int(im.tag_v2.get(254, 0)) & 1:  # a reduced-resolution copy
-                        continue
-                    if not (_tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im, i))):
-                        im.load()
-                        data = from_pil(im, f"{p} page {len(pages) + 1}")
-                    pages.append(data)
-    except SisrError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise SisrError(f"{p}: {_first_line(e)} (raise the limit with --max-pixels)") from None
-    except MemoryError:
-        raise SisrError(f"{p}: image too large for the available memory") from None
-    except Exception as e:
-        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+    with _decoding(p), Image.open(p) as im:
+        if im.format != "TIFF":
+            raise SisrError(f"{p}: not a TIFF")
+        pages = []
+        for i in range(getattr(im, "n_frames", 1)):
+            im.seek(i)
+            if int(im.tag_v2.get(254, 0)) & 1:  # a reduced-resolution copy
+                continue
+            if not (_tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im, i))):
+                im.load()
+                data = from_pil(im, f"{p} page {len(pages) + 1}")
+            pages.append(data)
     return pages
 
 
