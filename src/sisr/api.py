@@ -17,7 +17,6 @@ from sisr.infer import TileMemo, load_model, still_share
 from sisr.io import (
     IMAGE_SUFFIXES,
     ImageData,
-    animation_frames,
     check_animation_target,
     check_pages_target,
     check_quality,
@@ -27,7 +26,7 @@ from sisr.io import (
     read_image,
     read_pages,
     result_suffix_of,
-    tiff_pages,
+    sequence_of,
     to_float,
     write_animation,
     write_image,
@@ -115,16 +114,17 @@ def upscale_file(
     def planned(h: int, w: int) -> None:  # a result the format cannot hold: before the work
         check_size(dst, *((w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)))
 
-    if frames := animation_frames(src):
-        check_animation(up, dst, frames, src)
+    kind, n = sequence_of(src)
+    if kind == "animation":
+        check_animation(up, dst, n, src)
         anim = read_animation(src)
         planned(*anim.frames[0].shape[:2])
         part, memo, up = _parts(on_tile, len(anim.frames)), TileMemo(), _for_animation(up, anim.frames)
         results = (done(anim.frame(i), part(i), memo) for i in range(len(anim.frames)))
         return write_animation(dst, results, anim.durations, anim.loop, quality=quality)
-    if pages := tiff_pages(src):
-        check_pages_target(dst, pages)
-        part = _parts(on_tile, pages)
+    if kind == "pages":
+        check_pages_target(dst, n)
+        part = _parts(on_tile, n)
         return write_pages(dst, (done(page, part(i)) for i, page in enumerate(read_pages(src))))
     data = read_image(src)
     planned(*data.pixels.shape[:2])

@@ -31,6 +31,7 @@ __all__ = [
     "Animation",
     "ImageData",
     "animation_frames",
+    "sequence_of",
     "tiff_pages",
     "read_animation",
     "read_image",
@@ -693,15 +694,25 @@ class Animation:
         return ImageData(rgb, alpha, 8, "RGBA" if alpha is not None else "RGB", self.info)
 
 
-def animation_frames(path: str | os.PathLike) -> int:
-    """The number of frames of an animated GIF, PNG or WebP; 0 for anything else (a still image, a
-    multi-page TIFF, a file that is not an image)."""
+def sequence_of(path: str | os.PathLike) -> tuple[str, int]:
+    """``("animation", frames)`` for an animated GIF, PNG or WebP, ``("pages", pages)`` for a
+    multi-page TIFF (a reduced-resolution copy is not a page), ``("", 0)`` for anything else (a
+    still image, a file that is not an image), from one opening of the file."""
     try:
         with Image.open(path) as im:
-            animated = im.format in _ANIMATIONS and getattr(im, "n_frames", 1) > 1
-            return len(_shown(im)) if animated else 0
+            if im.format in _ANIMATIONS and getattr(im, "n_frames", 1) > 1:
+                return "animation", len(_shown(im))
+            if im.format == "TIFF" and (n := _content_frames(im)) > 1:
+                return "pages", n
     except Exception:  # not an image (read_image says why, when it comes to it)
-        return 0
+        pass
+    return "", 0
+
+
+def animation_frames(path: str | os.PathLike) -> int:
+    """The number of frames of an animated GIF, PNG or WebP; 0 for anything else."""
+    kind, n = sequence_of(path)
+    return n if kind == "animation" else 0
 
 
 def _shown(im) -> range:
@@ -737,14 +748,9 @@ def read_animation(path: str | os.PathLike) -> Animation:
 
 
 def tiff_pages(path: str | os.PathLike) -> int:
-    """The number of pages of a multi-page TIFF (a reduced-resolution copy is not a page); 0 for
-    anything else."""
-    try:
-        with Image.open(path) as im:
-            n = _content_frames(im) if im.format == "TIFF" else 1
-    except Exception:  # not an image (read_image says why, when it comes to it)
-        return 0
-    return n if n > 1 else 0
+    """The number of pages of a multi-page TIFF; 0 for anything else."""
+    kind, n = sequence_of(path)
+    return n if kind == "pages" else 0
 
 
 def read_pages(path: str | os.PathLike) -> list[ImageData]:

@@ -38,7 +38,6 @@ from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model
 from sisr.io import (
     WRITE_FORMATS,
-    animation_frames,
     check_pages_target,
     check_quality,
     check_size,
@@ -48,6 +47,7 @@ from sisr.io import (
     read_pages,
     result_suffix,
     result_suffix_of,
+    sequence_of,
     tiff_pages,
     write_image,
 )
@@ -529,19 +529,19 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
 def _check_image(path: Path) -> tuple[int, int, int, int]:
     """The upload's ``(width, height, frames, pages)`` (those of its first frame or page; frames and
     pages 0 for an image of one), or a 400 if it is not an image sisr reads."""
-    pages = 0
+    kind, n = sequence_of(path)
     try:
         with collected([]):  # dropped: the job reads it again, and its warnings are the job's
-            if frames := animation_frames(path):
+            if kind == "animation":
                 h, w = read_animation(path).frames[0].shape[:2]
-            elif pages := tiff_pages(path):
+            elif kind == "pages":
                 h, w = read_pages(path)[0].pixels.shape[:2]
             else:
                 h, w = read_image(path).pixels.shape[:2]
     except SisrError as e:
         msg = str(e).splitlines()[0].replace(str(path), "upload")
         raise ApiError(400, msg) from None
-    return w, h, frames, pages
+    return w, h, n if kind == "animation" else 0, n if kind == "pages" else 0
 
 
 def _preview(result: Path) -> Path:
