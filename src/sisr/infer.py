@@ -244,6 +244,15 @@ def _spans(n: int, tile: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def _overlap_for(tile: int, overlap: int) -> int:
+    return max(0, min(overlap, tile // 2))
+
+
+def _around(lo: int, hi: int, n: int, margin: int) -> tuple[int, int]:
+    """The span ``lo:hi`` of ``0:n`` widened by ``margin`` each side, within ``0:n``."""
+    return max(0, lo - margin), min(n, hi + margin)
+
+
 def run_tiled(
     fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -266,7 +275,7 @@ def run_tiled(
         if on_tile:
             on_tile(1, 1)
         return fn(x)
-    overlap = max(0, min(overlap, tile // 2))
+    overlap = _overlap_for(tile, overlap)
     half = overlap // 2
     s = scale
     # Stored height x width x channels: the caller's H x W x C array is this memory, not a copy.
@@ -278,8 +287,8 @@ def run_tiled(
     total, done = len(ys) * len(xs), 0
     for y0, y1 in ys:
         for x0, x1 in xs:
-            iy0, iy1, ix0, ix1 = max(0, y0 - overlap), min(h, y1 + overlap), max(0, x0 - overlap), min(w, x1 + overlap)
-            ky0, ky1, kx0, kx1 = max(0, y0 - half), min(h, y1 + half), max(0, x0 - half), min(w, x1 + half)
+            (iy0, iy1), (ix0, ix1) = _around(y0, y1, h, overlap), _around(x0, x1, w, overlap)
+            (ky0, ky1), (kx0, kx1) = _around(y0, y1, h, half), _around(x0, x1, w, half)
             y = fn(x[..., iy0:iy1, ix0:ix1])
             y = y[..., (ky0 - iy0) * s : (ky1 - iy0) * s, (kx0 - ix0) * s : (kx1 - ix0) * s].float()
             wy = _window((ky1 - ky0) * s, 2 * half * s if y0 > 0 else 0, 2 * half * s if y1 < h else 0)
@@ -303,9 +312,9 @@ def still_share(frames: list[np.ndarray], tile: int, overlap: int = DEFAULT_OVER
     :func:`run_tiled` cuts them) whose input is the same as in the frame before: what a
     :class:`TileMemo` would not run again."""
     h, w = frames[0].shape[:2]
-    overlap = max(0, min(overlap, tile // 2))
+    overlap = _overlap_for(tile, overlap)
     boxes = [
-        (max(0, y0 - overlap), min(h, y1 + overlap), max(0, x0 - overlap), min(w, x1 + overlap))
+        (*_around(y0, y1, h, overlap), *_around(x0, x1, w, overlap))
         for y0, y1 in _spans(h, tile)
         for x0, x1 in _spans(w, tile)
     ]
