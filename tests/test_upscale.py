@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -642,6 +643,116 @@ def test_xmp_over_jpegs_limit_is_left_out_with_a_warning(tmp_path, photo):
         assert "xmp" not in im.info and im.size == (20, 20)
     write_image(tmp_path / "big.png", data)  # PNG has no such limit
     assert b"L" * 70000 in read_image(tmp_path / "big.png").info["xmp"]
+
+
+# IPTC-IIM datasets: 0x1C, record 2, dataset (120 caption, 116 copyright, 25 keyword), 2-byte length
+_IPTC = b"".join(
+    b"\x1c\x02" + bytes([n]) + len(v).to_bytes(2, "big") + v
+    for n, v in ((120, "Caf\u00e9 at dawn".encode()), (116, b"(c) Ada Lovelace"), (25, b"harbour"), (25, b"fog"))
+)
+
+
+def _photoshop_app13(resources: dict[int, bytes]) -> bytes:
+    """An APP13 segment as Photoshop writes it: "Photoshop 3.0", then 8BIM resources."""
+    body = b"Photoshop 3.0\x00"
+    for rid, data in resources.items():
+        body += b"8BIM" + rid.to_bytes(2, "big") + b"\x00\x00" + len(data).to_bytes(4, "big") + data
+        body += b"\x00" * (len(data) & 1)
+    return b"\xff\xed" + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def _captioned_jpeg(photo, path: Path) -> None:
+    """A JPEG with an IPTC block, a thumbnail resource beside it (0x040C) and a comment."""
+    thumb = _saved(Image.fromarray(photo[:8, :8]), "t.jpg")
+    app13 = _photoshop_app13({0x0404: _IPTC, 0x040C: thumb})
+    Image.fromarray(photo[:20, :24]).save(path, comment=b"Scanned at the archive", extra=app13)
+
+
+def _keywords(im) -> tuple:
+    from PIL import IptcImagePlugin  # Pillow's reader: not sisr's
+
+    got = IptcImagePlugin.getiptcinfo(im) or {}
+    return got.get((2, 120)), got.get((2, 116)), got.get((2, 25))
+
+
+@pytest.mark.parametrize("out_name", ["c.jpg", "c.tif", "c.png", "c.gif", "c.webp"])
+def test_iptc_and_comment_are_carried(tmp_path, photo, out_name):
+    """Captions, credits and keywords that agencies and older editors keep in IPTC-IIM, and a
+    JPEG comment, go where the output format holds them; the small image's thumbnail does not."""
+    src, dst = tmp_path / "in.jpg", tmp_path / out_name
+    _captioned_jpeg(photo, src)
+    upscale_file(src, dst, load_model("bicubic", scale=2))
+    with Image.open(dst) as im:
+        assert im.size == (48, 40)
+        if im.format in ("JPEG", "TIFF"):
+            assert _keywords(im) == ("Caf\u00e9 at dawn".encode(), b"(c) Ada Lovelace", [b"harbour", b"fog"])
+        if im.format == "JPEG":
+            assert set(im.info["photoshop"]) == {0x0404}  # no stale thumbnail
+        comment = {"JPEG": im.info.get("comment"), "GIF": im.info.get("comment"), "PNG": im.info.get("Comment")}
+        if im.format in comment:
+            assert comment[im.format] in (b"Scanned at the archive", "Scanned at the archive")
+    stripped = tmp_path / ("s" + Path(out_name).suffix)
+    upscale_file(src, stripped, load_model("bicubic", scale=2), strip_metadata=True)
+    with Image.open(stripped) as im:
+        assert _keywords(im) == (None, None, None)
+        assert not {"comment", "Comment", "photoshop"} & set(im.info)
+
+
+def _as_photoshop_types_it(tif: bytes) -> bytes:
+    """The file with its IPTC tag (33723) typed LONG, count in 4-byte units, as Photoshop writes it."""
+    buf = bytearray(tif)
+    ifd = int.from_bytes(buf[4:8], "little")
+    for i in range(int.from_bytes(buf[ifd : ifd + 2], "little")):
+        e = ifd + 2 + 12 * i
+        if int.from_bytes(buf[e : e + 2], "little") == 33723:
+            count = int.from_bytes(buf[e + 4 : e + 8], "little")
+            assert count % 4 == 0
+            buf[e + 2 : e + 4], buf[e + 4 : e + 8] = (4).to_bytes(2, "little"), (count // 4).to_bytes(4, "little")
+            return bytes(buf)
+    raise AssertionError("no IPTC tag written")
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_iptc_typed_long_in_a_tiff_is_carried_whole(tmp_path, photo, bits):
+    from PIL import TiffImagePlugin
+
+    iptc = _IPTC + b"\x00" * (-len(_IPTC) % 4)  # Photoshop pads it to whole LONGs
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[33723] = iptc
+    img = Image.fromarray(photo[:20, :24])
+    if bits == 16:  # Pillow reads 16-bit colour at 8 bits; sisr reads it with tifffile
+        data = read_image_bytes(_saved(img, "p.png"), tmp_path, "p.png")
+        data.pixels = data.pixels.copy()
+        data.bits = 16
+        data.info["iptc"] = iptc
+        write_image(tmp_path / "w.tif", data)
+        raw = (tmp_path / "w.tif").read_bytes()
+    else:
+        raw = _saved(img, "p.tif", tiffinfo=ifd)
+    src = tmp_path / "ps.tif"
+    src.write_bytes(_as_photoshop_types_it(raw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's own "too many entries" for that tag
+        with Image.open(src) as im:
+            assert isinstance(im.tag_v2.get(33723), int)  # what Pillow's tag reader makes of it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor does the user see it
+        dst = upscale_file(src, tmp_path / "out.jpg", load_model("bicubic", scale=2))
+    with Image.open(dst) as im:
+        assert _keywords(im) == ("Caf\u00e9 at dawn".encode(), b"(c) Ada Lovelace", [b"harbour", b"fog"])
+
+
+def test_iptc_and_comment_over_jpegs_limits_are_left_out_with_a_warning(tmp_path, photo):
+    data = read_image_bytes(_saved(Image.fromarray(photo[:20, :20]), "p.png"), tmp_path, "p.png")
+    data.info["iptc"] = b"\x1c\x02\x78\x80\x04" + (70000).to_bytes(4, "big") + b"c" * 70000  # extended length
+    data.info["comment"] = b"k" * 70000  # a GIF's comment may be that long
+    with pytest.warns(UserWarning) as seen:
+        out = write_image(tmp_path / "big.jpg", data)
+    assert {str(w.message).split(": its ")[1].split(" (")[0] for w in seen} == {"IPTC metadata", "comment"}
+    with Image.open(out) as im:
+        assert "photoshop" not in im.info and "comment" not in im.info and im.size == (20, 20)
+    write_image(tmp_path / "big.tif", data)  # TIFF has no such limit
+    assert read_image(tmp_path / "big.tif").info["iptc"] == data.info["iptc"]
 
 
 def test_decompression_bomb_guard(tmp_path, monkeypatch):

@@ -93,7 +93,8 @@ def upscale_file(
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
     high-quality resize of the model's output; ``restore``: back to the input's own size;
     ``quality``: lossy JPEG or WebP output at 1-100 (see :func:`sisr.io.write_image`);
-    ``strip_metadata``: leave out EXIF, XMP and PNG text (see :meth:`sisr.io.ImageData.without_metadata`).
+    ``strip_metadata``: leave out EXIF, XMP, IPTC, PNG text and comments
+    (see :meth:`sisr.io.ImageData.without_metadata`).
     """
 
     dst = Path(dst)
@@ -365,7 +366,7 @@ def upscale_folder(
     """``sisr upscale INPUTS -o OUTPUT`` from Python: files, folders (walked, layout kept) or glob
     patterns into the ``output`` folder; ``skip_existing`` resumes an interrupted run; under torchrun
     each process takes its share. ``scale=1`` restores at the input size; ``strip_metadata`` leaves
-    out EXIF, XMP and PNG text (camera, GPS position, dates, credits); ``options`` as
+    out EXIF, XMP, IPTC, PNG text and comments (camera, GPS position, dates, credits); ``options`` as
     :func:`upscale`. Returns one :class:`Outcome` per image (check ``error``)."""
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     up = load_upscaler(model, scale, **options)

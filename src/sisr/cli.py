@@ -402,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strip-metadata",
         action="store_true",
-        help="leave out EXIF, XMP and PNG text (camera, GPS position, dates, credits); the colour profile stays",
+        help="leave out EXIF, XMP, IPTC, PNG text and comments (camera, GPS position, dates, credits); "
+        "the colour profile stays",
     )
     p.add_argument("--max-pixels", type=int, default=None, help="raise Pillow's decompression-bomb limit")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")

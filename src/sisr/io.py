@@ -106,7 +106,7 @@ class ImageData:
         return self.pixels
 
     def without_metadata(self) -> ImageData:
-        """A copy without EXIF, XMP, PNG text and GIF comment (camera, place, dates, credits), for sharing. The
+        """A copy without EXIF, XMP, IPTC, PNG text and comments (camera, place, dates, credits), for sharing. The
         colour profile and print resolution stay: they say how to show the pixels, not who or where."""
         kept = {k: v for k, v in self.info.items() if k in ("icc_profile", "dpi")}
         return ImageData(self.pixels, self.alpha, self.bits, self.mode, kept)
@@ -122,6 +122,9 @@ _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0x8825, 0xA002, 0xA003
 _XMP_TAG, _PNG_XMP_KEY = 700, "XML:com.adobe.xmp"
 _JPEG_XMP_MAX = 65504  # one APP1 segment, less its namespace header; longer needs "extended XMP"
+_IPTC_TAG, _IPTC_RESOURCE = 33723, 0x0404
+_JPEG_IPTC_MAX = 65533 - 14 - 12 - 1  # one APP13 segment, less "Photoshop 3.0", the resource header, padding
+_JPEG_COMMENT_MAX = 65533  # one COM segment
 # The tags of a TIFF's own directory that describe the picture, not the file's layout (size, strips,
 # bit depth, compression): Make, Model, Orientation, X/YResolution, ResolutionUnit, Software, DateTime,
 # Artist, HostComputer, Copyright. ImageDescription is left out: tifffile and ImageJ keep the array's
@@ -298,9 +301,33 @@ def _metadata(im) -> tuple[dict, int]:
     carried, orientation = _carried(im.format, info.get("icc_profile"), im.getexif(), info.get("dpi"), info.get("xmp"))
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
-    if im.format == "GIF" and isinstance(info.get("comment"), bytes) and info["comment"]:
+    if iptc := _iptc(im):
+        carried["iptc"] = iptc
+    if im.format in ("GIF", "JPEG", "MPO") and isinstance(info.get("comment"), bytes) and info["comment"].strip(b"\0 "):
         carried["comment"] = info["comment"]
     return carried, orientation
+
+
+def _iptc(im) -> bytes | None:
+    """The IPTC-IIM block (caption, credit, rights, keywords: datasets that start 0x1C) of a JPEG
+    (Photoshop's resource 0x0404) or a TIFF (tag 33723). The TIFF tag is read raw, as Pillow's own
+    getiptcinfo reads it: Photoshop types it LONG, and Pillow's tag reader keeps one value of those."""
+    if im.format in ("JPEG", "MPO"):
+        data = (im.info.get("photoshop") or {}).get(_IPTC_RESOURCE)
+    elif im.format == "TIFF":
+        tags = im.tag_v2
+        data = tags._tagdata[_IPTC_TAG] if _IPTC_TAG in tags._tagdata else tags.get(_IPTC_TAG)
+    else:
+        return None
+    return data if isinstance(data, bytes) and data[:1] == b"\x1c" else None
+
+
+def _app13(iptc: bytes) -> bytes:
+    """A JPEG APP13 segment holding only the IPTC block: none of the input's other Photoshop
+    resources, such as a thumbnail of the small image."""
+    payload = b"Photoshop 3.0\x00" + b"8BIM" + struct.pack(">HHI", _IPTC_RESOURCE, 0, len(iptc)) + iptc
+    payload += b"\x00" * (len(iptc) & 1)  # resources are padded to an even size
+    return b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
 
 
 def _png_text(info: dict) -> dict[str, str]:
@@ -608,7 +635,8 @@ def check_size(path: Path, width: int, height: int) -> None:
 
 def _written_meta(info: dict, fmt: str, w: int, h: int, name: Path | None) -> dict:
     """The metadata to write with a ``w x h`` result in ``fmt``: its recorded sizes updated."""
-    meta = {k: v for k, v in info.items() if v and k in ("icc_profile", "exif", "dpi", "xmp", "text", "comment")}
+    kept = ("icc_profile", "exif", "dpi", "xmp", "text", "comment", "iptc")
+    meta = {k: v for k, v in info.items() if v and k in kept}
     if "exif" in meta:
         meta["exif"] = _exif_sized(meta["exif"], w, h)
     if "xmp" in meta:
@@ -617,6 +645,12 @@ def _written_meta(info: dict, fmt: str, w: int, h: int, name: Path | None) -> di
         if fmt == "JPEG" and len(meta["xmp"]) > _JPEG_XMP_MAX:
             n = len(meta.pop("xmp"))
             warn(f"{name}: its XMP metadata ({n} bytes) is over JPEG's {_JPEG_XMP_MAX}; left out", stacklevel=5)
+    for key, what, limit in (("iptc", "IPTC metadata", _JPEG_IPTC_MAX), ("comment", "comment", _JPEG_COMMENT_MAX)):
+        if fmt == "JPEG" and len(meta.get(key, b"")) > limit:
+            n = len(meta.pop(key))
+            warn(f"{name}: its {what} ({n} bytes) is over JPEG's {limit}; left out", stacklevel=5)
+    if fmt == "PNG" and "comment" in meta:  # PNG's place for it, where exiftool puts it
+        meta["text"] = {"Comment": meta.pop("comment").decode("latin-1"), **meta.get("text", {})}
     return meta
 
 
@@ -648,7 +682,11 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
 def _save_params(meta: dict, fmt: str, quality: int | None) -> dict:
     """Pillow's save arguments for ``fmt``: the metadata it holds, and its quality."""
     extra = dict(meta)
-    extra.pop("comment", None)  # a GIF's: only GIF holds it
+    comment, iptc = extra.pop("comment", None), extra.pop("iptc", None)
+    if fmt == "JPEG" and comment:
+        extra["comment"] = comment
+    if fmt == "JPEG" and iptc:
+        extra["extra"] = _app13(iptc)  # segments Pillow writes as they are
     if fmt == "WEBP":
         extra.pop("dpi", None)  # WebP has no resolution field
     xmp, text = extra.pop("xmp", None), extra.pop("text", None)  # PNG text: only PNG holds it
@@ -1040,6 +1078,8 @@ def _tiff_page(data: ImageData, has_alpha: bool, meta: dict):
         ifd[34675] = meta["icc_profile"]
     if meta.get("xmp"):
         ifd[_XMP_TAG] = meta["xmp"]
+    if meta.get("iptc"):
+        ifd[_IPTC_TAG] = meta["iptc"]  # UNDEFINED, as exiftool writes it
     if meta.get("dpi") and 0x011A not in ifd:  # a resolution the EXIF does not give
         ifd[0x011A], ifd[0x011B], ifd[0x0128] = *meta["dpi"], 2  # X, Y per inch
     return ifd, strips
