@@ -320,3 +320,27 @@ def test_an_animation_with_a_still_background_is_cut_into_reusable_tiles(tmp_pat
     for frame, src in zip(got, still):
         want = to_uint8(upscale_data(ImageData(src / np.float32(255)), tiled).pixels)
         np.testing.assert_array_equal(frame[:, :, :3], want)
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_a_frame_shown_again_later_is_not_run_again(tmp_path, photo, alpha):
+    """A frame shown again (A B C A, as a ping-pong loop's way back) takes its first run's result, bit for bit."""
+    base = frames_of(photo, 1, alpha)[0]
+    a, b, c = (np.roll(base, 5 * i, axis=1) for i in range(3))  # a pan: no tile stays the same
+    f = save_animation(tmp_path / "p.png", [a, b, c, a], loop=0)
+    up = load_upscaler("rrgan-x4", 2, tile=0)
+    calls, seen = [], []
+    forward = up.module.forward_scale
+    up.module.forward_scale = lambda x, s: calls.append(1) or forward(x, s)
+    try:
+        out = upscale_file(f, tmp_path / "o.png", up, on_tile=lambda d, t: seen.append((d, t)))
+    finally:
+        up.module.forward_scale = forward
+    assert len(calls) == 3 and seen[-1][0] == seen[-1][1]
+    got = shown(out)
+    assert len(got) == 4
+    for frame, src in zip(got, [a, b, c, a]):
+        want = upscale_data(ImageData(src[:, :, :3] / np.float32(255), None if not alpha else src[:, :, 3] / 255.0), up)
+        np.testing.assert_array_equal(frame[:, :, :3], to_uint8(want.pixels))
+        if alpha:
+            np.testing.assert_array_equal(frame[:, :, 3], to_uint8(want.alpha))

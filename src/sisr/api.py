@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from sisr.io import (
     result_suffix_of,
     sequence_of,
     to_float,
+    to_uint8,
     write_animation,
     write_image,
     write_pages,
@@ -121,7 +123,7 @@ def upscale_file(
         anim = read_animation(src)
         planned(*anim.frames[0].shape[:2])
         part, memo, up = _parts(on_tile, len(anim.frames)), TileMemo(), _for_animation(up, anim.frames)
-        results = (done(anim.frame(i), part(i), memo) for i in range(len(anim.frames)))
+        results = _each_once(anim.frames, lambda i: done(anim.frame(i), part(i), memo), part)
         return write_animation(dst, results, anim.durations, anim.loop, quality=quality)
     if kind == "pages":
         check_pages_target(dst, n)
@@ -146,6 +148,29 @@ def _for_animation(up, frames: list[np.ndarray]):
     if still_share(frames, _REUSE_TILE, up.overlap) < 0.4:
         return up
     return dataclasses.replace(up, tile=_REUSE_TILE)
+
+
+def _each_once(frames: list[np.ndarray], make: Callable[[int], ImageData], part) -> Iterator[ImageData]:
+    """``make(i)`` for each frame, except that a frame the same as an earlier one (the way back of
+    a ping-pong loop, a frame shown twice) takes that one's result, which is the same. A result is
+    kept only until its frame's last repeat, at 8 bits: the writer keeps no more than that."""
+    keys = [hashlib.blake2b(f.tobytes(), digest_size=16).digest() for f in frames]  # all one shape
+    last = {k: i for i, k in enumerate(keys)}
+    kept: dict[bytes, tuple[np.ndarray, np.ndarray | None, ImageData]] = {}
+    for i, k in enumerate(keys):
+        if k in kept:
+            pixels, alpha, like = kept[k] if last[k] > i else kept.pop(k)
+            result = dataclasses.replace(
+                like, pixels=to_float(pixels), alpha=None if alpha is None else to_float(alpha)
+            )
+            if report := part(i):
+                report(1, 1)
+        else:
+            result = make(i)
+            if last[k] > i:
+                alpha = None if result.alpha is None else to_uint8(result.alpha)
+                kept[k] = (to_uint8(result.pixels), alpha, dataclasses.replace(result, pixels=None, alpha=None))
+        yield result
 
 
 def _parts(on_tile, n: int):
