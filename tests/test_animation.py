@@ -344,3 +344,22 @@ def test_a_frame_shown_again_later_is_not_run_again(tmp_path, photo, alpha):
         np.testing.assert_array_equal(frame[:, :, :3], to_uint8(want.pixels))
         if alpha:
             np.testing.assert_array_equal(frame[:, :, 3], to_uint8(want.alpha))
+
+
+def test_an_animated_avif_stays_an_avif(tmp_path, photo, bicubic2):
+    frames = frames_of(photo, 3)
+    src = tmp_path / "a.avif"
+    ims = [Image.fromarray(f) for f in frames]
+    ims[0].save(src, save_all=True, append_images=ims[1:], duration=DURATIONS[:3], quality=100, subsampling="4:4:4")
+    anim = read_animation(src)
+    assert len(anim.frames) == 3 and anim.durations == DURATIONS[:3] and anim.loop == 0
+    out = upscale_file(src, tmp_path / "o.avif", bicubic2)
+    with Image.open(out) as im:
+        assert im.format == "AVIF" and im.n_frames == 3 and im.size == (96, 80)
+    got = shown(out)
+    for frame, src_frame in zip(got, anim.frames):
+        want = to_uint8(upscale_data(ImageData(src_frame / np.float32(255)), bicubic2).pixels)
+        assert np.abs(frame[:, :, :3].astype(float) - want).mean() < 1.5
+    assert read_animation(out).durations == DURATIONS[:3]
+    gif = Image.open(upscale_file(src, tmp_path / "o.gif", bicubic2))  # plays on, as the AVIF did
+    assert gif.n_frames == 3 and gif.info.get("loop") == 0

@@ -191,6 +191,17 @@ def test_an_animated_gif_plays_on_the_page_and_downloads_as_the_clis(browser_pag
         assert (im.n_frames, im.info["loop"], im.info["duration"]) == (3, 0, 200)
 
 
+def test_an_avif_is_shown_on_the_page_and_downloads_as_an_avif(browser_page, photo, tmp_path):
+    page, _, _ = browser_page
+    src = tmp_path / "sky.avif"
+    Image.fromarray(photo[60:100, 200:248]).save(src, quality=95)
+    got = bicubic_x2_download(page, src, "sky_x2.avif", tmp_path)
+    shown = "fetch(document.getElementById('after').src).then(r => r.headers.get('content-type'))"
+    assert page.evaluate(shown) == "image/avif"  # the browser decodes the result itself, no PNG copy
+    with Image.open(got) as im:
+        assert (im.format, im.size) == ("AVIF", (96, 80))
+
+
 def test_several_images_at_once_each_viewable_from_its_job(browser_page, photo, tmp_path):
     import io
     import zipfile

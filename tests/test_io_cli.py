@@ -1,13 +1,16 @@
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import sisr
+from sisr.api import upscale_file
 from sisr.errors import SisrError
+from sisr.infer import load_model
 from sisr.io import read_image, read_rgb, write_image
 
 
@@ -129,7 +132,7 @@ def test_webp_is_lossless_by_default_and_quality_makes_it_lossy(tmp_path, photo)
 
 
 @pytest.mark.parametrize(
-    "name, quality, message", [("o.png", 80, "applies to JPEG and WebP"), ("o.jpg", 0, "1 to 100")]
+    "name, quality, message", [("o.png", 80, "applies to JPEG, WebP and AVIF"), ("o.jpg", 0, "1 to 100")]
 )
 def test_cli_refuses_a_quality_that_does_not_apply(tmp_path, photo, name, quality, message):
     src = tmp_path / "in.png"
@@ -196,7 +199,7 @@ def test_cli_pipes_refuse_what_they_cannot_do(tmp_path, photo, args, stdin, mess
     assert r.stdout == b"" and not (tmp_path / "out").exists()
 
 
-def test_phone_heic_and_avif_photos_upscale_to_png(tmp_path, photo):
+def test_phone_heic_photos_upscale_to_png_and_avif_stays_avif(tmp_path, photo):
     import pillow_heif
 
     from sisr.cli import main
@@ -213,10 +216,60 @@ def test_phone_heic_and_avif_photos_upscale_to_png(tmp_path, photo):
     assert heic.size == (40, 64)  # upright, doubled
     assert heic.getexif()[0x010F] == "sisr-test-phone" and heic.getexif().get(0x0112, 1) == 1
     assert np.abs(np.asarray(heic, np.float64).mean() - photo[:20, :32].mean()) < 3
-    assert Image.open(tmp_path / "out" / "b_x2.png").size == (64, 40)
+    assert Image.open(tmp_path / "out" / "b_x2.avif").size == (64, 40)
     cmd = [sys.executable, "-m", "sisr", "upscale", "-", "-o", "-", "--model", "bicubic", "--scale", "2"]
     r = subprocess.run(cmd, input=(src / "IMG_0001.HEIC").read_bytes(), capture_output=True)  # through a pipe
     assert r.returncode == 0 and Image.open(io.BytesIO(r.stdout)).format == "PNG", r.stderr
+
+
+def test_avif_result_keeps_metadata_and_full_colour_detail(tmp_path, photo):
+    """AVIF out (an AVIF's own result, or --format avif): EXIF, XMP and the colour profile carried,
+    orientation applied, chroma at full resolution, --quality applies; gray stays gray."""
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "sisr-test-phone", 6
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+    src = tmp_path / "p.avif"
+    Image.fromarray(photo[:40, :64]).save(
+        src, quality=100, subsampling="4:4:4", exif=exif.tobytes(), icc_profile=icc, xmp=xmp
+    )
+    up = load_model("bicubic", scale=2)
+    out = upscale_file(src, tmp_path / "p_x2.avif", up)
+    with Image.open(out) as im:
+        assert im.format == "AVIF" and im.size == (80, 128)  # upright, doubled
+        assert im.getexif()[0x010F] == "sisr-test-phone" and im.getexif().get(0x0112, 1) == 1
+        assert im.info["icc_profile"] == icc and b"xmpmeta" in im.info["xmp"]
+        got = np.asarray(im.convert("RGB"), np.float64)
+    want = np.asarray(Image.open(upscale_file(src, tmp_path / "p_x2.png", up)).convert("RGB"), np.float64)
+    assert np.abs(got - want).mean() < 1.5
+    # full-resolution chroma: a 1-pixel red/green stripe pattern survives (4:2:0 would average it away)
+    stripes = np.zeros((32, 32, 3), np.uint8)
+    stripes[:, ::2, 0], stripes[:, 1::2, 1] = 255, 255
+    write_image(tmp_path / "s.avif", stripes)
+    back = np.asarray(Image.open(tmp_path / "s.avif").convert("RGB"), np.float64)
+    assert np.abs(back - stripes).mean() < 20
+    small = upscale_file(src, tmp_path / "q.avif", up, quality=30)
+    assert small.stat().st_size < out.stat().st_size
+    write_image(tmp_path / "g.avif", photo[:16, :16, 0])
+    assert Image.open(tmp_path / "g.avif").mode == "L"
+
+
+def test_avif_size_limits_refuse_before_any_work(tmp_path, monkeypatch):
+    from PIL import features
+
+    from sisr.io import check_size
+
+    check_size(Path("ok.avif"), 32768, 100)
+    with pytest.raises(SisrError, match="AVIF's limit of 32768 pixels a side"):
+        check_size(Path("wide.avif"), 32769, 100)
+    with pytest.raises(SisrError, match="AVIF's limit of 268435456 pixels"):
+        check_size(Path("big.avif"), 20000, 20000)
+    monkeypatch.setattr(features, "check", lambda name: name != "avif")  # a Pillow built without it
+    with pytest.raises(SisrError, match="this Pillow cannot write AVIF"):
+        write_image(tmp_path / "x.avif", np.zeros((4, 4, 3), np.float32))
+    assert not (tmp_path / "x.avif").exists()
 
 
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):

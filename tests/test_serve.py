@@ -182,6 +182,14 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
     job = r.json()["id"]
     wait(client, job)
     assert client.get(f"/api/jobs/{job}/preview").content == client.get(f"/api/jobs/{job}/result").content
+    # so is an AVIF result, which browsers show, with quality as the CLI's
+    data = {"model": "bicubic", "format": "avif", "quality": "60"}
+    r = client.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data=data)
+    job = r.json()["id"]
+    assert (wait(client, job)["filename"], wait(client, job)["quality"]) == ("a_x4.avif", 60)
+    shown = client.get(f"/api/jobs/{job}/preview")
+    assert shown.headers["content-type"] == "image/avif" and Image.open(io.BytesIO(shown.content)).format == "AVIF"
+    assert shown.content == client.get(f"/api/jobs/{job}/result").content
 
 
 @pytest.mark.parametrize(

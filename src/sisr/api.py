@@ -89,7 +89,7 @@ def upscale_file(
     strip_metadata: bool = False,
 ) -> Path:
     """Read ``src``, upscale it with a loaded Upscaler, write ``dst`` atomically with its metadata.
-    An animated GIF, PNG or WebP is upscaled frame by frame into an animation (``dst`` a GIF, PNG or
+    An animated GIF, PNG, WebP or AVIF is upscaled frame by frame into an animation (``dst`` a GIF, PNG, AVIF or
     WebP), with its timing and loop count; a multi-page TIFF page by page into one (``dst`` a TIFF).
 
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a

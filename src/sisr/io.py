@@ -56,14 +56,15 @@ _OUTPUT_FORMATS = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
     ".gif": "GIF",
+    ".avif": "AVIF",
 }
 # What a user may ask for (the CLI's --format, the web app's output format).
-WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "gif")
+WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "gif", "avif")
 # Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
-# (whose alpha and 16 bits PNG keeps), a still GIF (256 colours), AVIF, HEIF... become PNG.
+# (whose alpha and 16 bits PNG keeps), a still GIF (256 colours), HEIF... become PNG.
 _RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt not in ("BMP", "GIF")}
 # Formats that animate. An animation's result keeps its format: an animated GIF stays a GIF.
-_ANIMATIONS = ("GIF", "PNG", "WEBP")
+_ANIMATIONS = ("GIF", "PNG", "WEBP", "AVIF")
 
 
 def result_suffix(fmt: str | None) -> str:
@@ -125,6 +126,7 @@ _JPEG_XMP_MAX = 65504  # one APP1 segment, less its namespace header; longer nee
 _IPTC_TAG, _IPTC_RESOURCE = 33723, 0x0404
 _JPEG_IPTC_MAX = 65533 - 14 - 12 - 1  # one APP13 segment, less "Photoshop 3.0", the resource header, padding
 _JPEG_COMMENT_MAX = 65533  # one COM segment
+_AVIF_QUALITY = 90  # benchmarks/avif_quality.py, on held-out photos
 # The tags of a TIFF's own directory that describe the picture, not the file's layout (size, strips,
 # bit depth, compression): Make, Model, Orientation, X/YResolution, ResolutionUnit, Software, DateTime,
 # Artist, HostComputer, Copyright. ImageDescription is left out: tifffile and ImageJ keep the array's
@@ -618,19 +620,30 @@ def check_quality(quality: int | None, path: Path) -> None:
     if not 1 <= quality <= 100:
         raise SisrError(f"quality must be 1 to 100, got {quality}")
     if _format_for(path) not in _LOSSY:
-        raise SisrError(f"{path}: quality applies to JPEG and WebP output, not {path.suffix or 'this format'}")
+        raise SisrError(f"{path}: quality applies to JPEG, WebP and AVIF output, not {path.suffix or 'this format'}")
 
 
-_MAX_SIDE = {"JPEG": ("JPEG", 65535), "WEBP": ("WebP", 16383)}  # the formats' own limits, pixels a side
+# The formats' own limits, pixels a side; AVIF's are what libavif's readers take by default.
+_MAX_SIDE = {"JPEG": ("JPEG", 65535), "WEBP": ("WebP", 16383), "AVIF": ("AVIF", 32768)}
+_MAX_AREA = {"AVIF": ("AVIF", 16384 * 16384)}
 
 
 def check_size(path: Path, width: int, height: int) -> None:
     """Refuse, before any work, a result the output format cannot hold."""
-    name, limit = _MAX_SIDE.get(_format_for(path), ("", 0))
+    fmt = _format_for(path)
+    if fmt == "AVIF":
+        from PIL import features
+
+        if not features.check("avif"):
+            raise SisrError(f"{path}: this Pillow cannot write AVIF (pip install -U pillow: 11.3 or later)")
+    name, limit = _MAX_SIDE.get(fmt, ("", 0))
     if limit and max(width, height) > limit:
         raise SisrError(
             f"{path}: {width} x {height} is over {name}'s limit of {limit} pixels a side; write PNG or TIFF"
         )
+    name, limit = _MAX_AREA.get(fmt, ("", 0))
+    if limit and width * height > limit:
+        raise SisrError(f"{path}: {width} x {height} is over {name}'s limit of {limit} pixels; write PNG or TIFF")
 
 
 def _written_meta(info: dict, fmt: str, w: int, h: int, name: Path | None) -> dict:
@@ -676,10 +689,10 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
         pil = Image.fromarray(arr[:, :, 0] if gray else arr)
         if has_alpha:
             pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
-    pil.save(fh, format=fmt, **_save_params(meta, fmt, quality))
+    pil.save(fh, format=fmt, **_save_params(meta, fmt, quality, gray))
 
 
-def _save_params(meta: dict, fmt: str, quality: int | None) -> dict:
+def _save_params(meta: dict, fmt: str, quality: int | None, gray: bool = False) -> dict:
     """Pillow's save arguments for ``fmt``: the metadata it holds, and its quality."""
     extra = dict(meta)
     comment, iptc = extra.pop("comment", None), extra.pop("iptc", None)
@@ -687,10 +700,10 @@ def _save_params(meta: dict, fmt: str, quality: int | None) -> dict:
         extra["comment"] = comment
     if fmt == "JPEG" and iptc:
         extra["extra"] = _app13(iptc)  # segments Pillow writes as they are
-    if fmt == "WEBP":
-        extra.pop("dpi", None)  # WebP has no resolution field
+    if fmt in ("WEBP", "AVIF"):
+        extra.pop("dpi", None)  # no resolution field
     xmp, text = extra.pop("xmp", None), extra.pop("text", None)  # PNG text: only PNG holds it
-    if fmt in ("JPEG", "WEBP") and xmp:
+    if fmt in ("JPEG", "WEBP", "AVIF") and xmp:
         extra["xmp"] = xmp
     if fmt == "PNG" and (xmp or text):
         from PIL import PngImagePlugin
@@ -708,6 +721,8 @@ def _save_params(meta: dict, fmt: str, quality: int | None) -> dict:
         extra.update(quality=quality or 95, subsampling=0)
     if fmt == "WEBP":
         extra.update({"quality": quality} if quality else {"lossless": True})
+    if fmt == "AVIF":  # full-resolution chroma, as JPEG's; gray stays 4:0:0
+        extra.update(quality=quality or _AVIF_QUALITY, **({} if gray else {"subsampling": "4:4:4"}))
     if fmt == "BMP":
         extra = {}
     return extra
@@ -715,7 +730,7 @@ def _save_params(meta: dict, fmt: str, quality: int | None) -> dict:
 
 @dataclass
 class Animation:
-    """An animated GIF, PNG (APNG) or WebP as the frames a viewer shows: each one the whole
+    """An animated GIF, PNG (APNG), WebP or AVIF as the frames a viewer shows: each one the whole
     picture, with the earlier frames' disposal and blending already applied."""
 
     frames: list[np.ndarray]  # uint8 H x W x 3, or x 4 when any frame has transparency
@@ -733,7 +748,7 @@ class Animation:
 
 
 def sequence_of(path: str | os.PathLike) -> tuple[str, int]:
-    """``("animation", frames)`` for an animated GIF, PNG or WebP, ``("pages", pages)`` for a
+    """``("animation", frames)`` for an animated GIF, PNG, WebP or AVIF, ``("pages", pages)`` for a
     multi-page TIFF (a reduced-resolution copy is not a page), ``("", 0)`` for anything else (a
     still image, a file that is not an image), from one opening of the file."""
     try:
@@ -748,7 +763,7 @@ def sequence_of(path: str | os.PathLike) -> tuple[str, int]:
 
 
 def animation_frames(path: str | os.PathLike) -> int:
-    """The number of frames of an animated GIF, PNG or WebP; 0 for anything else."""
+    """The number of frames of an animated GIF, PNG, WebP or AVIF; 0 for anything else."""
     kind, n = sequence_of(path)
     return n if kind == "animation" else 0
 
@@ -761,19 +776,19 @@ def _shown(im) -> range:
 
 
 def read_animation(path: str | os.PathLike) -> Animation:
-    """Decode every frame of an animated GIF, PNG or WebP (EXIF orientation applied to each); raises
+    """Decode every frame of an animated GIF, PNG, WebP or AVIF (EXIF orientation applied to each); raises
     :class:`SisrError` with a one-line cause. All the frames together count against the pixel limit."""
     p = Path(path)
     with _decoding(p, "animation"), Image.open(p) as im:
         if im.format not in _ANIMATIONS or getattr(im, "n_frames", 1) < 2:
-            raise SisrError(f"{p}: not an animated GIF, PNG or WebP")
+            raise SisrError(f"{p}: not an animated GIF, PNG, WebP or AVIF")
         n = len(_shown(im))
         limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
         if limit and n * w * h > limit:
             over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
             raise SisrError(f"{p}: {over} (raise it with --max-pixels)")
         info, orientation = _metadata(im)
-        loop = im.info.get("loop")
+        loop = im.info.get("loop", 0 if im.format == "AVIF" else None)  # AVIF's plays on, its count unread
         frames, durations = [], []
         for i in _shown(im):
             im.seek(i)
@@ -853,7 +868,7 @@ def write_animation(
     quality: int | None = None,
 ) -> Path:
     """Write frames (all one size, as :class:`ImageData`, the first one's metadata carried) as an
-    animated GIF, PNG or WebP, atomically; ``durations`` in milliseconds, ``loop`` as
+    animated GIF, PNG, WebP or AVIF, atomically; ``durations`` in milliseconds, ``loop`` as
     :class:`Animation`'s. ``frames`` may be a generator (each is made 8-bit as it comes); if it
     raises, nothing is written. ``quality``: lossy WebP (lossless by default)."""
     p = Path(path)
@@ -961,7 +976,7 @@ def _write_gif(fh, arrays: list[np.ndarray], durations: list[int] | None, loop: 
 def _write_frames(
     fh, arrays: list[np.ndarray], fmt: str, durations: list[int], loop: int | None, meta: dict, quality: int | None
 ) -> None:
-    """An animated PNG (APNG) or WebP of full 8-bit frames, with the metadata the format holds."""
+    """An animated PNG (APNG), WebP or AVIF of full 8-bit frames, with the metadata the format holds."""
     images = [Image.fromarray(a) for a in arrays]
     extra = _save_params(meta, fmt, quality)
     extra.update(save_all=True, append_images=images[1:], duration=durations, loop=loop or 0)
@@ -1092,7 +1107,7 @@ def _as_float(img: np.ndarray) -> np.ndarray:
     return arr
 
 
-_LOSSY = ("JPEG", "WEBP")
+_LOSSY = ("JPEG", "WEBP", "AVIF")
 
 
 def _format_for(p: Path) -> str:

@@ -58,7 +58,7 @@ __all__ = ["ServeConfig", "create_app", "serve"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 TERMINAL = ("done", "failed", "cancelled")
-BROWSER_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")  # results a page can show as they are
+BROWSER_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif")  # results a page can show as they are
 
 
 @dataclass(frozen=True)
