@@ -198,6 +198,7 @@ def test_an_avif_is_shown_on_the_page_and_downloads_as_an_avif(browser_page, pho
     got = bicubic_x2_download(page, src, "sky_x2.avif", tmp_path)
     shown = "fetch(document.getElementById('after').src).then(r => r.headers.get('content-type'))"
     assert page.evaluate(shown) == "image/avif"  # the browser decodes the result itself, no PNG copy
+    assert not page.is_disabled("#quality")  # an AVIF's result is lossy: its quality can be set
     with Image.open(got) as im:
         assert (im.format, im.size) == ("AVIF", (96, 80))
 

@@ -94,7 +94,7 @@ def upscale_file(
 
     ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
     high-quality resize of the model's output; ``restore``: back to the input's own size;
-    ``quality``: lossy JPEG or WebP output at 1-100 (see :func:`sisr.io.write_image`);
+    ``quality``: lossy JPEG, WebP or AVIF output at 1-100 (see :func:`sisr.io.write_image`);
     ``strip_metadata``: leave out EXIF, XMP, IPTC, PNG text and comments
     (see :meth:`sisr.io.ImageData.without_metadata`).
     """

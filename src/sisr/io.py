@@ -578,8 +578,8 @@ def write_image(
     ``img`` is a float ``H x W x C`` array in [0, 1] (C = 1 or 3), a uint8
     array, or an :class:`ImageData` (whose alpha, bit depth, ICC profile and
     EXIF are written where the format allows). ``quality`` (1-100): lossy
-    JPEG or WebP at that quality; by default JPEG is written at 95 and WebP
-    losslessly. A failure leaves no file behind.
+    JPEG, WebP or AVIF at that quality; by default JPEG is written at 95, WebP
+    losslessly and AVIF at 90. A failure leaves no file behind.
     """
     p = Path(path)
     if p.exists() and not overwrite:
@@ -870,7 +870,7 @@ def write_animation(
     """Write frames (all one size, as :class:`ImageData`, the first one's metadata carried) as an
     animated GIF, PNG, WebP or AVIF, atomically; ``durations`` in milliseconds, ``loop`` as
     :class:`Animation`'s. ``frames`` may be a generator (each is made 8-bit as it comes); if it
-    raises, nothing is written. ``quality``: lossy WebP (lossless by default)."""
+    raises, nothing is written. ``quality``: WebP's (lossless by default) or AVIF's."""
     p = Path(path)
     if p.exists() and not overwrite:
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")

@@ -105,10 +105,10 @@ async function submit(model, options, file, reference = false) {
 function outputFormat() {
   const f = $("format").value;
   if (f) return f;
-  const kinds = new Set(state.files.map((file) => ({ "image/jpeg": "jpg", "image/webp": "webp" })[file.type] || ""));
+  const kinds = new Set(state.files.map((file) => ({ "image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif" })[file.type] || ""));
   return kinds.size === 1 ? [...kinds][0] : ""; // a quality for some files and not others would be refused
 }
-function onOutput() { $("quality").disabled = !["jpg", "webp"].includes(outputFormat()); }
+function onOutput() { $("quality").disabled = !["jpg", "webp", "avif"].includes(outputFormat()); }
 $("format").addEventListener("change", onOutput);
 function onScale() { for (const id of ["width", "height"]) $(id).disabled = $("scale").value === "1"; }
 $("scale").addEventListener("change", onScale);
