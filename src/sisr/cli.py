@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="1..100",
-        help="lossy JPEG or WebP at this quality (default: JPEG 95, WebP lossless)",
+        help="lossy JPEG, WebP or AVIF at this quality (default: JPEG 95, WebP lossless, AVIF 90)",
     )
     p.add_argument(
         "--strip-metadata",
