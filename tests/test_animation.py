@@ -363,3 +363,16 @@ def test_an_animated_avif_stays_an_avif(tmp_path, photo, bicubic2):
     assert read_animation(out).durations == DURATIONS[:3]
     gif = Image.open(upscale_file(src, tmp_path / "o.gif", bicubic2))  # plays on, as the AVIF did
     assert gif.n_frames == 3 and gif.info.get("loop") == 0
+
+
+def test_the_cli_progress_bar_names_the_frames(tmp_path, photo):
+    from sisr.cli import _progress_words
+
+    f = save_animation(tmp_path / "a.gif", frames_of(photo), loop=0)
+    cmd = [sys.executable, "-m", "sisr", "upscale", str(f), "-o", str(tmp_path / "o.gif")]
+    r = subprocess.run([*cmd, "--model", "rrgan-x4", "--scale", "2", "--tile", "0"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "a.gif (4 frames)" in r.stderr and "4/4 [" in r.stderr and "frame/s]" in r.stderr, r.stderr
+    assert _progress_words(f, 4 * 9) == {"desc": "a.gif (4 frames)", "unit": "tile"}  # 9 tiles a frame
+    still = write_image(tmp_path / "s.png", photo[:20, :20])
+    assert _progress_words(still, 9) == {"desc": "s.png", "unit": "tile"}

@@ -76,6 +76,9 @@ def test_size_and_progress_over_pages_of_different_sizes(tmp_path, photo):
     assert [p.pixels.shape[:2] for p in read_pages(out)] == [(40, 48), (32, 36), (24, 28)]
     assert len({t for _, t in seen}) == 1 and seen[-1][0] == seen[-1][1]
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    from sisr.cli import _progress_words  # the CLI's bar names the pages (the thumbnail is not one)
+
+    assert _progress_words(src, 3) == {"desc": "scan.tif (3 pages)", "unit": "page"}
 
 
 def test_a_failing_page_leaves_no_file(tmp_path):

@@ -234,7 +234,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     def on_tile(src: Path, done: int, total: int) -> None:
         if total > 1 and not args.quiet and up.descriptor.tiling:  # zero-shot shows its own bar
             if src not in tiles:
-                tiles[src] = tqdm(total=total, unit="tile", file=sys.stderr, leave=False, desc=src.name)
+                tiles[src] = tqdm(total=total, file=sys.stderr, leave=False, **_progress_words(src, total))
             tiles[src].update(done - tiles[src].n)
 
     if batch.jobs:
@@ -267,6 +267,18 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     if failed:
         print(f"sisr: {failed} of {len(batch.jobs)} images failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _progress_words(src: Path, total: int) -> dict:
+    """The name and unit of an image's progress bar: its tiles, or an animation's frames or a
+    scan's pages when each is one tile (the API counts parts in the first part's tiles)."""
+    from sisr.io import sequence_of
+
+    kind, n = sequence_of(src)
+    part = {"animation": "frame", "pages": "page"}.get(kind)
+    if part is None:
+        return {"desc": src.name, "unit": "tile"}
+    return {"desc": f"{src.name} ({n} {part}s)", "unit": part if total == n else "tile"}
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
