@@ -119,3 +119,20 @@ def test_the_web_app_takes_a_scan_and_previews_its_first_page(photo, tmp_path):
         assert tiff_pages(result) == 3
         preview = Image.open(io.BytesIO(c.get(f"/api/jobs/{job}/preview").content))
         assert (preview.format, preview.size) == ("PNG", (96, 80))
+
+
+def test_a_scan_is_read_a_page_at_a_time(tmp_path, photo, monkeypatch):
+    """A long scan is never in memory whole: each page is decoded when its turn comes."""
+    import sisr.io
+
+    src = tmp_path / "scan.tif"
+    scan(src, photo)
+    decoded, seen = [], []
+    from_pil = sisr.io.from_pil
+    monkeypatch.setattr(sisr.io, "from_pil", lambda *a, **k: decoded.append(1) or from_pil(*a, **k))
+    up = load_upscaler("rrgan-x4", 2, tile=32, overlap=8)
+    upscale_file(src, tmp_path / "o.tif", up, on_tile=lambda d, t: seen.append((d, len(decoded))))
+    assert seen[0][1] == 1 and seen[-1][1] == 2  # page 1 runs with only itself decoded; the 16-bit page uses tifffile
+    pages = sisr.io.iter_pages(src)
+    assert next(pages).pixels.shape[:2] == (40, 48) and len(decoded) == 3
+    pages.close()

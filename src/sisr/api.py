@@ -23,9 +23,9 @@ from sisr.io import (
     check_quality,
     check_size,
     from_pil,
+    iter_pages,
     read_animation,
     read_image,
-    read_pages,
     result_suffix_of,
     sequence_of,
     to_float,
@@ -128,7 +128,7 @@ def upscale_file(
     if kind == "pages":
         check_pages_target(dst, n)
         part = _parts(on_tile, n)
-        return write_pages(dst, (done(page, part(i)) for i, page in enumerate(read_pages(src))))
+        return write_pages(dst, (done(page, part(i)) for i, page in enumerate(iter_pages(src))))
     data = read_image(src)
     planned(*data.pixels.shape[:2])
     return write_image(dst, done(data, on_tile), overwrite=True, quality=quality)

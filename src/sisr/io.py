@@ -15,7 +15,7 @@ import re
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,7 @@ __all__ = [
     "read_animation",
     "read_image",
     "read_pages",
+    "iter_pages",
     "read_rgb",
     "set_pixel_limit",
     "to_float",
@@ -806,23 +807,29 @@ def tiff_pages(path: str | os.PathLike) -> int:
     return n if kind == "pages" else 0
 
 
-def read_pages(path: str | os.PathLike) -> list[ImageData]:
+def iter_pages(path: str | os.PathLike) -> Iterator[ImageData]:
     """Each page of a multi-page TIFF, as :func:`read_image` reads a TIFF of one (16 bits, alpha,
-    metadata, orientation); raises :class:`SisrError` with a one-line cause."""
+    metadata, orientation), decoded as it is asked for: a long scan is never in memory whole.
+    Raises :class:`SisrError` with a one-line cause."""
     p = Path(path)
     with _decoding(p), Image.open(p) as im:
         if im.format != "TIFF":
             raise SisrError(f"{p}: not a TIFF")
-        pages = []
+        shown = 0
         for i in range(getattr(im, "n_frames", 1)):
             im.seek(i)
             if int(im.tag_v2.get(254, 0)) & 1:  # a reduced-resolution copy
                 continue
+            shown += 1
             if not (_tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im, i))):
                 im.load()
-                data = from_pil(im, f"{p} page {len(pages) + 1}")
-            pages.append(data)
-    return pages
+                data = from_pil(im, f"{p} page {shown}")
+            yield data
+
+
+def read_pages(path: str | os.PathLike) -> list[ImageData]:
+    """All the pages of a multi-page TIFF at once (see :func:`iter_pages`)."""
+    return list(iter_pages(path))
 
 
 def write_pages(path: str | os.PathLike, pages: Iterable[ImageData], *, overwrite: bool = True) -> Path:

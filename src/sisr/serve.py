@@ -42,9 +42,9 @@ from sisr.io import (
     check_quality,
     check_size,
     decoded_format,
+    iter_pages,
     read_animation,
     read_image,
-    read_pages,
     result_suffix,
     result_suffix_of,
     sequence_of,
@@ -534,8 +534,8 @@ def _check_image(path: Path) -> tuple[int, int, int, int]:
         with collected([]):  # dropped: the job reads it again, and its warnings are the job's
             if kind == "animation":
                 h, w = read_animation(path).frames[0].shape[:2]
-            elif kind == "pages":
-                h, w = read_pages(path)[0].pixels.shape[:2]
+            elif kind == "pages":  # every page decodes, one at a time
+                h, w = [page.pixels.shape[:2] for page in iter_pages(path)][0]
             else:
                 h, w = read_image(path).pixels.shape[:2]
     except SisrError as e:
@@ -547,7 +547,11 @@ def _check_image(path: Path) -> tuple[int, int, int, int]:
 def _preview(result: Path) -> Path:
     """A PNG of a result a browser cannot show (TIFF; of several pages, the first), at its bit
     depth, with its alpha."""
-    shown = read_pages(result)[0] if tiff_pages(result) else read_image(result)
+    if tiff_pages(result):
+        with contextlib.closing(iter_pages(result)) as pages:
+            shown = next(pages)
+    else:
+        shown = read_image(result)
     return write_image(result.with_name("preview.png"), shown)
 
 
