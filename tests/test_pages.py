@@ -136,3 +136,14 @@ def test_a_scan_is_read_a_page_at_a_time(tmp_path, photo, monkeypatch):
     pages = sisr.io.iter_pages(src)
     assert next(pages).pixels.shape[:2] == (40, 48) and len(decoded) == 3
     pages.close()
+
+
+def test_every_page_is_held_to_the_pixel_limit(tmp_path, monkeypatch):
+    src = tmp_path / "bomb.tif"
+    with tifffile.TiffWriter(src) as tw:  # a small first page, which is all Pillow checks, then a large one
+        tw.write(np.zeros((8, 8), np.uint8))
+        tw.write(np.zeros((400, 400), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    with pytest.raises(SisrError, match="page 2 of 400 x 400 is over the limit of 10000 pixels"):
+        upscale_file(src, tmp_path / "o.tif", load_upscaler("bicubic", 2))
+    assert not (tmp_path / "o.tif").exists()

@@ -821,6 +821,11 @@ def iter_pages(path: str | os.PathLike) -> Iterator[ImageData]:
             if int(im.tag_v2.get(254, 0)) & 1:  # a reduced-resolution copy
                 continue
             shown += 1
+            limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
+            if limit and w * h > limit:  # Pillow checks the first page only, when the file opens
+                raise SisrError(
+                    f"{p}: page {shown} of {w} x {h} is over the limit of {limit} pixels (raise it with --max-pixels)"
+                )
             if not (_tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im, i))):
                 im.load()
                 data = from_pil(im, f"{p} page {shown}")
