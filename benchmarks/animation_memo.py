@@ -19,6 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _report import report  # noqa: E402
+
 from sisr.data import resolve_dataset  # noqa: E402
 from sisr.infer import TileMemo, load_model  # noqa: E402
 from sisr.io import read_rgb  # noqa: E402
@@ -73,10 +75,7 @@ def main() -> None:
         "",
         f"Largest difference of the tiled outputs from the whole-frame ones: {diff:.4f} (the blend of overlaps).",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _report import report  # noqa: E402
+
 from sisr.api import load_upscaler  # noqa: E402
 from sisr.data import resolve_dataset  # noqa: E402
 from sisr.io import read_rgb, to_uint8  # noqa: E402
@@ -82,10 +84,7 @@ def main() -> None:
     for name, vals in rows.items():
         bpp, db, t = np.mean(vals, axis=0)
         lines.append(f"| {name} | {bpp:.2f} | {db:.2f} | {t:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

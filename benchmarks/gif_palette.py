@@ -21,6 +21,8 @@ from scipy.ndimage import uniform_filter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _report import report  # noqa: E402
+
 from sisr.data import resolve_dataset  # noqa: E402
 from sisr.io import _gif_palette, _write_gif, read_rgb  # noqa: E402
 
@@ -110,10 +112,7 @@ def main() -> None:
     for name, vals in rows.items():
         raw, blur, flick = np.mean(vals, axis=0)
         lines.append(f"| {name} | {raw:.2f} | {blur:.2f} | {flick:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    report(lines, args.out)
 
 
 if __name__ == "__main__":
