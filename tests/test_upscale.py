@@ -662,10 +662,11 @@ def _photoshop_app13(resources: dict[int, bytes]) -> bytes:
 
 
 def _captioned_jpeg(photo, path: Path) -> None:
-    """A JPEG with an IPTC block, a thumbnail resource beside it (0x040C) and a comment."""
+    """A JPEG with an IPTC block, a thumbnail resource beside it (0x040C) and a comment, NUL-ended
+    as some encoders write it (PNG text may not hold a NUL)."""
     thumb = _saved(Image.fromarray(photo[:8, :8]), "t.jpg")
     app13 = _photoshop_app13({0x0404: _IPTC, 0x040C: thumb})
-    Image.fromarray(photo[:20, :24]).save(path, comment=b"Scanned at the archive", extra=app13)
+    Image.fromarray(photo[:20, :24]).save(path, comment=b"Scanned at the archive\x00", extra=app13)  # a C string
 
 
 def _keywords(im) -> tuple:

@@ -306,8 +306,9 @@ def _metadata(im) -> tuple[dict, int]:
         carried["text"] = text
     if iptc := _iptc(im):
         carried["iptc"] = iptc
-    if im.format in ("GIF", "JPEG", "MPO") and isinstance(info.get("comment"), bytes) and info["comment"].strip(b"\0 "):
-        carried["comment"] = info["comment"]
+    comment = info.get("comment")
+    if im.format in ("GIF", "JPEG", "MPO") and isinstance(comment, bytes) and comment.strip(b"\0 "):
+        carried["comment"] = comment.rstrip(b"\0")  # a C string's end, which PNG text may not hold
     return carried, orientation
 
 
