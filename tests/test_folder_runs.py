@@ -122,3 +122,30 @@ def test_the_python_api_runs_a_folder_as_the_cli_does(tree, reference, tmp_path)
     assert {k.split("/")[-1] for k in written} == {k.split("/")[-1] for k in ref}
     assert all(np.array_equal(written[k], ref[f"a/{k}"]) for k in written if "/" not in k)
     assert all(np.array_equal(written[k], ref[f"b/{k}"]) for k in written if k.startswith("c/"))
+
+
+def test_suffix_names_the_results_and_what_it_cannot_do_is_refused(tmp_path, photo, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    Image.fromarray(photo[:16, :16]).save(src / "a.png")
+    Image.fromarray(photo[:16, :16]).save(src / "sub" / "b.jpg")
+    bic = ["--model", "bicubic", "--scale", "2", "--quiet"]
+    assert main(["upscale", str(src), "-o", str(tmp_path / "same"), *bic, "--suffix", ""]) == 0
+    assert sorted(str(p.relative_to(tmp_path / "same")) for p in (tmp_path / "same").rglob("*.*")) == [
+        "a.png",
+        "sub/b.jpg",
+    ]
+    assert main(["upscale", str(src), "-o", str(tmp_path / "big"), *bic, "--suffix=-big"]) == 0
+    assert sorted(p.name for p in (tmp_path / "big").rglob("*.*")) == ["a-big.png", "b-big.jpg"]
+    capsys.readouterr()
+    refused = [
+        ([str(src), "-o", str(src), "--suffix", ""], "its result would replace it"),  # onto the inputs
+        ([str(src), "-o", str(tmp_path / "x"), "--suffix", "a/b"], "no / or"),
+        ([str(src / "a.png"), "-o", str(tmp_path / "one.png"), "--suffix", "_2"], "-o names the one result"),
+    ]
+    for args, message in refused:
+        assert main(["upscale", *args, *bic]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "one.png").exists()
+    assert sorted(p.name for p in src.rglob("*.*")) == ["a.png", "b.jpg"]  # nothing written beside them

@@ -303,26 +303,35 @@ def plan_batch(
     fmt: str | None = None,
     quality: int | None = None,
     skip_existing: bool = False,
+    suffix: str | None = None,
 ) -> Batch:
-    """Name each input's result (``<stem>_<tag>.<suffix>`` under the ``output`` folder, subfolders
-    kept; or ``output`` itself for one input and a file name), take this process's share under
-    torchrun (``RANK`` of ``WORLD_SIZE``: every WORLD_SIZE-th image) and, with ``skip_existing``,
-    leave out the results already written (and the temporary files of an interrupted run).
-    Refuses, before any image, two inputs with one output and a ``quality`` a format cannot use."""
+    """Name each input's result (``<stem><suffix>.<ext>`` under the ``output`` folder, subfolders
+    kept, ``suffix`` by default ``_<tag>``; or ``output`` itself for one input and a file name), take
+    this process's share under torchrun (``RANK`` of ``WORLD_SIZE``: every WORLD_SIZE-th image)
+    and, with ``skip_existing``, leave out the results already written (and the temporary files of
+    an interrupted run). Refuses, before any image, two inputs with one output, a result that would
+    replace its input, and a ``quality`` a format cannot use."""
     found = expand_inputs(inputs)
     out = Path(output)
     single = len(found) == 1 and not out.is_dir() and out.suffix != ""
+    if suffix is not None and (single or any(c in suffix for c in "/\\\0")):
+        why = "-o names the one result" if single else "it is part of a file name: no / or \\"
+        raise SisrError(f"--suffix {suffix!r} does not apply: {why}")
     if single:
         targets = [out.with_suffix(f".{fmt}") if fmt else out]
     else:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")
-        targets = [out / rel.parent / f"{rel.stem}_{tag}{result_suffix_of(src, fmt)}" for src, rel in found]
+        end = f"_{tag}" if suffix is None else suffix
+        targets = [out / rel.parent / f"{rel.stem}{end}{result_suffix_of(src, fmt)}" for src, rel in found]
         seen: dict[Path, Path] = {}
         for (src, _), dst in zip(found, targets):
             if dst in seen:
                 raise SisrError(f"{seen[dst]} and {src} would both be written to {dst}; rename one of them")
             seen[dst] = src
+    for (src, _), dst in zip(found, targets):
+        if dst.resolve() == src.resolve():
+            raise SisrError(f"{src}: its result would replace it; give another output folder or a --suffix")
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     jobs = list(zip((src for src, _ in found), targets))[rank::world]
     share = len(jobs)
@@ -386,16 +395,18 @@ def upscale_folder(
     overwrite: bool = False,
     size: tuple[int | None, int | None] | None = None,
     strip_metadata: bool = False,
+    suffix: str | None = None,
     **options: Any,
 ) -> list[Outcome]:
     """``sisr upscale INPUTS -o OUTPUT`` from Python: files, folders (walked, layout kept) or glob
-    patterns into the ``output`` folder; ``skip_existing`` resumes an interrupted run; under torchrun
+    patterns into the ``output`` folder, each named ``<stem><suffix>`` (``suffix`` by default ``_x<scale>``);
+    ``skip_existing`` resumes an interrupted run; under torchrun
     each process takes its share. ``scale=1`` restores at the input size; ``strip_metadata`` leaves
     out EXIF, XMP, IPTC, PNG text and comments (camera, GPS position, dates, credits); ``options`` as
     :func:`upscale`. Returns one :class:`Outcome` per image (check ``error``)."""
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     up = load_upscaler(model, scale, **options)
     tag = "x1" if scale == 1 else f"x{up.scale}"
-    batch = plan_batch(items, output, tag, fmt=fmt, quality=quality, skip_existing=skip_existing)
+    batch = plan_batch(items, output, tag, fmt=fmt, quality=quality, skip_existing=skip_existing, suffix=suffix)
     kw = dict(overwrite=overwrite, size=size, restore=scale == 1, quality=quality, strip_metadata=strip_metadata)
     return list(upscale_batch(batch, up, **kw))

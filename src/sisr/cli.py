@@ -131,8 +131,8 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
         raise SisrError("'-' (stdin) must be the only input")
     to_stdout = args.output == "-"
     if to_stdout:
-        for flag in ("skip_existing", "overwrite"):
-            if getattr(args, flag):
+        for flag in ("skip_existing", "overwrite", "suffix"):
+            if getattr(args, flag) not in (None, False):
                 raise SisrError(f"--{flag.replace('_', '-')} does not apply to output '-' (stdout)")
         if sys.stdout.isatty():
             raise SisrError("refusing to write image data to a terminal: redirect stdout or give -o FILE")
@@ -220,7 +220,13 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
         raise SisrError("--scale 1 keeps the input's size: --width and --height do not apply")
     tag = "x1" if restore else f"x{up.scale}"
     batch = plan_batch(
-        args.inputs, args.output, tag, fmt=args.format, quality=args.quality, skip_existing=args.skip_existing
+        args.inputs,
+        args.output,
+        tag,
+        fmt=args.format,
+        quality=args.quality,
+        skip_existing=args.skip_existing,
+        suffix=args.suffix,
     )
     if batch.world > 1:
         print(f"sisr: rank {batch.rank} of {batch.world}: {batch.share} of {batch.total} images", file=sys.stderr)
@@ -384,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, help="output width: model scale, then a high-quality resize")
     p.add_argument("--height", type=int, default=None, help="output height (with --width alone, keeps the aspect)")
     p.add_argument("--skip-existing", action="store_true", help="resume a folder run: keep outputs that exist")
+    p.add_argument(
+        "--suffix",
+        default=None,
+        metavar="TEXT",
+        help="what follows each input's name in an output folder (default: _x<scale>; '' keeps the name; "
+        "--suffix=-big for one that starts with -)",
+    )
     p.add_argument("--tile", type=int, default=None, help="LR tile size (default: from free memory; 0: no tiling)")
     p.add_argument("--tile-overlap", type=int, default=None, help="tile context and blend width, LR px (default 16)")
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x slower, slightly better)")
