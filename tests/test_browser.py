@@ -1,6 +1,7 @@
 """The web app in a real headless Chromium (Debian's), driven by Playwright: upload, slider,
 download, compare mode and a broken file."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,8 @@ def test_an_avif_is_shown_on_the_page_and_downloads_as_an_avif(browser_page, pho
     shown = "fetch(document.getElementById('after').src).then(r => r.headers.get('content-type'))"
     assert page.evaluate(shown) == "image/avif"  # the browser decodes the result itself, no PNG copy
     assert not page.is_disabled("#quality")  # an AVIF's result is lossy: its quality can be set
+    title = page.inner_text("#view-title")  # what became of the upload, and the download's size
+    assert re.search(r"· 48 x 40 → 96 x 80, \d+ KB$", title) and got.stat().st_size < 1024 * 100, title
     with Image.open(got) as im:
         assert (im.format, im.size) == ("AVIF", (96, 80))
 

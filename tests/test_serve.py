@@ -61,6 +61,7 @@ def test_job_lifecycle_result_events_and_zip(client):
     assert s["status"] == "done" and s["progress"] == 1.0 and s["filename"] == "a b_x3.png"
     res = client.get(f"/api/jobs/{job_id}/result")
     assert res.status_code == 200 and Image.open(io.BytesIO(res.content)).size == (60, 72)
+    assert (s["input_size"], s["result_size"], s["result_bytes"]) == ([20, 24], [60, 72], len(res.content))
     again = client.post(
         "/api/jobs", files={"file": ("a b.png", png_bytes(), "image/png")}, data={"model": "bicubic", "scale": "3"}
     ).json()["id"]

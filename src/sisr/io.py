@@ -39,6 +39,7 @@ __all__ = [
     "iter_pages",
     "read_rgb",
     "set_pixel_limit",
+    "stored_size",
     "to_float",
     "to_uint16",
     "to_uint8",
@@ -246,6 +247,13 @@ def decoded_format(path: str | os.PathLike) -> str | None:
             return im.format
     except (SisrError, UnidentifiedImageError, OSError):
         return None
+
+
+def stored_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` as the file's header gives it (of a TIFF's first page), without
+    decoding the pixels; EXIF orientation is not applied."""
+    with _decoding(Path(path)), Image.open(path) as im:
+        return im.size
 
 
 def _several(fmt: str) -> str:

@@ -48,6 +48,7 @@ from sisr.io import (
     result_suffix,
     result_suffix_of,
     sequence_of,
+    stored_size,
     tiff_pages,
     write_image,
 )
@@ -99,6 +100,9 @@ class Job:
     result: Path | None = None
     preview: Path | None = None  # what a page shows: the result, or a PNG of a TIFF result
     warnings: list[str] = field(default_factory=list)
+    input_size: tuple[int, int] | None = None  # width, height (an animation's frame, a scan's first page)
+    result_size: tuple[int, int] | None = None
+    result_bytes: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
     version: int = 0  # bumped at every change, for the event stream
 
@@ -125,6 +129,9 @@ class Job:
             "strip_metadata": self.strip_metadata,
             "warnings": list(self.warnings),
             "seconds": round(seconds, 2),
+            "input_size": self.input_size,
+            "result_size": self.result_size,
+            "result_bytes": self.result_bytes,
         }
 
 
@@ -248,7 +255,8 @@ class JobRunner:
                 if job.cancel.is_set():
                     raise Cancelled
                 job.preview = dst if dst.suffix in BROWSER_SUFFIXES else _preview(dst)
-            job.result, job.progress = dst, 1.0
+                job.result_size = stored_size(dst)
+            job.result, job.progress, job.result_bytes = dst, 1.0, dst.stat().st_size
         except Cancelled:
             status = "cancelled"
         except SisrError as e:
@@ -443,6 +451,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                         raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
                     fh.write(chunk)
             width, height, frames, pages = await asyncio.to_thread(_check_image, raw)
+            job.input_size = (width, height)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{result_suffix_of(src, fmt)}"

@@ -264,7 +264,7 @@ function refreshView() {
     $("grid").hidden = true;
     if (!ready(g.before) || !ready(g.after)) return;
     const after = state.jobs.get(g.after), before = state.jobs.get(g.before);
-    $("view-title").textContent = `${after.name}: ${after.model} x${after.scale}, ${after.seconds} s`;
+    $("view-title").textContent = `${after.name}: ${after.model} x${after.scale}, ${after.seconds} s${sizes(after)}`;
     $("after-tag").textContent = after.model;
     $("before-tag").textContent = before.model;
     $("slider").hidden = false;
@@ -292,6 +292,15 @@ function refreshView() {
       loadInto(stage.querySelector("img"), previewUrl(id), () => fit([...grid.querySelectorAll(".stage")]));
     }
   }
+}
+
+// "· 130 x 100 → 520 x 400, 85 KB": what the job made of the upload, and the download's size.
+function sizes(job) {
+  if (!job.input_size || !job.result_size) return "";
+  const px = (s) => `${s[0]} x ${s[1]}`;
+  const b = job.result_bytes;
+  const file = b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MB` : `${Math.max(1, Math.round(b / 1024))} KB`;
+  return ` · ${px(job.input_size)} → ${px(job.result_size)}, ${file}`;
 }
 
 function loadInto(img, url, then) {
