@@ -149,3 +149,32 @@ def test_suffix_names_the_results_and_what_it_cannot_do_is_refused(tmp_path, pho
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x").exists() and not (tmp_path / "one.png").exists()
     assert sorted(p.name for p in src.rglob("*.*")) == ["a.png", "b.jpg"]  # nothing written beside them
+
+
+def test_dry_run_says_what_would_be_written_and_refused_and_writes_nothing(tmp_path, photo, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned: 20 x 16 stored, 16 x 20 read
+    Image.fromarray(photo[:16, :20]).save(src / "turned.jpg", exif=exif.tobytes())
+    frames = [Image.fromarray(np.roll(photo[:16, :16], 3 * i, axis=1)) for i in range(3)]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    (src / "broken.png").write_bytes(b"\x89PNG not really")
+    out = tmp_path / "out"
+    args = ["upscale", str(src), "-o", str(out), "--model", "bicubic", "--scale", "2", "--quiet", "--dry-run"]
+    assert main(args) == 1  # the broken file would fail
+    said = capsys.readouterr()
+    assert f"{src / 'turned.jpg'} -> {out / 'turned_x2.jpg'} (16 x 20 -> 32 x 40, bicubic)" in said.out
+    assert f"{out / 'anim_x2.gif'} (16 x 16 -> 32 x 32, bicubic)" in said.out
+    assert "broken.png: not a readable image" in said.err and "1 of 3 images would fail" in said.err
+    assert "dry run: 2 results would be written; nothing was" in said.err
+    assert not out.exists()
+    assert main([*args[:-1], "--format", "jpg", "--width", "70000", "--dry-run"]) == 1  # what the run would refuse
+    err = capsys.readouterr().err
+    assert "anim_x2.jpg: 3 frames, and .jpg holds one" in err and "over JPEG's limit of 65535" in err
+    for stale in ("turned_x2.jpg",):  # an output that exists is named, as the run would
+        out.mkdir(exist_ok=True)
+        (out / stale).write_bytes(b"x")
+    assert main(args) == 1 and "turned_x2.jpg: exists (use --overwrite" in capsys.readouterr().err
+    assert main([*args[:-1], "--overwrite"]) == 1  # the run itself: the sizes the dry run said
+    assert Image.open(out / "turned_x2.jpg").size == (32, 40) and Image.open(out / "anim_x2.gif").size == (32, 32)

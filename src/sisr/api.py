@@ -28,6 +28,7 @@ from sisr.io import (
     read_image,
     result_suffix_of,
     sequence_of,
+    stored_size,
     to_float,
     to_uint8,
     write_animation,
@@ -100,13 +101,7 @@ def upscale_file(
     """
 
     dst = Path(dst)
-    if dst.exists() and not overwrite:
-        raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
-    if Path(src).resolve() == dst.resolve():
-        raise SisrError(f"{dst}: output would replace its own input")
-    check_quality(quality, dst)
-    if restore and size is not None and size != (None, None):
-        raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
+    kind, n = check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
 
     def done(data: ImageData, tiles, memo: TileMemo | None = None) -> ImageData:
         result = upscale_data(data, up, on_tile=tiles, memo=memo)
@@ -115,23 +110,44 @@ def upscale_file(
         return result.without_metadata() if strip_metadata else result
 
     def planned(h: int, w: int) -> None:  # a result the format cannot hold: before the work
-        check_size(dst, *((w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)))
+        check_size(dst, *result_size(w, h, up, size=size, restore=restore))
 
-    kind, n = sequence_of(src)
     if kind == "animation":
-        check_animation(up, dst, n, src)
         anim = read_animation(src)
         planned(*anim.frames[0].shape[:2])
         part, memo, up = _parts(on_tile, len(anim.frames)), TileMemo(), _for_animation(up, anim.frames)
         results = _each_once(anim.frames, lambda i: done(anim.frame(i), part(i), memo), part)
         return write_animation(dst, results, anim.durations, anim.loop, quality=quality)
     if kind == "pages":
-        check_pages_target(dst, n)
         part = _parts(on_tile, n)
         return write_pages(dst, (done(page, part(i)) for i, page in enumerate(iter_pages(src))))
     data = read_image(src)
     planned(*data.pixels.shape[:2])
     return write_image(dst, done(data, on_tile), overwrite=True, quality=quality)
+
+
+def check_file(src, dst: Path, up, *, overwrite=False, size=None, restore=False, quality=None) -> tuple[str, int]:
+    """Refuse, before any pixel is decoded, what :func:`upscale_file` cannot do with ``src`` into
+    ``dst``; returns :func:`sisr.io.sequence_of` of ``src`` (the result's size is checked once the
+    input's is known: :func:`result_size`)."""
+    if dst.exists() and not overwrite:
+        raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
+    if Path(src).resolve() == dst.resolve():
+        raise SisrError(f"{dst}: output would replace its own input")
+    check_quality(quality, dst)
+    if restore and size is not None and size != (None, None):
+        raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
+    kind, n = sequence_of(src)
+    if kind == "animation":
+        check_animation(up, dst, n, src)
+    if kind == "pages":
+        check_pages_target(dst, n)
+    return kind, n
+
+
+def result_size(w: int, h: int, up, *, size=None, restore: bool = False) -> tuple[int, int]:
+    """``(width, height)`` of the result of a ``w x h`` input: the model's scale, then ``size``."""
+    return (w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)
 
 
 _REUSE_TILE = 96  # LR pixels: small enough that a still background covers most tiles
@@ -350,6 +366,7 @@ class Outcome:
     src: Path
     dst: Path
     error: str = ""  # one line; empty: written
+    sizes: tuple[tuple[int, int], tuple[int, int]] | None = None  # a dry run's input and result (w, h)
 
 
 def upscale_batch(
@@ -362,13 +379,22 @@ def upscale_batch(
     quality: int | None = None,
     strip_metadata: bool = False,
     on_tile: Callable[[Path, int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> Iterator[Outcome]:
     """Upscale each job of ``batch`` with a loaded Upscaler, yielding as each is written. A failed
     image is an :class:`Outcome` with its one-line error and the batch goes on (a single input's
-    error is raised); ``on_tile(src, done, total)`` follows the tiles of each image."""
+    error is raised); ``on_tile(src, done, total)`` follows the tiles of each image. ``dry_run``:
+    only what is checked before the work, from the files' headers; each outcome has its sizes."""
     for src, dst in batch.jobs:
         tiles = None if on_tile is None else (lambda done, total, src=src: on_tile(src, done, total))
         try:
+            if dry_run:
+                check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
+                w, h = stored_size(src, oriented=True)
+                out = result_size(w, h, up, size=size, restore=restore)
+                check_size(dst, *out)
+                yield Outcome(src, dst, sizes=((w, h), out))
+                continue
             kw = dict(size=size, restore=restore, quality=quality, strip_metadata=strip_metadata)
             upscale_file(src, dst, up, overwrite=overwrite, on_tile=tiles, **kw)
             yield Outcome(src, dst)

@@ -131,7 +131,7 @@ def _upscale_pipes(args: argparse.Namespace) -> int:
         raise SisrError("'-' (stdin) must be the only input")
     to_stdout = args.output == "-"
     if to_stdout:
-        for flag in ("skip_existing", "overwrite", "suffix"):
+        for flag in ("skip_existing", "overwrite", "suffix", "dry_run"):
             if getattr(args, flag) not in (None, False):
                 raise SisrError(f"--{flag.replace('_', '-')} does not apply to output '-' (stdout)")
         if sys.stdout.isatty():
@@ -253,6 +253,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
         quality=args.quality,
         strip_metadata=args.strip_metadata,
         on_tile=on_tile,
+        dry_run=args.dry_run,
     )
     try:
         for i, done in enumerate(upscale_batch(batch, up, **kw)):
@@ -261,6 +262,9 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
             if done.error:
                 bar.write(f"sisr: error: {done.error}", file=sys.stderr)
                 failed += 1
+            elif done.sizes:
+                (w, h), (ow, oh) = done.sizes
+                bar.write(f"{done.src} -> {done.dst} ({w} x {h} -> {ow} x {oh}, {up.name})", file=report or sys.stdout)
             else:
                 bar.write(f"{done.src} -> {done.dst} ({up.name}, {tag}){note}", file=report or sys.stdout)
             bar.update()
@@ -271,7 +275,12 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
             t.close()
         bar.close()
     if failed:
-        print(f"sisr: {failed} of {len(batch.jobs)} images failed", file=sys.stderr)
+        print(
+            f"sisr: {failed} of {len(batch.jobs)} images {'would fail' if args.dry_run else 'failed'}", file=sys.stderr
+        )
+    if args.dry_run:
+        k = len(batch.jobs) - failed
+        print(f"sisr: dry run: {k} result{'' if k == 1 else 's'} would be written; nothing was", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -390,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, help="output width: model scale, then a high-quality resize")
     p.add_argument("--height", type=int, default=None, help="output height (with --width alone, keeps the aspect)")
     p.add_argument("--skip-existing", action="store_true", help="resume a folder run: keep outputs that exist")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be written, at what size, and what would be refused; run nothing",
+    )
     p.add_argument(
         "--suffix",
         default=None,

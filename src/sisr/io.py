@@ -249,11 +249,16 @@ def decoded_format(path: str | os.PathLike) -> str | None:
         return None
 
 
-def stored_size(path: str | os.PathLike) -> tuple[int, int]:
+def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, int]:
     """``(width, height)`` as the file's header gives it (of a TIFF's first page), without
-    decoding the pixels; EXIF orientation is not applied."""
-    with _decoding(Path(path)), Image.open(path) as im:
-        return im.size
+    decoding the pixels; ``oriented``: as sisr reads it, turned by its EXIF orientation."""
+    p = Path(path)
+    if _is_heif(p):
+        _enable_heif(p)
+    with _decoding(p), Image.open(p) as im:
+        w, h = im.size
+        turned = oriented and int(im.getexif().get(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
+    return (h, w) if turned else (w, h)
 
 
 def _several(fmt: str) -> str:
