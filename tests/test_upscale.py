@@ -743,6 +743,17 @@ def test_iptc_typed_long_in_a_tiff_is_carried_whole(tmp_path, photo, bits):
         assert _keywords(im) == ("Caf\u00e9 at dawn".encode(), b"(c) Ada Lovelace", [b"harbour", b"fog"])
 
 
+def test_iptc_only_in_a_tiffs_photoshop_block_is_carried(tmp_path, photo):
+    from PIL import TiffImagePlugin
+
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[34377] = _photoshop_app13({0x03ED: bytes(16), 0x0404: _IPTC})[18:]  # the resources, after APP13's header
+    src = tmp_path / "ps.tif"
+    src.write_bytes(_saved(Image.fromarray(photo[:20, :24]), "p.tif", tiffinfo=ifd))
+    with Image.open(upscale_file(src, tmp_path / "out.jpg", load_model("bicubic", scale=2))) as im:
+        assert _keywords(im) == ("Caf\u00e9 at dawn".encode(), b"(c) Ada Lovelace", [b"harbour", b"fog"])
+
+
 def test_iptc_and_comment_over_jpegs_limits_are_left_out_with_a_warning(tmp_path, photo):
     data = read_image_bytes(_saved(Image.fromarray(photo[:20, :20]), "p.png"), tmp_path, "p.png")
     data.info["iptc"] = b"\x1c\x02\x78\x80\x04" + (70000).to_bytes(4, "big") + b"c" * 70000  # extended length

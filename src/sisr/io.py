@@ -125,7 +125,7 @@ _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0x8825, 0xA002, 0xA003
 _XMP_TAG, _PNG_XMP_KEY = 700, "XML:com.adobe.xmp"
 _JPEG_XMP_MAX = 65504  # one APP1 segment, less its namespace header; longer needs "extended XMP"
-_IPTC_TAG, _IPTC_RESOURCE = 33723, 0x0404
+_IPTC_TAG, _IPTC_RESOURCE, _PHOTOSHOP_TAG = 33723, 0x0404, 34377
 _JPEG_IPTC_MAX = 65533 - 14 - 12 - 1  # one APP13 segment, less "Photoshop 3.0", the resource header, padding
 _JPEG_COMMENT_MAX = 65533  # one COM segment
 _AVIF_QUALITY = 90  # benchmarks/avif_quality.py, on held-out photos
@@ -327,16 +327,34 @@ def _metadata(im) -> tuple[dict, int]:
 
 def _iptc(im) -> bytes | None:
     """The IPTC-IIM block (caption, credit, rights, keywords: datasets that start 0x1C) of a JPEG
-    (Photoshop's resource 0x0404) or a TIFF (tag 33723). The TIFF tag is read raw, as Pillow's own
-    getiptcinfo reads it: Photoshop types it LONG, and Pillow's tag reader keeps one value of those."""
+    (Photoshop's resource 0x0404) or a TIFF (tag 33723, else the resource in Photoshop's tag 34377).
+    Tag 33723 is read raw, as Pillow's own getiptcinfo reads it: Photoshop types it LONG, and
+    Pillow's tag reader keeps one value of those."""
     if im.format in ("JPEG", "MPO"):
         data = (im.info.get("photoshop") or {}).get(_IPTC_RESOURCE)
     elif im.format == "TIFF":
         tags = im.tag_v2
         data = tags._tagdata[_IPTC_TAG] if _IPTC_TAG in tags._tagdata else tags.get(_IPTC_TAG)
+        if data is None and isinstance(irb := tags.get(_PHOTOSHOP_TAG), bytes):  # Photoshop's block only
+            data = _irb_resource(irb, _IPTC_RESOURCE)
     else:
         return None
     return data if isinstance(data, bytes) and data[:1] == b"\x1c" else None
+
+
+def _irb_resource(irb: bytes, rid: int) -> bytes | None:
+    """Resource ``rid`` of a Photoshop image resource block: "8BIM", the id, a Pascal name padded
+    to an even length, the size, the data padded to an even length."""
+    at = 0
+    while irb[at : at + 4] == b"8BIM" and at + 7 <= len(irb):
+        code, name = int.from_bytes(irb[at + 4 : at + 6], "big"), irb[at + 6]
+        at += 6 + 1 + name + ((1 + name) & 1)
+        size = int.from_bytes(irb[at : at + 4], "big")
+        at += 4
+        if code == rid:
+            return irb[at : at + size]
+        at += size + (size & 1)
+    return None
 
 
 def _app13(iptc: bytes) -> bytes:
