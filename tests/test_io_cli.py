@@ -1,6 +1,7 @@
 import io
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -346,3 +347,15 @@ def test_warnings_collected_in_one_thread_stay_out_of_another():
         t.join()
     assert mine == ["a: said in the collecting thread"]
     assert [str(w.message) for w in elsewhere] == ["b: said in another thread"]
+
+
+@pytest.mark.parametrize("name, warned", [("o.jpg", True), ("o.webp", True), ("o.avif", True), ("o.png", False)])
+def test_16_bits_written_at_8_say_so(tmp_path, name, warned):
+    from sisr.io import ImageData
+
+    data = ImageData(np.linspace(0, 1, 48, dtype=np.float32).reshape(4, 4, 3), bits=16)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        write_image(tmp_path / name, data)
+    said = [str(w.message) for w in seen]
+    assert any("holds 8 bits a channel; the 16-bit image is written at 8" in m for m in said) == warned, said

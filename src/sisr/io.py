@@ -621,6 +621,9 @@ def write_image(
     fmt = _format_for(p)
     check_quality(quality, p)
     check_size(p, data.pixels.shape[1], data.pixels.shape[0])
+    if data.bits == 16 and fmt not in ("PNG", "TIFF"):
+        name = {"WEBP": "WebP"}.get(fmt, fmt)
+        warn(f"{p}: {name} holds 8 bits a channel; the 16-bit image is written at 8 (PNG and TIFF keep 16)")
     if fmt == "JPEG" and data.alpha is not None and float(data.alpha.min()) < 1.0:
         # what lies under transparent pixels is arbitrary (often black): show them as on a white page
         warn(f"{p}: JPEG has no alpha; transparent areas are flattened onto white", stacklevel=2)
