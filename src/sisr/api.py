@@ -42,9 +42,12 @@ __all__ = [
     "Batch",
     "Outcome",
     "check_animation",
+    "check_file",
+    "check_result",
     "load_upscaler",
     "fitted_size",
     "plan_batch",
+    "result_size",
     "upscale",
     "upscale_batch",
     "upscale_data",
@@ -134,15 +137,21 @@ def check_file(src, dst: Path, up, *, overwrite=False, size=None, restore=False,
         raise SisrError(f"{dst}: exists (use --overwrite to replace it)")
     if Path(src).resolve() == dst.resolve():
         raise SisrError(f"{dst}: output would replace its own input")
-    check_quality(quality, dst)
     if restore and size is not None and size != (None, None):
         raise SisrError("scale 1 keeps the input's size: a width or height does not apply")
     kind, n = sequence_of(src)
+    check_result(up, dst, kind, n, src, quality=quality)
+    return kind, n
+
+
+def check_result(up, dst: Path, kind: str, n: int, src: str | os.PathLike, *, quality=None) -> None:
+    """Refuse, before any work, what ``up`` or ``dst``'s format cannot make of an input of ``kind``
+    (:func:`sisr.io.sequence_of`) with ``n`` frames or pages; ``src`` names the input in messages."""
+    check_quality(quality, dst)
     if kind == "animation":
         check_animation(up, dst, n, src)
     if kind == "pages":
         check_pages_target(dst, n)
-    return kind, n
 
 
 def result_size(w: int, h: int, up, *, size=None, restore: bool = False) -> tuple[int, int]:

@@ -33,13 +33,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from sisr.api import check_animation, fitted_size, load_upscaler, upscale_file
+from sisr.api import check_result, load_upscaler, result_size, upscale_file
 from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model
 from sisr.io import (
     WRITE_FORMATS,
-    check_pages_target,
-    check_quality,
     check_size,
     decoded_format,
     iter_pages,
@@ -450,20 +448,16 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
                     if size > limit:
                         raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB")
                     fh.write(chunk)
-            width, height, frames, pages = await asyncio.to_thread(_check_image, raw)
+            width, height, kind, n = await asyncio.to_thread(_check_image, raw)
             job.input_size = (width, height)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
             stem = Path(upload.filename or "image").stem[:80] or "image"
             job.filename = f"{stem}_x{scale}{result_suffix_of(src, fmt)}"
+            dst = Path(job.filename)
             try:
                 up = await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
-                if frames:
-                    check_animation(up, Path(job.filename), frames, "upload")
-                if pages:
-                    check_pages_target(Path(job.filename), pages)
-                check_quality(quality, Path(job.filename))
-                restored = (width, height) if scale == 1 else (width * scale, height * scale)
-                check_size(Path(job.filename), *fitted_size(*restored, target))
+                check_result(up, dst, kind, n, "upload", quality=quality)
+                check_size(dst, *result_size(width, height, up, size=target, restore=scale == 1))
             except SisrError as e:
                 raise ApiError(400, str(e).splitlines()[0]) from None
             runner.submit(job)
@@ -535,9 +529,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-def _check_image(path: Path) -> tuple[int, int, int, int]:
-    """The upload's ``(width, height, frames, pages)`` (those of its first frame or page; frames and
-    pages 0 for an image of one), or a 400 if it is not an image sisr reads."""
+def _check_image(path: Path) -> tuple[int, int, str, int]:
+    """The upload's ``(width, height, kind, n)``: the size of its first frame or page and
+    :func:`sisr.io.sequence_of`, or a 400 if it is not an image sisr reads."""
     kind, n = sequence_of(path)
     try:
         with collected([]):  # dropped: the job reads it again, and its warnings are the job's
@@ -550,7 +544,7 @@ def _check_image(path: Path) -> tuple[int, int, int, int]:
     except SisrError as e:
         msg = str(e).splitlines()[0].replace(str(path), "upload")
         raise ApiError(400, msg) from None
-    return w, h, n if kind == "animation" else 0, n if kind == "pages" else 0
+    return w, h, kind, n
 
 
 def _preview(result: Path) -> Path:
