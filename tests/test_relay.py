@@ -121,6 +121,27 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
     assert "about 1.7 h to target at 0.001 steps/s" in capsys.readouterr().out  # 6 steps left
 
 
+def test_a_cpu_takes_bf16_runs_only_with_native_bf16_and_a_started_run_first(tmp_path, monkeypatch):
+    def queue(*runs):
+        return [{"name": n, "status": st, **({"where": w} if w else {})} for n, st, w in runs]
+
+    runs = queue(("a", "done", None), ("big", "active", "gpu"), ("mid", "queued", "bf16"), ("small", "queued", None))
+    assert relay.head(runs)["name"] == "big"  # a GPU takes the first run of any kind
+    assert relay.head(runs, cpu=True)["name"] == "small"  # an AVX2 CPU: fp32 would take hundreds of hours
+    assert relay.head(runs, cpu=True, bf16=True)["name"] == "mid"
+    runs[3]["status"] = "active"  # a run a CPU started is finished before a queued one starts
+    assert relay.head(runs, cpu=True, bf16=True)["name"] == "small"
+    assert relay.head(runs, cpu=True, bf16=True) is relay.head(runs, cpu=True)
+    assert relay.head(queue(("big", "queued", "gpu")), cpu=True, bf16=True) is None
+    q = tmp_path / "queue.toml"
+    q.write_text(
+        '[[run]]\nname = "x"\nrecipe = "r.toml"\ntarget = 1\nstatus = "queued"\nstep = 0\nval = ""\nwhere = "tpu"\n'
+    )
+    monkeypatch.setattr(relay, "QUEUE", q)
+    with pytest.raises(SystemExit, match="x: where = 'tpu'"):
+        relay.read_queue()
+
+
 def _tiny_queue(monkeypatch, root: Path, recipe: str, *tools) -> None:
     """An empty queue and a tiny SRCNN recipe ``r.toml`` (with ``recipe``'s lines) in ``root``,
     which the relay and ``tools`` take for the repository."""

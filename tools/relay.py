@@ -5,8 +5,10 @@
     python tools/relay.py stop              # stop it (it saves its state on SIGTERM)
     python tools/relay.py save [--commit]   # copy every newer run state into checkpoints/, update the queue
 
-The head is the first run not done; on a CPU machine, the first that is not marked ``where = "gpu"``
-(runs too big for one core: the GPU playbook, tools/gpu_relay.py, takes the first run of any kind).
+The head is the first run not done. A CPU machine passes by the runs marked ``where = "gpu"`` (too
+big for one CPU core), and those marked ``where = "bf16"`` unless it has native bf16 (tens of hours
+there, hundreds in fp32); of the rest it takes a run it has started (active) before a queued one,
+so that no run is left half done. The GPU playbook, tools/gpu_relay.py, takes the first run of any kind.
 A run's ``set = {key = value, ...}`` table overrides its recipe (passed as ``--set key=value``), so a
 variant of a recipe (more steps, another split, a wider model) is a queue entry, not a copied file.
 
@@ -34,11 +36,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(REPO / "src"))  # sisr from this checkout where it is not installed (a lent GPU machine)
 QUEUE = REPO / "configs" / "queue.toml"
 FIELDS = ("name", "recipe", "target", "status", "step", "val")
-OPTIONAL = ("where", "set")  # where = "gpu": the CPU relay passes the run by; set: recipe overrides
+OPTIONAL = ("where", "set")  # where: which machines take the run (WHERE); set: recipe overrides
+WHERE = {"gpu": "GPU only", "bf16": "GPU, or a CPU with native bf16"}
 
 
 def read_queue() -> list[dict]:
-    return tomllib.loads(QUEUE.read_text())["run"]
+    runs = tomllib.loads(QUEUE.read_text())["run"]
+    for r in runs:
+        if r.get("where", "gpu") not in WHERE:
+            kinds = " or ".join(map(repr, WHERE))
+            sys.exit(f"relay: {r['name']}: where = {r['where']!r} (use {kinds}, or leave it out)")
+    return runs
 
 
 def toml_value(v) -> str:
@@ -94,9 +102,13 @@ def open_runs(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r["status"] != "done"]
 
 
-def head(runs: list[dict], cpu: bool = False) -> dict | None:
-    """The first run not done; with ``cpu``, the first one not reserved for a GPU."""
-    return next((r for r in open_runs(runs) if not (cpu and r.get("where") == "gpu")), None)
+def head(runs: list[dict], cpu: bool = False, bf16: bool = False) -> dict | None:
+    """The first run not done; with ``cpu`` (``bf16``: native), the first one such a CPU takes, a
+    started one before a queued one."""
+    if not cpu:
+        return next(iter(open_runs(runs)), None)
+    fits = [r for r in open_runs(runs) if r.get("where") is None or (bf16 and r["where"] == "bf16")]
+    return min(fits, key=lambda r: r["status"] != "active", default=None)  # min keeps the first of equals
 
 
 def state_step(path: Path) -> int:
@@ -187,7 +199,7 @@ def cmd_status(runs: list[dict]) -> None:
         )
     for r in runs:
         live, saved = folders(r)
-        where = " (GPU only)" if r.get("where") == "gpu" else ""
+        where = f" ({WHERE[r['where']]})" if "where" in r else ""
         print(f"{r['name']}{where}: {r['status']}, target {r['target']}, queue step {r['step']}, val {r['val'] or '-'}")
         if r["status"] != "done":
             pid = pid_alive(live / "relay.pid")
@@ -199,11 +211,12 @@ def cmd_status(runs: list[dict]) -> None:
                 print(f"  about {left:,.1f} h to target at {rate:.3g} steps/s, its last logged rate (on that machine)")
 
 
-def head_or_exit(runs: list[dict], cpu: bool) -> tuple[dict, Path, Path]:
+def head_or_exit(runs: list[dict], cpu: bool, bf16: bool) -> tuple[dict, Path, Path]:
     """The head run and its ``runs/`` and ``checkpoints/`` folders; exits when there is none."""
-    run = head(runs, cpu)
+    run = head(runs, cpu, bf16)
     if run is None:
-        sys.exit("relay: no run left for this machine (every run is done" + (" or marked for a GPU)" if cpu else ")"))
+        why = " or marked for a GPU" + ("" if bf16 else " or a CPU with native bf16") if cpu else ""
+        sys.exit(f"relay: no run left for this machine (every run is done{why})")
     return (run, *folders(run))
 
 
@@ -226,7 +239,7 @@ def cmd_start(runs: list[dict], threads: int) -> None:
             "run `gpu_relay.py back` after the GPU calls, then start"
         )
     device = "cuda" if _cuda() else "cpu"
-    run, live, saved = head_or_exit(runs, cpu=device == "cpu")
+    run, live, saved = head_or_exit(runs, cpu=device == "cpu", bf16=native_bf16(device))
     if pid_alive(live / "relay.pid"):
         sys.exit(f"relay: {run['name']} is already training (pid {(live / 'relay.pid').read_text().strip()})")
     take_committed(live, saved)
