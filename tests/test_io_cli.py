@@ -273,6 +273,30 @@ def test_avif_size_limits_refuse_before_any_work(tmp_path, monkeypatch):
     assert not (tmp_path / "x.avif").exists()
 
 
+@pytest.mark.parametrize("mode", ["RGB;16", "RGBA;16", "L;16"])
+def test_a_10bit_heif_keeps_its_levels_upright_with_its_exif(tmp_path, mode):
+    import pillow_heif
+
+    from sisr.cli import main
+
+    ramp = np.arange(1024, dtype=np.uint16) << 6  # 10-bit levels, as pillow-heif takes them
+    channels = {"RGB;16": 3, "RGBA;16": 4, "L;16": 1}[mode]
+    arr = np.ascontiguousarray(np.broadcast_to(ramp[None, :, None], (8, 1024, channels)).squeeze())
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "sisr-test-camera", 6
+    heif = pillow_heif.from_bytes(mode=mode, size=(1024, 8), data=arr.tobytes())
+    heif.save(tmp_path / "hdr.heic", quality=-1, exif=exif.tobytes())  # lossless
+    data = read_image(tmp_path / "hdr.heic")
+    assert data.bits == 16 and data.pixels.shape == (1024, 8, 1 if channels == 1 else 3)  # upright
+    assert (data.alpha is not None) == (channels == 4)
+    # every one of the 1024 levels (Pillow's plugin gives 256), full scale at 1.0
+    assert np.abs(data.pixels[:, 0, 0] - np.arange(1024) / 1023).max() < 1e-6
+    assert main(["upscale", str(tmp_path / "hdr.heic"), "-o", str(tmp_path / "up.png"), "--model", "bicubic"]) == 0
+    out = read_image(tmp_path / "up.png")
+    assert out.bits == 16 and out.pixels.shape[:2] == (4096, 32)
+    assert Image.open(tmp_path / "up.png").getexif()[0x010F] == "sisr-test-camera"
+
+
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):
     heic = tmp_path / "p.heic"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")

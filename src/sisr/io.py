@@ -176,6 +176,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
                     return _read_png16(p, im)
                 if im.format == "TIFF" and _tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im)):
                     return data
+                if im.format == "HEIF" and im.info.get("bit_depth", 8) > 8:
+                    return _read_heif_deep(p, im)
                 im.load()
                 return from_pil(im, str(p))
     except _Unidentified:
@@ -299,6 +301,23 @@ def _enable_heif(p: Path) -> None:
         raise SisrError(f"{p}: a HEIF/HEIC photo; pip install pillow-heif (or sisr[heif]) to read it") from None
     if "HEIF" not in Image.OPEN:
         pillow_heif.register_heif_opener()
+
+
+def _read_heif_deep(p: Path, im) -> ImageData:
+    """A HEIF of 10 or 12 bits (cameras' HDR stills) at 16: Pillow's plugin gives its colour at 8.
+    pillow-heif hands the samples over shifted to the top of 16 bits; the shift is undone so that
+    full scale stays 1.0."""
+    import pillow_heif
+
+    depth = int(im.info["bit_depth"])
+    arr = np.asarray(pillow_heif.open_heif(p, convert_hdr_to_8bit=False))  # the primary image
+    arr = (arr.reshape(*arr.shape[:2], -1) >> (16 - depth)).astype(np.float32) / (2**depth - 1)
+    info, orientation = _metadata(im)
+    arr = _orient(arr, orientation)
+    alpha = arr[:, :, -1] if arr.shape[2] in (2, 4) else None
+    pixels = arr[:, :, :-1] if alpha is not None else arr
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+    return ImageData(np.ascontiguousarray(pixels), alpha, bits=16, mode=f"{mode};16", info=info)
 
 
 def _first_line(e: BaseException) -> str:
