@@ -2,6 +2,7 @@
 
 import io
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -865,6 +866,32 @@ def test_cli_fuzz_sample_exits_2_without_traceback(tmp_path, photo):
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
         assert not (tmp_path / f"o{i}.png").exists()
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "JPEG", "GIF", "WEBP", "BMP"])
+def test_a_file_cut_short_is_one_line_with_no_warnings_before_it(tmp_path, photo, fmt):
+    # A TIFF cut before its first directory made Pillow warn twice of corrupt EXIF and tifffile log
+    # a line before the error.
+    buf = io.BytesIO()
+    frames = [Image.fromarray(np.roll(photo[:40, :48], 5 * i, 1)) for i in range(3)]
+    kw = {"compression": "tiff_lzw"} if fmt == "TIFF" else {}  # its directory after the pixels: cut off
+    frames[0].save(buf, format=fmt, save_all=fmt == "GIF", append_images=frames[1:] if fmt == "GIF" else [], **kw)
+    src = tmp_path / f"cut.{fmt.lower()}"
+    src.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    r = _cli("upscale", src, "-o", tmp_path / "o.png", "--model", "bicubic", "--scale", "2")
+    assert r.returncode == 2 and r.stderr.startswith(f"sisr: error: {src}: "), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_warning_of_a_file_that_reads_names_it_once(tmp_path, photo):
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 5) + b"\x0f\x01\x02\x00"  # 5 entries promised
+    Image.fromarray(photo[:16, :16]).save(tmp_path / "e.jpg", exif=exif)
+    r = _cli("upscale", tmp_path / "e.jpg", "-o", tmp_path / "o.png", "--model", "bicubic", "--scale", "2", "--quiet")
+    said = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert r.returncode == 0 and said == [
+        f"sisr: warning: {tmp_path / 'e.jpg'}: Corrupt EXIF data. Expecting to read 12 bytes but only got 4."
+    ], r.stderr
 
 
 def test_an_unexpected_error_in_a_batch_costs_only_that_file(tmp_path, photo, monkeypatch, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import logging
 import os
 import re
 import struct
@@ -24,6 +25,9 @@ from PIL import Image, UnidentifiedImageError
 
 from sisr.atomic import atomic_target
 from sisr.errors import SisrError, warn
+
+# tifffile logs what it finds wrong with a file; sisr says it once, as its own one-line error.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -163,7 +167,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
     if p.is_dir():
         raise SisrError(f"{p}: is a folder, not an image")
     try:
-        with _decoding(p):
+        with _said_if_read(p), _decoding(p):
             if p.stat().st_size == 0:
                 raise SisrError(f"{p}: empty file")
             if _is_heif(p):
@@ -182,6 +186,19 @@ def read_image(path: str | os.PathLike) -> ImageData:
                 return from_pil(im, str(p))
     except _Unidentified:
         return _read_tiff_gray_alpha16(p)  # perhaps a TIFF that Pillow has no mode for
+
+
+@contextlib.contextmanager
+def _said_if_read(p: Path):
+    """The warnings of decoding ``p``, each once and naming the file, shown only if it decodes: a
+    failure's one-line error says it all (a truncated TIFF warns of corrupt EXIF before it fails)."""
+    with warnings.catch_warnings(record=True) as said:
+        yield
+    for w in said:  # the user's (Pillow's, sisr's) as one line naming the file; a developer's as they were
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    for text in dict.fromkeys(" ".join(str(w.message).split()) for w in said if issubclass(w.category, UserWarning)):
+        warn(text if text.startswith(str(p)) else f"{p}: {text}", stacklevel=3)
 
 
 class _Unidentified(SisrError):
@@ -218,6 +235,8 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
         import tifffile
 
         with tifffile.TiffFile(p) as tf:
+            if not len(tf.pages):  # its first page's offset lies past the end
+                raise SisrError(f"{p}: a truncated or damaged TIFF (no page can be read)")
             page = tf.pages[0]
             kind = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat, len(tf.pages))
             if kind != (1, 2, 16, 1, 1):  # BlackIsZero, 2 samples, 16-bit unsigned, one page
@@ -245,8 +264,10 @@ def decoded_format(path: str | os.PathLike) -> str | None:
     try:
         if _is_heif(p):
             _enable_heif(p)
-        with Image.open(p) as im:
-            return im.format
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a probe, as sequence_of
+            with Image.open(p) as im:
+                return im.format
     except (SisrError, UnidentifiedImageError, OSError):
         return None
 
@@ -461,9 +482,10 @@ def _read_png16(p: Path, im) -> ImageData:
     info, orientation = _metadata(im)
     import png  # only the 16-bit PNG paths need pypng; training machines may lack it
 
-    width, height, rows, meta = png.Reader(filename=str(p)).asDirect()
-    planes = meta["planes"]
-    arr = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
+    with p.open("rb") as fh:  # pypng leaves a file it opened itself to the garbage collector
+        width, height, rows, meta = png.Reader(file=fh).asDirect()
+        planes = meta["planes"]
+        arr = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
     arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
     alpha = arr[:, :, -1] if meta["alpha"] else None
     pixels = arr[:, :, :-1] if meta["alpha"] else arr
@@ -807,11 +829,13 @@ def sequence_of(path: str | os.PathLike) -> tuple[str, int]:
     multi-page TIFF (a reduced-resolution copy is not a page), ``("", 0)`` for anything else (a
     still image, a file that is not an image), from one opening of the file."""
     try:
-        with Image.open(path) as im:
-            if im.format in _ANIMATIONS and getattr(im, "n_frames", 1) > 1:
-                return "animation", len(_shown(im))
-            if im.format == "TIFF" and (n := _content_frames(im)) > 1:
-                return "pages", n
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a probe: reading the file says what is wrong with it, once
+            with Image.open(path) as im:
+                if im.format in _ANIMATIONS and getattr(im, "n_frames", 1) > 1:
+                    return "animation", len(_shown(im))
+                if im.format == "TIFF" and (n := _content_frames(im)) > 1:
+                    return "pages", n
     except Exception:  # not an image (read_image says why, when it comes to it)
         pass
     return "", 0
