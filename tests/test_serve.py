@@ -343,3 +343,49 @@ def test_an_animated_gif_comes_back_animated(client):
 def test_an_animation_that_cannot_be_done_is_refused_at_upload(client, data, message):
     r = client.post("/api/jobs", files={"file": ("cat.gif", gif_bytes(), "image/gif")}, data=data)
     assert r.status_code == 400 and r.json()["error"].startswith(message), r.text
+
+
+def test_sisr_serve_answers_at_the_printed_address_and_stops_on_ctrl_c():
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "sisr", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"sisr serve: http://127.0.0.1:{port}/"), line
+        # Straight after the line, before the app has started: the connection waits, it is not refused.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models", timeout=60) as r:
+            assert r.status == 200
+        taken = subprocess.run(cmd, capture_output=True, text=True, timeout=60)  # the same port again
+        assert taken.returncode == 2 and taken.stdout == "", taken.stdout
+        assert taken.stderr.startswith(f"sisr: error: cannot listen on 127.0.0.1:{port}: ")
+        assert taken.stderr.endswith("(another server? pick another --port)\n") and taken.stderr.count("\n") == 1
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--port", "99999"], "--port must be 0 to 65535, got 99999"),
+        (["--host", "no-such-host.invalid"], "--host no-such-host.invalid: "),
+    ],
+)
+def test_sisr_serve_refuses_an_address_in_one_line(args, message):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "sisr", "serve", *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith(f"sisr: error: {message}"), r.stderr
+    assert len(r.stderr.splitlines()) == 1

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import io
 import json
 import os
 import queue
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -558,16 +560,40 @@ def _preview(result: Path) -> Path:
     return write_image(result.with_name("preview.png"), shown)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` before anything says the app is there, or a one-line
+    error (a port in use, an address this machine does not have)."""
+    if not 0 <= port <= 65535:
+        raise SisrError(f"--port must be 0 to 65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise SisrError(f"--host {host}: {e.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart need not wait
+    try:
+        sock.bind(address)
+        sock.listen(128)  # a browser that opens the printed address at once waits instead of being refused
+    except OSError as e:
+        sock.close()
+        hint = " (another server? pick another --port)" if e.errno == errno.EADDRINUSE else ""
+        raise SisrError(f"cannot listen on {host}:{port}: {e.strerror}{hint}") from None
+    return sock
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0, open_browser: bool = False) -> None:
     import uvicorn
 
+    sock = listen(host, port)
+    port = sock.getsockname()[1]  # port 0: the one the system chose
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"sisr: warning: serving on {host}: anyone who can reach this address can use the app")
     app = create_app(ServeConfig(max_upload_mb=max_upload_mb))
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
     print(f"sisr serve: {url} (Ctrl+C stops)", flush=True)
     if open_browser:
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
