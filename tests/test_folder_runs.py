@@ -142,6 +142,7 @@ def test_suffix_names_the_results_and_what_it_cannot_do_is_refused(tmp_path, pho
         ([str(src), "-o", str(src), "--suffix", ""], "its result would replace it"),  # onto the inputs
         ([str(src), "-o", str(tmp_path / "x"), "--suffix", "a/b"], "no / or"),
         ([str(src / "a.png"), "-o", str(tmp_path / "one.png"), "--suffix", "_2"], "-o names the one result"),
+        ([str(src), "-o", str(tmp_path / "one.png")], "2 inputs need an output folder, and this names an image file"),
     ]
     for args, message in refused:
         assert main(["upscale", *args, *bic]) == 2

@@ -347,6 +347,8 @@ def plan_batch(
     else:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")
+        if not out.exists() and out.suffix.lower() in IMAGE_SUFFIXES:  # a slip, not a folder to make
+            raise SisrError(f"{out}: {len(found)} inputs need an output folder, and this names an image file")
         end = f"_{tag}" if suffix is None else suffix
         targets = [out / rel.parent / f"{rel.stem}{end}{result_suffix_of(src, fmt)}" for src, rel in found]
         seen: dict[Path, Path] = {}
