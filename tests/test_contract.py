@@ -34,6 +34,7 @@ OPTIONS = {
     "tile": ["--tile", "16"],
     "tile-overlap": ["--tile-overlap", "4"],
     "onnx": ["--backend", "onnx"],
+    "onnx-bf16": ["--backend", "onnx", "--precision", "bf16"],  # the exported graph is fp32
     "set": ["--set", "lr=0.001"],
     "ensemble": ["--ensemble"],
     "save-model": ["--save-model", "PYR"],
@@ -69,6 +70,7 @@ def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsy
         "tile": desc.tiling,
         "tile-overlap": desc.tiling,
         "onnx": "onnx" in desc.backends,
+        "onnx-bf16": False,
         "set": bool(desc.settings),
         "ensemble": desc.ensemble,
         "save-model": desc.kind == "zero-shot",

@@ -121,6 +121,8 @@ class ModelDescriptor:
             self.refuse(f"--precision {precision}", f"it runs in {', '.join(self.precisions)}")
         if backend not in self.backends:
             self.refuse(f"--backend {backend}", f"it runs on {', '.join(self.backends)}")
+        if backend == "onnx" and precision == "bf16":  # the exported graph is fp32
+            self.refuse("--precision bf16", "its ONNX backend runs in fp32 (use --backend torch for bf16)")
         for key, value in (o.settings or {}).items():
             if not self.settings:
                 self.refuse(f"--set {key}", "only zero-shot models take settings")
@@ -592,6 +594,6 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         tile=o.tile,
         overlap=DEFAULT_OVERLAP if o.overlap is None else o.overlap,
         ensemble=o.ensemble,
-        precision=resolve_precision(o.precision or "fp32"),
+        precision="fp32" if o.backend == "onnx" else resolve_precision(o.precision or "fp32"),
         backend=o.backend,
     )
