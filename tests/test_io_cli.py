@@ -109,6 +109,23 @@ def test_upscale_api_keeps_gray_and_alpha(photo):
     np.testing.assert_allclose(out[..., 3], 128 / 255, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((0, 0, 3), np.uint8), "an empty image (0 x 0 pixels)"),  # was a ValueError from the resize
+        (Image.new("RGB", (0, 5)), "an empty image (0 x 5 pixels)"),
+        (np.full((8, 8, 3), np.nan, np.float32), "NaN or infinite"),  # was a NaN result, without a word
+        (np.full((8, 8), np.inf), "NaN or infinite"),
+        (np.zeros((8, 8, 5), np.uint8), "got shape (8, 8, 5)"),
+        (np.zeros((8, 8, 3), bool), "got bool"),
+    ],
+)
+def test_upscale_api_refuses_what_is_not_an_image_in_one_line(image, message):
+    with pytest.raises(SisrError) as e:
+        sisr.upscale(image, model="bicubic", scale=2)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
 def test_cli_upscale_writes_output_and_refuses_overwrite(tmp_path, photo):
     src = tmp_path / "in.png"
     write_image(src, photo[:40, :50])

@@ -76,8 +76,12 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
             arr = arr[:, :, None]
         if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
             raise SisrError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {arr.shape}")
+        if not np.isfinite(arr).all():  # it would come back NaN everywhere the kernels reach
+            raise SisrError("the image holds NaN or infinite values")
         alpha = arr[:, :, 3] if arr.shape[2] == 4 else None
         data = ImageData(pixels=arr[:, :, :3].astype(np.float32), alpha=alpha)
+    if 0 in data.pixels.shape[:2]:
+        raise SisrError(f"an empty image ({data.pixels.shape[1]} x {data.pixels.shape[0]} pixels)")
     return upscale_data(data, up).pixels_with_alpha()
 
 
