@@ -208,6 +208,10 @@ def test_recipes_load_and_reject_unknown_keys(tmp_path):
         load_config(bad, TrainConfig)
     with pytest.raises(SisrError, match="must be int"):
         load_config(None, TrainConfig, ["steps=many"])
+    for bad_value in ("steps=-5", "batch=0", "patch=0", "warmup=-1", "workers=-2"):  # -5 steps "trained" to step 0
+        with pytest.raises(SisrError, match=f"{bad_value.split('=')[0]} must be at least"):
+            load_config(None, TrainConfig, [bad_value])
+    assert load_config(None, TrainConfig, ["val_every=0"]).val_every == 0  # 0: never validate
 
 
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path):

@@ -203,6 +203,14 @@ def test_sr_time_options_ensemble_back_projection_and_bf16(photo):
         train_pyramid(img, 2, ZeroShotConfig(precision="fp16", **FAST))
 
 
+@pytest.mark.parametrize("setting", ["iters=-5", "channels=0", "d_steps=0", "crop=-1"])
+def test_a_setting_below_its_least_is_refused(setting):
+    # iters=-5 trained the finest scale for its 600 iterations of the preset, without a word
+    key, value = setting.split("=")
+    with pytest.raises(SisrError, match=f"{key} must be at least"):
+        load_model("drsingan", scale=2, settings={key: int(value)})
+
+
 def test_per_method_settings_apply_to_their_method_only():
     s = {"iters": 7, "drsingan": {"lr": 0.001}, "singan": {"iters": 9}}
     assert load_model("drsingan", scale=2, settings=s).config.lr == 0.001

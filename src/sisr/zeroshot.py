@@ -52,43 +52,50 @@ __all__ = [
 @dataclass(frozen=True)
 class ZeroShotConfig:
     method: str = "drsingan"  # "singan" or "drsingan"
-    iters: int = 2000  # per scale (SinGAN's reference); CPU budgets use fewer
-    finest_iters: int = 0  # iterations at the finest scale; 0: ``iters``
-    min_size: int = 25  # coarsest pyramid side
+    iters: int = field(default=2000, metadata={"min": 1})  # per scale (SinGAN's reference); CPU budgets use fewer
+    finest_iters: int = field(default=0, metadata={"min": 0})  # iterations at the finest scale; 0: ``iters``
+    min_size: int = field(default=25, metadata={"min": 4})  # coarsest pyramid side
     steps_per_octave: float = 3.0  # SR steps (and pyramid scales) per doubling: SinGAN's 3 (ratio ~1.26)
-    channels: int = 32  # doubled every 4 scales, capped at max_channels
-    max_channels: int = 128
-    base_layers: int = 2  # DR-SinGAN: base_layers + n convs in the dense block at scale n
-    growth: int = 16
+    channels: int = field(default=32, metadata={"min": 1})  # doubled every 4 scales, capped at max_channels
+    max_channels: int = field(default=128, metadata={"min": 1})
+    # DR-SinGAN: base_layers + n convs in the dense block at scale n
+    base_layers: int = field(default=2, metadata={"min": 1})
+    growth: int = field(default=16, metadata={"min": 1})
     lr: float = 5e-4
     betas: tuple[float, ...] = (0.5, 0.999)
     decay_at: float = 0.8  # learning rate x0.1 after this fraction of a scale's iterations
-    d_steps: int = 3
-    g_steps: int = 3
+    d_steps: int = field(default=3, metadata={"min": 1})
+    g_steps: int = field(default=3, metadata={"min": 1})
     gp_weight: float = 0.1
     adv_weight: float = 1.0  # c
     mse_weight: float = 10.0  # b (SinGAN's alpha)
     vgg_weight: float = 0.0  # a
     vgg_weights: str = ""
     noise_amp: float = 0.1
-    crop: int = 0  # train on random crops of this side at scales larger than it (0: whole image)
+    crop: int = field(
+        default=0, metadata={"min": 0}
+    )  # train on random crops of this side at scales larger than it (0: whole image)
     pairs: bool = False
-    pair_batch: int = 8
+    pair_batch: int = field(default=8, metadata={"min": 1})
     pair_weight: float = 10.0
     pair_loss: str = "mse"  # "mse" or "l1" for the son/father term
     sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
     rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
-    pool: int = 0  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
+    pool: int = field(
+        default=0, metadata={"min": 0}
+    )  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
     diverge_mse: float = 0.0  # >0: a reconstruction MSE (images in [-1, 1]) above this, once a scale has been
     # below it, is a divergence: the scale goes back to its weights of 25 to 50 iterations before (0: off)
     precision: str = "fp32"  # "bf16": bfloat16 autocast for training and SR (about 1.3-2x faster where supported)
     ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
-    back_projection: int = 0  # SR: iterations of back-projection onto the input at the end
+    back_projection: int = field(
+        default=0, metadata={"min": 0}
+    )  # SR: iterations of back-projection onto the input at the end
     bp_each_step: bool = False  # back-project after every SR step, not only the last
     step_ensemble: bool = False  # SR: average the results of k - 1, k and k + 1 SR steps (same generator)
     sr_gmacs: float = 0.0  # SR work cap (GMAC): ensembles are dropped in SR_CHOICES' order to fit (0: no cap)
     seed: int = 0
-    threads: int = 0
+    threads: int = field(default=0, metadata={"min": 0})
     device: str = "cpu"  # where training runs ("cuda", "cuda:1"); SR runs where the generators are
     preset: str = "paper"  # the preset these values started from (a label: zero_shot_config applies presets)
 

@@ -53,17 +53,17 @@ class TrainConfig:
     grow: bool = False  # init may have fewer blocks per stage or fewer scales; new blocks start as identities
     # data
     data: tuple[str, ...] = ("T91", "BSD200:train")  # the 291 images less val_data's ten
-    patch: int = 48  # LR patch size
-    batch: int = 16  # per rank
+    patch: int = field(default=48, metadata={"min": 1})  # LR patch size
+    batch: int = field(default=16, metadata={"min": 1})  # per rank
     scale_aug: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
     gray_prob: float = 0.3
     degradation: str = "bicubic"  # LR synthesis: "bicubic" (MATLAB) or "real" (sisr.degrade, Real-ESRGAN's model)
     clean_prob: float = 0.0  # with "real": the share of patches whose LR is plain MATLAB bicubic instead
     # optimisation
-    steps: int = 100_000
+    steps: int = field(default=100_000, metadata={"min": 1})
     lr: float = 2e-4
     lr_min: float = 1e-6
-    warmup: int = 200
+    warmup: int = field(default=200, metadata={"min": 0})
     schedule: str = "cosine"  # "cosine" or "constant"
     betas: tuple[float, ...] = (0.9, 0.999)
     grad_clip: float = 0.0
@@ -81,15 +81,16 @@ class TrainConfig:
     d_lr: float = 1e-4
     # bookkeeping
     val_data: str = "BSD200:val"  # held out: checkpoints are chosen here, never on a test set
-    val_every: int = 500
-    log_every: int = 25
+    val_every: int = field(default=500, metadata={"min": 0})  # 0: never
+    log_every: int = field(default=25, metadata={"min": 1})
     ckpt_minutes: float = 5.0
     out: str = "runs/rrgan_x4_psnr"
     seed: int = 0
     bf16: bool = True
     channels_last: bool = True
-    threads: int = 0
-    workers: int = 0  # processes that draw batches ahead of the step (a GPU outruns one CPU's degradation)
+    threads: int = field(default=0, metadata={"min": 0})
+    # processes that draw batches ahead of the step (a GPU outruns one CPU's degradation)
+    workers: int = field(default=0, metadata={"min": 0})
     device: str = "auto"
 
 
