@@ -214,6 +214,22 @@ def test_recipes_load_and_reject_unknown_keys(tmp_path):
     assert load_config(None, TrainConfig, ["val_every=0"]).val_every == 0  # 0: never validate
 
 
+def test_a_run_folder_with_a_state_is_not_started_over_without_resume(tmp_path, capsys):
+    from sisr.checkpoint import save_tensors
+    from sisr.cli import main
+
+    save_tensors(tmp_path / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 7})
+    (tmp_path / "log.jsonl").write_text('{"step": 7, "loss": 0.1}\n')
+    before = (tmp_path / "state.safetensors").read_bytes()
+    assert main(["train", str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"out={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"sisr: error: {tmp_path}: holds a run at step 7; --resume continues it, --set out=DIR starts another\n"
+    )
+    assert (tmp_path / "state.safetensors").read_bytes() == before  # and its log is not trimmed
+    assert (tmp_path / "log.jsonl").read_text() == '{"step": 7, "loss": 0.1}\n'
+
+
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
