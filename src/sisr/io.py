@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -191,7 +192,12 @@ def read_image(path: str | os.PathLike) -> ImageData:
 @contextlib.contextmanager
 def _said_if_read(p: Path):
     """The warnings of decoding ``p``, each once and naming the file, shown only if it decodes: a
-    failure's one-line error says it all (a truncated TIFF warns of corrupt EXIF before it fails)."""
+    failure's one-line error says it all (a truncated TIFF warns of corrupt EXIF before it fails).
+    Only in the main thread (the CLI's): catch_warnings swaps process-wide state, which the web
+    app's threads, decoding at once, would leave in a muddle."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     with warnings.catch_warnings(record=True) as said:
         yield
     for w in said:  # the user's (Pillow's, sisr's) as one line naming the file; a developer's as they were
