@@ -349,3 +349,30 @@ def test_zero_shot_workers_die_with_a_killed_bench(tiny_dataset):
         c for c in children if Path(f"/proc/{c}").exists() and "Z" not in Path(f"/proc/{c}/stat").read_text().split()[2]
     ]
     assert not alive, f"workers {alive} outlived the bench"
+
+
+@pytest.mark.parametrize("protocol", ["y", "rgb"])
+def test_saved_images_are_the_images_measured(tiny_dataset, tmp_path, protocol):
+    from sisr.data import sr_pair
+    from sisr.io import read_image, to_uint8
+    from sisr.metrics import psnr, ssim
+
+    tiny = {"preset": "paper", "iters": 3, "d_steps": 1, "g_steps": 1, "channels": 8, "growth": 4}
+    zero_shot = protocol == "y"  # and a worker process's, once
+    models = ["bicubic", "rrgan-x234"] + (["drsingan"] if zero_shot else [])
+    out = tmp_path / "saved"
+    report = run_bench(
+        models, [str(tiny_dataset)], [2, 3], False, protocol, tiny if zero_shot else None, jobs=1, save=out
+    )
+    for r in report["results"]:
+        folder = out / r["model"] / str(tiny_dataset).strip("/").replace("/", "_") / f"x{r['scale']}"
+        for row in r["images"]:
+            hr, _ = sr_pair(tiny_dataset / "HR" / f"{row['name']}.png", r["scale"], protocol)
+            sr = to_uint8(read_image(folder / f"{row['name']}.png").pixels)
+            assert sr.shape == hr.shape  # the luma under protocol y; the gray image stays gray
+            assert psnr(sr, hr, crop=r["scale"]) == row["psnr_y"] and ssim(sr, hr, crop=r["scale"]) == row["ssim_y"]
+
+
+def test_save_with_from_json_is_refused(tmp_path):
+    assert main(["bench", "--from-json", str(tmp_path / "r.json"), "--save", str(tmp_path / "s")]) == 2
+    assert not (tmp_path / "s").exists()

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from sisr.data import PROTOCOLS, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
 from sisr.infer import ZeroShotUpscaler, load_model
-from sisr.io import read_rgb
+from sisr.io import read_rgb, write_image
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
 from sisr.precision import cores
@@ -50,9 +51,11 @@ def evaluate(
     degradation: str = "bicubic",
     seed: int = 0,
     on_work=None,
+    save: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Per-image ``{"name", "psnr_y", "ssim_y", "seconds"}`` of an :class:`~sisr.infer.Upscaler` at its scale;
-    ``on_work(done, total)`` follows the work inside each image (a zero-shot model's training)."""
+    ``on_work(done, total)`` follows the work inside each image (a zero-shot model's training);
+    ``save``: a folder for each 8-bit image measured (``<name>.png``; the luma under protocol y)."""
 
     rows = []
     s = up.scale
@@ -65,6 +68,8 @@ def evaluate(
         row = {"name": f.stem, "psnr_y": psnr(sr, hr, crop=s), "seconds": round(time.perf_counter() - t0, 2)}
         if with_ssim:
             row["ssim_y"] = ssim(sr, hr, crop=s)
+        if save is not None:
+            write_image(save / f"{f.stem}.png", sr)
         rows.append(row)
         if on_image is not None:
             on_image()
@@ -135,17 +140,16 @@ def _worker_start(work, parent: int) -> None:
     threading.Thread(target=orphaned, daemon=True).start()
 
 
-def _zero_shot_image(key, up, f, protocol: str, degradation: str, seed: int) -> dict[str, Any]:
+def _zero_shot_image(key, up, f, protocol: str, degradation: str, seed: int, save: Path | None) -> dict[str, Any]:
     """One zero-shot image-run in a worker process; progress goes back as ``(key, done)``."""
-    rows = evaluate(
-        up, [f], protocol, degradation=degradation, seed=seed, on_work=lambda done, total: _WORK.put((key, done))
-    )
-    return rows[0]
+    progress = lambda done, total: _WORK.put((key, done))  # noqa: E731
+    return evaluate(up, [f], protocol, degradation=degradation, seed=seed, on_work=progress, save=save)[0]
 
 
-def _run_zero_shot(tasks, jobs: int, bar: _Progress, protocol: str, degradation: str, seed: int):
+def _run_zero_shot(tasks, jobs: int, bar: _Progress, protocol: str, degradation: str, seed: int, save):
     """``{key: row}`` of the zero-shot image-runs ``tasks`` (``(key, upscaler, file)``), ``jobs`` at a
-    time in worker processes, the longest first so that no long run starts last."""
+    time in worker processes, the longest first so that no long run starts last; ``save(key)``: the
+    folder for its image, or None."""
     ctx = mp.get_context("spawn")
     work = ctx.Queue()
     rows: dict[Any, dict[str, Any]] = {}
@@ -163,7 +167,7 @@ def _run_zero_shot(tasks, jobs: int, bar: _Progress, protocol: str, degradation:
     before = set(mp.active_children())
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_start, initargs=(work, os.getpid())) as pool:
         futures = {
-            pool.submit(_zero_shot_image, key, up, f, protocol, degradation, seed): key
+            pool.submit(_zero_shot_image, key, up, f, protocol, degradation, seed, save(key)): key
             for key, up, f in sorted(tasks, key=lambda t: -units[t[0]])
         }
         pending = set(futures)
@@ -197,6 +201,7 @@ def run_bench(
     denoise: float | None = None,
     ensemble: bool = False,
     jobs: int = 0,
+    save: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -210,6 +215,8 @@ def run_bench(
     self-ensemble (a model without one is refused); the rows are named ``MODEL@x8``.
     ``jobs``: zero-shot image-runs at once, each in its own process (0: the cores over each run's
     threads, which are 1 unless set). A result's ``seconds`` is the sum of its images' seconds.
+    ``save``: a folder for the images measured, ``<save>/<model>/<dataset>/x<scale>/<image>.png``
+    (8-bit; the luma under protocol y), so that they can be looked at or measured otherwise.
     """
 
     if protocol not in PROTOCOLS:
@@ -234,6 +241,12 @@ def run_bench(
     def label(m: str) -> str:
         return m + ("" if denoise is None else f"@denoise={denoise:g}") + ("@x8" if ensemble else "")
 
+    def saved(m: str, d: str, s: int) -> Path | None:
+        if save is None:
+            return None
+        model = Path(m).stem if m.endswith(".safetensors") else m
+        return Path(save) / label(model) / _folder_name(d) / f"x{s}"
+
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     # Zero-shot image-runs train on one thread each (unless --set threads=N), as many at once as
     # there are cores: more work done per second than threads inside one small-convolution
@@ -254,13 +267,17 @@ def run_bench(
         ]
         if tasks:
             bar.set_description(f"{', '.join(sorted({m for m, _ in zero}))}: {min(jobs, len(tasks))} at a time")
-            rows |= _run_zero_shot(tasks, min(jobs, len(tasks)), bar, protocol, degradation, seed)
+            rows |= _run_zero_shot(
+                tasks, min(jobs, len(tasks)), bar, protocol, degradation, seed, lambda k: saved(*k[:3])
+            )
         for (m, s), up in upscalers.items():
             if (m, s) in zero:
                 continue
             for d in datasets:
                 bar.set_description(f"{m} {d} x{s}")
-                got = evaluate(up, files[d], protocol, on_image=bar.image_done, degradation=degradation, seed=seed)
+                got = evaluate(
+                    up, files[d], protocol, bar.image_done, degradation=degradation, seed=seed, save=saved(m, d, s)
+                )
                 rows |= {(m, d, s, i): r for i, r in enumerate(got)}
     finally:
         bar.close()
@@ -302,6 +319,11 @@ def run_bench(
     if zero:
         report["zero_shot_settings"] = zero
     return report
+
+
+def _folder_name(dataset: str) -> str:
+    """A dataset name ("BSD200:val", a path) as one folder name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(dataset).strip("/\\")) or "data"
 
 
 def training_budget(meta: dict[str, Any]) -> dict[str, Any]:

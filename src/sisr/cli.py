@@ -42,6 +42,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from sisr.config import parse_overrides
 
     if args.from_json:
+        if args.save:
+            raise SisrError("--save writes the images a run measures; --from-json measures none")
         report = _merge_reports(_csv(args.from_json))
     else:
         report = run_bench(
@@ -57,6 +59,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             denoise=args.denoise,
             ensemble=args.ensemble,
             jobs=args.jobs,
+            save=args.save,
         )
     table = to_markdown(report, per_image=args.per_image)
     print(table)
@@ -384,6 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="zero-shot image-runs at once, one process each (default: one per core; "
         "each on one thread unless --set threads=N)",
+    )
+    p.add_argument(
+        "--save",
+        metavar="DIR",
+        help="also write each image measured, as DIR/MODEL/DATASET/xS/NAME.png (8-bit; the luma under protocol y)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot setting, e.g. iters=300")
