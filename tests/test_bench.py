@@ -376,3 +376,17 @@ def test_saved_images_are_the_images_measured(tiny_dataset, tmp_path, protocol):
 def test_save_with_from_json_is_refused(tmp_path):
     assert main(["bench", "--from-json", str(tmp_path / "r.json"), "--save", str(tmp_path / "s")]) == 2
     assert not (tmp_path / "s").exists()
+
+
+def test_saved_weights_files_of_one_name_keep_apart(tiny_dataset, tmp_path):
+    import shutil
+
+    from sisr.checkpoint import find_weights
+
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        shutil.copy(find_weights("srcnn.safetensors"), tmp_path / run / "model.safetensors")
+    models = [str(tmp_path / run / "model.safetensors") for run in ("a", "b")]
+    run_bench(models, [str(tiny_dataset)], [4], progress=False, save=tmp_path / "s", protocol="rgb")
+    folders = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert len(folders) == 2 and all(f.endswith(("a_model", "b_model")) for f in folders), folders

@@ -244,8 +244,11 @@ def run_bench(
     def saved(m: str, d: str, s: int) -> Path | None:
         if save is None:
             return None
-        model = Path(m).stem if m.endswith(".safetensors") else m
-        return Path(save) / label(model) / _folder_name(d) / f"x{s}"
+        model = str(Path(m).with_suffix("")) if m.endswith(".safetensors") else m  # runs/a/model: runs_a_model
+        return Path(save) / _folder_name(label(model)) / _folder_name(d) / f"x{s}"
+
+    if save is not None and len({saved(m, "", 2) for m in models}) < len(set(models)):
+        raise SisrError("--save: two models would share one folder; rename a weights file")
 
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     # Zero-shot image-runs train on one thread each (unless --set threads=N), as many at once as
@@ -321,9 +324,9 @@ def run_bench(
     return report
 
 
-def _folder_name(dataset: str) -> str:
-    """A dataset name ("BSD200:val", a path) as one folder name."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(dataset).strip("/\\")) or "data"
+def _folder_name(name: str) -> str:
+    """A dataset's or model's name ("BSD200:val", a path, "rrgan-x4@x8") as one folder name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name).strip("/\\")) or "data"
 
 
 def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
