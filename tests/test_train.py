@@ -131,8 +131,9 @@ def test_emulated_bf16_on_a_cpu_is_named_before_training(tmp_path, photo, monkey
 def test_weights_record_each_device_and_the_steps_it_trained(tmp_path, photo, monkeypatch):
     import sisr.train.supervised as sup
 
+    hardware = sup._hardware
     for label, steps in (("cpu A", 6), ("gpu B", 8), ("cpu A", 10)):  # a relay: CPU, a lent GPU, CPU again
-        monkeypatch.setattr(sup, "_hardware", lambda device, label=label: label)
+        monkeypatch.setattr(sup, "_hardware", lambda device, bf16, label=label: label)
         t = tiny_trainer(tmp_path, photo, steps=steps, val_every=0)
         if steps > 6:
             t.load_state()
@@ -142,6 +143,11 @@ def test_weights_record_each_device_and_the_steps_it_trained(tmp_path, photo, mo
     assert meta["hardware"] == "cpu A (steps 0-6 and 8-10); gpu B (steps 6-8)"
     assert sup.hardware_label([["cpu A", 0, 5]]) == "cpu A"  # one device: its label, as before
     assert sup.hardware_label([["unrecorded", 0, 3], ["cpu A", 3, 5]]) == "unrecorded (steps 0-3); cpu A (steps 3-5)"
+    cpu = torch.device("cpu")
+    assert hardware(cpu, bf16=False).endswith(("CPU, 1 thread", "threads"))  # fp32: the label as before
+    for units, how in (((), "emulated"), (("avx512_bf16",), "AVX512-BF16"), (("avx512_bf16", "amx_bf16"), "AMX")):
+        monkeypatch.setattr(sup, "cpu_bf16_units", lambda units=units: units)
+        assert hardware(cpu, bf16=True).endswith(f", bf16 ({how})")
 
 
 def test_resume_is_exact(tmp_path, photo):
