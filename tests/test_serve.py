@@ -369,7 +369,8 @@ def test_sisr_serve_answers_at_the_printed_address_and_stops_on_ctrl_c():
         assert taken.stderr.endswith("(another server? pick another --port)\n") and taken.stderr.count("\n") == 1
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130 and "Traceback" not in err, err
+        # 130 as a shell's Ctrl+C; 0 where SIGINT was ignored when it started (a background job, CI)
+        assert proc.returncode in (0, 130) and "Traceback" not in err, err
     finally:
         proc.kill()
         proc.wait()
