@@ -824,7 +824,15 @@ def test_unwritable_output(tmp_path, photo):
 def test_unknown_model_cli(tmp_path, photo):
     write_image(tmp_path / "i.png", photo[:8, :8])
     r = _cli("upscale", tmp_path / "i.png", "-o", tmp_path / "o.png", "--model", "nope")
-    assert r.returncode == 2 and "unknown model 'nope'" in r.stderr
+    assert r.returncode == 2 and "unknown model 'nope'" in r.stderr and "did you mean" not in r.stderr
+
+
+@pytest.mark.parametrize("typed, meant", [("rrgan4", "rrgan-x4"), ("SRCNN", "srcnn"), ("dr-singan", "drsingan")])
+def test_a_mistyped_model_name_gets_the_closest_one(typed, meant):
+    from sisr.infer import load_model
+
+    with pytest.raises(SisrError, match=f"unknown model '{typed}' \\(did you mean '{meant}'\\? known: bicubic, "):
+        load_model(typed)
 
 
 def _png_bytes(photo) -> bytes:

@@ -537,6 +537,16 @@ def _check_scale_type(scale: Any) -> None:
         raise SisrError(f"scale must be a positive integer, got {scale!r}")
 
 
+def unknown_model(name: str) -> str:
+    """ "unknown model 'X' (did you mean 'Y'? known: ..." for a name that is no model (the caller
+    closes the parenthesis)."""
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), list_models(), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown model '{name[:60]}' ({hint}known: {', '.join(list_models())}"
+
+
 def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
@@ -550,7 +560,7 @@ def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]
     elif name.endswith(".safetensors") or Path(name).exists():
         path = Path(name)
     else:
-        raise SisrError(f"unknown model '{name}' (known: {', '.join(list_models())}; or a .safetensors path)")
+        raise SisrError(unknown_model(name) + "; or a .safetensors path)")
     ckpt = load_checkpoint(path)
     module = model_from_checkpoint(ckpt, name)
     if not isinstance(module, SRModel):

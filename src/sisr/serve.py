@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, load_upscaler, result_size, upscale_file
 from sisr.errors import SisrError, collected
-from sisr.infer import describe, list_models, load_model
+from sisr.infer import describe, list_models, load_model, unknown_model
 from sisr.io import (
     WRITE_FORMATS,
     check_size,
@@ -433,7 +433,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         model = form.get("model")
         model = model.strip() if isinstance(model, str) and model.strip() else DEFAULT_MODEL
         if model not in list_models():
-            raise ApiError(400, f"unknown model '{model[:60]}' (known: {', '.join(list_models())})")
+            raise ApiError(400, unknown_model(model) + ")")
         scale, options = _form_options(form)
         fmt, quality, target, strip = _form_output(form)
         if scale == 1 and target is not None:
