@@ -390,3 +390,11 @@ def test_saved_weights_files_of_one_name_keep_apart(tiny_dataset, tmp_path):
     run_bench(models, [str(tiny_dataset)], [4], progress=False, save=tmp_path / "s", protocol="rgb")
     folders = sorted(p.name for p in (tmp_path / "s").iterdir())
     assert len(folders) == 2 and all(f.endswith(("a_model", "b_model")) for f in folders), folders
+
+
+def test_a_mistyped_dataset_name_gets_the_closest_one(tiny_dataset, monkeypatch):
+    monkeypatch.setenv("SISR_DATA", str(tiny_dataset.parent))
+    with pytest.raises(SisrError, match=r"dataset 'tiny' not found .*\(did you mean 'Tiny'\?\)$"):
+        run_bench(["bicubic"], ["tiny"], [2], progress=False)
+    with pytest.raises(SisrError, match=r"images$"):  # nothing close: no guess
+        run_bench(["bicubic"], ["Urban100"], [2], progress=False)

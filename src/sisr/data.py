@@ -44,7 +44,14 @@ def resolve_dataset(name: str | os.PathLike) -> Path:
         if c.is_dir() and c.name == "HR":
             return c.parent
     where = f"under SISR_DATA={root}" if root else "(SISR_DATA is not set)"
-    raise SisrError(f"dataset '{name}' not found {where}: expected a folder {name}/HR/ of images")
+    hint = ""
+    if root is not None and root.is_dir():
+        import difflib
+
+        known = {d.name.lower(): d.name for d in root.iterdir() if (d / "HR").is_dir()}
+        close = difflib.get_close_matches(str(name).lower(), list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean '{known[close[0]]}'?)" if close else ""
+    raise SisrError(f"dataset '{name}' not found {where}: expected a folder {name}/HR/ of images{hint}")
 
 
 # Every HOLDOUT_EVERY-th file (sorted, from the first) of a dataset forms its "val" split: for
