@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sisr.degrade import degrade
-from sisr.errors import SisrError
+from sisr.errors import SisrError, closest
 from sisr.io import read_image, to_uint8
 from sisr.metrics import Y_WEIGHTS, rgb_to_y
 from sisr.resize import imresize, modcrop
@@ -46,11 +46,8 @@ def resolve_dataset(name: str | os.PathLike) -> Path:
     where = f"under SISR_DATA={root}" if root else "(SISR_DATA is not set)"
     hint = ""
     if root is not None and root.is_dir():
-        import difflib
-
-        known = {d.name.lower(): d.name for d in root.iterdir() if (d / "HR").is_dir()}
-        close = difflib.get_close_matches(str(name).lower(), list(known), n=1, cutoff=0.6)
-        hint = f" (did you mean '{known[close[0]]}'?)" if close else ""
+        close = closest(str(name), (d.name for d in root.iterdir() if (d / "HR").is_dir()))
+        hint = f" (did you mean '{close}'?)" if close else ""
     raise SisrError(f"dataset '{name}' not found {where}: expected a folder {name}/HR/ of images{hint}")
 
 

@@ -3,7 +3,7 @@ sisr warns a user (a file read at less than its depth, transparency a format can
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 
 _collecting: ContextVar[list[str] | None] = ContextVar("sisr_collected_warnings", default=None)
@@ -23,6 +23,16 @@ def closed_pipe() -> int:
 
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 141
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The one of ``known`` that ``name`` was most likely meant to be (case aside), or None: for
+    an error's "did you mean" of a mistyped model or dataset name."""
+    import difflib
+
+    by_lower = {k.lower(): k for k in known}
+    match = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
 
 
 def warn(message: str, stacklevel: int = 2) -> None:

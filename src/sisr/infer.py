@@ -25,7 +25,7 @@ import torch
 
 from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint, read_header
 from sisr.config import build_dataclass
-from sisr.errors import SisrError
+from sisr.errors import SisrError, closest
 from sisr.export import onnx_session
 from sisr.io import to_float
 from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
@@ -540,10 +540,8 @@ def _check_scale_type(scale: Any) -> None:
 def unknown_model(name: str) -> str:
     """ "unknown model 'X' (did you mean 'Y'? known: ..." for a name that is no model (the caller
     closes the parenthesis)."""
-    import difflib
-
-    close = difflib.get_close_matches(name.lower(), list_models(), n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    close = closest(name, list_models())
+    hint = f"did you mean '{close}'? " if close else ""
     return f"unknown model '{name[:60]}' ({hint}known: {', '.join(list_models())}"
 
 
