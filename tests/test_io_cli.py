@@ -94,8 +94,10 @@ def test_write_refuses_to_overwrite_and_leaves_no_partial(tmp_path, photo):
     write_image(f, photo)
     with pytest.raises(SisrError, match="exists"):
         write_image(f, photo, overwrite=False)
-    with pytest.raises(SisrError, match="unknown output format"):
+    with pytest.raises(SisrError, match="unknown output format '.xyz' \\(use one of .png"):
         write_image(tmp_path / "x.xyz", photo)
+    with pytest.raises(SisrError, match="unknown output format '.jgp' \\(did you mean '.jpg'\\? use one of"):
+        write_image(tmp_path / "x.jgp", photo)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
 
 

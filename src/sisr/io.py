@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sisr.atomic import atomic_target
-from sisr.errors import SisrError, warn
+from sisr.errors import SisrError, closest, warn
 
 # tifffile logs what it finds wrong with a file; sisr says it once, as its own one-line error.
 logging.getLogger("tifffile").addHandler(logging.NullHandler())
@@ -1210,5 +1210,8 @@ def _format_for(p: Path) -> str:
     try:
         return _OUTPUT_FORMATS[p.suffix.lower()]
     except KeyError:
-        known = ", ".join(_OUTPUT_FORMATS)
-        raise SisrError(f"{p}: unknown output format '{p.suffix}' (use one of {known})") from None
+        close = closest(p.suffix, _OUTPUT_FORMATS) if p.suffix else None
+        hint = f"did you mean '{close}'? " if close else ""
+        raise SisrError(
+            f"{p}: unknown output format '{p.suffix}' ({hint}use one of {', '.join(_OUTPUT_FORMATS)})"
+        ) from None
