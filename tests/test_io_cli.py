@@ -316,6 +316,32 @@ def test_a_10bit_heif_keeps_its_levels_upright_with_its_exif(tmp_path, mode):
     assert Image.open(tmp_path / "up.png").getexif()[0x010F] == "sisr-test-camera"
 
 
+@pytest.mark.parametrize("edit, bits", [(None, 0), ("pixi", 10), ("av1C", 12)])
+def test_a_deep_avif_read_at_8_bits_says_so(tmp_path, photo, edit, bits):
+    # Pillow's encoder writes 8 bits only; the header's depth is edited (libavif decodes the 8-bit
+    # stream all the same), as a 10- or 12-bit HDR photo's header would record it.
+    Image.fromarray(photo[:16, :16]).save(tmp_path / "a.avif", quality=90)
+    raw = bytearray((tmp_path / "a.avif").read_bytes())
+    pixi, av1c = raw.find(b"pixi"), raw.find(b"av1C")
+    if edit == "pixi":
+        raw[pixi + 9 : pixi + 12] = bytes([10, 10, 10])  # bits per channel
+        raw[av1c + 6] |= 0x40  # and high_bitdepth, which libavif checks against it
+    if edit == "av1C":  # an older writer's file without 'pixi': the AV1 configuration's flags
+        raw[pixi : pixi + 4] = b"zzzz"
+        raw[av1c + 6] |= 0x60  # high_bitdepth, twelve_bit
+    (tmp_path / "a.avif").write_bytes(raw)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        data = read_image(tmp_path / "a.avif")
+    assert data.bits == 8 and data.pixels.shape == (16, 16, 3)
+    deep = [str(w.message) for w in said if "AVIF, read at 8 bits" in str(w.message)]
+    assert deep == (
+        [f"{tmp_path / 'a.avif'}: a {bits}-bit AVIF, read at 8 bits (Pillow's AVIF decoder gives no more)"]
+        if bits
+        else []
+    )
+
+
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):
     heic = tmp_path / "p.heic"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")

@@ -184,6 +184,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
                 if im.format == "HEIF" and im.info.get("bit_depth", 8) > 8:
                     return _read_heif_deep(p, im)
                 im.load()
+                _warn_avif_depth(p, im)
                 return from_pil(im, str(p))
     except _Unidentified:
         return _read_tiff_gray_alpha16(p)  # perhaps a TIFF that Pillow has no mode for
@@ -328,6 +329,25 @@ def _enable_heif(p: Path) -> None:
         raise SisrError(f"{p}: a HEIF/HEIC photo; pip install pillow-heif (or sisr[heif]) to read it") from None
     if "HEIF" not in Image.OPEN:
         pillow_heif.register_heif_opener()
+
+
+def _warn_avif_depth(p: Path, im) -> None:
+    """Pillow decodes every AVIF to 8 bits: say so for a 10- or 12-bit one (an HDR photo's), whose
+    depth its header, before the pixel data, records: bits per channel in the 'pixi' box, else the
+    AV1 configuration's high_bitdepth and twelve_bit flags ('av1C')."""
+    if im.format != "AVIF":
+        return
+    with p.open("rb") as fh:
+        head = fh.read(1 << 16)
+    head = head[: head.find(b"mdat")] if b"mdat" in head else head
+    bits = 8
+    if (at := head.find(b"pixi")) >= 0 and at + 9 < len(head):
+        bits = max(head[at + 9 : at + 9 + head[at + 8]], default=8)
+    elif (at := head.find(b"av1C")) >= 0 and at + 6 < len(head):
+        flags = head[at + 6]
+        bits = (12 if flags & 0x20 else 10) if flags & 0x40 else 8
+    if bits > 8:
+        warn(f"{p}: a {bits}-bit AVIF, read at 8 bits (Pillow's AVIF decoder gives no more)", stacklevel=3)
 
 
 def _read_heif_deep(p: Path, im) -> ImageData:
@@ -873,6 +893,7 @@ def read_animation(path: str | os.PathLike) -> Animation:
             over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
             raise SisrError(f"{p}: {over} (raise it with --max-pixels)")
         info, orientation = _metadata(im)
+        _warn_avif_depth(p, im)
         loop = im.info.get("loop", 0 if im.format == "AVIF" else None)  # AVIF's plays on, its count unread
         frames, durations = [], []
         for i in _shown(im):
