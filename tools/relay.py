@@ -253,7 +253,10 @@ def cmd_start(runs: list[dict], threads: int) -> None:
     with (live / "relay.log").open("a") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=REPO)
     (live / "relay.pid").write_text(str(proc.pid))
-    print(f"relay: {run['name']} training in the background (pid {proc.pid}); log {live / 'relay.log'}")
+    recipe = tomllib.loads((REPO / run["recipe"]).read_text()) | run.get("set", {})
+    native = native_bf16(device)
+    precision = "fp32" if not recipe.get("bf16", True) else "bf16 (native)" if native else "fp32 (no native bf16 here)"
+    print(f"relay: {run['name']} training in the background in {precision} (pid {proc.pid}); log {live / 'relay.log'}")
     print("  " + " ".join(cmd))
 
 
