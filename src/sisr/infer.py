@@ -443,6 +443,15 @@ class Upscaler:
             memo.next_image()
             fn = memo.wrap(fn)
         tile = auto_tile(self.module, self.scale) if self.tile is None else self.tile
+        h, w = x.shape[-2:]
+        grow = [0, 0, 0, 0]  # left, right, top, bottom
+        if self.descriptor.kind != "interpolation" and min(h, w) < _MIN_SIDE:
+            # A network's zero padding is most of what it sees of an image a few pixels wide:
+            # SRGAN made a 1 x 1 of 200 into 3 and a 2 x 2 into 52. The edge pixels repeated
+            # out to _MIN_SIDE give it an image to work on; what they add is cut off again.
+            ph, pw = max(0, _MIN_SIDE - h), max(0, _MIN_SIDE - w)
+            grow = [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]
+            x = torch.nn.functional.pad(x, grow, mode="replicate")
         while True:
             try:
                 out = run_tiled(fn, x, self.scale, tile, self.overlap, on_tile)
@@ -451,6 +460,8 @@ class Upscaler:
                 if not _is_oom(e) or tile == 32:
                     raise
                 tile = max(32, tile // 2 if tile else 512)
+        s = self.scale
+        out = out[..., grow[2] * s : (grow[2] + h) * s, grow[0] * s : (grow[0] + w) * s]
         return out.clamp_(0.0, 1.0)
 
     def __call__(
@@ -543,6 +554,9 @@ def unknown_model(name: str) -> str:
     close = closest(name, list_models())
     hint = f"did you mean '{close}'? " if close else ""
     return f"unknown model '{name[:60]}' ({hint}known: {', '.join(list_models())}"
+
+
+_MIN_SIDE = 16  # LR pixels: a smaller image is run with its edges repeated out to this (Upscaler.run)
 
 
 def _weights_dir() -> Path:
