@@ -253,9 +253,11 @@ def cmd_start(runs: list[dict], threads: int) -> None:
     with (live / "relay.log").open("a") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=REPO)
     (live / "relay.pid").write_text(str(proc.pid))
-    recipe = tomllib.loads((REPO / run["recipe"]).read_text()) | run.get("set", {})
-    native = native_bf16(device)
-    precision = "fp32" if not recipe.get("bf16", True) else "bf16 (native)" if native else "fp32 (no native bf16 here)"
+    from sisr.config import load_config
+    from sisr.train.supervised import TrainConfig
+
+    bf16 = load_config(REPO / run["recipe"], TrainConfig, overrides(run) + settings).bf16  # as the trainer reads it
+    precision = "bf16 (native)" if bf16 else "fp32" + ("" if native_bf16(device) else " (no native bf16 here)")
     print(f"relay: {run['name']} training in the background in {precision} (pid {proc.pid}); log {live / 'relay.log'}")
     print("  " + " ".join(cmd))
 
