@@ -117,7 +117,7 @@ def upscale_file(
         return result.without_metadata() if strip_metadata else result
 
     def planned(h: int, w: int) -> None:  # a result the format cannot hold: before the work
-        check_size(dst, *result_size(w, h, up, size=size, restore=restore))
+        result_size(w, h, up, size=size, restore=restore, dst=dst)
 
     if kind == "animation":
         anim = read_animation(src)
@@ -158,9 +158,13 @@ def check_result(up, dst: Path, kind: str, n: int, src: str | os.PathLike, *, qu
         check_pages_target(dst, n)
 
 
-def result_size(w: int, h: int, up, *, size=None, restore: bool = False) -> tuple[int, int]:
-    """``(width, height)`` of the result of a ``w x h`` input: the model's scale, then ``size``."""
-    return (w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)
+def result_size(w: int, h: int, up, *, size=None, restore: bool = False, dst: Path | None = None) -> tuple[int, int]:
+    """``(width, height)`` of the result of a ``w x h`` input: the model's scale, then ``size``;
+    with ``dst``, a size its format cannot hold is refused (before the work)."""
+    out = (w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)
+    if dst is not None:
+        check_size(dst, *out)
+    return out
 
 
 _REUSE_TILE = 96  # LR pixels: small enough that a still background covers most tiles
@@ -406,8 +410,7 @@ def upscale_batch(
             if dry_run:
                 check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
                 w, h = stored_size(src, oriented=True)
-                out = result_size(w, h, up, size=size, restore=restore)
-                check_size(dst, *out)
+                out = result_size(w, h, up, size=size, restore=restore, dst=dst)
                 yield Outcome(src, dst, sizes=((w, h), out))
                 continue
             kw = dict(size=size, restore=restore, quality=quality, strip_metadata=strip_metadata)

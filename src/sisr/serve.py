@@ -40,7 +40,6 @@ from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model, unknown_model
 from sisr.io import (
     WRITE_FORMATS,
-    check_size,
     decoded_format,
     iter_pages,
     read_animation,
@@ -459,7 +458,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             try:
                 up = await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
                 check_result(up, dst, kind, n, "upload", quality=quality)
-                check_size(dst, *result_size(width, height, up, size=target, restore=scale == 1))
+                result_size(width, height, up, size=target, restore=scale == 1, dst=dst)
             except SisrError as e:
                 raise ApiError(400, str(e).splitlines()[0]) from None
             runner.submit(job)
