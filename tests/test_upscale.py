@@ -938,3 +938,16 @@ def test_fp32_on_a_gpu_turns_tf32_off_and_back():
     with autocast("fp32", "cpu"):
         assert [f.allow_tf32 for f in flags] == before
     assert [f.allow_tf32 for f in flags] == before
+
+
+@pytest.mark.parametrize("name", ["m.txt", "m", "folder"])
+def test_export_refuses_a_target_that_is_not_an_onnx_file(name, tmp_path, capsys):
+    from sisr.cli import main
+
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / name
+    for extra in ([], ["--overwrite"]):
+        assert main(["export", "--model", "srcnn", "-o", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("name it m.onnx" in err or "is a folder" in err), err
+    assert not (tmp_path / "m.txt").exists() and not (tmp_path / "m").exists() and (tmp_path / "folder").is_dir()

@@ -49,6 +49,11 @@ def onnx_bytes(up) -> bytes:
 
 def export_onnx(up, path: str | os.PathLike, overwrite: bool = False) -> Path:
     p = Path(path)
+    if p.is_dir():
+        raise SisrError(f"{p}: is a folder; name the .onnx file to write")
+    if p.suffix.lower() != ".onnx":
+        # A model under another name is a file no ONNX runtime or viewer will recognise as one.
+        raise SisrError(f"{p}: an ONNX model is written; name it {p.with_suffix('.onnx').name}")
     if p.exists() and not overwrite:
         raise SisrError(f"{p}: exists (use --overwrite to replace it)")
     return write_atomic(p, onnx_bytes(up))
