@@ -44,6 +44,27 @@ def test_truncated_png(tmp_path, photo):
         read_image(f)
 
 
+@pytest.mark.parametrize("fmt", ["png", "jpg", "gif"])
+def test_a_truncated_file_or_animation_is_called_truncated(tmp_path, photo, capsys, fmt):
+    from sisr.cli import main
+
+    frames = [Image.fromarray(photo[:48, :64]), Image.fromarray(photo[48:96, :64][::-1])]
+    f, out = tmp_path / f"t.{fmt}", tmp_path / f"out.{fmt}"
+    if fmt == "gif":  # cut inside the second frame's header: Pillow's GIF reader raised IndexError there
+        frames[0].save(f, save_all=True, append_images=frames[1:])
+        with Image.open(f) as im:
+            im.seek(1)
+            cut = im.tile[0][2] - 3
+    else:
+        frames[0].save(f)
+        cut = f.stat().st_size * 2 // 3
+    f.write_bytes(f.read_bytes()[:cut])
+    assert main(["upscale", str(f), "-o", str(out), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "t." + fmt + ": cannot decode image: the file is truncated or damaged" in err, err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("fmt", ["gif", "png", "webp", "tiff"])
 def test_an_image_of_several_frames_is_refused_not_cut_to_its_first(tmp_path, photo, fmt):
     from PIL import Image

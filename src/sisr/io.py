@@ -229,7 +229,16 @@ def _decoding(p: Path, what: str = "image"):
     except MemoryError:
         raise SisrError(f"{p}: {what} too large for the available memory") from None
     except Exception as e:
-        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+        cause = f"{type(e).__name__}: {_first_line(e)}"
+        if _ran_out(e):
+            raise SisrError(f"{p}: cannot decode image: the file is truncated or damaged ({cause})") from None
+        raise SisrError(f"{p}: cannot decode image ({cause})") from None
+
+
+def _ran_out(e: Exception) -> bool:
+    """Whether a decoder failed by reading past the end of its data: Pillow says "truncated", or a
+    plugin's read of a missing byte raises (a GIF's next frame header: IndexError; struct.error)."""
+    return isinstance(e, (EOFError, IndexError, struct.error)) or (isinstance(e, OSError) and "truncated" in str(e))
 
 
 def _read_tiff_gray_alpha16(p: Path) -> ImageData:
@@ -259,7 +268,16 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
     except SisrError:
         raise
     except Exception as e:
-        raise SisrError(f"{p}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+        cause = f"{type(e).__name__}: {_first_line(e)}"
+        if _ran_out(e):
+            raise SisrError(f"{p}: cannot decode image: the file is truncated or damaged ({cause})") from None
+        raise SisrError(f"{p}: cannot decode image ({cause})") from None
+
+
+def _ran_out(e: Exception) -> bool:
+    """Whether a decoder failed by reading past the end of its data: Pillow says "truncated", or a
+    plugin's read of a missing byte raises (a GIF's next frame header: IndexError; struct.error)."""
+    return isinstance(e, (EOFError, IndexError, struct.error)) or (isinstance(e, OSError) and "truncated" in str(e))
     info, orientation = _carried("TIFF", exif.get(0x8773), exif, xmp=exif.get(_XMP_TAG))  # InterColorProfile
     arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
     return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
