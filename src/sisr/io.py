@@ -229,16 +229,17 @@ def _decoding(p: Path, what: str = "image"):
     except MemoryError:
         raise SisrError(f"{p}: {what} too large for the available memory") from None
     except Exception as e:
-        cause = f"{type(e).__name__}: {_first_line(e)}"
-        if _ran_out(e):
-            raise SisrError(f"{p}: cannot decode image: the file is truncated or damaged ({cause})") from None
-        raise SisrError(f"{p}: cannot decode image ({cause})") from None
+        raise _undecodable(p, e) from None
 
 
-def _ran_out(e: Exception) -> bool:
-    """Whether a decoder failed by reading past the end of its data: Pillow says "truncated", or a
-    plugin's read of a missing byte raises (a GIF's next frame header: IndexError; struct.error)."""
-    return isinstance(e, (EOFError, IndexError, struct.error)) or (isinstance(e, OSError) and "truncated" in str(e))
+def _undecodable(p: Path, e: Exception) -> SisrError:
+    """A decoder's failure as one line; one that read past the end of the data says so (Pillow
+    says "truncated"; a plugin's read of a missing byte raises: a GIF's next frame header,
+    IndexError; struct.error)."""
+    cause = f"{type(e).__name__}: {_first_line(e)}"
+    if isinstance(e, (EOFError, IndexError, struct.error)) or (isinstance(e, OSError) and "truncated" in str(e)):
+        return SisrError(f"{p}: cannot decode image: the file is truncated or damaged ({cause})")
+    return SisrError(f"{p}: cannot decode image ({cause})")
 
 
 def _read_tiff_gray_alpha16(p: Path) -> ImageData:
@@ -268,16 +269,7 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
     except SisrError:
         raise
     except Exception as e:
-        cause = f"{type(e).__name__}: {_first_line(e)}"
-        if _ran_out(e):
-            raise SisrError(f"{p}: cannot decode image: the file is truncated or damaged ({cause})") from None
-        raise SisrError(f"{p}: cannot decode image ({cause})") from None
-
-
-def _ran_out(e: Exception) -> bool:
-    """Whether a decoder failed by reading past the end of its data: Pillow says "truncated", or a
-    plugin's read of a missing byte raises (a GIF's next frame header: IndexError; struct.error)."""
-    return isinstance(e, (EOFError, IndexError, struct.error)) or (isinstance(e, OSError) and "truncated" in str(e))
+        raise _undecodable(p, e) from None
     info, orientation = _carried("TIFF", exif.get(0x8773), exif, xmp=exif.get(_XMP_TAG))  # InterColorProfile
     arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
     return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
