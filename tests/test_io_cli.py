@@ -1,4 +1,5 @@
 import io
+import struct
 import subprocess
 import sys
 import warnings
@@ -361,6 +362,113 @@ def test_a_deep_avif_read_at_8_bits_says_so(tmp_path, photo, edit, bits):
         if bits
         else []
     )
+
+
+# Linear Display P3 -> linear sRGB, as published (e.g. in WebKit's and Chromium's colour code), to
+# check the synthesized profile through Little CMS against a source that is not sisr's arithmetic.
+_P3_TO_SRGB = np.array([[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]])
+
+
+def _srgb_decode(v):
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb_encode(v):
+    v = np.clip(v, 0, 1)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+def _shown_in_srgb(path):
+    """A file's pixels as a colour-managed viewer shows them on an sRGB screen (uint8 array)."""
+    from PIL import ImageCms
+
+    im = Image.open(path)
+    icc = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
+    srgb = ImageCms.createProfile("sRGB")
+    return np.asarray(ImageCms.profileToProfile(im, icc, srgb, renderingIntent=1, outputMode="RGB"))
+
+
+def test_a_display_p3_profile_from_code_points_converts_as_published():
+    from PIL import ImageCms
+
+    from sisr.icc import profile_from_cicp
+
+    icc = profile_from_cicp(12, 13)
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip() == "Display P3, sRGB curve"
+    levels = np.array([[[128, 77, 51], [200, 30, 40], [60, 180, 90], [255, 255, 255], [0, 0, 0], [9, 250, 3]]])
+    Image.fromarray(levels.astype(np.uint8)).save(buf := io.BytesIO(), "PNG", icc_profile=icc)
+    expected = _srgb_encode(_srgb_decode(levels / 255.0) @ _P3_TO_SRGB.T) * 255
+    assert np.abs(_shown_in_srgb(buf).astype(float) - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("kind", ["heic-p3", "heic-p3-10bit", "heic-gray-bt709", "avif-p3", "heic-srgb", "avif-srgb"])
+def test_a_photo_tagged_by_code_points_keeps_its_colour_in_every_format(tmp_path, kind):
+    """A wide-gamut phone photo (HEIF, AVIF) signals Display P3 by H.273 code points ('nclx'), not an
+    ICC profile: its result carries a profile saying so, else viewers show it as sRGB, dulled."""
+    import pillow_heif
+
+    from sisr.cli import main
+
+    level = np.array([200, 30, 40]) if "gray" not in kind else np.array([90])
+    flat = np.broadcast_to(level.astype(np.uint8), (16, 16, level.size)).squeeze()
+    src = tmp_path / ("p." + kind.split("-")[0])
+    primaries, transfer = (1, 13) if "srgb" in kind else (1, 1) if "gray" in kind else (12, 13)
+    if kind.startswith("heic"):
+        deep = "10bit" in kind
+        heif = pillow_heif.from_bytes(
+            mode="RGB;16" if deep else "L" if flat.ndim == 2 else "RGB",
+            size=(16, 16),
+            data=(flat.astype(np.uint16) << 8 if deep else flat).tobytes(),
+        )
+        heif.save(src, quality=-1, color_primaries=primaries, transfer_characteristics=transfer,
+                  matrix_coefficients=6, full_range_flag=1)  # fmt: skip
+    else:  # Pillow's AVIF says sRGB (1, 13); a P3 photo's header says 12
+        Image.fromarray(flat).save(src, quality=100)
+        raw = bytearray(src.read_bytes())
+        at = raw.find(b"colrnclx")
+        raw[at + 8 : at + 12] = struct.pack(">HH", primaries, transfer)
+        src.write_bytes(raw)
+    for fmt in ("png", "jpg", "tif", "webp"):
+        out = tmp_path / f"out.{fmt}"
+        assert main(["upscale", str(src), "-o", str(out), "--model", "bicubic", "--scale", "2", "--overwrite"]) == 0
+        written = Image.open(out)
+        if "srgb" in kind:  # what an untagged image is taken to be anyway: nothing added
+            assert "icc_profile" not in written.info
+            continue
+        shown = _shown_in_srgb(out)[4:-4, 4:-4].reshape(-1, 3).mean(axis=0)
+        if "gray" in kind:  # BT.709's curve is darker than sRGB's in the shadows
+            bt709 = ((level / 255 + 0.099) / 1.099) ** (1 / 0.45)
+            expected = _srgb_encode(bt709) * 255
+        else:
+            expected = _srgb_encode(_srgb_decode(level / 255) @ _P3_TO_SRGB.T) * 255
+        assert np.abs(shown - expected).max() <= 2.5, (fmt, shown, expected)
+
+
+def test_gray_with_an_unusable_gray_profile_to_webp_warns_and_writes(tmp_path):
+    broken = bytes(16) + b"GRAY" + bytes(200)  # a gray profile's head only
+    Image.fromarray(np.full((8, 8), 77, np.uint8)).save(tmp_path / "g.png", icc_profile=broken)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        upscale_file(tmp_path / "g.png", tmp_path / "g.webp", load_model("bicubic", scale=2))
+    assert any("its gray colour profile is unusable" in str(w.message) for w in said), [str(w.message) for w in said]
+    out = Image.open(tmp_path / "g.webp")
+    assert "icc_profile" not in out.info and np.abs(np.asarray(out.convert("L"), float) - 77).max() <= 1
+
+
+def test_an_hdr_heif_says_its_colour_is_not_carried(tmp_path):
+    import pillow_heif
+
+    flat = np.full((16, 16, 3), 128, np.uint8)
+    heif = pillow_heif.from_bytes(mode="RGB", size=(16, 16), data=flat.tobytes())
+    heif.save(tmp_path / "pq.heic", quality=-1, color_primaries=9, transfer_characteristics=16, matrix_coefficients=9)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        data = read_image(tmp_path / "pq.heic")
+    assert "icc_profile" not in data.info
+    assert [str(w.message) for w in said] == [
+        f"{tmp_path / 'pq.heic'}: an HDR image (PQ curve, BT.2020 primaries); no result format here carries HDR "
+        "colour, so it shows flat"
+    ]
 
 
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):

@@ -377,6 +377,46 @@ def _read_heif_deep(p: Path, im) -> ImageData:
     return ImageData(np.ascontiguousarray(pixels), alpha, bits=16, mode=f"{mode};16", info=info)
 
 
+def _cicp(im) -> tuple[int, int] | None:
+    """The colour primaries and transfer that a HEIF or an AVIF signals by H.273 code points (its
+    'nclx' colour box), or None. pillow-heif reports a HEIF's; an AVIF's is read from its header,
+    before the pixel data, as Pillow does not report it."""
+    if im.format == "HEIF" and isinstance(nclx := im.info.get("nclx_profile"), dict):
+        return int(nclx.get("color_primaries", 2)), int(nclx.get("transfer_characteristics", 2))
+    if im.format != "AVIF" or not getattr(im, "filename", None):
+        return None
+    with open(im.filename, "rb") as fh:
+        head = fh.read(1 << 16)
+    head = head[: head.find(b"mdat")] if b"mdat" in head else head
+    if (at := head.find(b"colrnclx")) < 0 or at + 12 > len(head):
+        return None
+    return struct.unpack(">HH", head[at + 8 : at + 12])
+
+
+def _signalled_profile(im) -> bytes | None:
+    """An ICC profile for the colour a HEIF or an AVIF signals by code points alone (a wide-gamut
+    phone photo's Display P3), so that the result, in any format, is shown in that colour and not
+    as sRGB; None where that is sRGB anyway. An HDR curve (PQ, HLG) no ICC curve states: a warning."""
+    from sisr import icc
+
+    if (cicp := _cicp(im)) is None or icc.is_srgb(*cicp):
+        return None
+    primaries, transfer = cicp
+    gray = im.mode.startswith(("L", "I"))
+    source = getattr(im, "filename", None) or "image"
+    if transfer in icc.HDR_TRANSFERS:
+        what = f"{icc.HDR_TRANSFERS[transfer]} curve, {icc.PRIMARIES.get(primaries, (str(primaries),))[0]} primaries"
+        warn(
+            f"{source}: an HDR image ({what}); no result format here carries HDR colour, so it shows flat", stacklevel=5
+        )
+        return None
+    try:
+        return icc.profile_from_cicp(primaries, transfer, gray)
+    except KeyError:
+        warn(f"{source}: its colour (H.273 primaries {primaries}, transfer {transfer}) is not carried", stacklevel=5)
+        return None
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
@@ -390,7 +430,8 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 def _metadata(im) -> tuple[dict, int]:
     info = im.info
-    carried, orientation = _carried(im.format, info.get("icc_profile"), im.getexif(), info.get("dpi"), info.get("xmp"))
+    icc = info.get("icc_profile") or _signalled_profile(im)
+    carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
     if iptc := _iptc(im):
@@ -800,9 +841,26 @@ def _encode(fh, data: ImageData, fmt: str, quality: int | None = None, name: Pat
     else:
         arr = to_uint8(data.pixels)
         pil = Image.fromarray(arr[:, :, 0] if gray else arr)
+        if fmt == "WEBP" and gray and meta.get("icc_profile", b"")[16:20] == b"GRAY":
+            pil, meta["icc_profile"] = _gray_as_srgb(pil, meta["icc_profile"], name)
+            meta = {k: v for k, v in meta.items() if v}
         if has_alpha:
             pil.putalpha(Image.fromarray(to_uint8(data.alpha)))
     pil.save(fh, format=fmt, **_save_params(meta, fmt, quality, gray))
+
+
+def _gray_as_srgb(pil, icc: bytes, name: Path | None) -> tuple[Image.Image, bytes]:
+    """Gray pixels as sRGB colour through their gray profile: WebP stores colour only, and its
+    viewers would read a gray profile on colour pixels as no profile at all (or refuse it)."""
+    from PIL import ImageCms
+
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        to = ImageCms.ImageCmsProfile(io.BytesIO(_srgb_profile()))
+        return ImageCms.profileToProfile(pil, src, to, renderingIntent=1, outputMode="RGB"), _srgb_profile()
+    except (ImageCms.PyCMSError, OSError, ValueError) as e:
+        warn(f"{name}: its gray colour profile is unusable ({_first_line(e)}); written without it", stacklevel=5)
+        return pil, b""
 
 
 def _save_params(meta: dict, fmt: str, quality: int | None, gray: bool = False) -> dict:
