@@ -215,6 +215,10 @@ def test_table_1_states_each_models_training_budget(tmp_path):
     assert "150 x 16, 1.50 h, cpu A, 1 thread (2 runs) |" in table1
     assert "| bicubic | 30.00 | 28.42 | none (no training) |" in table1
     assert "none (no training)" not in md.split("Table 2")[1]
+    # a chain whose runs moved between devices: each device named once in the cell, the report keeping the spans
+    b["hardware"] = "cpu A, 2 threads; cpu A, 2 threads (steps 23-800); cpu A, 1 thread (steps 0-23); GPU (steps 1-2)"
+    table1 = to_markdown({"results": [row("mine")], "budgets": {"mine": b}}).split("Table 2")[0]
+    assert "150 x 16, 1.50 h, cpu A, 2 threads; cpu A, 1 thread; GPU (2 runs) |" in table1, table1
 
 
 def test_compare_figure_for_an_input_without_ground_truth(tmp_path, photo):
@@ -398,3 +402,21 @@ def test_a_mistyped_dataset_name_gets_the_closest_one(tiny_dataset, monkeypatch)
         run_bench(["bicubic"], ["tiny"], [2], progress=False)
     with pytest.raises(SisrError, match=r"images$"):  # nothing close: no guess
         run_bench(["bicubic"], ["Urban100"], [2], progress=False)
+
+
+def test_a_report_older_than_the_budget_column_claims_no_budget(tmp_path):
+    """Merging reports written before budgets were recorded must not make a trained model's row
+    read "none (no training)"."""
+    import json
+
+    from sisr.bench import to_markdown
+    from sisr.cli import _merge_reports
+
+    row = {"model": "rrgan-x4", "dataset": "Set5", "scale": 4, "psnr_y": 31.0, "ssim_y": 0.88, "images": []}
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps({"protocol": "y", "results": [row]}))
+    assert "training budget" not in to_markdown(_merge_reports([str(old)]))
+    budget = {"steps": 5, "batch": 16, "hours": 1.0, "hardware": "cpu", "runs": 1, "complete": True}
+    new.write_text(json.dumps({"protocol": "y", "results": [row | {"model": "vdsr"}], "budgets": {"vdsr": budget}}))
+    table1 = to_markdown(_merge_reports([str(old), str(new)])).split("Table 2")[0]
+    assert "| rrgan-x4 | 31.00 |  | not recorded |" in table1 and "5 x 16, 1.00 h, cpu |" in table1, table1

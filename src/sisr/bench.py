@@ -6,6 +6,7 @@ import dataclasses
 import multiprocessing as mp
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -358,12 +359,22 @@ def training_budget(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _budget_cell(b: dict[str, Any] | None, zero_shot: bool) -> str:
+def _devices(hardware: str) -> str:
+    """The devices of a chain of runs, each named once: a run's own label may say which steps each
+    device trained ("...; x86_64 CPU, 1 thread (steps 0-23)"), which the report keeps but a table
+    cell, summing the chain, has no use for."""
+    names = [re.sub(r" \(steps [^)]*\)$", "", part) for part in hardware.split("; ")]
+    return "; ".join(dict.fromkeys(n for n in names if n))
+
+
+def _budget_cell(b: dict[str, Any] | str | None, zero_shot: bool) -> str:
     if zero_shot:
         return "trained on each image (settings below)"
     if not b:
         return "none (no training)"
-    text = f"{b['steps']:,} x {b['batch']}, {b['hours']:.2f} h, {b['hardware']}"
+    if isinstance(b, str):  # "not recorded": merged from a report older than the column
+        return b
+    text = f"{b['steps']:,} x {b['batch']}, {b['hours']:.2f} h, {_devices(b['hardware'])}"
     if b["runs"] > 1:
         text += f" ({b['runs']} runs)"
     return text + ("" if b["complete"] else ", + earlier runs not found")

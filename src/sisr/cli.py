@@ -77,6 +77,7 @@ def _merge_reports(paths: list[str]) -> dict:
     setting that differs between reports of one model reads ``"600 at x2, 1000 at x4"``)."""
     merged: dict = {"results": []}
     seen: dict[str, dict[str, list]] = {}
+    unrecorded: dict = {}
     for path in paths:
         try:
             rep = json.loads(Path(path).read_text())
@@ -88,7 +89,10 @@ def _merge_reports(paths: list[str]) -> dict:
         merged["protocol"] = rep.get("protocol")
         merged["sisr_version"] = rep.get("sisr_version")
         merged["results"] += results
-        merged.setdefault("budgets", {}).update(rep.get("budgets", {}))  # the tables' budget column
+        if "budgets" in rep:  # the tables' budget column
+            merged.setdefault("budgets", {}).update(rep["budgets"])
+        else:  # a report from before budgets were recorded: its models' cost is unknown, not nil
+            unrecorded.update((r.get("model"), None) for r in results)
         for m, cfg in rep.get("zero_shot_settings", {}).items():
             where = ",".join(f"x{r['scale']}" for r in results if r.get("model") == m)
             for k, v in cfg.items():
@@ -101,6 +105,9 @@ def _merge_reports(paths: list[str]) -> dict:
             united[m][k] = vals[0][1] if same else ", ".join(f"{v} at {where}" for where, v in vals)
     if united:
         merged["zero_shot_settings"] = united
+    if "budgets" in merged:
+        for m in unrecorded:
+            merged["budgets"].setdefault(m, "not recorded")
     return merged
 
 
