@@ -1,6 +1,7 @@
 """The web app in a real headless Chromium (Debian's), driven by Playwright: upload, slider,
 download, compare mode and a broken file."""
 
+import io
 import re
 from pathlib import Path
 
@@ -287,3 +288,29 @@ def test_more_images_than_the_queue_holds_go_in_as_it_frees(browser, photo, tmp_
         )
         assert page.inner_text("#error") == ""
         page.close()
+
+
+def test_chromium_shows_an_hdr_result_by_its_cicp_chunk(browser, tmp_path):
+    """The cICP chunk sisr writes for an HDR photo is one Chromium reads: the PQ ramp is tone-mapped
+    for this (SDR) screen, where the same pixels without the chunk show as plain sRGB levels."""
+    from sisr.cli import main
+
+    from .test_io_cli import hdr_heic
+
+    src = hdr_heic(tmp_path / "pq.heic", deep=True)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "t.png"), "--model", "bicubic", "--scale", "2"]) == 0
+    Image.open(tmp_path / "t.png").save(tmp_path / "p.png")  # Pillow drops the chunk it does not know
+    assert b"cICP" in (tmp_path / "t.png").read_bytes() and b"cICP" not in (tmp_path / "p.png").read_bytes()
+    (tmp_path / "c.html").write_text(
+        "<body style='margin:0'>" + "".join(f"<img id={n} src='{n}.png' style='display:block'>" for n in "tp")
+    )
+    page = browser.new_page(viewport={"width": 200, "height": 100})
+    try:
+        page.goto((tmp_path / "c.html").as_uri())
+        page.wait_for_function("document.getElementById('t').complete && document.getElementById('p').complete")
+        shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("L"), np.float64)
+    finally:
+        page.close()
+    tagged, plain = shot[8, :128], shot[24, :128]  # the middle row of each 128 x 16 image
+    assert np.abs(plain - np.asarray(Image.open(tmp_path / "p.png").convert("L"))[8]).max() <= 2  # as stored
+    assert np.abs(tagged - plain).mean() > 20, (tagged[::16], plain[::16])

@@ -455,20 +455,52 @@ def test_gray_with_an_unusable_gray_profile_to_webp_warns_and_writes(tmp_path):
     assert "icc_profile" not in out.info and np.abs(np.asarray(out.convert("L"), float) - 77).max() <= 1
 
 
-def test_an_hdr_heif_says_its_colour_is_not_carried(tmp_path):
+def _png_chunks(path):
+    raw, at, kinds = Path(path).read_bytes(), 8, []
+    while at < len(raw):
+        size, kind = struct.unpack(">I4s", raw[at : at + 8])
+        kinds.append((kind, raw[at + 8 : at + 8 + size]))
+        at += 12 + size
+    return kinds
+
+
+def hdr_heic(path, deep: bool):
+    """A PQ (HDR10) HEIF: BT.2020 primaries, PQ curve, as HDR stills are signalled."""
     import pillow_heif
 
-    flat = np.full((16, 16, 3), 128, np.uint8)
-    heif = pillow_heif.from_bytes(mode="RGB", size=(16, 16), data=flat.tobytes())
-    heif.save(tmp_path / "pq.heic", quality=-1, color_primaries=9, transfer_characteristics=16, matrix_coefficients=9)
+    ramp = np.arange(64, dtype=np.uint16) << (10 if deep else 2)
+    arr = np.ascontiguousarray(np.broadcast_to(ramp[None, :, None], (8, 64, 3)))
+    arr = arr if deep else arr.astype(np.uint8)
+    heif = pillow_heif.from_bytes(mode="RGB;16" if deep else "RGB", size=(64, 8), data=arr.tobytes())
+    heif.save(path, quality=-1, color_primaries=9, transfer_characteristics=16, matrix_coefficients=9)
+    return path
+
+
+@pytest.mark.parametrize("deep", [True, False])
+def test_an_hdr_heif_keeps_its_hdr_signal_in_png_and_says_so_elsewhere(tmp_path, deep):
+    """An HDR photo's colour needs its code points; a PNG result carries them (cICP, before the
+    image data, as PNG's third edition puts it), also through a second PNG run; JPEG cannot."""
+    from sisr.cli import main
+
+    src = hdr_heic(tmp_path / "pq.heic", deep)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        data = read_image(tmp_path / "pq.heic")
-    assert "icc_profile" not in data.info
-    assert [str(w.message) for w in said] == [
-        f"{tmp_path / 'pq.heic'}: an HDR image (PQ curve, BT.2020 primaries); no result format here carries HDR "
-        "colour, so it shows flat"
-    ]
+        data = read_image(src)
+    assert data.info.get("cicp") == bytes([9, 16, 0, 1]) and "icc_profile" not in data.info and not said
+    assert data.without_metadata().info["cicp"] == bytes([9, 16, 0, 1])  # how to show it, not who or where
+    for a, b in ((src, "a.png"), (tmp_path / "a.png", "b.png")):
+        assert main(["upscale", str(a), "-o", str(tmp_path / b), "--model", "bicubic", "--scale", "2"]) == 0
+        kinds = [k for k, _ in _png_chunks(tmp_path / b)]
+        assert dict(_png_chunks(tmp_path / b))[b"cICP"] == bytes([9, 16, 0, 1])
+        assert kinds.index(b"cICP") < kinds.index(b"IDAT") and b"iCCP" not in kinds
+        assert read_image(tmp_path / b).bits == (16 if deep else 8)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        upscale_file(src, tmp_path / "a.jpg", load_model("bicubic", scale=2))
+    hdr = [str(w.message) for w in said if "HDR" in str(w.message)]
+    flat = "an HDR image (PQ curve); JPEG here cannot carry HDR colour, so it shows flat (PNG keeps it)"
+    assert hdr == [f"{tmp_path / 'a.jpg'}: {flat}"]
+    assert "icc_profile" not in Image.open(tmp_path / "a.jpg").info
 
 
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):

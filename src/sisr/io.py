@@ -116,7 +116,7 @@ class ImageData:
     def without_metadata(self) -> ImageData:
         """A copy without EXIF, XMP, IPTC, PNG text and comments (camera, place, dates, credits), for sharing. The
         colour profile and print resolution stay: they say how to show the pixels, not who or where."""
-        kept = {k: v for k, v in self.info.items() if k in ("icc_profile", "dpi")}
+        kept = {k: v for k, v in self.info.items() if k in ("icc_profile", "cicp", "dpi")}
         return ImageData(self.pixels, self.alpha, self.bits, self.mode, kept)
 
     def pixels_with_alpha(self) -> np.ndarray:
@@ -378,11 +378,14 @@ def _read_heif_deep(p: Path, im) -> ImageData:
 
 
 def _cicp(im) -> tuple[int, int] | None:
-    """The colour primaries and transfer that a HEIF or an AVIF signals by H.273 code points (its
-    'nclx' colour box), or None. pillow-heif reports a HEIF's; an AVIF's is read from its header,
-    before the pixel data, as Pillow does not report it."""
+    """The colour primaries and transfer that a HEIF, an AVIF or a PNG signals by H.273 code points
+    (a HEIF's or an AVIF's 'nclx' colour box, a PNG's cICP chunk), or None. pillow-heif reports a
+    HEIF's; an AVIF's and a PNG's are read from the header, before the pixel data, as Pillow does
+    not report them."""
     if im.format == "HEIF" and isinstance(nclx := im.info.get("nclx_profile"), dict):
         return int(nclx.get("color_primaries", 2)), int(nclx.get("transfer_characteristics", 2))
+    if im.format == "PNG" and getattr(im, "filename", None):
+        return _png_cicp(Path(im.filename))
     if im.format != "AVIF" or not getattr(im, "filename", None):
         return None
     with open(im.filename, "rb") as fh:
@@ -393,23 +396,42 @@ def _cicp(im) -> tuple[int, int] | None:
     return struct.unpack(">HH", head[at + 8 : at + 12])
 
 
+def _png_cicp(p: Path) -> tuple[int, int] | None:
+    """A PNG's cICP chunk (primaries, transfer), which comes before the image data."""
+    with p.open("rb") as fh:
+        fh.seek(8)
+        while len(head := fh.read(8)) == 8:
+            size, kind = struct.unpack(">I4s", head)
+            if kind in (b"IDAT", b"IEND"):
+                return None
+            if kind == b"cICP" and size == 4:
+                return tuple(fh.read(2))
+            fh.seek(size + 4, os.SEEK_CUR)
+    return None
+
+
+def _hdr_cicp(im) -> bytes | None:
+    """An HDR image's code points as a PNG cICP chunk's payload (primaries, transfer, RGB, full
+    range): a PNG result carries them, so that an HDR screen shows it as HDR; None for SDR."""
+    from sisr import icc
+
+    cicp = _cicp(im)
+    if cicp is None or cicp[1] not in icc.HDR_TRANSFERS:
+        return None
+    return bytes([cicp[0], cicp[1], 0, 1])
+
+
 def _signalled_profile(im) -> bytes | None:
     """An ICC profile for the colour a HEIF or an AVIF signals by code points alone (a wide-gamut
     phone photo's Display P3), so that the result, in any format, is shown in that colour and not
-    as sRGB; None where that is sRGB anyway. An HDR curve (PQ, HLG) no ICC curve states: a warning."""
+    as sRGB; None where that is sRGB anyway, or for a PNG (whose result keeps its cICP chunk)."""
     from sisr import icc
 
-    if (cicp := _cicp(im)) is None or icc.is_srgb(*cicp):
+    if im.format == "PNG" or (cicp := _cicp(im)) is None or icc.is_srgb(*cicp):
         return None
     primaries, transfer = cicp
     gray = im.mode.startswith(("L", "I"))
     source = getattr(im, "filename", None) or "image"
-    if transfer in icc.HDR_TRANSFERS:
-        what = f"{icc.HDR_TRANSFERS[transfer]} curve, {icc.PRIMARIES.get(primaries, (str(primaries),))[0]} primaries"
-        warn(
-            f"{source}: an HDR image ({what}); no result format here carries HDR colour, so it shows flat", stacklevel=5
-        )
-        return None
     try:
         return icc.profile_from_cicp(primaries, transfer, gray)
     except KeyError:
@@ -430,8 +452,11 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 def _metadata(im) -> tuple[dict, int]:
     info = im.info
-    icc = info.get("icc_profile") or _signalled_profile(im)
+    cicp = _hdr_cicp(im)
+    icc = info.get("icc_profile") or (None if cicp else _signalled_profile(im))
     carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
+    if cicp:
+        carried["cicp"] = cicp
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
     if iptc := _iptc(im):
@@ -802,8 +827,14 @@ def check_size(path: Path, width: int, height: int) -> None:
 
 def _written_meta(info: dict, fmt: str, w: int, h: int, name: Path | None) -> dict:
     """The metadata to write with a ``w x h`` result in ``fmt``: its recorded sizes updated."""
-    kept = ("icc_profile", "exif", "dpi", "xmp", "text", "comment", "iptc")
+    kept = ("icc_profile", "cicp", "exif", "dpi", "xmp", "text", "comment", "iptc")
     meta = {k: v for k, v in info.items() if v and k in kept}
+    if "cicp" in meta and fmt != "PNG":
+        from sisr.icc import HDR_TRANSFERS
+
+        curve, fname = HDR_TRANSFERS[meta.pop("cicp")[1]], {"WEBP": "WebP"}.get(fmt, fmt)
+        warn(f"{name}: an HDR image ({curve} curve); {fname} here cannot carry HDR colour, so it shows flat "
+             "(PNG keeps it)", stacklevel=5)  # fmt: skip
     if "exif" in meta:
         meta["exif"] = _exif_sized(meta["exif"], w, h)
     if "xmp" in meta:
@@ -874,12 +905,15 @@ def _save_params(meta: dict, fmt: str, quality: int | None, gray: bool = False) 
     if fmt in ("WEBP", "AVIF"):
         extra.pop("dpi", None)  # no resolution field
     xmp, text = extra.pop("xmp", None), extra.pop("text", None)  # PNG text: only PNG holds it
+    cicp = extra.pop("cicp", None)
     if fmt in ("JPEG", "WEBP", "AVIF") and xmp:
         extra["xmp"] = xmp
-    if fmt == "PNG" and (xmp or text):
+    if fmt == "PNG" and (xmp or text or cicp):
         from PIL import PngImagePlugin
 
         extra["pnginfo"] = PngImagePlugin.PngInfo()
+        if cicp:  # before the image data, as the chunk must be
+            extra["pnginfo"].add(b"cICP", cicp)
         for key, value in (text or {}).items():
             if isinstance(value, PngImagePlugin.iTXt):
                 extra["pnginfo"].add_itxt(key, value, value.lang or "", value.tkey or "", zip=len(value) > 1024)
@@ -1191,7 +1225,7 @@ def _write_png16(fh, data: ImageData, has_alpha: bool, meta: dict) -> None:
     writer = png.Writer(w, h, bitdepth=16, greyscale=c in (1, 2), alpha=has_alpha, compression=6)
     writer.write(buf, arr.reshape(h, w * c))
     raw = buf.getvalue()
-    extra = b""
+    extra = _png_chunk(b"cICP", meta["cicp"]) if meta.get("cicp") else b""
     if meta.get("icc_profile"):
         extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(meta["icc_profile"]))
     if meta.get("exif"):
