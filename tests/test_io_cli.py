@@ -444,12 +444,26 @@ def test_a_photo_tagged_by_code_points_keeps_its_colour_in_every_format(tmp_path
         assert np.abs(shown - expected).max() <= 2.5, (fmt, shown, expected)
 
 
-def test_gray_with_an_unusable_gray_profile_to_webp_warns_and_writes(tmp_path):
-    broken = bytes(16) + b"GRAY" + bytes(200)  # a gray profile's head only
-    Image.fromarray(np.full((8, 8), 77, np.uint8)).save(tmp_path / "g.png", icc_profile=broken)
+def test_an_unreadable_colour_profile_is_left_out_with_a_warning(tmp_path, photo):
+    """A cut-short profile carried into a result would be a broken file for strict readers."""
+    Image.fromarray(photo[:16, :16]).save(tmp_path / "a.jpg", icc_profile=b"not a profile" * 20)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        upscale_file(tmp_path / "g.png", tmp_path / "g.webp", load_model("bicubic", scale=2))
+        upscale_file(tmp_path / "a.jpg", tmp_path / "a.png", load_model("bicubic", scale=2))
+    assert [str(w.message) for w in said] == [
+        f"{tmp_path / 'a.jpg'}: its colour profile is unreadable; left out (the colours are taken as sRGB)"
+    ]
+    assert "icc_profile" not in Image.open(tmp_path / "a.png").info
+
+
+def test_gray_with_an_unusable_gray_profile_to_webp_warns_and_writes(tmp_path):
+    from sisr.io import ImageData
+
+    broken = bytes(16) + b"GRAY" + bytes(200)  # a gray profile's head only, as an API caller might pass
+    gray = ImageData(np.full((8, 8, 1), 77 / 255, np.float32), info={"icc_profile": broken})
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        write_image(tmp_path / "g.webp", gray)
     assert any("its gray colour profile is unusable" in str(w.message) for w in said), [str(w.message) for w in said]
     out = Image.open(tmp_path / "g.webp")
     assert "icc_profile" not in out.info and np.abs(np.asarray(out.convert("L"), float) - 77).max() <= 1

@@ -19,6 +19,7 @@ from PIL import Image
 from sisr.api import upscale_data, upscale_file
 from sisr.checkpoint import save_checkpoint
 from sisr.errors import SisrError
+from sisr.icc import profile_from_cicp
 from sisr.infer import auto_tile, load_model, run_tiled, self_ensemble
 from sisr.io import read_image, write_image
 from sisr.models import build_model
@@ -348,7 +349,7 @@ def test_16bit_colour_tiff_stays_16bit(tmp_path, channels, compression, planar):
         planarconfig=planar,
         extrasamples=["unassalpha"] if channels == 4 else None,
         compression=compression,
-        iccprofile=b"fake-icc-profile" * 4,
+        iccprofile=profile_from_cicp(12, 13),
         extratags=[(0x010F, "s", 0, "sisr-test-camera", True)],
     )
     data = read_image(tmp_path / "in.tif")
@@ -358,7 +359,7 @@ def test_16bit_colour_tiff_stays_16bit(tmp_path, channels, compression, planar):
     with tifffile.TiffFile(tmp_path / "out.tif") as tf:
         page = tf.pages[0]
         out = page.asarray()
-        assert page.iccprofile == b"fake-icc-profile" * 4 and page.tags[0x010F].value == "sisr-test-camera"
+        assert page.iccprofile == profile_from_cicp(12, 13) and page.tags[0x010F].value == "sisr-test-camera"
     assert out.dtype == np.uint16 and out.shape == (48, 64, channels)
     assert len(np.unique(out[:, :, 0])) > 256  # not squeezed to 8 bits on the way
     upscale_file(tmp_path / "in.tif", tmp_path / "out.png", load_model("bicubic", scale=2))
@@ -404,13 +405,13 @@ def test_16bit_gray_with_alpha_tiff_round_trips(tmp_path, monkeypatch):
     exif = Image.Exif()
     exif[0x010F], exif[0x0112] = "sisr-test-camera", 6
     data = ImageData(ga[:, :, :1] / 65535.0, ga[:, :, 1] / 65535.0, 16, info={"exif": exif.tobytes()})
-    data.info["icc_profile"] = b"fake-icc-profile" * 4
+    data.info["icc_profile"] = profile_from_cicp(1, 1, gray=True)
     write_image(tmp_path / "o.tif", data)
     with tifffile.TiffFile(tmp_path / "o.tif") as tf:
         assert tf.pages[0].photometric == 1 and tf.pages[0].extrasamples == (2,)  # BlackIsZero, alpha
         np.testing.assert_array_equal(tf.pages[0].asarray(), ga)
     back = read_image(tmp_path / "o.tif")
-    assert back.bits == 16 and back.info["icc_profile"] == b"fake-icc-profile" * 4
+    assert back.bits == 16 and back.info["icc_profile"] == profile_from_cicp(1, 1, gray=True)
     np.testing.assert_array_equal(np.round(back.pixels[:, :, 0] * 65535), np.rot90(ga[:, :, 0], -1))  # upright
     np.testing.assert_array_equal(np.round(back.alpha * 65535), np.rot90(ga[:, :, 1], -1))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)

@@ -270,7 +270,8 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
         raise
     except Exception as e:
         raise _undecodable(p, e) from None
-    info, orientation = _carried("TIFF", exif.get(0x8773), exif, xmp=exif.get(_XMP_TAG))  # InterColorProfile
+    icc = _readable_profile(exif.get(0x8773))  # InterColorProfile
+    info, orientation = _carried("TIFF", icc, exif, xmp=exif.get(_XMP_TAG))
     arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
     return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
 
@@ -454,6 +455,8 @@ def _metadata(im) -> tuple[dict, int]:
     info = im.info
     cicp = _hdr_cicp(im)
     icc = info.get("icc_profile") or (None if cicp else _signalled_profile(im))
+    if im.mode != "CMYK":  # a CMYK one is needed, and its failure said, in _cmyk_to_srgb
+        icc = _readable_profile(icc)
     carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
     if cicp:
         carried["cicp"] = cicp
@@ -542,6 +545,26 @@ def _carried(fmt: str | None, icc: bytes | None, exif: Image.Exif, dpi=None, xmp
     if orientation != 1 and "xmp" in info:  # the pixels are turned: an XMP orientation would turn them again
         info["xmp"] = _xmp_set(info["xmp"], {"tiff:Orientation": 1})
     return info, orientation
+
+
+def _readable_profile(icc: bytes | None) -> bytes | None:
+    """``icc`` if Little CMS can read it, else None with a warning: a camera's or an editor's can
+    be cut short, and carried into a result it would be a broken file to strict readers."""
+    if icc and not _parses(icc):
+        warn("its colour profile is unreadable; left out (the colours are taken as sRGB)", stacklevel=5)
+        return None
+    return icc
+
+
+@functools.lru_cache(maxsize=16)
+def _parses(icc: bytes) -> bool:
+    from PIL import ImageCms
+
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
+    return True
 
 
 def _xmp_set(xmp: bytes, values: dict[str, int]) -> bytes:
