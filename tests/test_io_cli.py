@@ -603,3 +603,16 @@ def test_16_bits_written_at_8_say_so(tmp_path, name, warned):
         write_image(tmp_path / name, data)
     said = [str(w.message) for w in seen]
     assert any("holds 8 bits a channel; the 16-bit image is written at 8" in m for m in said) == warned, said
+
+
+def test_an_sdr_png_tagged_by_cicp_gets_a_profile(tmp_path):
+    """A PNG may state Display P3 by its cICP chunk (PNG's third edition) instead of an ICC profile."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"cICP", bytes([12, 13, 0, 1]))
+    Image.fromarray(np.full((8, 8, 3), (200, 30, 40), np.uint8)).save(tmp_path / "p3.png", pnginfo=info)
+    upscale_file(tmp_path / "p3.png", tmp_path / "out.jpg", load_model("bicubic", scale=2))
+    shown = _shown_in_srgb(tmp_path / "out.jpg")[4:-4, 4:-4].reshape(-1, 3).mean(axis=0)
+    expected = _srgb_encode(_srgb_decode(np.array([200, 30, 40]) / 255) @ _P3_TO_SRGB.T) * 255
+    assert np.abs(shown - expected).max() <= 2.5, (shown, expected)

@@ -348,9 +348,7 @@ def _warn_avif_depth(p: Path, im) -> None:
     AV1 configuration's high_bitdepth and twelve_bit flags ('av1C')."""
     if im.format != "AVIF":
         return
-    with p.open("rb") as fh:
-        head = fh.read(1 << 16)
-    head = head[: head.find(b"mdat")] if b"mdat" in head else head
+    head = _avif_boxes(p)
     bits = 8
     if (at := head.find(b"pixi")) >= 0 and at + 9 < len(head):
         bits = max(head[at + 9 : at + 9 + head[at + 8]], default=8)
@@ -359,6 +357,14 @@ def _warn_avif_depth(p: Path, im) -> None:
         bits = (12 if flags & 0x20 else 10) if flags & 0x40 else 8
     if bits > 8:
         warn(f"{p}: a {bits}-bit AVIF, read at 8 bits (Pillow's AVIF decoder gives no more)", stacklevel=3)
+
+
+def _avif_boxes(p: Path) -> bytes:
+    """An AVIF's header boxes, which come before its pixel data ('mdat'): what Pillow does not
+    report (depth, colour code points) is read from them."""
+    with p.open("rb") as fh:
+        head = fh.read(1 << 16)
+    return head[: head.find(b"mdat")] if b"mdat" in head else head
 
 
 def _read_heif_deep(p: Path, im) -> ImageData:
@@ -389,9 +395,7 @@ def _cicp(im) -> tuple[int, int] | None:
         return _png_cicp(Path(im.filename))
     if im.format != "AVIF" or not getattr(im, "filename", None):
         return None
-    with open(im.filename, "rb") as fh:
-        head = fh.read(1 << 16)
-    head = head[: head.find(b"mdat")] if b"mdat" in head else head
+    head = _avif_boxes(Path(im.filename))
     if (at := head.find(b"colrnclx")) < 0 or at + 12 > len(head):
         return None
     return struct.unpack(">HH", head[at + 8 : at + 12])
@@ -423,12 +427,12 @@ def _hdr_cicp(im) -> bytes | None:
 
 
 def _signalled_profile(im) -> bytes | None:
-    """An ICC profile for the colour a HEIF or an AVIF signals by code points alone (a wide-gamut
+    """An ICC profile for the colour a HEIF, an AVIF or a PNG signals by code points alone (a wide-gamut
     phone photo's Display P3), so that the result, in any format, is shown in that colour and not
-    as sRGB; None where that is sRGB anyway, or for a PNG (whose result keeps its cICP chunk)."""
+    as sRGB; None where that is sRGB anyway."""
     from sisr import icc
 
-    if im.format == "PNG" or (cicp := _cicp(im)) is None or icc.is_srgb(*cicp):
+    if (cicp := _cicp(im)) is None or icc.is_srgb(*cicp):
         return None
     primaries, transfer = cicp
     gray = im.mode.startswith(("L", "I"))
