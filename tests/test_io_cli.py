@@ -616,3 +616,34 @@ def test_an_sdr_png_tagged_by_cicp_gets_a_profile(tmp_path):
     shown = _shown_in_srgb(tmp_path / "out.jpg")[4:-4, 4:-4].reshape(-1, 3).mean(axis=0)
     expected = _srgb_encode(_srgb_decode(np.array([200, 30, 40]) / 255) @ _P3_TO_SRGB.T) * 255
     assert np.abs(shown - expected).max() <= 2.5, (shown, expected)
+
+
+_ULTRA_HDR_XMP = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description xmlns:Container="http://ns.google.com/photos/1.0/container/"
+ xmlns:Item="http://ns.google.com/photos/1.0/container/item/" xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" hdrgm:Version="1.0">
+ <dc:creator><rdf:Seq><rdf:li>Ada Photographer</rdf:li></rdf:Seq></dc:creator>
+ <Container:Directory><rdf:Seq>
+  <rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="Primary" Item:Mime="image/jpeg"/></rdf:li>
+  <rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="GainMap" Item:Mime="image/jpeg" Item:Length="999"/>
+  </rdf:li></rdf:Seq></Container:Directory>
+</rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def test_an_ultra_hdr_jpeg_says_its_gain_map_is_not_carried(tmp_path, photo):
+    """A phone's Ultra HDR JPEG (an SDR picture and a gain map, as MPO): the result is the SDR
+    picture, said once, and its XMP no longer points at a gain map it does not have."""
+    photo_img, gain_map = Image.fromarray(photo[:32, :48]), Image.fromarray(photo[:16, :24, 0])
+    photo_img.save(tmp_path / "PXL.jpg", "MPO", save_all=True, append_images=[gain_map], xmp=_ULTRA_HDR_XMP)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        upscale_file(tmp_path / "PXL.jpg", tmp_path / "out.jpg", load_model("bicubic", scale=2))
+    assert [str(w.message) for w in said] == [
+        f"{tmp_path / 'PXL.jpg'}: an Ultra HDR JPEG; its HDR gain map is not carried, so the result is its SDR picture"
+    ]
+    xmp = Image.open(tmp_path / "out.jpg").info["xmp"]
+    assert b"GainMap" not in xmp and b"hdrgm:Version" not in xmp and b"Container:Directory" not in xmp
+    assert b"Ada Photographer" in xmp and Image.open(tmp_path / "out.jpg").size == (96, 64)
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(xmp)  # still well-formed XML

@@ -464,6 +464,11 @@ def _metadata(im) -> tuple[dict, int]:
     carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
     if cicp:
         carried["cicp"] = cicp
+    if im.format in ("JPEG", "MPO") and b"hdrgm:" in carried.get("xmp", b""):
+        source = getattr(im, "filename", None) or "image"
+        warn(f"{source}: an Ultra HDR JPEG; its HDR gain map is not carried, so the result is its SDR picture",
+             stacklevel=4)  # fmt: skip
+        carried["xmp"] = _without_gain_map(carried["xmp"])
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
     if iptc := _iptc(im):
@@ -569,6 +574,15 @@ def _parses(icc: bytes) -> bool:
     except (ImageCms.PyCMSError, OSError, ValueError):
         return False
     return True
+
+
+def _without_gain_map(xmp: bytes) -> bytes:
+    """An Ultra HDR JPEG's XMP without what points at its gain map (the container directory that
+    lists it, the hdrgm version and parameters): the result has no gain map, and a reader told it
+    has one would look for it in the result's bytes."""
+    xmp = re.sub(rb"<Container:Directory\b.*?</Container:Directory>", b"", xmp, flags=re.S)
+    xmp = re.sub(rb"<hdrgm:(\w+)\b[^>]*?(/>|>.*?</hdrgm:\1>)", b"", xmp, flags=re.S)
+    return re.sub(rb"\s+hdrgm:\w+=(\"[^\"]*\"|'[^']*')", b"", xmp)
 
 
 def _xmp_set(xmp: bytes, values: dict[str, int]) -> bytes:
