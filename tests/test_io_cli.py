@@ -517,6 +517,33 @@ def test_an_hdr_heif_keeps_its_hdr_signal_in_png_and_says_so_elsewhere(tmp_path,
     assert "icc_profile" not in Image.open(tmp_path / "a.jpg").info
 
 
+def test_jpeg_xl_reads_exactly_with_its_16_bits(tmp_path, photo):
+    pytest.importorskip("pillow_jxl")
+    from sisr.cli import main
+
+    Image.fromarray(photo[:24, :40]).save(tmp_path / "a.jxl", lossless=True)
+    deep = (np.arange(24 * 40, dtype=np.uint16).reshape(24, 40) * 61).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "g.jxl", lossless=True)
+    assert np.array_equal(np.round(read_image(tmp_path / "a.jxl").pixels * 255).astype(np.uint8), photo[:24, :40])
+    gray = read_image(tmp_path / "g.jxl")
+    assert gray.bits == 16 and np.array_equal(np.round(gray.pixels[:, :, 0] * 65535), deep)
+    # a folder run finds it; its result is a PNG, as a HEIF's is
+    (tmp_path / "in").mkdir()
+    (tmp_path / "a.jxl").rename(tmp_path / "in" / "a.jxl")
+    assert (
+        main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2"]) == 0
+    )
+    assert Image.open(tmp_path / "out" / "a_x2.png").size == (80, 48)
+
+
+def test_jpeg_xl_without_its_plugin_is_one_clear_line(tmp_path, monkeypatch):
+    jxl = tmp_path / "p.jxl"
+    jxl.write_bytes(b"\xff\x0a" + bytes(30))
+    monkeypatch.setitem(sys.modules, "pillow_jxl", None)  # as if not installed
+    with pytest.raises(SisrError, match=r"p\.jxl: a JPEG XL image; pip install pillow-jxl-plugin \(or sisr\[jxl\]\)"):
+        read_image(jxl)
+
+
 def test_heic_without_pillow_heif_is_one_clear_line(tmp_path, monkeypatch):
     heic = tmp_path / "p.heic"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")

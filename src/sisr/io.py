@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import io
 import logging
 import os
@@ -53,7 +54,7 @@ __all__ = [
     "write_pages",
 ]
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif")
+IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif", ".jxl")
 _OUTPUT_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -171,8 +172,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
         with _said_if_read(p), _decoding(p):
             if p.stat().st_size == 0:
                 raise SisrError(f"{p}: empty file")
-            if _is_heif(p):
-                _enable_heif(p)
+            _enable_plugin(p)
             with Image.open(p) as im:
                 if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
                     # Reading the first frame alone would drop the rest without a word.
@@ -280,8 +280,7 @@ def decoded_format(path: str | os.PathLike) -> str | None:
     """The format Pillow decodes the file as ("PNG", "JPEG", "HEIF"...), or None if it cannot."""
     p = Path(path)
     try:
-        if _is_heif(p):
-            _enable_heif(p)
+        _enable_plugin(p)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a probe, as sequence_of
             with Image.open(p) as im:
@@ -294,8 +293,7 @@ def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, i
     """``(width, height)`` as the file's header gives it (of a TIFF's first page), without
     decoding the pixels; ``oriented``: as sisr reads it, turned by its EXIF orientation."""
     p = Path(path)
-    if _is_heif(p):
-        _enable_heif(p)
+    _enable_plugin(p)
     with _decoding(p), Image.open(p) as im:
         w, h = im.size
         turned = oriented and int(im.getexif().get(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
@@ -326,20 +324,27 @@ def _content_frames(im) -> int:
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
 
-def _is_heif(p: Path) -> bool:
+# A JPEG XL file: a bare codestream, or the ISO base media container.
+_JXL_SIGNATURES = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a")
+
+
+def _enable_plugin(p: Path) -> None:
+    """Pillow reads HEIF (phones' HEIC) and JPEG XL through optional packages: for such a file,
+    register its reader once, or say which package to install."""
     with p.open("rb") as fh:
         head = fh.read(12)
-    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
-
-
-def _enable_heif(p: Path) -> None:
-    """Pillow reads HEIF through the optional pillow-heif package (libheif): register it once."""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        what, package, extra, fmt = "a HEIF/HEIC photo", "pillow_heif", "pillow-heif (or sisr[heif])", "HEIF"
+    elif head.startswith(_JXL_SIGNATURES):
+        what, package, extra, fmt = "a JPEG XL image", "pillow_jxl", "pillow-jxl-plugin (or sisr[jxl])", "JXL"
+    else:
+        return
     try:
-        import pillow_heif
+        module = importlib.import_module(package)  # pillow_jxl registers its reader as it is imported
     except ImportError:
-        raise SisrError(f"{p}: a HEIF/HEIC photo; pip install pillow-heif (or sisr[heif]) to read it") from None
-    if "HEIF" not in Image.OPEN:
-        pillow_heif.register_heif_opener()
+        raise SisrError(f"{p}: {what}; pip install {extra} to read it") from None
+    if fmt not in Image.OPEN and fmt == "HEIF":
+        module.register_heif_opener()
 
 
 def _warn_avif_depth(p: Path, im) -> None:
