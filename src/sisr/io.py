@@ -585,8 +585,10 @@ def _without_gain_map(xmp: bytes) -> bytes:
     """An Ultra HDR JPEG's XMP without what points at its gain map (the container directory that
     lists it, the hdrgm version and parameters): the result has no gain map, and a reader told it
     has one would look for it in the result's bytes."""
-    xmp = re.sub(rb"<Container:Directory\b.*?</Container:Directory>", b"", xmp, flags=re.S)
-    xmp = re.sub(rb"<hdrgm:(\w+)\b[^>]*?(/>|>.*?</hdrgm:\1>)", b"", xmp, flags=re.S)
+    close = b"</Container:Directory>"
+    while (start := xmp.find(b"<Container:Directory")) >= 0 and (end := xmp.find(close, start)) >= 0:
+        xmp = xmp[:start] + xmp[end + len(close) :]
+    xmp = re.sub(rb"<hdrgm:(\w+)\b[^>]*?(/>|>[^<]*</hdrgm:\1>)", b"", xmp)  # [^<]*: linear on any input
     return re.sub(rb"\s+hdrgm:\w+=(\"[^\"]*\"|'[^']*')", b"", xmp)
 
 
