@@ -74,7 +74,7 @@ def test_job_lifecycle_result_events_and_zip(client):
     assert client.get(f"/api/jobs/{job_id}").status_code == 404
 
 
-def test_a_phone_heic_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
+def test_a_phone_heic_a_jpeg_xl_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
     import pillow_heif
     import tifffile
 
@@ -83,7 +83,12 @@ def test_a_phone_heic_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
     Image.open(io.BytesIO(png_bytes())).save(heic, format="HEIF", quality=95)
     tiff = io.BytesIO()
     tifffile.imwrite(tiff, np.arange(24 * 20 * 3, dtype=np.uint16).reshape(24, 20, 3) * 40, photometric="rgb")
-    for name, body, filename, fmt in [("IMG_1.HEIC", heic, "IMG_1_x2.png", "PNG"), ("s.tif", tiff, "s_x2.tif", None)]:
+    jxl = io.BytesIO()
+    import pillow_jxl  # noqa: F401  (registers the JPEG XL writer this test makes its upload with)
+
+    Image.open(io.BytesIO(png_bytes())).save(jxl, format="JXL", lossless=True)
+    uploads = [("IMG_1.HEIC", heic, "IMG_1_x2.png", "PNG"), ("s.tif", tiff, "s_x2.tif", None)]
+    for name, body, filename, fmt in uploads + [("p.jxl", jxl, "p_x2.png", "PNG")]:
         data = {"model": "bicubic", "scale": "2"}
         r = client.post("/api/jobs", files={"file": (name, body.getvalue(), "image/*")}, data=data)
         assert r.status_code == 202, r.text
