@@ -343,7 +343,7 @@ def _enable_plugin(p: Path) -> None:
         module = importlib.import_module(package)  # pillow_jxl registers its reader as it is imported
     except ImportError:
         raise SisrError(f"{p}: {what}; pip install {extra} to read it") from None
-    if fmt not in Image.OPEN and fmt == "HEIF":
+    if fmt == "HEIF" and "HEIF" not in Image.OPEN:
         module.register_heif_opener()
 
 
