@@ -674,3 +674,24 @@ def test_an_ultra_hdr_jpeg_says_its_gain_map_is_not_carried(tmp_path, photo):
     import xml.etree.ElementTree as ET
 
     ET.fromstring(xmp)  # still well-formed XML
+
+
+def test_an_iphone_hdr_heif_says_its_gain_map_is_not_carried(tmp_path, photo, monkeypatch):
+    """An iPhone's HDR photo: an SDR picture with a gain map as an auxiliary image, which
+    pillow-heif lists in ``info["aux"]`` (pillow-heif cannot write one: the listing is added)."""
+    import pillow_heif.as_plugin as heif_plugin
+
+    heif_plugin.register_heif_opener()
+    Image.fromarray(photo[:16, :16]).save(tmp_path / "IMG_1.heic", quality=90)
+    opened = heif_plugin.HeifImageFile._open
+
+    def with_gain_map(self):
+        opened(self)
+        self.info["aux"] = {"urn:com:apple:photo:2020:aux:hdrgainmap": [2]}
+
+    monkeypatch.setattr(heif_plugin.HeifImageFile, "_open", with_gain_map)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        read_image(tmp_path / "IMG_1.heic")
+    sdr = "a HEIF with an HDR gain map; its HDR gain map is not carried, so the result is its SDR picture"
+    assert [str(w.message) for w in said] == [f"{tmp_path / 'IMG_1.heic'}: {sdr}"]

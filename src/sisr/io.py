@@ -469,11 +469,11 @@ def _metadata(im) -> tuple[dict, int]:
     carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
     if cicp:
         carried["cicp"] = cicp
-    if im.format in ("JPEG", "MPO") and b"hdrgm:" in carried.get("xmp", b""):
+    if kind := _with_gain_map(im, carried.get("xmp", b"")):
         source = getattr(im, "filename", None) or "image"
-        warn(f"{source}: an Ultra HDR JPEG; its HDR gain map is not carried, so the result is its SDR picture",
-             stacklevel=4)  # fmt: skip
-        carried["xmp"] = _without_gain_map(carried["xmp"])
+        warn(f"{source}: {kind}; its HDR gain map is not carried, so the result is its SDR picture", stacklevel=4)
+        if "xmp" in carried:
+            carried["xmp"] = _without_gain_map(carried["xmp"])
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
     if iptc := _iptc(im):
@@ -579,6 +579,17 @@ def _parses(icc: bytes) -> bool:
     except (ImageCms.PyCMSError, OSError, ValueError):
         return False
     return True
+
+
+def _with_gain_map(im, xmp: bytes) -> str | None:
+    """What kind of HDR photo ``im`` is, if it is an SDR picture with an HDR gain map beside it:
+    an Ultra HDR JPEG (its XMP has the hdrgm fields), or an iPhone's HEIF (an auxiliary image of
+    the gain map kind, which pillow-heif lists)."""
+    if im.format in ("JPEG", "MPO") and b"hdrgm:" in xmp:
+        return "an Ultra HDR JPEG"
+    if im.format == "HEIF" and any("hdrgainmap" in str(k).lower() for k in im.info.get("aux") or {}):
+        return "a HEIF with an HDR gain map"
+    return None
 
 
 def _without_gain_map(xmp: bytes) -> bytes:
