@@ -632,13 +632,19 @@ def test_16_bits_written_at_8_say_so(tmp_path, name, warned):
     assert any("holds 8 bits a channel; the 16-bit image is written at 8" in m for m in said) == warned, said
 
 
-def test_an_sdr_png_tagged_by_cicp_gets_a_profile(tmp_path):
-    """A PNG may state Display P3 by its cICP chunk (PNG's third edition) instead of an ICC profile."""
+@pytest.mark.parametrize("with_iccp", [False, True])
+def test_an_sdr_png_tagged_by_cicp_gets_a_profile(tmp_path, with_iccp):
+    """A PNG may state Display P3 by its cICP chunk (PNG's third edition) instead of an ICC
+    profile; where it has both, cICP outranks iCCP, as that edition says."""
     from PIL import PngImagePlugin
+
+    from sisr.io import _srgb_profile
 
     info = PngImagePlugin.PngInfo()
     info.add(b"cICP", bytes([12, 13, 0, 1]))
-    Image.fromarray(np.full((8, 8, 3), (200, 30, 40), np.uint8)).save(tmp_path / "p3.png", pnginfo=info)
+    extra = {"icc_profile": _srgb_profile()} if with_iccp else {}
+    Image.fromarray(np.full((8, 8, 3), (200, 30, 40), np.uint8)).save(tmp_path / "p3.png", pnginfo=info, **extra)
+    assert (b"iCCP" in (tmp_path / "p3.png").read_bytes()) == with_iccp
     upscale_file(tmp_path / "p3.png", tmp_path / "out.jpg", load_model("bicubic", scale=2))
     shown = _shown_in_srgb(tmp_path / "out.jpg")[4:-4, 4:-4].reshape(-1, 3).mean(axis=0)
     expected = _srgb_encode(_srgb_decode(np.array([200, 30, 40]) / 255) @ _P3_TO_SRGB.T) * 255
@@ -695,3 +701,18 @@ def test_an_iphone_hdr_heif_says_its_gain_map_is_not_carried(tmp_path, photo, mo
         read_image(tmp_path / "IMG_1.heic")
     sdr = "a HEIF with an HDR gain map; its HDR gain map is not carried, so the result is its SDR picture"
     assert [str(w.message) for w in said] == [f"{tmp_path / 'IMG_1.heic'}: {sdr}"]
+
+
+def test_an_hdr_png_keeps_its_profile_beside_cicp_for_readers_that_ignore_cicp(tmp_path):
+    from PIL import PngImagePlugin
+
+    from sisr.io import _srgb_profile
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"cICP", bytes([9, 16, 0, 1]))
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(
+        tmp_path / "hdr.png", pnginfo=info, icc_profile=_srgb_profile()
+    )
+    upscale_file(tmp_path / "hdr.png", tmp_path / "out.png", load_model("bicubic", scale=2))
+    chunks = dict(_png_chunks(tmp_path / "out.png"))
+    assert chunks[b"cICP"] == bytes([9, 16, 0, 1]) and b"iCCP" in chunks

@@ -420,33 +420,32 @@ def _png_cicp(p: Path) -> tuple[int, int] | None:
     return None
 
 
-def _hdr_cicp(im) -> bytes | None:
-    """An HDR image's code points as a PNG cICP chunk's payload (primaries, transfer, RGB, full
-    range): a PNG result carries them, so that an HDR screen shows it as HDR; None for SDR."""
+def _colour(im) -> tuple[bytes | None, bytes | None]:
+    """The ICC profile to carry, and an HDR image's code points as a PNG cICP chunk's payload
+    (primaries, transfer, RGB, full range), from the file's profile and the code points it states
+    (:func:`_cicp`). A HEIF or AVIF that states SDR colour by code points alone (a phone's Display
+    P3) gets a profile made from them, so that its result, in any format, shows that colour and not
+    sRGB; so does a PNG with a cICP chunk, which outranks its iCCP (PNG's third edition). HDR code
+    points (PQ, HLG) no ICC curve states: a PNG result carries them (an HDR screen shows it as HDR),
+    with the file's profile, if any, for readers that do not know them."""
     from sisr import icc
 
-    cicp = _cicp(im)
-    if cicp is None or cicp[1] not in icc.HDR_TRANSFERS:
-        return None
-    return bytes([cicp[0], cicp[1], 0, 1])
-
-
-def _signalled_profile(im) -> bytes | None:
-    """An ICC profile for the colour a HEIF, an AVIF or a PNG signals by code points alone (a wide-gamut
-    phone photo's Display P3), so that the result, in any format, is shown in that colour and not
-    as sRGB; None where that is sRGB anyway."""
-    from sisr import icc
-
-    if (cicp := _cicp(im)) is None or icc.is_srgb(*cicp):
-        return None
-    primaries, transfer = cicp
-    gray = im.mode.startswith(("L", "I"))
-    source = getattr(im, "filename", None) or "image"
+    given, code = im.info.get("icc_profile"), _cicp(im)
+    if code is None:
+        return given, None
+    primaries, transfer = code
+    if transfer in icc.HDR_TRANSFERS:
+        return given, bytes([primaries, transfer, 0, 1])
+    if given and im.format != "PNG":
+        return given, None
+    if icc.is_srgb(primaries, transfer):
+        return None, None
     try:
-        return icc.profile_from_cicp(primaries, transfer, gray)
+        return icc.profile_from_cicp(primaries, transfer, im.mode.startswith(("L", "I"))), None
     except KeyError:
+        source = getattr(im, "filename", None) or "image"
         warn(f"{source}: its colour (H.273 primaries {primaries}, transfer {transfer}) is not carried", stacklevel=5)
-        return None
+        return given, None
 
 
 def _first_line(e: BaseException) -> str:
@@ -462,8 +461,7 @@ def _png_is_16bit_colour(p: Path) -> bool:
 
 def _metadata(im) -> tuple[dict, int]:
     info = im.info
-    cicp = _hdr_cicp(im)
-    icc = info.get("icc_profile") or (None if cicp else _signalled_profile(im))
+    icc, cicp = _colour(im)
     if im.mode != "CMYK":  # a CMYK one is needed, and its failure said, in _cmyk_to_srgb
         icc = _readable_profile(icc)
     carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
