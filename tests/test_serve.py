@@ -395,3 +395,14 @@ def test_sisr_serve_refuses_an_address_in_one_line(args, message):
     r = subprocess.run([sys.executable, "-m", "sisr", "serve", *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith(f"sisr: error: {message}"), r.stderr
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_the_file_picker_offers_every_kind_sisr_reads(client):
+    """A picker filtering on image/* alone hides files whose type the system does not know
+    (HEIC, JPEG XL on many machines): each suffix sisr reads is named."""
+    import re
+
+    from sisr.io import IMAGE_SUFFIXES
+
+    accept = re.search(r'id="file"[^>]*accept="([^"]*)"', client.get("/").text).group(1).split(",")
+    assert set(IMAGE_SUFFIXES) <= set(accept) and "image/*" in accept
