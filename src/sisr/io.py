@@ -441,7 +441,7 @@ def _colour(im) -> tuple[bytes | None, bytes | None]:
     if icc.is_srgb(primaries, transfer):
         return None, None
     try:
-        return icc.profile_from_cicp(primaries, transfer, im.mode.startswith(("L", "I"))), None
+        return icc.profile_from_cicp(primaries, transfer, im.mode in ("1", "F") or im.mode.startswith(("L", "I"))), None
     except KeyError:
         source = getattr(im, "filename", None) or "image"
         warn(f"{source}: its colour (H.273 primaries {primaries}, transfer {transfer}) is not carried", stacklevel=5)
