@@ -716,3 +716,14 @@ def test_an_hdr_png_keeps_its_profile_beside_cicp_for_readers_that_ignore_cicp(t
     upscale_file(tmp_path / "hdr.png", tmp_path / "out.png", load_model("bicubic", scale=2))
     chunks = dict(_png_chunks(tmp_path / "out.png"))
     assert chunks[b"cICP"] == bytes([9, 16, 0, 1]) and b"iCCP" in chunks
+
+
+def test_a_bilevel_png_stated_by_cicp_gets_a_gray_profile(tmp_path):
+    """Its pixels read as gray, so its profile is gray: an RGB profile on gray is invalid in PNG."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"cICP", bytes([12, 1, 0, 1]))
+    Image.fromarray(np.eye(8, dtype=bool)).save(tmp_path / "b.png", pnginfo=info)
+    data = read_image(tmp_path / "b.png")
+    assert data.pixels.shape == (8, 8, 1) and data.info["icc_profile"][16:20] == b"GRAY"
