@@ -179,3 +179,17 @@ def test_dry_run_says_what_would_be_written_and_refused_and_writes_nothing(tmp_p
     assert main(args) == 1 and "turned_x2.jpg: exists (use --overwrite" in capsys.readouterr().err
     assert main([*args[:-1], "--overwrite"]) == 1  # the run itself: the sizes the dry run said
     assert Image.open(out / "turned_x2.jpg").size == (32, 40) and Image.open(out / "anim_x2.gif").size == (32, 32)
+
+
+def test_a_folder_inside_a_hidden_one_is_walked_and_its_raw_files_are_named(tmp_path, photo, capsys):
+    src = tmp_path / ".cache" / "photos"  # a hidden folder above the input does not hide its files
+    (src / ".thumbs").mkdir(parents=True)
+    Image.fromarray(photo[:16, :16]).save(src / "a.jpg")
+    Image.fromarray(photo[:16, :16]).save(src / ".thumbs" / "a.jpg")  # hidden inside it: left out
+    for raw in ("a.NEF", "b.nef", "c.dng", ".d.cr2"):
+        (src / raw).write_bytes(b"II*\x00")
+    out = tmp_path / "out"
+    assert main(["upscale", str(src), "-o", str(out), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a_x2.jpg"]
+    err = capsys.readouterr().err
+    assert "3 camera raw files (.dng, .nef) left out; develop them to TIFF or JPEG first" in err, err

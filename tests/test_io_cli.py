@@ -66,6 +66,54 @@ def test_a_truncated_file_or_animation_is_called_truncated(tmp_path, photo, caps
     assert not out.exists()
 
 
+def _raw_like_tiff(f: Path, photo, **tags) -> None:
+    """A TIFF with a camera raw's tags: what Pillow reads of a DNG or a NEF (its small preview)."""
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    ifd = ImageFileDirectory_v2()
+    for tag, value in tags.items():
+        ifd[int(tag[1:])] = value
+    Image.fromarray(photo[:24, :32]).save(f, format="TIFF", tiffinfo=ifd)
+
+
+@pytest.mark.parametrize(
+    ("name", "tags"),
+    [
+        ("shot.DNG", {}),  # by its name
+        ("shot.cr3", {}),
+        ("shot.tif", {"t50706": b"\x01\x04\x00\x00"}),  # DNGVersion
+        ("shot.tif", {"t254": 1, "t330": 8}),  # a reduced-resolution preview, the picture in a SubIFD
+    ],
+)
+def test_a_camera_raw_file_is_refused_not_its_preview_upscaled(tmp_path, photo, capsys, name, tags):
+    from sisr.cli import main
+
+    f, out = tmp_path / name, tmp_path / "out.png"
+    _raw_like_tiff(f, photo, **tags)
+    with pytest.raises(SisrError, match="a camera raw file, which sisr does not develop"):
+        read_image(f)
+    for extra in ([], ["--dry-run"]):
+        assert main(["upscale", str(f), "-o", str(out), "--model", "bicubic", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "camera raw" in err, err
+    assert not out.exists()
+
+
+def test_a_canon_cr2_header_is_refused_under_any_name(tmp_path, photo):
+    f = tmp_path / "IMG_1.tif"
+    _raw_like_tiff(f, photo, t254=1)
+    assert read_image(f).pixels.shape[:2] == (24, 32)  # a reduced-resolution flag alone: a plain TIFF
+    data = f.read_bytes()
+    (first,) = struct.unpack("<I", data[4:8])
+    (entries,) = struct.unpack("<H", data[first : first + 2])
+    # Move the first directory to the end (its values' offsets stay good), to make room for the
+    # marker a CR2 has at byte 8.
+    ifd = data[first : first + 2 + 12 * entries + 4]
+    f.write_bytes(data[:4] + struct.pack("<I", len(data)) + b"CR\x02\x00" + data[12:] + ifd)
+    with pytest.raises(SisrError, match="camera raw"):
+        read_image(f)
+
+
 @pytest.mark.parametrize("fmt", ["gif", "png", "webp", "tiff"])
 def test_an_image_of_several_frames_is_refused_not_cut_to_its_first(tmp_path, photo, fmt):
     from PIL import Image

@@ -203,6 +203,7 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
     [
         ({"file": ("x.png", b"not an image", "image/png")}, {}, 400, "not a readable image"),
         ({"file": ("x.png", b"", "image/png")}, {}, 400, "empty"),
+        ({"file": ("IMG_1.CR3", b"\x00\x00\x00\x18ftypcrx ", "image/x-canon-cr3")}, {}, 400, "camera raw"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "nope"}, 400, "unknown model 'nope'"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "srcnn", "scale": "2"}, 400, "does not upscale x2"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "drsingan", "tile": "64"}, 400, "does not apply"),

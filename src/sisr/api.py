@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from sisr.errors import SisrError
+from sisr.errors import SisrError, warn
 from sisr.infer import TileMemo, load_model, still_share
 from sisr.io import (
+    CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
     ImageData,
     check_animation_target,
@@ -301,8 +302,13 @@ def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]
     for item in items:
         p = Path(item)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            found += [(f, f.relative_to(p)) for f in files if not any(part.startswith(".") for part in f.parts)]
+            # Hidden files and folders inside it are left out; the folders above it do not count.
+            files = [f for f in sorted(p.rglob("*")) if not any(x.startswith(".") for x in f.relative_to(p).parts)]
+            files = [f for f in files if f.is_file()]
+            found += [(f, f.relative_to(p)) for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+            if raw := [f.suffix.lower() for f in files if f.suffix.lower() in CAMERA_RAW_SUFFIXES]:
+                kinds, s = ", ".join(sorted(set(raw))), "s" * (len(raw) > 1)
+                warn(f"{p}: {len(raw)} camera raw file{s} ({kinds}) left out; develop them to TIFF or JPEG first")
         elif not p.exists() and any(ch in str(item) for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(str(item), recursive=True))
             if not matches:

@@ -32,6 +32,7 @@ from sisr.errors import SisrError, closest, warn
 logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 __all__ = [
+    "CAMERA_RAW_SUFFIXES",
     "IMAGE_SUFFIXES",
     "WRITE_FORMATS",
     "Animation",
@@ -55,6 +56,12 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic", ".heif", ".jxl")
+# Camera raw: sensor data to be developed (demosaiced, white-balanced), which sisr does not do. Many
+# are TIFF inside, where Pillow reads only the small preview they carry first.
+CAMERA_RAW_SUFFIXES = frozenset(
+    (".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf")
+    + (".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".iiq", ".rwl")
+)
 _OUTPUT_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -172,8 +179,10 @@ def read_image(path: str | os.PathLike) -> ImageData:
         with _said_if_read(p), _decoding(p):
             if p.stat().st_size == 0:
                 raise SisrError(f"{p}: empty file")
+            _refuse_camera_raw(p)
             _enable_plugin(p)
             with Image.open(p) as im:
+                _refuse_camera_raw(p, im)
                 if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
                     # Reading the first frame alone would drop the rest without a word.
                     raise SisrError(f"{p}: {n} frames ({_several(im.format)}); save the one to use as its own file")
@@ -293,11 +302,30 @@ def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, i
     """``(width, height)`` as the file's header gives it (of a TIFF's first page), without
     decoding the pixels; ``oriented``: as sisr reads it, turned by its EXIF orientation."""
     p = Path(path)
+    _refuse_camera_raw(p)
     _enable_plugin(p)
     with _decoding(p), Image.open(p) as im:
+        _refuse_camera_raw(p, im)
         w, h = im.size
         turned = oriented and int(im.getexif().get(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
     return (h, w) if turned else (w, h)
+
+
+def _refuse_camera_raw(p: Path, im=None) -> None:
+    """Refuse a camera raw file, by its name or, opened as a TIFF, by its tags (a DNG's version; a
+    first image that is a reduced-resolution preview of one in a sub-directory, as in DNG and NEF)
+    or a Canon CR2's header: upscaling its preview would pass for success."""
+    raw = p.suffix.lower() in CAMERA_RAW_SUFFIXES
+    if not raw and im is not None and im.format == "TIFF":
+        tags = im.tag_v2
+        with p.open("rb") as fh:
+            canon = fh.read(10)[8:10] == b"CR"
+        raw = 50706 in tags or canon or (int(tags.get(254, 0)) & 1 and 330 in tags)  # DNGVersion; SubIFDs
+    if raw:
+        raise SisrError(
+            f"{p}: a camera raw file, which sisr does not develop; "
+            "export it as a 16-bit TIFF or a JPEG from a raw converter first"
+        )
 
 
 def _several(fmt: str) -> str:

@@ -39,6 +39,7 @@ from sisr.api import check_result, load_upscaler, result_size, upscale_file
 from sisr.errors import SisrError, collected
 from sisr.infer import describe, list_models, load_model, unknown_model
 from sisr.io import (
+    CAMERA_RAW_SUFFIXES,
     WRITE_FORMATS,
     decoded_format,
     iter_pages,
@@ -441,7 +442,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         job.folder = runner.root / job.id
         job.folder.mkdir(mode=0o700)
         try:
-            raw = job.folder / "input.upload"
+            # A camera raw file keeps its suffix, which is how most of them are known.
+            raw_suffix = Path(upload.filename or "").suffix.lower()
+            raw = job.folder / f"input{raw_suffix if raw_suffix in CAMERA_RAW_SUFFIXES else '.upload'}"
             size = 0
             with raw.open("wb") as fh:
                 while chunk := await upload.read(1 << 20):
