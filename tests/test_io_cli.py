@@ -775,3 +775,47 @@ def test_a_bilevel_png_stated_by_cicp_gets_a_gray_profile(tmp_path):
     Image.fromarray(np.eye(8, dtype=bool)).save(tmp_path / "b.png", pnginfo=info)
     data = read_image(tmp_path / "b.png")
     assert data.pixels.shape == (8, 8, 1) and data.info["icc_profile"][16:20] == b"GRAY"
+
+
+def test_integer_tiff_samples_are_scaled_by_their_declared_depth(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    u32 = rng.integers(0, 2**32, (12, 16), dtype=np.uint32)  # Pillow holds them as signed 32-bit
+    tifffile.imwrite(tmp_path / "u32.tif", u32)
+    data = read_image(tmp_path / "u32.tif")
+    assert data.bits == 16 and np.abs(data.pixels[:, :, 0] - u32 / (2**32 - 1)).max() < 1e-6
+    dark = np.arange(192, dtype=np.uint32).reshape(12, 16)  # levels of a 32-bit range: near black, not 8-bit
+    tifffile.imwrite(tmp_path / "dark.tif", dark)
+    assert read_image(tmp_path / "dark.tif").pixels.max() < 1e-6
+    i16 = rng.integers(-2000, 32768, (12, 16), dtype=np.int16)
+    tifffile.imwrite(tmp_path / "i16.tif", i16)
+    with pytest.warns(UserWarning, match=r"i16.tif: signed samples.*were clipped"):
+        data = read_image(tmp_path / "i16.tif")
+    assert np.abs(data.pixels[:, :, 0] - np.clip(i16, 0, None) / 32767).max() < 1e-6
+
+
+def test_floating_point_tiffs_are_read_and_values_outside_0_1_said(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(1)
+    rgba = rng.random((12, 16, 4), dtype=np.float32)  # Pillow cannot open float RGB(A): tifffile reads them
+    tifffile.imwrite(tmp_path / "rgb.tif", rgba[:, :, :3], photometric="rgb")
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba.astype(np.float16), photometric="rgb", extrasamples=["unassalpha"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside 0-1: nothing to say
+        data = read_image(tmp_path / "rgb.tif")
+    assert data.bits == 16 and data.alpha is None and np.abs(data.pixels - rgba[:, :, :3]).max() < 1e-7
+    data = read_image(tmp_path / "rgba.tif")
+    assert np.abs(data.pixels - rgba[:, :, :3]).max() < 1e-3 and np.abs(data.alpha - rgba[:, :, 3]).max() < 1e-3
+    gray = rgba[:, :, 0] * 1000  # unscaled data: clipped, and said, not a white picture without a word
+    tifffile.imwrite(tmp_path / "gray.tif", gray)
+    with pytest.warns(
+        UserWarning,
+        match=r"gray.tif: floating-point samples from [\d.]+ to [\d.]+, where 0 is black and 1 white; 100% of them",
+    ):
+        data = read_image(tmp_path / "gray.tif")
+    assert np.array_equal(data.pixels[:, :, 0], np.clip(gray, 0, 1))
+    tifffile.imwrite(tmp_path / "two.tif", np.stack([rgba[:, :, :3]] * 2), photometric="rgb")
+    with pytest.raises(SisrError, match="two.tif: not a readable image"):  # pages of floats: not yet
+        read_image(tmp_path / "two.tif")

@@ -196,7 +196,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
                 _warn_avif_depth(p, im)
                 return from_pil(im, str(p))
     except _Unidentified:
-        return _read_tiff_gray_alpha16(p)  # perhaps a TIFF that Pillow has no mode for
+        return _read_tiff_unopened(p)  # perhaps a TIFF that Pillow has no mode for
 
 
 @contextlib.contextmanager
@@ -251,8 +251,9 @@ def _undecodable(p: Path, e: Exception) -> SisrError:
     return SisrError(f"{p}: cannot decode image ({cause})")
 
 
-def _read_tiff_gray_alpha16(p: Path) -> ImageData:
-    """16-bit gray with alpha: a TIFF that Pillow cannot open (sisr writes them), read with tifffile."""
+def _read_tiff_unopened(p: Path) -> ImageData:
+    """A TIFF that Pillow has no mode for, read with tifffile: 16-bit gray with alpha (sisr writes
+    them) and floating-point gray or RGB, with or without alpha (HDR merges, scientific tools)."""
     unreadable = SisrError(f"{p}: not a readable image")
     with p.open("rb") as fh:
         if fh.read(4) not in (b"II*\x00", b"MM\x00*"):
@@ -264,14 +265,23 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
             if not len(tf.pages):  # its first page's offset lies past the end
                 raise SisrError(f"{p}: a truncated or damaged TIFF (no page can be read)")
             page = tf.pages[0]
-            kind = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat, len(tf.pages))
-            if kind != (1, 2, 16, 1, 1):  # BlackIsZero, 2 samples, 16-bit unsigned, one page
+            colour = 3 if page.photometric == 2 else 1  # RGB; else BlackIsZero
+            gray_alpha16 = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat) == (
+                1,
+                2,
+                16,
+                1,
+            )
+            floats = (
+                page.sampleformat == 3 and page.photometric in (1, 2) and page.samplesperpixel in (colour, colour + 1)
+            )
+            if len(tf.pages) != 1 or not (gray_alpha16 or floats):
                 raise unreadable
             pixels = page.imagelength * page.imagewidth
             if Image.MAX_IMAGE_PIXELS and pixels > 2 * Image.MAX_IMAGE_PIXELS:  # as Pillow's guard
                 raise SisrError(f"{p}: {pixels} pixels is over the limit (raise it with --max-pixels)")
             arr = page.asarray()
-            if page.planarconfig == 2:
+            if page.planarconfig == 2 and arr.ndim == 3:
                 arr = np.moveaxis(arr, 0, -1)
         exif = Image.Exif()
         exif.load(p.read_bytes())  # the file's own directory
@@ -281,8 +291,26 @@ def _read_tiff_gray_alpha16(p: Path) -> ImageData:
         raise _undecodable(p, e) from None
     icc = _readable_profile(exif.get(0x8773))  # InterColorProfile
     info, orientation = _carried("TIFF", icc, exif, xmp=exif.get(_XMP_TAG))
-    arr = _orient(arr.astype(np.float32) / 65535.0, orientation)
-    return ImageData(np.ascontiguousarray(arr[:, :, :1]), np.ascontiguousarray(arr[:, :, 1]), 16, "LA;16", info)
+    arr = arr.reshape(*arr.shape[:2], -1)
+    arr = _in_unit_range(arr, p) if floats else arr.astype(np.float32) / 65535.0
+    arr = _orient(arr, orientation)
+    alpha = np.ascontiguousarray(arr[:, :, colour]) if arr.shape[2] > colour else None
+    mode = ("RGB" if colour == 3 else "F") if floats else "LA;16"
+    return ImageData(np.ascontiguousarray(arr[:, :, :colour]), alpha, 16, mode, info)
+
+
+def _in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples") -> np.ndarray:
+    """Samples as float32 in [0, 1], where 0 is black and 1 white, as displays take them; values
+    outside (HDR highlights, unscaled data, a signed image's negatives) are clipped, with a warning
+    that says how many and the range, so a picture gone white or black does not pass without a word."""
+    arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    outside = np.count_nonzero((arr < 0) | (arr > 1))
+    if outside:
+        warn(
+            f"{source}: {kind} from {arr.min():.4g} to {arr.max():.4g}, where 0 is black and 1 white; "
+            f"{100 * outside / arr.size:.3g}% of them lay outside and were clipped (scale it to 0-1 to keep them)"
+        )
+    return np.clip(arr, 0.0, 1.0)
 
 
 def decoded_format(path: str | os.PathLike) -> str | None:
@@ -724,11 +752,16 @@ def from_pil(im, source: str = "image") -> ImageData:
     alpha = None
     bits = 8
     if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im).astype(np.float64)
-        bits = 16 if mode.startswith("I;16") or arr.max() > 255 else 8
-        pixels = (np.clip(arr, 0, 65535 if bits == 16 else 255) / (65535.0 if bits == 16 else 255.0))[:, :, None]
+        arr, (top, signed) = np.asarray(im), _full_scale(im)
+        if top == 0xFFFFFFFF:
+            arr = arr.view(np.uint32)  # Pillow holds unsigned 32-bit samples as signed
+        arr = arr.astype(np.float64)
+        top = top or (65535 if mode.startswith("I;16") or arr.max() > 255 else 255)
+        bits = 16 if top > 255 else 8
+        kind = "signed samples, as fractions of full scale," if signed else "samples, as fractions of full scale,"
+        pixels = _in_unit_range(arr / top, source, kind)[:, :, None]
     elif mode == "F":
-        pixels = np.clip(np.asarray(im, dtype=np.float64), 0, 1)[:, :, None]
+        pixels = _in_unit_range(np.asarray(im), source)[:, :, None]
         bits = 16
     elif mode in ("1", "L"):
         pixels = (np.asarray(im.convert("L"), dtype=np.float64) / 255.0)[:, :, None]
@@ -751,6 +784,17 @@ def from_pil(im, source: str = "image") -> ImageData:
         mode=mode,
         info=info,
     )
+
+
+def _full_scale(im) -> tuple[int | None, bool]:
+    """The white level of a TIFF's integer samples from its declared depth and sign (a 32-bit
+    scientific image; a signed one's negatives lie below black), else None; and whether signed."""
+    if im.format != "TIFF":
+        return None, False
+    depth, signed = (im.tag_v2.get(tag, (default,)) for tag, default in ((258, 0), (339, 1)))
+    depth = int(depth[0] if isinstance(depth, tuple) else depth)
+    signed = int(signed[0] if isinstance(signed, tuple) else signed) == 2
+    return ((1 << (depth - signed)) - 1 if 8 < depth <= 32 else None), signed
 
 
 @functools.cache
