@@ -730,6 +730,47 @@ def test_an_ultra_hdr_jpeg_says_its_gain_map_is_not_carried(tmp_path, photo):
     ET.fromstring(xmp)  # still well-formed XML
 
 
+_MOTION_XMP = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"
+ xmlns:Container="http://ns.google.com/photos/1.0/container/"
+ xmlns:Item="http://ns.google.com/photos/1.0/container/item/"
+ GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1" GCamera:MotionPhotoPresentationTimestampUs="968254"
+ GCamera:SpecialTypeID="com.google.android.apps.camera.gallery.specialtype.SpecialType-MOTION">
+ <GCamera:MicroVideoOffset>1200</GCamera:MicroVideoOffset>
+ <Container:Directory><rdf:Seq>
+  <rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="image/jpeg" Item:Semantic="Primary"/></rdf:li>
+  <rdf:li rdf:parseType="Resource">
+   <Container:Item Item:Mime="video/mp4" Item:Semantic="MotionPhoto" Item:Length="1200"/>
+  </rdf:li></rdf:Seq></Container:Directory>
+</rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def test_a_motion_photo_gives_its_still_and_its_xmp_no_longer_promises_a_video(tmp_path, photo):
+    """A Pixel's motion photo: a JPEG with a video after its own bytes, which its XMP points at.
+    The result is the still; left in, the XMP would send a gallery looking for a video in the
+    result's last bytes."""
+    import xml.etree.ElementTree as ET
+
+    f = tmp_path / "PXL_MP.jpg"
+    Image.fromarray(photo[:32, :48]).save(f, xmp=_MOTION_XMP)
+    f.write_bytes(f.read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(1188))  # the video follows the JPEG
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        upscale_file(f, tmp_path / "out.jpg", load_model("bicubic", scale=2))
+    assert [str(w.message) for w in said] == [
+        f"{f}: a motion photo; its video is not carried, so the result is its still picture"
+    ]
+    xmp = Image.open(tmp_path / "out.jpg").info["xmp"]
+    for gone in (b"GCamera:MotionPhoto", b"MicroVideo", b"Container:Directory", b"video/mp4"):
+        assert gone not in xmp, gone
+    assert b"GCamera:SpecialTypeID" in xmp  # what does not point at the video stays
+    ET.fromstring(xmp)
+    Image.fromarray(photo[:32, :48]).save(f, xmp=_MOTION_XMP.replace(b'MotionPhoto="1"', b'MotionPhoto="0"'))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a motion photo turned off: nothing to say
+        upscale_file(f, tmp_path / "off.jpg", load_model("bicubic", scale=2))
+
+
 def test_an_iphone_hdr_heif_says_its_gain_map_is_not_carried(tmp_path, photo, monkeypatch):
     """An iPhone's HDR photo: an SDR picture with a gain map as an auxiliary image, which
     pillow-heif lists in ``info["aux"]`` (pillow-heif cannot write one: the listing is added)."""

@@ -523,11 +523,13 @@ def _metadata(im) -> tuple[dict, int]:
     carried, orientation = _carried(im.format, icc, im.getexif(), info.get("dpi"), info.get("xmp"))
     if cicp:
         carried["cicp"] = cicp
+    source = getattr(im, "filename", None) or "image"
     if kind := _with_gain_map(im, carried.get("xmp", b"")):
-        source = getattr(im, "filename", None) or "image"
         warn(f"{source}: {kind}; its HDR gain map is not carried, so the result is its SDR picture", stacklevel=4)
-        if "xmp" in carried:
-            carried["xmp"] = _without_gain_map(carried["xmp"])
+    if _MOTION_PHOTO.search(carried.get("xmp", b"")):
+        warn(f"{source}: a motion photo; its video is not carried, so the result is its still picture", stacklevel=4)
+    if "xmp" in carried:
+        carried["xmp"] = _without_companions(carried["xmp"])
     if im.format == "PNG" and (text := _png_text(info)):
         carried["text"] = text
     if iptc := _iptc(im):
@@ -646,15 +648,23 @@ def _with_gain_map(im, xmp: bytes) -> str | None:
     return None
 
 
-def _without_gain_map(xmp: bytes) -> bytes:
-    """An Ultra HDR JPEG's XMP without what points at its gain map (the container directory that
-    lists it, the hdrgm version and parameters): the result has no gain map, and a reader told it
-    has one would look for it in the result's bytes."""
+# Google's Motion Photo XMP (Pixel and other Android phones; MicroVideo is its first version),
+# which says that a video follows the JPEG's own bytes.
+_MOTION_PHOTO = re.compile(rb"GCamera:(?:MotionPhoto|MicroVideo)\s*(?:=\s*[\"']\s*1|>\s*1\s*<)")
+
+
+def _without_companions(xmp: bytes) -> bytes:
+    """XMP without what points at files that travelled inside the photo, which the result does not
+    have: the container directory that lists them (an Ultra HDR gain map, a motion photo's video),
+    the hdrgm version and parameters, and the motion photo's flag, version, offset and timestamp. A
+    reader told they are there would look for them in the result's bytes."""
     close = b"</Container:Directory>"
     while (start := xmp.find(b"<Container:Directory")) >= 0 and (end := xmp.find(close, start)) >= 0:
         xmp = xmp[:start] + xmp[end + len(close) :]
-    xmp = re.sub(rb"<hdrgm:(\w+)\b[^>]*?(/>|>[^<]*</hdrgm:\1>)", b"", xmp)  # [^<]*: linear on any input
-    return re.sub(rb"\s+hdrgm:\w+=(\"[^\"]*\"|'[^']*')", b"", xmp)
+    fields = rb"(?:hdrgm:\w+|GCamera:(?:MotionPhoto|MicroVideo)\w*)"
+    # [^<>] and [^<]: each try stops at the next tag, so hostile input costs linear time, not quadratic
+    xmp = re.sub(rb"<(" + fields + rb")\b[^<>]*?(/>|>[^<]*</\1>)", b"", xmp)
+    return re.sub(rb"\s+" + fields + rb"\s*=\s*(\"[^\"]*\"|'[^']*')", b"", xmp)
 
 
 def _xmp_set(xmp: bytes, values: dict[str, int]) -> bytes:
