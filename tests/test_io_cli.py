@@ -860,3 +860,18 @@ def test_floating_point_tiffs_are_read_and_values_outside_0_1_said(tmp_path):
     tifffile.imwrite(tmp_path / "two.tif", np.stack([rgba[:, :, :3]] * 2), photometric="rgb")
     with pytest.raises(SisrError, match="two.tif: not a readable image"):  # pages of floats: not yet
         read_image(tmp_path / "two.tif")
+
+
+def test_xmp_edits_keep_a_hostile_packet_as_it_is():
+    """A 64 KB packet of unclosed tags and whitespace (the most a JPEG holds) goes through the
+    XMP edits unchanged. Each pattern stops at the next tag or takes one blank at a time; the
+    first versions backtracked over the rest of the packet from every start (about 20 s here)."""
+    from sisr.io import _without_companions, _xmp_set
+
+    for unit in (b"<hdrgm:a ", b"<tiff:Orientation>", b" ", b"\n\t"):
+        packet = unit * (65504 // len(unit))
+        assert _without_companions(packet) == packet
+        assert _xmp_set(packet, {"tiff:Orientation": 1, "exif:PixelXDimension": 80}) == packet
+    kept = b'<a  hdrgm:Version="1.0"\n  GCamera:MotionPhoto="1" b="2"><tiff:Orientation> 6 </tiff:Orientation></a>'
+    edited = _xmp_set(_without_companions(kept), {"tiff:Orientation": 1})
+    assert edited == b'<a \n  b="2"><tiff:Orientation>1</tiff:Orientation></a>'
