@@ -74,6 +74,26 @@ def test_job_lifecycle_result_events_and_zip(client):
     assert client.get(f"/api/jobs/{job_id}").status_code == 404
 
 
+def test_a_result_is_named_safely_for_any_upload_name(client):
+    """The name a result downloads under, alone or in the zip of results (unpacked on Windows too):
+    no folders of either slash, no characters Windows refuses, no hidden-file dot."""
+    named = {
+        "..\\..\\evil:1?.png": "evil_1__x2.png",
+        ".png": "png_x2.png",
+        "..png": "image_x2.png",
+        "照片.png": "照片_x2.png",
+    }
+    ids = []
+    for upload, expected in named.items():
+        r = client.post(
+            "/api/jobs", files={"file": (upload, png_bytes(), "image/png")}, data={"model": "bicubic", "scale": "2"}
+        )
+        ids.append(r.json()["id"])
+        assert wait(client, ids[-1])["filename"] == expected, upload
+    names = zipfile.ZipFile(io.BytesIO(client.get(f"/api/results.zip?ids={','.join(ids)}").content)).namelist()
+    assert names == [f"bicubic/{n}" for n in named.values()]
+
+
 def test_a_phone_heic_a_jpeg_xl_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
     import pillow_heif
     import tifffile

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import socket
@@ -455,7 +456,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             width, height, kind, n = await asyncio.to_thread(_check_image, raw)
             job.input_size = (width, height)
             src = raw.rename(job.folder / f"input{result_suffix(decoded_format(raw))}")
-            stem = Path(upload.filename or "image").stem[:80] or "image"
+            stem = _download_stem(upload.filename)
             job.filename = f"{stem}_x{scale}{result_suffix_of(src, fmt)}"
             dst = Path(job.filename)
             try:
@@ -531,6 +532,14 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         return Response(buf.getvalue(), media_type="application/zip", headers=headers)
 
     return app
+
+
+def _download_stem(filename: str | None) -> str:
+    """The name a result is downloaded under, from the upload's: without folders (either slash),
+    characters Windows does not allow in names (a zip of results is unpacked there too) or leading
+    dots (a hidden file), at most 80 characters; "image" where nothing is left."""
+    stem = Path((filename or "").replace("\\", "/")).stem
+    return re.sub(r'[\x00-\x1f<>:"/\\|?*]', "_", stem).lstrip(". ")[:80].rstrip(". ") or "image"
 
 
 def _check_image(path: Path) -> tuple[int, int, str, int]:
