@@ -106,15 +106,28 @@ def test_compare_mode_on_a_crop(browser_page, image_file):
     page.fill("#crop", "")
 
 
-def test_a_broken_file_shows_a_one_line_error(browser_page, tmp_path):
+def test_a_broken_file_shows_a_one_line_error_where_it_is_seen(browser_page, tmp_path):
     page, _, _ = browser_page
+    page.set_viewport_size({"width": 1200, "height": 700})  # a laptop's: the message is below the controls
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
     page.set_input_files("#file", str(bad))
+    page.evaluate("document.getElementById('controls').scrollTop = 0")
     page.click("#go")
     page.wait_for_function("document.getElementById('error').textContent.length > 0")
     text = page.inner_text("#error")
     assert "\n" not in text.strip() and "image" in text
+    # on top at its own centre: scrolled into the controls' view and the window's
+    seen = """() => { const r = document.getElementById('error').getBoundingClientRect();
+        const at = document.elementFromPoint(r.left + 5, (r.top + r.bottom) / 2);
+        return at !== null && at.closest('#error') !== null; }"""
+    assert page.evaluate(seen)
+    raw = tmp_path / "IMG_0042.CR3"
+    raw.write_bytes(b"\x00\x00\x00\x18ftypcrx " + bytes(64))
+    page.set_input_files("#file", str(raw))
+    page.click("#go")
+    page.wait_for_function("document.getElementById('error').textContent.includes('camera raw')")
+    page.set_viewport_size({"width": 1366, "height": 800})  # the module's page, as the other tests had it
 
 
 def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, photo, tmp_path):

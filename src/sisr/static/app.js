@@ -4,7 +4,11 @@
 const $ = (id) => document.getElementById(id);
 const state = { files: [], models: [], jobs: new Map(), groups: [], current: null, view: { z: 1, x: 0, y: 0 } };
 
-function showError(text) { $("error").textContent = text || ""; }
+function showError(text) { // shown where it is seen: the controls scroll, and it sits below them
+  const el = $("error");
+  el.textContent = text || "";
+  if (text) el.scrollIntoView({ block: "nearest" });
+}
 
 async function api(path, options) {
   const r = await fetch(path, options);
