@@ -420,3 +420,16 @@ def test_a_report_older_than_the_budget_column_claims_no_budget(tmp_path):
     new.write_text(json.dumps({"protocol": "y", "results": [row | {"model": "vdsr"}], "budgets": {"vdsr": budget}}))
     table1 = to_markdown(_merge_reports([str(old), str(new)])).split("Table 2")[0]
     assert "| rrgan-x4 | 31.00 |  | not recorded |" in table1 and "5 x 16, 1.00 h, cpu |" in table1, table1
+
+
+def test_an_image_too_small_to_measure_is_refused_before_any_work(tiny_dataset, photo):
+    """A 19 x 40 image leaves no room for SSIM's window at x4 once 4 px of border are left out: one
+    line naming it and what is needed, before any model runs (it was an IndexError in the resize)."""
+    write_image(tiny_dataset / "HR" / "c.png", photo[:19, :40])
+    assert run_bench(["bicubic"], [str(tiny_dataset)], [2], progress=False)["results"][0]["psnr_y"] > 0  # x2 fits
+    r = _cli("bench", "--models", "bicubic", "--data", str(tiny_dataset), "--scale", "2,4")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"sisr: error: {tiny_dataset / 'HR' / 'c.png'}: 40 x 19 is too small to measure at x4 (at least 20 px a side: "
+        "cropped to a multiple of 4, 4 px of border left out, SSIM's window of 11 px)"
+    ], r.stderr
+    assert "bicubic" not in r.stdout  # no table: nothing was measured

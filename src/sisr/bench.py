@@ -19,11 +19,11 @@ from tqdm import tqdm
 
 from sisr import __version__
 from sisr.checkpoint import find_weights, read_header
-from sisr.data import PROTOCOLS, dataset_images, sr_pair
+from sisr.data import PROTOCOLS, check_measurable, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
 from sisr.infer import ZeroShotUpscaler, load_model
-from sisr.io import read_rgb, write_image
+from sisr.io import read_rgb, stored_size, write_image
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
 from sisr.precision import cores
@@ -226,6 +226,9 @@ def run_bench(
         if not isinstance(s, int) or s < 2:
             raise SisrError(f"bad scale {s!r}: scales are integers >= 2")
     files = {d: dataset_images(d) for d in datasets}
+    for f in {f for fs in files.values() for f in fs}:
+        for s in scales:
+            check_measurable(f, s, *stored_size(f, oriented=True))
     if jobs < 0:
         raise SisrError(f"bad --jobs {jobs}: a number of processes, 1 or more (0: one per core)")
     if settings and not any(m in ZEROSHOT for m in models):

@@ -109,12 +109,15 @@ def sr_pair(
     if degradation == "real":
         # Real-photo degradations (sisr.degrade) of the 8-bit RGB image, seeded by (seed, scale, file name),
         # so an image's LR does not depend on what else is measured.
-        hr = modcrop(to_uint8(read_image(path).rgb), scale)
+        hr = to_uint8(read_image(path).rgb)
+        check_measurable(path, scale, hr.shape[1], hr.shape[0])
+        hr = modcrop(hr, scale)
         rng = np.random.default_rng([seed, scale, zlib.crc32(Path(path).name.encode())])
         return hr, degrade(hr, scale, rng)
     if degradation != "bicubic":
         raise SisrError(f"unknown degradation '{degradation}' (use bicubic or real)")
     img8 = to_uint8(read_image(path).pixels)
+    check_measurable(path, scale, img8.shape[1], img8.shape[0])
     if protocol == "rgb":
         hr = modcrop(img8, scale)
         return hr, make_lr(hr, scale)
@@ -122,6 +125,18 @@ def sr_pair(
     y8 = img8 if img8.shape[2] == 1 else np.floor(rgb_to_y(img8) + 0.5).astype(np.uint8)[:, :, None]
     hr = modcrop(y8, scale)
     return hr, imresize(hr / 255.0, 1.0 / scale)
+
+
+def check_measurable(path, scale: int, width: int, height: int) -> None:
+    """Refuse an image of ``width x height`` on which PSNR and SSIM cannot be measured at ``scale``:
+    what is left after cropping to a multiple of the scale, and leaving out ``scale`` pixels of
+    border on each side, must hold SSIM's 11 x 11 window."""
+    if min(width - width % scale, height - height % scale) - 2 * scale < 11:
+        need = -(-(2 * scale + 11) // scale) * scale  # the next multiple of the scale
+        raise SisrError(
+            f"{path}: {width} x {height} is too small to measure at x{scale} (at least {need} px a side: "
+            f"cropped to a multiple of {scale}, {scale} px of border left out, SSIM's window of 11 px)"
+        )
 
 
 class PatchSampler:
