@@ -193,3 +193,20 @@ def test_a_folder_inside_a_hidden_one_is_walked_and_its_raw_files_are_named(tmp_
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a_x2.jpg"]
     err = capsys.readouterr().err
     assert "3 camera raw files (.dng, .nef) left out; develop them to TIFF or JPEG first" in err, err
+
+
+def test_a_result_too_large_for_the_free_memory_is_refused_before_the_work(tmp_path, photo, capsys, monkeypatch):
+    import sisr.api
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo[:60, :80]).save(src)
+    monkeypatch.setattr(sisr.api, "available_memory", lambda: 100 * 150 * 3 * 10)  # a 100 x 75 result fits
+    assert main(["upscale", str(src), "-o", str(tmp_path / "ok.png"), "--model", "bicubic", "--width", "100"]) == 0
+    capsys.readouterr()
+    for extra in ([], ["--dry-run"]):
+        args = ["upscale", str(src), "-o", str(tmp_path / "big.png"), "--model", "bicubic", "--width", "200", *extra]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        said = "a 200 x 150 result needs about 0.000838 GiB of memory, and 0.000419 GiB is free"
+        assert err.strip().splitlines() == [f"sisr: error: {tmp_path / 'big.png'}: {said}"], err
+    assert not (tmp_path / "big.png").exists()

@@ -127,3 +127,30 @@ def test_ratio_upscaler_equals_imresize(r, q, hw):
     x = torch.rand(2, 3, *hw, dtype=torch.float64)
     want = imresize_torch(x, size=(hw[0] * r // q, hw[1] * r // q))
     torch.testing.assert_close(upscale_int_torch(x, r, q), want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("size", [(37, 53), (200, 150), (9, 7)])
+def test_float32_resize_is_the_float64_one_within_float32_rounding(size, rng):
+    img = rng.random((41, 29, 3))
+    wide = imresize(img, size=size)
+    narrow = imresize(img.astype(np.float32), size=size, dtype=np.float32)
+    assert narrow.dtype == np.float32 and narrow.shape == wide.shape
+    assert np.abs(narrow - wide).max() < 1e-5  # far below a 16-bit level (1.5e-5)
+    assert imresize(img, size=size, dtype=np.float32).dtype == np.float32
+    assert imresize((img * 255).astype(np.uint8), size=size, dtype=np.float32).dtype == np.uint8  # uint8 stays exact
+
+
+def test_a_resized_result_keeps_its_channels_and_alpha(rng):
+    from sisr.api import resize_data
+    from sisr.io import ImageData
+
+    for pixels, alpha in ((rng.random((30, 40, 3)), rng.random((30, 40))), (rng.random((30, 40, 1)), None)):
+        data = ImageData(pixels.astype(np.float32), None if alpha is None else alpha.astype(np.float32), 16)
+        out = resize_data(data, (100, None))
+        assert out.pixels.shape == (75, 100, pixels.shape[2]) and out.pixels.dtype == np.float32
+        assert np.abs(out.pixels - np.clip(imresize(pixels, size=(75, 100)), 0, 1)).max() < 1e-5
+        if alpha is not None:
+            assert (
+                out.alpha.shape == (75, 100)
+                and np.abs(out.alpha - np.clip(imresize(alpha, size=(75, 100)), 0, 1)).max() < 1e-5
+            )

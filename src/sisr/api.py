@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sisr.errors import SisrError, warn
-from sisr.infer import TileMemo, load_model, still_share
+from sisr.infer import TileMemo, available_memory, load_model, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -165,7 +165,23 @@ def result_size(w: int, h: int, up, *, size=None, restore: bool = False, dst: Pa
     out = (w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)
     if dst is not None:
         check_size(dst, *out)
+        check_memory(dst, *out)
     return out
+
+
+# Bytes per value of a result (an RGB pixel has 3) at its peak: its float32 pixels, a resized channel's
+# working copies and the quantised copy the encoder takes (benchmarks/results/large_image.md).
+_RESULT_BYTES_PER_VALUE = 10
+
+
+def check_memory(dst: Path, width: int, height: int) -> None:
+    """Refuse, before the work, a result that cannot fit in the free memory (a --width of 99999)."""
+    need, free = width * height * 3 * _RESULT_BYTES_PER_VALUE, available_memory()
+    if need > free:
+        raise SisrError(
+            f"{dst}: a {width} x {height} result needs about {need / 2**30:.3g} GiB of memory, "
+            f"and {free / 2**30:.3g} GiB is free"
+        )
 
 
 _REUSE_TILE = 96  # LR pixels: small enough that a still background covers most tiles
@@ -256,8 +272,12 @@ def resize_data(data: ImageData, size: tuple[int | None, int | None]) -> ImageDa
     if (tw, th) == (w, h):
         return data
 
-    def rs(a: np.ndarray) -> np.ndarray:
-        return np.clip(imresize(a.astype(np.float64), size=(th, tw)), 0, 1).astype(np.float32)
+    def rs(a: np.ndarray) -> np.ndarray:  # a channel at a time, in float32: a poster-sized result fits
+        planes = a if a.ndim == 3 else a[:, :, None]
+        out = np.empty((th, tw, planes.shape[2]), np.float32)
+        for c in range(planes.shape[2]):
+            out[:, :, c] = np.clip(imresize(planes[:, :, c], size=(th, tw), dtype=np.float32), 0, 1)
+        return out if a.ndim == 3 else out[:, :, 0]
 
     alpha = None if data.alpha is None else rs(data.alpha)
     return ImageData(pixels=rs(data.pixels), alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)

@@ -357,7 +357,8 @@ class TileMemo:
         return memo
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
+    """Bytes of memory free for this process's use (Linux's MemAvailable; elsewhere the free pages)."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -379,7 +380,7 @@ def auto_tile(module: SRModel, scale: int, memory: int | None = None) -> int:
     """
     per_feature_px = scale * scale if module.feature_space == "hr" else 1
     per_px = 4 * (8 * module.feature_channels * per_feature_px + 4 * 3 * scale * scale)
-    budget = (memory if memory is not None else _available_memory()) // 4
+    budget = (memory if memory is not None else available_memory()) // 4
     side = int(math.sqrt(max(budget, 1) / per_px)) // 16 * 16
     return max(64, min(1024, side))
 
