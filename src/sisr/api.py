@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sisr.errors import SisrError, warn
-from sisr.infer import TileMemo, available_memory, load_model, still_share
+from sisr.infer import TileMemo, known_free_memory, load_model, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -175,9 +175,10 @@ _RESULT_BYTES_PER_VALUE = 10
 
 
 def check_memory(dst: Path, width: int, height: int) -> None:
-    """Refuse, before the work, a result that cannot fit in the free memory (a --width of 99999)."""
-    need, free = width * height * 3 * _RESULT_BYTES_PER_VALUE, available_memory()
-    if need > free:
+    """Refuse, before the work, a result that cannot fit in the free memory (a --width of 99999),
+    where the system says how much is free (elsewhere, such as macOS, nothing is refused)."""
+    need, free = width * height * 3 * _RESULT_BYTES_PER_VALUE, known_free_memory()
+    if free is not None and need > free:
         raise SisrError(
             f"{dst}: a {width} x {height} result needs about {need / 2**30:.3g} GiB of memory, "
             f"and {free / 2**30:.3g} GiB is free"

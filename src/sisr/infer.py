@@ -357,8 +357,9 @@ class TileMemo:
         return memo
 
 
-def available_memory() -> int:
-    """Bytes of memory free for this process's use (Linux's MemAvailable; elsewhere the free pages)."""
+def known_free_memory() -> int | None:
+    """Bytes of memory free for use, where the system says so reliably (Linux's MemAvailable,
+    which counts the page cache that can be dropped); else None."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -366,6 +367,13 @@ def available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def available_memory() -> int:
+    """:func:`known_free_memory`, else an estimate from the free pages, else 2 GiB: enough to size tiles."""
+    if (known := known_free_memory()) is not None:
+        return known
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
