@@ -98,6 +98,13 @@ def test_export_is_honoured_or_refused(model, tmp_path, capsys):
         assert not out.exists()
 
 
+@pytest.mark.parametrize("tile", ["-5", "3", "15"])
+def test_a_tile_below_16_px_is_refused(tile, small_png, tmp_path, capsys):
+    code, err = _run(["upscale", str(small_png), "-o", str(tmp_path / "o.png"), "--tile", tile], capsys)
+    assert code == 2 and err.strip() == f"sisr: error: tile must be 0 (no tiling) or at least 16 LR px, got {tile}"
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_method_is_not_a_setting(small_png, tmp_path, capsys):
     code, err = _run(
         ["upscale", str(small_png), "-o", str(tmp_path / "o.png"), "--model", "drsingan", "--set", "method=singan"],

@@ -426,7 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="what follows each input's name in an output folder (default: _x<scale>; '' keeps the name; "
         "--suffix=-big for one that starts with -)",
     )
-    p.add_argument("--tile", type=int, default=None, help="LR tile size (default: from free memory; 0: no tiling)")
+    p.add_argument(
+        "--tile", type=int, default=None, help="LR tile size, 16 or more (default: from free memory; 0: no tiling)"
+    )
     p.add_argument("--tile-overlap", type=int, default=None, help="tile context and blend width, LR px (default 16)")
     p.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x slower, slightly better)")
     p.add_argument(

@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 DEFAULT_OVERLAP = 16
+MIN_TILE = 16  # LR pixels
 # Zero-shot settings that the model name or an option decides, not --set.
 _ZS_FIXED = ("method",)
 
@@ -106,8 +107,9 @@ class ModelDescriptor:
             raise SisrError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
         if backend not in ("torch", "onnx"):
             raise SisrError(f"unknown backend '{backend}' (use torch or onnx)")
-        if tile is not None and tile < 0:
-            raise SisrError(f"tile must be 0 (no tiling) or a positive size, got {tile}")
+        if tile is not None and (tile < 0 or 0 < tile < MIN_TILE):
+            # a smaller tile runs mostly its context: 3 LR px with 16 of overlap run 35 x 35 px for 3 x 3
+            raise SisrError(f"tile must be 0 (no tiling) or at least {MIN_TILE} LR px, got {tile}")
         if overlap is not None and overlap < 0:
             raise SisrError(f"tile overlap must be >= 0, got {overlap}")
         zero_shot = "it is trained on the whole input image"
