@@ -266,15 +266,9 @@ def _read_tiff_unopened(p: Path) -> ImageData:
                 raise SisrError(f"{p}: a truncated or damaged TIFF (no page can be read)")
             page = tf.pages[0]
             colour = 3 if page.photometric == 2 else 1  # RGB; else BlackIsZero
-            gray_alpha16 = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat) == (
-                1,
-                2,
-                16,
-                1,
-            )
-            floats = (
-                page.sampleformat == 3 and page.photometric in (1, 2) and page.samplesperpixel in (colour, colour + 1)
-            )
+            kind = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat)
+            gray_alpha16 = kind == (1, 2, 16, 1)  # BlackIsZero, 2 samples, 16-bit unsigned
+            floats = kind[3] == 3 and kind[0] in (1, 2) and kind[1] in (colour, colour + 1)  # IEEE floats
             if len(tf.pages) != 1 or not (gray_alpha16 or floats):
                 raise unreadable
             pixels = page.imagelength * page.imagewidth
