@@ -433,3 +433,12 @@ def test_an_image_too_small_to_measure_is_refused_before_any_work(tiny_dataset, 
         "cropped to a multiple of 4, 4 px of border left out, SSIM's window of 11 px)"
     ], r.stderr
     assert "bicubic" not in r.stdout  # no table: nothing was measured
+
+
+def test_a_macs_hidden_companion_files_are_not_taken_for_images(tiny_dataset):
+    """Copied from a Mac to a USB drive or unzipped from a Mac's zip, each image has a "._" file beside it."""
+    before = run_bench(["bicubic"], [str(tiny_dataset)], [2], progress=False)["results"][0]
+    for name in ("a.png", "b.png"):
+        (tiny_dataset / "HR" / f"._{name}").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    after = run_bench(["bicubic"], [str(tiny_dataset)], [2], progress=False)["results"][0]
+    assert [i["name"] for i in after["images"]] == ["a", "b"] and after["psnr_y"] == before["psnr_y"]

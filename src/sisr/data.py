@@ -73,7 +73,8 @@ def dataset_images(name: str | os.PathLike) -> list[Path]:
     if ":" in text and text.rsplit(":", 1)[1] in SPLITS:
         text, split = text.rsplit(":", 1)
     folder = resolve_dataset(text) / "HR"
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in DATASET_SUFFIXES)
+    # Hidden files are left out: a Mac's "._name.png" beside each image is metadata, not an image.
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in DATASET_SUFFIXES and not f.name.startswith("."))
     if not files:
         raise SisrError(f"dataset folder {folder} holds no png, bmp or jpg images")
     if split is not None:
