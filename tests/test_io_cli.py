@@ -877,3 +877,20 @@ def test_xmp_edits_keep_a_hostile_packet_as_it_is():
     kept = b'<a  hdrgm:Version="1.0"\n  GCamera:MotionPhoto="1" b="2"><tiff:Orientation> 6 </tiff:Orientation></a>'
     edited = _xmp_set(_without_companions(kept), {"tiff:Orientation": 1})
     assert edited == b'<a \n  b="2"><tiff:Orientation>1</tiff:Orientation></a>'
+
+
+@pytest.mark.parametrize("big", [0x927C, 0x9286])  # a maker note; a user comment
+def test_exif_over_jpegs_limit_loses_its_maker_note_or_is_left_out(tmp_path, photo, big):
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8769)[big] = b"ASCII\x00\x00\x00" + b"M" * 70000
+    src, out = tmp_path / "scan.png", tmp_path / "out.jpg"
+    Image.fromarray(photo[:24, :32]).save(src, exif=exif.tobytes())
+    with pytest.warns(UserWarning, match=r"out.jpg: its EXIF metadata \(\d+ bytes\) is over JPEG's 65533; (\w| |')+"):
+        upscale_file(src, out, load_model("bicubic", scale=2))
+    kept = Image.open(out).getexif()
+    if big == 0x927C:  # the maker note goes; the rest stays
+        assert kept.get(0x010F) == "Canon" and big not in kept.get_ifd(0x8769)
+    else:
+        assert not Image.open(out).info.get("exif")
+    assert Image.open(out).size == (64, 48)

@@ -141,6 +141,8 @@ _JPEG_XMP_MAX = 65504  # one APP1 segment, less its namespace header; longer nee
 _IPTC_TAG, _IPTC_RESOURCE, _PHOTOSHOP_TAG = 33723, 0x0404, 34377
 _JPEG_IPTC_MAX = 65533 - 14 - 12 - 1  # one APP13 segment, less "Photoshop 3.0", the resource header, padding
 _JPEG_COMMENT_MAX = 65533  # one COM segment
+_JPEG_EXIF_MAX = 65533  # one APP1 segment, "Exif\0\0" included
+_MAKER_NOTE = 0x927C  # a camera maker's private block in the Exif directory: often most of a large EXIF
 _AVIF_QUALITY = 90  # benchmarks/avif_quality.py, on held-out photos
 # The tags of a TIFF's own directory that describe the picture, not the file's layout (size, strips,
 # bit depth, compression): Make, Model, Orientation, X/YResolution, ResolutionUnit, Software, DateTime,
@@ -970,6 +972,13 @@ def _written_meta(info: dict, fmt: str, w: int, h: int, name: Path | None) -> di
              "(PNG keeps it)", stacklevel=5)  # fmt: skip
     if "exif" in meta:
         meta["exif"] = _exif_sized(meta["exif"], w, h)
+        if fmt == "JPEG" and (n := len(meta["exif"])) > _JPEG_EXIF_MAX:
+            e = Image.Exif()
+            e.load(meta.pop("exif"))
+            if e.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None) is not None and len(slim := e.tobytes()) <= _JPEG_EXIF_MAX:
+                meta["exif"] = slim
+            what = "written without the camera's maker note" if "exif" in meta else "left out"
+            warn(f"{name}: its EXIF metadata ({n} bytes) is over JPEG's {_JPEG_EXIF_MAX}; {what}", stacklevel=5)
     if "xmp" in meta:
         sizes = {"exif:PixelXDimension": w, "exif:PixelYDimension": h, "tiff:ImageWidth": w, "tiff:ImageLength": h}
         meta["xmp"] = _xmp_set(meta["xmp"], sizes)
