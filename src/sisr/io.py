@@ -60,7 +60,7 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".g
 # are TIFF inside, where Pillow reads only the small preview they carry first.
 CAMERA_RAW_SUFFIXES = frozenset(
     (".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf")
-    + (".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".iiq", ".rwl")
+    + (".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".iiq", ".rwl", ".raw", ".gpr")
 )
 _OUTPUT_FORMATS = {
     ".png": "PNG",
