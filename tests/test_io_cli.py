@@ -857,6 +857,11 @@ def test_floating_point_tiffs_are_read_and_values_outside_0_1_said(tmp_path):
     ):
         data = read_image(tmp_path / "gray.tif")
     assert np.array_equal(data.pixels[:, :, 0], np.clip(gray, 0, 1))
+    gray[0, :4] = [np.nan, np.inf, -np.inf, 0.5]  # not numbers: black, white, black, and said
+    tifffile.imwrite(tmp_path / "gray.tif", gray[:1] / 1000)
+    with pytest.warns(UserWarning, match=r"gray.tif: floating-point samples .* 18.8% of them"):
+        data = read_image(tmp_path / "gray.tif")
+    assert np.allclose(data.pixels[0, :4, 0], [0.0, 1.0, 0.0, 0.0005])
     tifffile.imwrite(tmp_path / "two.tif", np.stack([rgba[:, :, :3]] * 2), photometric="rgb")
     with pytest.raises(SisrError, match="two.tif: not a readable image"):  # pages of floats: not yet
         read_image(tmp_path / "two.tif")

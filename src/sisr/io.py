@@ -299,8 +299,9 @@ def _in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples"
     """Samples as float32 in [0, 1], where 0 is black and 1 white, as displays take them; values
     outside (HDR highlights, unscaled data, a signed image's negatives) are clipped, with a warning
     that says how many and the range, so a picture gone white or black does not pass without a word."""
-    arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    outside = np.count_nonzero((arr < 0) | (arr > 1))
+    arr = arr.astype(np.float32)
+    outside = arr.size - np.count_nonzero((arr >= 0) & (arr <= 1))  # NaN too: it compares false
+    arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0)
     if outside:
         warn(
             f"{source}: {kind} from {arr.min():.4g} to {arr.max():.4g}, where 0 is black and 1 white; "
