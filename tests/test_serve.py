@@ -70,6 +70,7 @@ def test_job_lifecycle_result_events_and_zip(client):
     assert z.status_code == 200 and z.content[:2] == b"PK"
     names = zipfile.ZipFile(io.BytesIO(z.content)).namelist()
     assert names == ["bicubic/a b_x3.png", "bicubic/a b_x3 (2).png"]  # the same image twice: both kept
+    assert not list(client.app.state.runner.root.glob("*.zip"))  # packed on disk, deleted once sent
     assert client.delete(f"/api/jobs/{job_id}").status_code == 200
     assert client.get(f"/api/jobs/{job_id}").status_code == 404
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import io
 import json
 import os
 import queue
@@ -32,8 +31,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, load_upscaler, result_size, upscale_file
@@ -518,18 +518,31 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
         done = [j for j in jobs if j.status == "done" and j.result is not None]
         if not done:
             raise ApiError(409, "none of these jobs has a result")
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-            names: set[str] = set()
-            for j in done:
-                name, n = f"{j.model}/{j.filename}", 1
-                while name in names:  # the same image and model twice: "cat_x4 (2).png", as a browser saves it
-                    n += 1
-                    name = f"{j.model}/{Path(j.filename).stem} ({n}){Path(j.filename).suffix}"
-                names.add(name)
-                zf.write(j.result, name)
-        headers = {"Content-Disposition": 'attachment; filename="sisr-results.zip"'}
-        return Response(buf.getvalue(), media_type="application/zip", headers=headers)
+        # On disk, not in memory: 64 poster-sized results are gigabytes. Deleted once sent.
+        fd, path = tempfile.mkstemp(suffix=".zip", dir=runner.root)
+
+        def pack() -> None:
+            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+                names: set[str] = set()
+                for j in done:
+                    name, n = f"{j.model}/{j.filename}", 1
+                    while name in names:  # the same image and model twice: "cat_x4 (2).png", as a browser saves it
+                        n += 1
+                        name = f"{j.model}/{Path(j.filename).stem} ({n}){Path(j.filename).suffix}"
+                    names.add(name)
+                    zf.write(j.result, name)
+
+        try:
+            await asyncio.to_thread(pack)
+        except BaseException:
+            Path(path).unlink(missing_ok=True)
+            raise
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename="sisr-results.zip",
+            background=BackgroundTask(Path(path).unlink, missing_ok=True),
+        )
 
     return app
 
