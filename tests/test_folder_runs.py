@@ -193,6 +193,18 @@ def test_a_folder_inside_a_hidden_one_is_walked_and_its_raw_files_are_named(tmp_
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a_x2.jpg"]
     err = capsys.readouterr().err
     assert "3 camera raw files (.dng, .nef) left out; develop them to TIFF or JPEG first" in err, err
+    (src / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")  # a phone's folder: a video beside the photos
+    glob_out = tmp_path / "glob"
+    assert main(["upscale", str(src / "*"), "-o", str(glob_out), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
+    assert sorted(p.name for p in glob_out.iterdir()) == ["a_x2.jpg"]
+    assert "*: 3 camera raw files (.dng, .nef) left out" in capsys.readouterr().err
+    assert main(["upscale", str(src / "*.nef"), "-o", str(glob_out), "--model", "bicubic", "--quiet"]) == 2
+    said = (
+        "*.nef: matches 1 file, none an image sisr reads (1 camera raw file (.nef): develop them to TIFF or JPEG first)"
+    )
+    assert capsys.readouterr().err.strip().endswith(said)
+    assert main(["upscale", str(src / "*.mp4"), "-o", str(glob_out), "--model", "bicubic", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith("*.mp4: matches 1 file, none an image sisr reads")
 
 
 def test_a_result_too_large_for_the_free_memory_is_refused_before_the_work(tmp_path, photo, capsys, monkeypatch):

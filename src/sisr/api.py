@@ -316,30 +316,47 @@ def load_upscaler(model: str | None = None, scale: int | None = None, **options:
 
 def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
     """``(file, its path relative to the output folder)`` for each input: a folder is walked
-    recursively and its subfolder layout kept; files and glob matches go to the top."""
+    recursively and its subfolder layout kept; files and glob matches go to the top. Of a folder
+    and of a glob's matches, only images are taken (a phone's folder holds videos too), and camera
+    raw files left out are counted in a warning; a file named on its own is taken as it is."""
     import glob
 
     found: list[tuple[Path, Path]] = []
+    develop = "develop them to TIFF or JPEG first"
     for item in items:
         p = Path(item)
         if p.is_dir():
             # Hidden files and folders inside it are left out; the folders above it do not count.
             files = [f for f in sorted(p.rglob("*")) if not any(x.startswith(".") for x in f.relative_to(p).parts)]
-            files = [f for f in files if f.is_file()]
-            found += [(f, f.relative_to(p)) for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
-            if raw := [f.suffix.lower() for f in files if f.suffix.lower() in CAMERA_RAW_SUFFIXES]:
-                kinds, s = ", ".join(sorted(set(raw))), "s" * (len(raw) > 1)
-                warn(f"{p}: {len(raw)} camera raw file{s} ({kinds}) left out; develop them to TIFF or JPEG first")
+            images, raw = _images_among([f for f in files if f.is_file()])
+            found += [(f, f.relative_to(p)) for f in images]
+            if raw:
+                warn(f"{p}: {raw} left out; {develop}")
         elif not p.exists() and any(ch in str(item) for ch in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(str(item), recursive=True))
+            matches = [m for m in sorted(Path(m) for m in glob.glob(str(item), recursive=True)) if m.is_file()]
             if not matches:
                 raise SisrError(f"{item}: no file matches")
-            found += [(m, Path(m.name)) for m in matches if m.is_file()]
+            images, raw = _images_among(matches)
+            if not images:
+                n = len(matches)
+                why = f" ({raw}: {develop})" if raw else ""
+                raise SisrError(f"{item}: matches {n} file{'s' * (n > 1)}, none an image sisr reads{why}")
+            if raw:
+                warn(f"{item}: {raw} left out; {develop}")
+            found += [(m, Path(m.name)) for m in images]
         else:
             found.append((p, Path(p.name)))
     if not found:
         raise SisrError("no input images")
     return found
+
+
+def _images_among(files: list[Path]) -> tuple[list[Path], str]:
+    """The images among ``files`` (by name), and how many camera raw files there are, of which
+    kinds ("2 camera raw files (.cr2, .nef)"; "" for none)."""
+    raw = [f.suffix.lower() for f in files if f.suffix.lower() in CAMERA_RAW_SUFFIXES]
+    said = f"{len(raw)} camera raw file{'s' * (len(raw) > 1)} ({', '.join(sorted(set(raw)))})" if raw else ""
+    return [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES], said
 
 
 @dataclass(frozen=True)
