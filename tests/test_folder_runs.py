@@ -224,3 +224,14 @@ def test_a_result_too_large_for_the_free_memory_is_refused_before_the_work(tmp_p
     assert not (tmp_path / "big.png").exists()
     monkeypatch.setattr(sisr.api, "known_free_memory", lambda: None)  # not known (macOS): nothing refused
     assert main(["upscale", str(src), "-o", str(tmp_path / "big.png"), "--model", "bicubic", "--width", "200"]) == 0
+
+
+def test_a_glob_takes_any_image_pillow_opens(tmp_path, photo):
+    for name in ("a.pgm", "b.tga", "notes.txt"):
+        if name.endswith(".txt"):
+            (tmp_path / name).write_text("not an image")
+        else:
+            Image.fromarray(photo[:16, :16, 0]).save(tmp_path / name)
+    out = tmp_path / "out"
+    assert main(["upscale", str(tmp_path / "*"), "-o", str(out), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "b_x2.png"]

@@ -25,6 +25,7 @@ from sisr.io import (
     check_size,
     from_pil,
     iter_pages,
+    openable_suffixes,
     read_animation,
     read_image,
     result_suffix_of,
@@ -317,8 +318,9 @@ def load_upscaler(model: str | None = None, scale: int | None = None, **options:
 def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
     """``(file, its path relative to the output folder)`` for each input: a folder is walked
     recursively and its subfolder layout kept; files and glob matches go to the top. Of a folder
-    and of a glob's matches, only images are taken (a phone's folder holds videos too), and camera
-    raw files left out are counted in a warning; a file named on its own is taken as it is."""
+    and of a glob's matches, only images are taken (a phone's folder holds videos too): by
+    IMAGE_SUFFIXES in a folder, by any suffix Pillow opens in a glob (``scans/*.pgm``). Camera raw
+    files left out are counted in a warning; a file named on its own is taken as it is."""
     import glob
 
     found: list[tuple[Path, Path]] = []
@@ -328,7 +330,7 @@ def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]
         if p.is_dir():
             # Hidden files and folders inside it are left out; the folders above it do not count.
             files = [f for f in sorted(p.rglob("*")) if not any(x.startswith(".") for x in f.relative_to(p).parts)]
-            images, raw = _images_among([f for f in files if f.is_file()])
+            images, raw = _images_among([f for f in files if f.is_file()], IMAGE_SUFFIXES)
             found += [(f, f.relative_to(p)) for f in images]
             if raw:
                 warn(f"{p}: {raw} left out; {develop}")
@@ -336,7 +338,7 @@ def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]
             matches = [m for m in sorted(Path(m) for m in glob.glob(str(item), recursive=True)) if m.is_file()]
             if not matches:
                 raise SisrError(f"{item}: no file matches")
-            images, raw = _images_among(matches)
+            images, raw = _images_among(matches, openable_suffixes())
             if not images:
                 n = len(matches)
                 why = f" ({raw}: {develop})" if raw else ""
@@ -351,12 +353,12 @@ def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]
     return found
 
 
-def _images_among(files: list[Path]) -> tuple[list[Path], str]:
-    """The images among ``files`` (by name), and how many camera raw files there are, of which
-    kinds ("2 camera raw files (.cr2, .nef)"; "" for none)."""
+def _images_among(files: list[Path], suffixes) -> tuple[list[Path], str]:
+    """The images among ``files`` (by their ``suffixes``), and how many camera raw files there are,
+    of which kinds ("2 camera raw files (.cr2, .nef)"; "" for none)."""
     raw = [f.suffix.lower() for f in files if f.suffix.lower() in CAMERA_RAW_SUFFIXES]
     said = f"{len(raw)} camera raw file{'s' * (len(raw) > 1)} ({', '.join(sorted(set(raw)))})" if raw else ""
-    return [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES], said
+    return [f for f in files if f.suffix.lower() in suffixes], said
 
 
 @dataclass(frozen=True)

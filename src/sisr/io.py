@@ -38,6 +38,7 @@ __all__ = [
     "Animation",
     "ImageData",
     "animation_frames",
+    "openable_suffixes",
     "sequence_of",
     "tiff_pages",
     "read_animation",
@@ -62,6 +63,16 @@ CAMERA_RAW_SUFFIXES = frozenset(
     (".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf")
     + (".pef", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".iiq", ".rwl", ".raw", ".gpr")
 )
+
+
+def openable_suffixes() -> frozenset[str]:
+    """Suffixes of files that may be images sisr reads: IMAGE_SUFFIXES (what a folder run takes)
+    and every one whose format Pillow opens (PPM, TGA, ...), less camera raw."""
+    Image.init()
+    pillow = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return (frozenset(IMAGE_SUFFIXES) | pillow) - CAMERA_RAW_SUFFIXES
+
+
 _OUTPUT_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
