@@ -235,3 +235,14 @@ def test_a_glob_takes_any_image_pillow_opens(tmp_path, photo):
     out = tmp_path / "out"
     assert main(["upscale", str(tmp_path / "*"), "-o", str(out), "--model", "bicubic", "--scale", "2", "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "b_x2.png"]
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(tmp_path, photo, capsys):
+    """`sisr upscale photos/ -o photos/big/`, run again with --skip-existing to resume: the results
+    already in photos/big/ are not enlarged again into photos/big/big/."""
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.fromarray(photo[:16, :16]).save(src / "a.png")
+    args = ["upscale", str(src), "-o", str(src / "big"), "--model", "bicubic", "--scale", "2", "--quiet"]
+    assert main(args) == 0 and main([*args, "--skip-existing"]) == 0 and main([*args, "--overwrite"]) == 0
+    assert sorted(str(p.relative_to(src)) for p in src.rglob("*.png")) == ["a.png", "big/a_x2.png"]

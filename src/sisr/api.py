@@ -315,12 +315,16 @@ def load_upscaler(model: str | None = None, scale: int | None = None, **options:
     return up
 
 
-def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
+def expand_inputs(
+    items: Sequence[str | os.PathLike], exclude: str | os.PathLike | None = None
+) -> list[tuple[Path, Path]]:
     """``(file, its path relative to the output folder)`` for each input: a folder is walked
     recursively and its subfolder layout kept; files and glob matches go to the top. Of a folder
     and of a glob's matches, only images are taken (a phone's folder holds videos too): by
     IMAGE_SUFFIXES in a folder, by any suffix Pillow opens in a glob (``scans/*.pgm``). Camera raw
-    files left out are counted in a warning; a file named on its own is taken as it is."""
+    files left out are counted in a warning; a file named on its own is taken as it is. A folder
+    ``exclude`` (the output) inside a walked folder, not the folder itself, is not walked: its
+    results are not inputs."""
     import glob
 
     found: list[tuple[Path, Path]] = []
@@ -330,6 +334,9 @@ def expand_inputs(items: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]
         if p.is_dir():
             # Hidden files and folders inside it are left out; the folders above it do not count.
             files = [f for f in sorted(p.rglob("*")) if not any(x.startswith(".") for x in f.relative_to(p).parts)]
+            if exclude is not None and Path(exclude).resolve().is_relative_to(p.resolve()):
+                inner = Path(exclude).resolve().relative_to(p.resolve()).parts  # () for the folder itself: kept
+                files = [f for f in files if not inner or f.relative_to(p).parts[: len(inner)] != inner]
             images, raw = _images_among([f for f in files if f.is_file()], IMAGE_SUFFIXES)
             found += [(f, f.relative_to(p)) for f in images]
             if raw:
@@ -390,7 +397,7 @@ def plan_batch(
     and, with ``skip_existing``, leave out the results already written (and the temporary files of
     an interrupted run). Refuses, before any image, two inputs with one output, a result that would
     replace its input, and a ``quality`` a format cannot use."""
-    found = expand_inputs(inputs)
+    found = expand_inputs(inputs, exclude=output)
     out = Path(output)
     single = len(found) == 1 and not out.is_dir() and out.suffix != ""
     if suffix is not None and (single or any(c in suffix for c in "/\\\0")):
