@@ -246,3 +246,8 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(tmp_path,
     args = ["upscale", str(src), "-o", str(src / "big"), "--model", "bicubic", "--scale", "2", "--quiet"]
     assert main(args) == 0 and main([*args, "--skip-existing"]) == 0 and main([*args, "--overwrite"]) == 0
     assert sorted(str(p.relative_to(src)) for p in src.rglob("*.png")) == ["a.png", "big/a_x2.png"]
+    beside = ["upscale", str(src), "-o", str(src), "--model", "bicubic", "--scale", "2", "--quiet"]  # results beside
+    assert main(beside) == 0 and main([*beside, "--skip-existing"]) == 0 and main([*beside, "--overwrite"]) == 0
+    assert sorted(p.name for p in src.glob("*.png")) == ["a.png", "a_x2.png"]  # not a_x2_x2.png
+    assert main([*beside, "--suffix", ""]) == 2  # a result that would replace its input: still refused
+    assert "its result would replace it" in capsys.readouterr().err

@@ -412,6 +412,12 @@ def plan_batch(
             raise SisrError(f"{out}: {len(found)} inputs need an output folder, and this names an image file")
         end = f"_{tag}" if suffix is None else suffix
         targets = [out / rel.parent / f"{rel.stem}{end}{result_suffix_of(src, fmt)}" for src, rel in found]
+        # An input that is another input's result (a_x2.png beside a.png, from a run before into
+        # the same folder) is not enlarged again.
+        made = {dst.resolve(): src for (src, _), dst in zip(found, targets)}
+        kept = [made.get(src.resolve(), src) == src for src, _ in found]
+        found = [f for f, k in zip(found, kept) if k]
+        targets = [t for t, k in zip(targets, kept) if k]
         seen: dict[Path, Path] = {}
         for (src, _), dst in zip(found, targets):
             if dst in seen:
