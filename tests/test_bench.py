@@ -442,3 +442,13 @@ def test_a_macs_hidden_companion_files_are_not_taken_for_images(tiny_dataset):
         (tiny_dataset / "HR" / f"._{name}").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
     after = run_bench(["bicubic"], [str(tiny_dataset)], [2], progress=False)["results"][0]
     assert [i["name"] for i in after["images"]] == ["a", "b"] and after["psnr_y"] == before["psnr_y"]
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_the_run(tiny_dataset, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = _cli("bench", "--models", "bicubic", "--data", str(tiny_dataset), "--json", str(blocker / "r.json"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"sisr: error: {blocker / 'r.json'}: cannot write ({blocker} is a file, not a folder)"
+    ], r.stderr
+    assert "bicubic" not in r.stdout  # no table: nothing was measured

@@ -251,3 +251,23 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(tmp_path,
     assert sorted(p.name for p in src.glob("*.png")) == ["a.png", "a_x2.png"]  # not a_x2_x2.png
     assert main([*beside, "--suffix", ""]) == 2  # a result that would replace its input: still refused
     assert "its result would replace it" in capsys.readouterr().err
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path, photo, capsys, monkeypatch):
+    import sisr.api
+    import sisr.atomic
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo[:16, :16]).save(src)
+
+    def no_work(*a, **k):
+        raise AssertionError("the image was run before the output was checked")
+
+    monkeypatch.setattr(sisr.api, "upscale_file", no_work)
+    assert main(["upscale", str(src), "-o", str(src / "x.png"), "--model", "bicubic", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"sisr: error: {src / 'x.png'}: cannot write ({src} is a file, not a folder)", err
+    monkeypatch.setattr(sisr.atomic.os, "access", lambda path, mode: False)  # as a read-only folder, for any user
+    assert main(["upscale", str(src), "-o", str(tmp_path / "new" / "x.png"), "--model", "bicubic", "--quiet"]) == 2
+    assert f"cannot write (no permission to write in {tmp_path})" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

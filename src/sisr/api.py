@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sisr.atomic import check_writable
 from sisr.errors import SisrError, warn
 from sisr.infer import TileMemo, known_free_memory, load_model, still_share
 from sisr.io import (
@@ -436,6 +437,8 @@ def plan_batch(
         jobs = [(src, dst) for src, dst in jobs if not dst.exists()]
     for _, dst in jobs:
         check_quality(quality, dst)
+    for dst in {dst.parent: dst for _, dst in jobs}.values():  # once a folder, before any image
+        check_writable(dst)
     return Batch(jobs, single, len(found), share, share - len(jobs), rank, world)
 
 

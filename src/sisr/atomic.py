@@ -10,13 +10,26 @@ from pathlib import Path
 
 from sisr.errors import SisrError
 
-__all__ = ["atomic_target", "write_atomic"]
+__all__ = ["atomic_target", "check_writable", "write_atomic"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, a file that cannot be written: the folder it goes in (or the nearest
+    one above that exists, where it would be made) is a file, or not writable by this user."""
+    p = Path(path)
+    above = p.absolute().parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise SisrError(f"{p}: cannot write ({above} is a file, not a folder)")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise SisrError(f"{p}: cannot write (no permission to write in {above})")
 
 
 @contextmanager
@@ -27,6 +40,7 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     and readers never see a half-written ``path``.
     """
     p = Path(path)
+    check_writable(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
     os.close(fd)

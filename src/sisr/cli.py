@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from sisr.atomic import write_atomic
+from sisr.atomic import check_writable, write_atomic
 from sisr.errors import SisrError, closed_pipe
 
 
@@ -41,6 +41,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from sisr.bench import parse_scales, run_bench, to_markdown
     from sisr.config import parse_overrides
 
+    for target in (args.json, args.markdown):  # before a run that can take hours, not after it
+        if target:
+            check_writable(target)
     if args.from_json:
         if args.save:
             raise SisrError("--save writes the images a run measures; --from-json measures none")
