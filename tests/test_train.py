@@ -236,6 +236,17 @@ def test_a_run_folder_with_a_state_is_not_started_over_without_resume(tmp_path, 
     assert (tmp_path / "log.jsonl").read_text() == '{"step": 7, "loss": 0.1}\n'
 
 
+def test_a_run_folder_that_cannot_be_written_is_refused_at_the_start(tmp_path, capsys):
+    from sisr.cli import main
+
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "run"
+    assert main(["train", str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"out={out}"]) == 2
+    assert capsys.readouterr().err == (
+        f"sisr: error: {out / 'state.safetensors'}: cannot write ({tmp_path / 'file'} is a file, not a folder)\n"
+    )
+
+
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [

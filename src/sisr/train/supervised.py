@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from sisr.atomic import check_writable
 from sisr.checkpoint import VAL_SEED, load_checkpoint, load_tensors, read_header, save_checkpoint, save_tensors
 from sisr.config import load_config
 from sisr.data import PatchSampler, dataset_images, sr_pair
@@ -604,6 +605,7 @@ def train(config_path: str | None, overrides: list[str] | None = None, resume: b
 
     cfg = load_config(config_path, TrainConfig, overrides)
     state = Path(cfg.out) / "state.safetensors"
+    check_writable(state)  # now, not at the first checkpoint
     if not resume and state.is_file():  # a forgotten --resume would start over and overwrite it
         step = read_header(state, "train-state").get("step", "?")
         raise SisrError(f"{cfg.out}: holds a run at step {step}; --resume continues it, --set out=DIR starts another")
