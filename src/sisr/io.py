@@ -193,9 +193,9 @@ def read_image(path: str | os.PathLike) -> ImageData:
             if p.stat().st_size == 0:
                 raise SisrError(f"{p}: empty file")
             _refuse_camera_raw(p)
-            _enable_plugin(p)
+            head = _enable_plugin(p)
             with Image.open(p) as im:
-                _refuse_camera_raw(p, im)
+                _refuse_camera_raw(p, im, head)
                 if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
                     # Reading the first frame alone would drop the rest without a word.
                     raise SisrError(f"{p}: {n} frames ({_several(im.format)}); save the one to use as its own file")
@@ -339,23 +339,23 @@ def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, i
     decoding the pixels; ``oriented``: as sisr reads it, turned by its EXIF orientation."""
     p = Path(path)
     _refuse_camera_raw(p)
-    _enable_plugin(p)
+    head = _enable_plugin(p)
     with _decoding(p), Image.open(p) as im:
-        _refuse_camera_raw(p, im)
+        _refuse_camera_raw(p, im, head)
         w, h = im.size
         turned = oriented and int(im.getexif().get(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
     return (h, w) if turned else (w, h)
 
 
-def _refuse_camera_raw(p: Path, im=None) -> None:
+def _refuse_camera_raw(p: Path, im=None, head: bytes = b"") -> None:
     """Refuse a camera raw file, by its name or, opened as a TIFF, by its tags (a DNG's version; a
     first image that is a reduced-resolution preview of one in a sub-directory, as in DNG and NEF)
-    or a Canon CR2's header: upscaling its preview would pass for success."""
+    or a Canon CR2's header (``head``, the file's first bytes): upscaling its preview would pass
+    for success."""
     raw = p.suffix.lower() in CAMERA_RAW_SUFFIXES
     if not raw and im is not None and im.format == "TIFF":
         tags = im.tag_v2
-        with p.open("rb") as fh:
-            canon = fh.read(10)[8:10] == b"CR"
+        canon = head[8:10] == b"CR"
         raw = 50706 in tags or canon or (int(tags.get(254, 0)) & 1 and 330 in tags)  # DNGVersion; SubIFDs
     if raw:
         raise SisrError(
@@ -392,9 +392,10 @@ _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 _JXL_SIGNATURES = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a")
 
 
-def _enable_plugin(p: Path) -> None:
+def _enable_plugin(p: Path) -> bytes:
     """Pillow reads HEIF (phones' HEIC) and JPEG XL through optional packages: for such a file,
-    register its reader once, or say which package to install."""
+    register its reader once, or say which package to install. Returns the file's first 12 bytes,
+    which it reads for that."""
     with p.open("rb") as fh:
         head = fh.read(12)
     if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
@@ -402,13 +403,14 @@ def _enable_plugin(p: Path) -> None:
     elif head.startswith(_JXL_SIGNATURES):
         what, package, extra, fmt = "a JPEG XL image", "pillow_jxl", "pillow-jxl-plugin (or sisr[jxl])", "JXL"
     else:
-        return
+        return head
     try:
         module = importlib.import_module(package)  # pillow_jxl registers its reader as it is imported
     except ImportError:
         raise SisrError(f"{p}: {what}; pip install {extra} to read it") from None
     if fmt == "HEIF" and "HEIF" not in Image.OPEN:
         module.register_heif_opener()
+    return head
 
 
 def _warn_avif_depth(p: Path, im) -> None:
