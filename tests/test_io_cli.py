@@ -899,3 +899,82 @@ def test_exif_over_jpegs_limit_loses_its_maker_note_or_is_left_out(tmp_path, pho
     else:
         assert not Image.open(out).info.get("exif")
     assert Image.open(out).size == (64, 48)
+
+
+def _ppm(magic: bytes, arr: np.ndarray, maxval: int, comment: bytes = b"") -> bytes:
+    h, w = arr.shape[:2]
+    if magic == b"P3":
+        return b"P3\n%s%d %d\n%d\n" % (comment, w, h, maxval) + " ".join(map(str, arr.ravel())).encode() + b"\n"
+    return b"P6\n%s%d %d\n%d\n" % (comment, w, h, maxval) + arr.astype(">u2" if maxval > 255 else "u1").tobytes()
+
+
+def _pam(arr: np.ndarray, maxval: int, tupltype: str) -> bytes:
+    h, w, c = arr.shape
+    head = f"P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH {c}\nMAXVAL {maxval}\nTUPLTYPE {tupltype}\nENDHDR\n".encode()
+    return head + arr.astype(">u2" if maxval > 255 else "u1").tobytes()
+
+
+def test_ppm_above_8_bits_and_pam_keep_their_depth(tmp_path):
+    """A 16-bit PPM (a raw converter's, ``dcraw -4``) was read at 8 bits, Pillow's way, and a PAM
+    (netpbm's, with alpha) was "not a readable image"."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 65536, (12, 16, 3))
+    (tmp_path / "a.ppm").write_bytes(_ppm(b"P6", rgb, 65535, comment=b"# dcraw\n"))
+    data = read_image(tmp_path / "a.ppm")
+    assert data.bits == 16 and data.alpha is None and np.array_equal(np.round(data.pixels * 65535), rgb)
+    ten = rng.integers(0, 1024, (12, 16, 3))  # a 10-bit one: scaled by its white level
+    (tmp_path / "ten.ppm").write_bytes(_ppm(b"P3", ten, 1023))
+    data = read_image(tmp_path / "ten.ppm")
+    assert data.bits == 16 and np.abs(data.pixels - ten / 1023).max() < 1e-6
+    rgba = rng.integers(0, 65536, (12, 16, 4))
+    (tmp_path / "a.pam").write_bytes(_pam(rgba, 65535, "RGB_ALPHA"))
+    data = read_image(tmp_path / "a.pam")
+    assert data.bits == 16 and np.array_equal(np.round(data.pixels * 65535), rgba[:, :, :3])
+    assert np.array_equal(np.round(data.alpha * 65535), rgba[:, :, 3])
+    gray_alpha = rng.integers(0, 256, (12, 16, 2))
+    (tmp_path / "ga.pam").write_bytes(_pam(gray_alpha, 255, "GRAYSCALE_ALPHA"))
+    data = read_image(tmp_path / "ga.pam")
+    assert data.bits == 8 and data.pixels.shape == (12, 16, 1) and np.array_equal(data.alpha * 255, gray_alpha[:, :, 1])
+    from sisr.io import decoded_format, stored_size
+
+    assert stored_size(tmp_path / "a.pam") == (16, 12) and decoded_format(tmp_path / "a.pam") == "PAM"
+    out = upscale_file(tmp_path / "a.pam", tmp_path / "a_x2.png", load_model("bicubic", scale=2))
+    with Image.open(out) as im:  # 16 bits and alpha on to the PNG
+        assert im.mode == "RGBA" and im.size == (32, 24)
+    import png
+
+    assert png.Reader(filename=str(out)).asDirect()[3]["bitdepth"] == 16
+
+
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        (_ppm(b"P6", np.zeros((12, 16, 3), int), 65535)[:-100], r"truncated \(526 of 576 samples\)"),
+        (_ppm(b"P3", np.full((2, 2, 3), 999), 500), "samples above the header's maximum of 500"),
+        (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 5\nMAXVAL 255\nENDHDR\n" + bytes(80), "a PAM of 5 channels"),
+        (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 3\nMAXVAL 255\n" + bytes(48), "without ENDHDR"),
+        (b"P7\nWIDTH 4\nHEIGHT x\nDEPTH 3\nMAXVAL 255\nENDHDR\n" + bytes(48), "without a numeric"),
+        (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 3\nMAXVAL 70000\nENDHDR\n" + bytes(96), "maximum sample value of 70000"),
+        (b"P7\nWIDTH 0\nHEIGHT 4\nDEPTH 3\nMAXVAL 255\nENDHDR\n", "a 0 x 4 image"),
+    ],
+    ids=["truncated", "over-maxval", "5-channels", "no-endhdr", "not-numeric", "maxval-70000", "empty"],
+)
+def test_bad_ppm_and_pam_give_one_line(tmp_path, content, said):
+    f = tmp_path / "bad.pam"
+    f.write_bytes(content)
+    with pytest.raises(SisrError, match=rf"^{f}: .*{said}"):
+        read_image(f)
+
+
+def test_ppm_and_pam_respect_the_pixel_limit(tmp_path):
+    from sisr.io import set_pixel_limit
+
+    f = tmp_path / "big.pam"
+    f.write_bytes(_pam(np.zeros((100, 100, 3), int), 65535, "RGB"))
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        set_pixel_limit(5000)
+        with pytest.raises(SisrError, match="100 x 100 is over the limit of 5000 pixels"):
+            read_image(f)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit

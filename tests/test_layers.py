@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "sisr"
 LAYERS = [
     ("core", ["sisr", "sisr.errors", "sisr.atomic", "sisr.config", "sisr.io", "sisr.resize", "sisr.metrics",
               "sisr.checkpoint", "sisr.losses", "sisr.precision", "sisr.transforms", "sisr.data",
-              "sisr.published", "sisr.vgg", "sisr.icc"]),
+              "sisr.published", "sisr.vgg", "sisr.icc", "sisr.netpbm"]),
     ("models", ["sisr.models"]),
     ("zeroshot", ["sisr.zeroshot"]),
     ("train", ["sisr.train"]),

@@ -95,7 +95,7 @@ def test_a_result_is_named_safely_for_any_upload_name(client):
     assert names == [f"bicubic/{n}" for n in named.values()]
 
 
-def test_a_phone_heic_a_jpeg_xl_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
+def test_a_phone_heic_a_jpeg_xl_a_pam_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff(client):
     import pillow_heif
     import tifffile
 
@@ -109,7 +109,9 @@ def test_a_phone_heic_a_jpeg_xl_and_a_16bit_tiff_come_back_as_png_and_16bit_tiff
 
     Image.open(io.BytesIO(png_bytes())).save(jxl, format="JXL", lossless=True)
     uploads = [("IMG_1.HEIC", heic, "IMG_1_x2.png", "PNG"), ("s.tif", tiff, "s_x2.tif", None)]
-    for name, body, filename, fmt in uploads + [("p.jxl", jxl, "p_x2.png", "PNG")]:
+    pam = io.BytesIO(b"P7\nWIDTH 20\nHEIGHT 24\nDEPTH 4\nMAXVAL 65535\nTUPLTYPE RGB_ALPHA\nENDHDR\n" + bytes(3840))
+    uploads += [("p.jxl", jxl, "p_x2.png", "PNG"), ("netpbm.pam", pam, "netpbm_x2.png", "PNG")]
+    for name, body, filename, fmt in uploads:
         data = {"model": "bicubic", "scale": "2"}
         r = client.post("/api/jobs", files={"file": (name, body.getvalue(), "image/*")}, data=data)
         assert r.status_code == 202, r.text

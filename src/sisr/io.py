@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from sisr import netpbm
 from sisr.atomic import atomic_target
 from sisr.errors import SisrError, closest, warn
 
@@ -67,10 +68,10 @@ CAMERA_RAW_SUFFIXES = frozenset(
 
 def openable_suffixes() -> frozenset[str]:
     """Suffixes of files that may be images sisr reads: IMAGE_SUFFIXES (what a folder run takes)
-    and every one whose format Pillow opens (PPM, TGA, ...), less camera raw."""
+    and every one whose format Pillow opens (PPM, TGA, ...) or sisr does (PAM), less camera raw."""
     Image.init()
     pillow = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-    return (frozenset(IMAGE_SUFFIXES) | pillow) - CAMERA_RAW_SUFFIXES
+    return (frozenset(IMAGE_SUFFIXES) | pillow | {".pam"}) - CAMERA_RAW_SUFFIXES
 
 
 _OUTPUT_FORMATS = {
@@ -194,6 +195,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
                 raise SisrError(f"{p}: empty file")
             _refuse_camera_raw(p)
             head = _enable_plugin(p)
+            if netpbm_head := _netpbm_own(p, head):
+                return _read_netpbm(p, netpbm_head)
             with Image.open(p) as im:
                 _refuse_camera_raw(p, im, head)
                 if im.format in _SEQUENCES and (n := _content_frames(im)) > 1:
@@ -284,9 +287,7 @@ def _read_tiff_unopened(p: Path) -> ImageData:
             floats = kind[3] == 3 and kind[0] in (1, 2) and kind[1] in (colour, colour + 1)  # IEEE floats
             if len(tf.pages) != 1 or not (gray_alpha16 or floats):
                 raise unreadable
-            pixels = page.imagelength * page.imagewidth
-            if Image.MAX_IMAGE_PIXELS and pixels > 2 * Image.MAX_IMAGE_PIXELS:  # as Pillow's guard
-                raise SisrError(f"{p}: {pixels} pixels is over the limit (raise it with --max-pixels)")
+            _check_pixel_limit(p, page.imagewidth * page.imagelength, f"{page.imagewidth} x {page.imagelength} is")
             arr = page.asarray()
             if page.planarconfig == 2 and arr.ndim == 3:
                 arr = np.moveaxis(arr, 0, -1)
@@ -306,6 +307,46 @@ def _read_tiff_unopened(p: Path) -> ImageData:
     return ImageData(np.ascontiguousarray(arr[:, :, :colour]), alpha, 16, mode, info)
 
 
+def _check_pixel_limit(p: Path, pixels: int, what: str) -> None:
+    """Pillow's decompression-bomb guard (which sisr makes an error at its limit) for what Pillow does
+    not check: ``what`` ("W x H is", "4 frames of W x H are") holds more than ``pixels``."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and pixels > limit:
+        raise SisrError(f"{p}: {what} over the limit of {limit} pixels (raise it with --max-pixels)")
+
+
+@contextlib.contextmanager
+def _naming(p: Path):
+    """A core helper's one-line error (which does not know the file) naming ``p``."""
+    try:
+        yield
+    except SisrError as e:
+        raise SisrError(f"{p}: {e}") from None
+
+
+def _netpbm_own(p: Path, head: bytes) -> bytes | None:
+    """The start of a netpbm file that sisr reads itself (see :mod:`sisr.netpbm`), else None."""
+    if head[:2] not in (b"P3", b"P6", b"P7"):
+        return None
+    with p.open("rb") as fh:
+        first = fh.read(netpbm.HEADER_MAX)
+    return first if netpbm.read_own(first) else None
+
+
+def _read_netpbm(p: Path, first: bytes) -> ImageData:
+    """A PPM above 8 bits or a PAM, at its full depth (``first``: the file's first bytes)."""
+    with _naming(p):
+        h = netpbm.header(first)
+    _check_pixel_limit(p, h.width * h.height, f"{h.width} x {h.height} is")
+    with _naming(p):
+        arr, h = netpbm.decode(p.read_bytes())
+    colour = 3 if h.channels >= 3 else 1
+    alpha = np.ascontiguousarray(arr[:, :, colour]) if h.channels > colour else None
+    bits = 16 if h.maxval > 255 else 8
+    mode = ("RGB" if colour == 3 else "L") + ("A" if alpha is not None else "") + (";16" if bits == 16 else "")
+    return ImageData(np.ascontiguousarray(arr[:, :, :colour]), alpha, bits, mode, {})
+
+
 def _in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples") -> np.ndarray:
     """Samples as float32 in [0, 1], where 0 is black and 1 white, as displays take them; values
     outside (HDR highlights, unscaled data, a signed image's negatives) are clipped, with a warning
@@ -322,10 +363,12 @@ def _in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples"
 
 
 def decoded_format(path: str | os.PathLike) -> str | None:
-    """The format Pillow decodes the file as ("PNG", "JPEG", "HEIF"...), or None if it cannot."""
+    """The format Pillow decodes the file as ("PNG", "JPEG", "HEIF"...), or sisr itself ("PPM"
+    above 8 bits, "PAM"), or None if neither can."""
     p = Path(path)
     try:
-        _enable_plugin(p)
+        if first := _netpbm_own(p, _enable_plugin(p)):
+            return "PAM" if first.startswith(b"P7") else "PPM"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a probe, as sequence_of
             with Image.open(p) as im:
@@ -340,6 +383,10 @@ def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, i
     p = Path(path)
     _refuse_camera_raw(p)
     head = _enable_plugin(p)
+    if first := _netpbm_own(p, head):
+        with _naming(p):
+            h = netpbm.header(first)
+        return h.width, h.height
     with _decoding(p), Image.open(p) as im:
         _refuse_camera_raw(p, im, head)
         w, h = im.size
@@ -1146,10 +1193,8 @@ def read_animation(path: str | os.PathLike) -> Animation:
         if im.format not in _ANIMATIONS or getattr(im, "n_frames", 1) < 2:
             raise SisrError(f"{p}: not an animated GIF, PNG, WebP or AVIF")
         n = len(_shown(im))
-        limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
-        if limit and n * w * h > limit:
-            over = f"{n} frames of {w} x {h} are over the limit of {limit} pixels"
-            raise SisrError(f"{p}: {over} (raise it with --max-pixels)")
+        w, h = im.size
+        _check_pixel_limit(p, n * w * h, f"{n} frames of {w} x {h} are")
         info, orientation = _metadata(im)
         _warn_avif_depth(p, im)
         loop = im.info.get("loop", 0 if im.format == "AVIF" else None)  # AVIF's plays on, its count unread
@@ -1184,11 +1229,8 @@ def iter_pages(path: str | os.PathLike) -> Iterator[ImageData]:
             if int(im.tag_v2.get(254, 0)) & 1:  # a reduced-resolution copy
                 continue
             shown += 1
-            limit, (w, h) = Image.MAX_IMAGE_PIXELS, im.size
-            if limit and w * h > limit:  # Pillow checks the first page only, when the file opens
-                raise SisrError(
-                    f"{p}: page {shown} of {w} x {h} is over the limit of {limit} pixels (raise it with --max-pixels)"
-                )
+            w, h = im.size  # Pillow checks the first page only, when the file opens
+            _check_pixel_limit(p, w * h, f"page {shown} of {w} x {h} is")
             if not (_tiff_is_16bit_colour(im) and (data := _read_tiff16(p, im, i))):
                 im.load()
                 data = from_pil(im, f"{p} page {shown}")
