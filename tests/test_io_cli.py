@@ -978,3 +978,23 @@ def test_ppm_and_pam_respect_the_pixel_limit(tmp_path):
             read_image(f)
     finally:
         Image.MAX_IMAGE_PIXELS = limit
+
+
+def test_the_size_of_a_tiff_pillow_cannot_open_is_read_from_its_header(tmp_path):
+    """``--dry-run`` and ``sisr bench`` take sizes from headers: a float or 16-bit gray+alpha TIFF,
+    which sisr reads with tifffile, was "not a readable image" there while a real run read it."""
+    import tifffile
+
+    from sisr.io import stored_size
+
+    rgb = np.random.default_rng(2).random((12, 16, 3), dtype=np.float32)
+    tifffile.imwrite(tmp_path / "turned.tif", rgb, photometric="rgb", extratags=[(274, 3, 1, 6, True)])
+    assert stored_size(tmp_path / "turned.tif") == (16, 12)
+    assert stored_size(tmp_path / "turned.tif", oriented=True) == (12, 16)
+    assert read_image(tmp_path / "turned.tif").pixels.shape == (16, 12, 3)  # as its header said
+    tifffile.imwrite(tmp_path / "ga.tif", np.zeros((12, 16, 2), np.uint16), extrasamples=["unassalpha"])
+    assert stored_size(tmp_path / "ga.tif", oriented=True) == (16, 12)
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00" + b"\xff" * 12)
+    with pytest.raises(SisrError, match="bad.tif: "), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's, of the damaged directory it tried
+        stored_size(tmp_path / "bad.tif")

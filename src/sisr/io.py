@@ -267,9 +267,11 @@ def _undecodable(p: Path, e: Exception) -> SisrError:
     return SisrError(f"{p}: cannot decode image ({cause})")
 
 
-def _read_tiff_unopened(p: Path) -> ImageData:
-    """A TIFF that Pillow has no mode for, read with tifffile: 16-bit gray with alpha (sisr writes
-    them) and floating-point gray or RGB, with or without alpha (HDR merges, scientific tools)."""
+@contextlib.contextmanager
+def _unopened_tiff(p: Path):
+    """The first page of a TIFF that Pillow has no mode for and sisr reads with tifffile (see
+    :func:`_read_tiff_unopened`), open, with its colour samples and whether they are floats;
+    failures as one line naming the file."""
     unreadable = SisrError(f"{p}: not a readable image")
     with p.open("rb") as fh:
         if fh.read(4) not in (b"II*\x00", b"MM\x00*"):
@@ -287,16 +289,32 @@ def _read_tiff_unopened(p: Path) -> ImageData:
             floats = kind[3] == 3 and kind[0] in (1, 2) and kind[1] in (colour, colour + 1)  # IEEE floats
             if len(tf.pages) != 1 or not (gray_alpha16 or floats):
                 raise unreadable
-            _check_pixel_limit(p, page.imagewidth * page.imagelength, f"{page.imagewidth} x {page.imagelength} is")
-            arr = page.asarray()
-            if page.planarconfig == 2 and arr.ndim == 3:
-                arr = np.moveaxis(arr, 0, -1)
-        exif = Image.Exif()
-        exif.load(p.read_bytes())  # the file's own directory
+            yield page, colour, floats
     except SisrError:
         raise
     except Exception as e:
         raise _undecodable(p, e) from None
+
+
+def _unopened_tiff_size(p: Path, oriented: bool) -> tuple[int, int]:
+    """``(width, height)`` of a TIFF that :func:`_read_tiff_unopened` reads, from its header."""
+    with _unopened_tiff(p) as (page, _, _):
+        w, h = page.imagewidth, page.imagelength
+        turned = oriented and int(page.tags.valueof(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
+    return (h, w) if turned else (w, h)
+
+
+def _read_tiff_unopened(p: Path) -> ImageData:
+    """A TIFF that Pillow has no mode for, read with tifffile: 16-bit gray with alpha (sisr writes
+    them) and floating-point gray or RGB, with or without alpha (HDR merges, scientific tools)."""
+    with _unopened_tiff(p) as (page, colour, floats):
+        _check_pixel_limit(p, page.imagewidth * page.imagelength, f"{page.imagewidth} x {page.imagelength} is")
+        arr = page.asarray()
+        if page.planarconfig == 2 and arr.ndim == 3:
+            arr = np.moveaxis(arr, 0, -1)
+    exif = Image.Exif()
+    with _decoding(p):
+        exif.load(p.read_bytes())  # the file's own directory
     icc = _readable_profile(exif.get(0x8773))  # InterColorProfile
     info, orientation = _carried("TIFF", icc, exif, xmp=exif.get(_XMP_TAG))
     arr = arr.reshape(*arr.shape[:2], -1)
@@ -387,10 +405,13 @@ def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, i
         with _naming(p):
             h = netpbm.header(first)
         return h.width, h.height
-    with _decoding(p), Image.open(p) as im:
-        _refuse_camera_raw(p, im, head)
-        w, h = im.size
-        turned = oriented and int(im.getexif().get(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
+    try:
+        with _decoding(p), Image.open(p) as im:
+            _refuse_camera_raw(p, im, head)
+            w, h = im.size
+            turned = oriented and int(im.getexif().get(_ORIENTATION, 1) or 1) in (5, 6, 7, 8)
+    except _Unidentified:
+        return _unopened_tiff_size(p, oriented)  # perhaps a TIFF that Pillow has no mode for
     return (h, w) if turned else (w, h)
 
 
