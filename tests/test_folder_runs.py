@@ -226,6 +226,20 @@ def test_a_result_too_large_for_the_free_memory_is_refused_before_the_work(tmp_p
     assert main(["upscale", str(src), "-o", str(tmp_path / "big.png"), "--model", "bicubic", "--width", "200"]) == 0
 
 
+def test_the_memory_a_result_needs_counts_its_alpha(tmp_path, photo, capsys, monkeypatch):
+    import sisr.api
+
+    rgba = np.dstack([photo[:60, :80], np.full((60, 80), 200, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(photo[:60, :80]).save(tmp_path / "rgb.png")
+    monkeypatch.setattr(sisr.api, "known_free_memory", lambda: 100 * 75 * 3 * 10)  # RGB 100 x 75 fits; RGBA not
+    width = ["--model", "bicubic", "--width", "100", "--quiet"]
+    assert main(["upscale", str(tmp_path / "rgb.png"), "-o", str(tmp_path / "rgb_big.png"), *width]) == 0
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "a_big.png"), *width]) == 2
+    assert "a 100 x 75 result needs about 0.000279 GiB of memory" in capsys.readouterr().err
+    assert not (tmp_path / "a_big.png").exists()
+
+
 def test_a_glob_takes_any_image_pillow_opens(tmp_path, photo):
     for name in ("a.pgm", "b.tga", "notes.txt"):
         if name.endswith(".txt"):

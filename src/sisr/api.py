@@ -119,12 +119,12 @@ def upscale_file(
             result = resize_data(result, data.pixels.shape[1::-1] if restore else size)
         return result.without_metadata() if strip_metadata else result
 
-    def planned(h: int, w: int) -> None:  # a result the format cannot hold: before the work
-        result_size(w, h, up, size=size, restore=restore, dst=dst)
+    def planned(h: int, w: int, alpha: bool) -> None:  # a result the format cannot hold: before the work
+        result_size(w, h, up, size=size, restore=restore, dst=dst, alpha=alpha)
 
     if kind == "animation":
         anim = read_animation(src)
-        planned(*anim.frames[0].shape[:2])
+        planned(*anim.frames[0].shape[:2], anim.frames[0].shape[2] == 4)
         part, memo, up = _parts(on_tile, len(anim.frames)), TileMemo(), _for_animation(up, anim.frames)
         results = _each_once(anim.frames, lambda i: done(anim.frame(i), part(i), memo), part)
         return write_animation(dst, results, anim.durations, anim.loop, quality=quality)
@@ -132,7 +132,7 @@ def upscale_file(
         part = _parts(on_tile, n)
         return write_pages(dst, (done(page, part(i)) for i, page in enumerate(iter_pages(src))))
     data = read_image(src)
-    planned(*data.pixels.shape[:2])
+    planned(*data.pixels.shape[:2], data.alpha is not None)
     return write_image(dst, done(data, on_tile), overwrite=True, quality=quality)
 
 
@@ -161,13 +161,16 @@ def check_result(up, dst: Path, kind: str, n: int, src: str | os.PathLike, *, qu
         check_pages_target(dst, n)
 
 
-def result_size(w: int, h: int, up, *, size=None, restore: bool = False, dst: Path | None = None) -> tuple[int, int]:
+def result_size(
+    w: int, h: int, up, *, size=None, restore: bool = False, dst: Path | None = None, alpha: bool = False
+) -> tuple[int, int]:
     """``(width, height)`` of the result of a ``w x h`` input: the model's scale, then ``size``;
-    with ``dst``, a size its format cannot hold is refused (before the work)."""
+    with ``dst``, a size its format cannot hold, or (with ``alpha`` if it has alpha) that the free
+    memory cannot, is refused (before the work)."""
     out = (w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)
     if dst is not None:
         check_size(dst, *out)
-        check_memory(dst, *out)
+        check_memory(dst, *out, values=4 if alpha else 3)
     return out
 
 
@@ -176,10 +179,11 @@ def result_size(w: int, h: int, up, *, size=None, restore: bool = False, dst: Pa
 _RESULT_BYTES_PER_VALUE = 10
 
 
-def check_memory(dst: Path, width: int, height: int) -> None:
-    """Refuse, before the work, a result that cannot fit in the free memory (a --width of 99999),
-    where the system says how much is free (elsewhere, such as macOS, nothing is refused)."""
-    need, free = width * height * 3 * _RESULT_BYTES_PER_VALUE, known_free_memory()
+def check_memory(dst: Path, width: int, height: int, values: int = 3) -> None:
+    """Refuse, before the work, a result of ``values`` a pixel (RGB 3; with alpha, 4: gray is
+    enlarged as RGB) that cannot fit in the free memory (a --width of 99999), where the system says
+    how much is free (elsewhere, such as macOS, nothing is refused)."""
+    need, free = width * height * values * _RESULT_BYTES_PER_VALUE, known_free_memory()
     if free is not None and need > free:
         raise SisrError(
             f"{dst}: a {width} x {height} result needs about {need / 2**30:.3g} GiB of memory, "
@@ -302,7 +306,7 @@ def upscale_data(data, up, on_tile=None, memo=None):
         out = gray_of(out)
     alpha = None
     if data.alpha is not None:
-        alpha = np.clip(imresize(data.alpha.astype(np.float64), float(up.scale)), 0, 1).astype(np.float32)
+        alpha = np.clip(imresize(data.alpha, float(up.scale), dtype=np.float32), 0, 1)  # float32: quantised next
     pixels = out.astype(np.float32, copy=False)  # the model's output, not a second full-size copy
     return ImageData(pixels=pixels, alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
 
