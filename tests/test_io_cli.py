@@ -179,6 +179,22 @@ def test_upscale_api_keeps_gray_and_alpha(photo):
     out = sisr.upscale(rgba, model="bicubic", scale=4)
     assert out.shape == (64, 64, 4)
     np.testing.assert_allclose(out[..., 3], 128 / 255, atol=1e-6)
+    gray_alpha = rgba[:, :, 2:]  # H x W x 2: gray and alpha, as an LA file reads (it was refused)
+    out = sisr.upscale(gray_alpha, model="bicubic", scale=2)
+    assert out.shape == (32, 32, 2)
+    np.testing.assert_allclose(out[..., 1], 128 / 255, atol=1e-6)
+
+
+def test_upscale_api_says_when_it_clips_float_values():
+    """A float array of 0-255 (cast, never divided) came back white without a word."""
+    rng = np.random.default_rng(3)
+    levels = rng.random((8, 8, 3)).astype(np.float32) * 255
+    with pytest.warns(UserWarning, match=r"image: float values from [\d.]+ to [\d.]+, where 0 is black and 1 white"):
+        sisr.upscale(levels, model="bicubic", scale=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in [0, 1], and integers: nothing to say
+        sisr.upscale(levels / 255, model="bicubic", scale=2)
+        sisr.upscale(levels.astype(np.uint8), model="bicubic", scale=2)
 
 
 @pytest.mark.parametrize(
@@ -189,6 +205,7 @@ def test_upscale_api_keeps_gray_and_alpha(photo):
         (np.full((8, 8, 3), np.nan, np.float32), "NaN or infinite"),  # was a NaN result, without a word
         (np.full((8, 8), np.inf), "NaN or infinite"),
         (np.zeros((8, 8, 5), np.uint8), "got shape (8, 8, 5)"),
+        (np.zeros((3, 8, 9), np.float32), "got shape (3, 8, 9) (channels first? give H x W x C"),
         (np.zeros((8, 8, 3), bool), "got bool"),
     ],
 )

@@ -25,6 +25,7 @@ from sisr.io import (
     check_quality,
     check_size,
     from_pil,
+    in_unit_range,
     iter_pages,
     openable_suffixes,
     read_animation,
@@ -62,8 +63,9 @@ __all__ = [
 def upscale(image: Any, model: str | None = None, scale: int | None = None, **options: Any) -> np.ndarray:
     """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1].
 
-    ``image``: a path, a PIL image, or an ``H x W [x C]`` numpy array (uint8,
-    uint16 or float in [0, 1]). Gray stays gray (one channel); alpha is
+    ``image``: a path, a PIL image, or an ``H x W [x C]`` numpy array (C: 1 gray,
+    2 gray + alpha, 3 RGB, 4 RGBA; uint8, uint16 or float in [0, 1], outside which
+    floats are clipped, with a warning). Gray stays gray (one channel); alpha is
     upscaled by bicubic interpolation and re-attached. ``options``: tile,
     overlap, ensemble, precision, backend, denoise (see :class:`sisr.infer.InferenceOptions`).
     """
@@ -74,18 +76,29 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     elif hasattr(image, "mode") and hasattr(image, "size"):
         data = from_pil(image)
     else:
-        arr = to_float(image)
-        if arr.ndim == 2:
-            arr = arr[:, :, None]
-        if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-            raise SisrError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {arr.shape}")
-        if not np.isfinite(arr).all():  # it would come back NaN everywhere the kernels reach
-            raise SisrError("the image holds NaN or infinite values")
-        alpha = arr[:, :, 3] if arr.shape[2] == 4 else None
-        data = ImageData(pixels=arr[:, :, :3].astype(np.float32), alpha=alpha)
+        data = _array_data(image)
     if 0 in data.pixels.shape[:2]:
         raise SisrError(f"an empty image ({data.pixels.shape[1]} x {data.pixels.shape[0]} pixels)")
     return upscale_data(data, up).pixels_with_alpha()
+
+
+def _array_data(image: Any) -> ImageData:
+    """An ``H x W [x C]`` array (C: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) as ImageData; floats
+    outside [0, 1] are clipped, with a warning (a 0-255 float array would otherwise come out white)."""
+    arr = to_float(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        first = arr.ndim == 3 and arr.shape[0] in (1, 2, 3, 4) and arr.shape[2] > 4
+        hint = " (channels first? give H x W x C, e.g. arr.transpose(1, 2, 0))" if first else ""
+        raise SisrError(f"expected an H x W or H x W x C image (C: 1 to 4), got shape {arr.shape}{hint}")
+    if not np.isfinite(arr).all():  # it would come back NaN everywhere the kernels reach
+        raise SisrError("the image holds NaN or infinite values")
+    if np.issubdtype(np.asarray(image).dtype, np.floating):
+        arr = in_unit_range(arr, "image", "float values")
+    colour = 3 if arr.shape[2] >= 3 else 1
+    alpha = np.ascontiguousarray(arr[:, :, colour]) if arr.shape[2] > colour else None
+    return ImageData(pixels=np.ascontiguousarray(arr[:, :, :colour], dtype=np.float32), alpha=alpha)
 
 
 def upscale_file(

@@ -45,6 +45,7 @@ __all__ = [
     "read_animation",
     "read_image",
     "read_pages",
+    "in_unit_range",
     "iter_pages",
     "read_rgb",
     "set_pixel_limit",
@@ -318,7 +319,7 @@ def _read_tiff_unopened(p: Path) -> ImageData:
     icc = _readable_profile(exif.get(0x8773))  # InterColorProfile
     info, orientation = _carried("TIFF", icc, exif, xmp=exif.get(_XMP_TAG))
     arr = arr.reshape(*arr.shape[:2], -1)
-    arr = _in_unit_range(arr, p) if floats else arr.astype(np.float32) / 65535.0
+    arr = in_unit_range(arr, p) if floats else arr.astype(np.float32) / 65535.0
     arr = _orient(arr, orientation)
     alpha = np.ascontiguousarray(arr[:, :, colour]) if arr.shape[2] > colour else None
     mode = ("RGB" if colour == 3 else "F") if floats else "LA;16"
@@ -365,7 +366,7 @@ def _read_netpbm(p: Path, first: bytes) -> ImageData:
     return ImageData(np.ascontiguousarray(arr[:, :, :colour]), alpha, bits, mode, {})
 
 
-def _in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples") -> np.ndarray:
+def in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples") -> np.ndarray:
     """Samples as float32 in [0, 1], where 0 is black and 1 white, as displays take them; values
     outside (HDR highlights, unscaled data, a signed image's negatives) are clipped, with a warning
     that says how many and the range, so a picture gone white or black does not pass without a word."""
@@ -847,9 +848,9 @@ def from_pil(im, source: str = "image") -> ImageData:
         top = top or (65535 if mode.startswith("I;16") or arr.max() > 255 else 255)
         bits = 16 if top > 255 else 8
         kind = "signed samples, as fractions of full scale," if signed else "samples, as fractions of full scale,"
-        pixels = _in_unit_range(arr / top, source, kind)[:, :, None]
+        pixels = in_unit_range(arr / top, source, kind)[:, :, None]
     elif mode == "F":
-        pixels = _in_unit_range(np.asarray(im), source)[:, :, None]
+        pixels = in_unit_range(np.asarray(im), source)[:, :, None]
         bits = 16
     elif mode in ("1", "L"):
         pixels = (np.asarray(im.convert("L"), dtype=np.float64) / 255.0)[:, :, None]
