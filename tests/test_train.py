@@ -15,7 +15,7 @@ from sisr.data import PatchSampler
 from sisr.errors import SisrError
 from sisr.infer import load_model
 from sisr.models import model_from_checkpoint
-from sisr.train.supervised import TrainConfig, lr_at
+from sisr.train.supervised import TrainConfig, Trainer, lr_at
 
 from .train_helpers import tiny_images, tiny_trainer
 
@@ -218,6 +218,46 @@ def test_recipes_load_and_reject_unknown_keys(tmp_path):
         with pytest.raises(SisrError, match=f"{bad_value.split('=')[0]} must be at least"):
             load_config(None, TrainConfig, [bad_value])
     assert load_config(None, TrainConfig, ["val_every=0"]).val_every == 0  # 0: never validate
+
+
+@pytest.mark.parametrize(
+    "override, said",
+    [  # each was a traceback from the optimiser, or trained without a word
+        ("lr=-1", "lr must be above 0, got -1"),
+        ("lr=nan", "lr must be above 0, got nan"),
+        ("betas=[2]", "betas must be 2 numbers, got [2]"),
+        ("betas=[0.9, 1.5]", "each of betas must be at least 0 and below 1, got [0.9, 1.5]"),
+        ("ema=2", "ema must be at least 0 and below 1, got 2"),
+        ("gray_prob=2", "gray_prob must be at least 0 and at most 1, got 2"),
+        ("scale_aug=[0]", "each of scale_aug must be above 0 and at most 1, got [0]"),
+        ("schedule=linear", "schedule must be 'cosine' or 'constant', got 'linear'"),
+        ("pixel_loss=l3", "pixel_loss must be 'l1' or 'mse', got 'l3'"),
+        ("perceptual=lpips", "perceptual must be 'vgg' or 'disc_features' or 'none', got 'lpips'"),
+        ("grad_clip=-1", "grad_clip must be at least 0, got -1"),
+        ("ckpt_minutes=0", "ckpt_minutes must be above 0, got 0"),
+        ("clean_prob=0.5", "clean_prob needs degradation = 'real'"),
+        ("data=[]", "data must have at least one entry"),
+        ('scale_aug=["a"]', "'scale_aug' must be float, got 'a'"),
+    ],
+)
+def test_a_recipe_that_cannot_train_is_refused_in_one_line_as_it_loads(override, said):
+    with pytest.raises(SisrError) as e:
+        load_config(None, TrainConfig, [override])
+    assert said in str(e.value) and "\n" not in str(e.value)
+
+
+def test_one_dataset_or_one_shrink_factor_alone_is_a_list_of_one_and_code_made_configs_are_checked():
+    assert load_config(None, TrainConfig, ["data=T91", "scale_aug=1.0"]).data == ("T91",)  # was T, 9, 1
+    assert load_config(None, TrainConfig, ["scale_aug=1"]).scale_aug == (1.0,)
+    with pytest.raises(SisrError, match="training config: lr must be above 0"):
+        Trainer(TrainConfig(lr=-1.0, out="unused"))
+    from sisr.precision import device_here
+
+    if not torch.cuda.is_available():
+        with pytest.raises(SisrError, match="device 'cuda': no such CUDA GPU here"):
+            device_here("cuda")  # was an AssertionError from torch, once the data had loaded
+    with pytest.raises(SisrError, match="device must be 'cpu' or 'cuda"):
+        device_here("tpu")
 
 
 def test_a_run_folder_with_a_state_is_not_started_over_without_resume(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Zero-shot SR (SinGAN, DR-SinGAN): pyramid geometry, per-scale G/D, smoke runs, save/load, CLI."""
 
+import re
 import subprocess
 import sys
 
@@ -156,6 +157,25 @@ def test_cpu_budget_options_real_reconstruction_input_and_sample_pool(photo):
     np.testing.assert_array_equal(train_pyramid(img, 2, cfg).enlarge(img, 2), out)
     with pytest.raises(SisrError, match="rec_input"):
         train_pyramid(img, 2, ZeroShotConfig(rec_input="nope", **FAST))
+    with pytest.raises(SisrError, match="zero-shot settings: noise_amp must be at least 0, got -1"):
+        train_pyramid(img, 2, ZeroShotConfig(noise_amp=-1.0, **FAST))  # trained without a word
+
+
+@pytest.mark.parametrize(
+    "setting, said",
+    [
+        ("lr=-1", "lr must be above 0, got -1"),  # was a traceback from the optimiser, after the image loaded
+        ("betas=[2]", "betas must be 2 numbers"),
+        ("decay_at=2", "decay_at must be above 0 and at most 1, got 2"),
+        ("gp_weight=-1", "gp_weight must be at least 0"),  # these trained without a word
+        ("precision=fp16", "precision must be 'auto' or 'fp32' or 'bf16', got 'fp16'"),
+    ],
+)
+def test_zero_shot_settings_out_of_bounds_are_refused_as_they_load(setting, said):
+    from sisr.config import parse_overrides
+
+    with pytest.raises(SisrError, match=re.escape(f"drsingan settings: {said}")):
+        load_model("drsingan", scale=2, settings=parse_overrides([setting]))
 
 
 def test_steps_per_octave_sets_the_pyramid_ratio_and_survives_save_load(photo, tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 
 from sisr.errors import SisrError
 
-__all__ = ["apply_overrides", "load_config"]
+__all__ = ["apply_overrides", "build_dataclass", "check_bounds", "load_config"]
 
 
 def _parse_value(text: str) -> Any:
@@ -29,8 +29,10 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if origin is tuple and isinstance(value, list):
-        return tuple(value)
+    if origin is tuple:  # a list, or one value alone (--set data=T91), each of the element type
+        args = typing.get_args(hint)
+        items = tuple(value) if isinstance(value, list) else (value,)
+        return tuple(_coerce(name, v, args[0]) for v in items) if args[1:] == (...,) else items
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None or not args:
@@ -50,13 +52,41 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         raise SisrError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     for k, v in values.items():
-        low = fields[k].metadata.get("min")
-        if low is not None and isinstance(v, (int, float)) and v < low:
-            raise SisrError(f"{where}: {k} must be at least {low}, got {v}")
+        if why := _out_of_bounds(k, v, fields[k].metadata):
+            raise SisrError(f"{where}: {why}")
     try:
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
     except ValueError as e:  # a config's own check (__post_init__)
         raise SisrError(f"{where}: {e}") from None
+
+
+# A field's bounds, in its metadata: "min"/"max" (inclusive), "above"/"below" (exclusive), "choices";
+# "length" for a tuple, whose every number the bounds apply to.
+_BOUNDS = (("min", "at least", "__ge__"), ("above", "above", "__gt__"), ("max", "at most", "__le__"))
+_BOUNDS += (("below", "below", "__lt__"),)
+
+
+def _out_of_bounds(name: str, value: Any, meta: Any) -> str | None:
+    """Why ``value`` is outside the bounds of field ``name`` (its ``meta``data), or None."""
+    if "choices" in meta and value not in meta["choices"]:
+        return f"{name} must be {' or '.join(map(repr, meta['choices']))}, got {value!r}"
+    several = isinstance(value, (list, tuple))
+    if several and "length" in meta and len(value) != meta["length"]:
+        return f"{name} must be {meta['length']} numbers, got {list(value)}"
+    bounds = [(word, meta[key], op) for key, word, op in _BOUNDS if key in meta]
+    numbers = [v for v in (value if several else [value]) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not all(getattr(float(v), op)(bound) for v in numbers for _, bound, op in bounds):  # NaN fails every one
+        said = " and ".join(f"{word} {bound}" for word, bound, _ in bounds)
+        return f"{'each of ' if several else ''}{name} must be {said}, got {list(value) if several else value}"
+    return None
+
+
+def check_bounds(obj: Any, where: str) -> None:
+    """Refuse, in one line, a dataclass instance made in code whose fields lie outside their bounds
+    (a recipe's or --set's values are checked as they load)."""
+    for f in dataclasses.fields(obj):
+        if why := _out_of_bounds(f.name, getattr(obj, f.name), f.metadata):
+            raise SisrError(f"{where}: {why}")
 
 
 def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -55,6 +55,20 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def device_here(name: str) -> torch.device:
+    """The torch device ``name`` ("cpu", "cuda", "cuda:N"), refused in one line where it is not one
+    or this machine has no such GPU."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise SisrError(f"device must be 'cpu' or 'cuda[:N]', got '{name}'")
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise SisrError(f"device '{name}': no such CUDA GPU here")
+    return dev
+
+
 def native_bf16(device: str | torch.device = "cpu") -> bool:
     """True where bf16 runs natively on ``device``."""
     dev = torch.device(device)

@@ -49,51 +49,58 @@ __all__ = [
 ]
 
 
+_NOT_NEGATIVE = {"min": 0}  # a field bound (sisr.config checks them as settings load)
+
+
 @dataclass(frozen=True)
 class ZeroShotConfig:
     method: str = "drsingan"  # "singan" or "drsingan"
     iters: int = field(default=2000, metadata={"min": 1})  # per scale (SinGAN's reference); CPU budgets use fewer
     finest_iters: int = field(default=0, metadata={"min": 0})  # iterations at the finest scale; 0: ``iters``
     min_size: int = field(default=25, metadata={"min": 4})  # coarsest pyramid side
-    steps_per_octave: float = 3.0  # SR steps (and pyramid scales) per doubling: SinGAN's 3 (ratio ~1.26)
+    # SR steps (and pyramid scales) per doubling: SinGAN's 3 (ratio ~1.26)
+    steps_per_octave: float = field(default=3.0, metadata={"above": 0})
     channels: int = field(default=32, metadata={"min": 1})  # doubled every 4 scales, capped at max_channels
     max_channels: int = field(default=128, metadata={"min": 1})
     # DR-SinGAN: base_layers + n convs in the dense block at scale n
     base_layers: int = field(default=2, metadata={"min": 1})
     growth: int = field(default=16, metadata={"min": 1})
-    lr: float = 5e-4
-    betas: tuple[float, ...] = (0.5, 0.999)
-    decay_at: float = 0.8  # learning rate x0.1 after this fraction of a scale's iterations
+    lr: float = field(default=5e-4, metadata={"above": 0})
+    betas: tuple[float, ...] = field(default=(0.5, 0.999), metadata={"min": 0, "below": 1, "length": 2})
+    # learning rate x0.1 after this fraction of a scale's iterations
+    decay_at: float = field(default=0.8, metadata={"above": 0, "max": 1})
     d_steps: int = field(default=3, metadata={"min": 1})
     g_steps: int = field(default=3, metadata={"min": 1})
-    gp_weight: float = 0.1
-    adv_weight: float = 1.0  # c
-    mse_weight: float = 10.0  # b (SinGAN's alpha)
-    vgg_weight: float = 0.0  # a
+    gp_weight: float = field(default=0.1, metadata=_NOT_NEGATIVE)
+    adv_weight: float = field(default=1.0, metadata=_NOT_NEGATIVE)  # c
+    mse_weight: float = field(default=10.0, metadata=_NOT_NEGATIVE)  # b (SinGAN's alpha)
+    vgg_weight: float = field(default=0.0, metadata=_NOT_NEGATIVE)  # a
     vgg_weights: str = ""
-    noise_amp: float = 0.1
-    crop: int = field(
-        default=0, metadata={"min": 0}
-    )  # train on random crops of this side at scales larger than it (0: whole image)
+    noise_amp: float = field(default=0.1, metadata=_NOT_NEGATIVE)
+    # train on random crops of this side at scales larger than it (0: whole image)
+    crop: int = field(default=0, metadata={"min": 0})
     pairs: bool = False
     pair_batch: int = field(default=8, metadata={"min": 1})
-    pair_weight: float = 10.0
-    pair_loss: str = "mse"  # "mse" or "l1" for the son/father term
-    sr_noise: float = 0.0  # noise at SR time, in units of the finest scale's amplitude
-    rec_input: str = "chain"  # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
-    pool: int = field(
-        default=0, metadata={"min": 0}
-    )  # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
-    diverge_mse: float = 0.0  # >0: a reconstruction MSE (images in [-1, 1]) above this, once a scale has been
-    # below it, is a divergence: the scale goes back to its weights of 25 to 50 iterations before (0: off)
-    precision: str = "fp32"  # "bf16": bfloat16 autocast for training and SR (about 1.3-2x faster where supported)
+    pair_weight: float = field(default=10.0, metadata=_NOT_NEGATIVE)
+    pair_loss: str = field(default="mse", metadata={"choices": ("mse", "l1")})  # the son/father term
+    # noise at SR time, in units of the finest scale's amplitude
+    sr_noise: float = field(default=0.0, metadata=_NOT_NEGATIVE)
+    # reconstruction input: coarser reconstruction ("chain", SinGAN) or real image ("real")
+    rec_input: str = field(default="chain", metadata={"choices": ("chain", "real")})
+    # >0: draw this many random coarser images per scale once and reuse them (0: fresh each step)
+    pool: int = field(default=0, metadata={"min": 0})
+    # >0: a reconstruction MSE (images in [-1, 1]) above this, once a scale has been below it, is a
+    # divergence: the scale goes back to its weights of 25 to 50 iterations before (0: off)
+    diverge_mse: float = field(default=0.0, metadata=_NOT_NEGATIVE)
+    # "bf16": bfloat16 autocast for training and SR (about 1.3-2x faster where supported)
+    precision: str = field(default="fp32", metadata={"choices": ("auto", "fp32", "bf16")})
     ensemble: bool = False  # SR: average the 8 flips/rotations at every SR step
-    back_projection: int = field(
-        default=0, metadata={"min": 0}
-    )  # SR: iterations of back-projection onto the input at the end
+    # SR: iterations of back-projection onto the input at the end
+    back_projection: int = field(default=0, metadata={"min": 0})
     bp_each_step: bool = False  # back-project after every SR step, not only the last
     step_ensemble: bool = False  # SR: average the results of k - 1, k and k + 1 SR steps (same generator)
-    sr_gmacs: float = 0.0  # SR work cap (GMAC): ensembles are dropped in SR_CHOICES' order to fit (0: no cap)
+    # SR work cap (GMAC): ensembles are dropped in SR_CHOICES' order to fit (0: no cap)
+    sr_gmacs: float = field(default=0.0, metadata=_NOT_NEGATIVE)
     seed: int = 0
     threads: int = field(default=0, metadata={"min": 0})
     device: str = "cpu"  # where training runs ("cuda", "cuda:1"); SR runs where the generators are

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from sisr.atomic import check_writable
 from sisr.checkpoint import VAL_SEED, load_checkpoint, load_tensors, read_header, save_checkpoint, save_tensors
-from sisr.config import load_config
+from sisr.config import check_bounds, load_config
 from sisr.data import PatchSampler, dataset_images, sr_pair
 from sisr.degrade import degrade_batch
 from sisr.errors import SisrError
@@ -39,52 +39,60 @@ from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss,
 from sisr.metrics import gray_of, psnr, quantize
 from sisr.models import build_model, model_from_checkpoint
 from sisr.models.base import SRModel
-from sisr.precision import autocast, cores, cpu_bf16_units, native_bf16
+from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
 
 __all__ = ["TrainConfig", "Trainer", "lr_at", "train", "val_figures"]
+
+
+# Field bounds (sisr.config checks them as a recipe loads).
+_SHARE, _POSITIVE, _NOT_NEGATIVE = {"min": 0, "max": 1}, {"above": 0}, {"min": 0}
+_BETAS = {"min": 0, "below": 1, "length": 2}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     arch: str = "rrgan"
     model: dict = field(default_factory=dict)
-    phase: str = "psnr"  # "psnr": pixel loss only; "gan": + perceptual + adversarial
+    # "psnr": pixel loss only; "gan": + perceptual + adversarial
+    phase: str = field(default="psnr", metadata={"choices": ("psnr", "gan")})
     init: str = ""  # generator weights to start from (phase 2 starts from phase 1)
     grow: bool = False  # init may have fewer blocks per stage or fewer scales; new blocks start as identities
     # data
     data: tuple[str, ...] = ("T91", "BSD200:train")  # the 291 images less val_data's ten
     patch: int = field(default=48, metadata={"min": 1})  # LR patch size
     batch: int = field(default=16, metadata={"min": 1})  # per rank
-    scale_aug: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
-    gray_prob: float = 0.3
-    degradation: str = "bicubic"  # LR synthesis: "bicubic" (MATLAB) or "real" (sisr.degrade, Real-ESRGAN's model)
-    clean_prob: float = 0.0  # with "real": the share of patches whose LR is plain MATLAB bicubic instead
+    scale_aug: tuple[float, ...] = field(default=(1.0, 0.9, 0.8, 0.7, 0.6), metadata={"above": 0, "max": 1})
+    gray_prob: float = field(default=0.3, metadata=_SHARE)
+    # LR synthesis: "bicubic" (MATLAB) or "real" (sisr.degrade, Real-ESRGAN's model)
+    degradation: str = field(default="bicubic", metadata={"choices": ("bicubic", "real")})
+    # with "real": the share of patches whose LR is plain MATLAB bicubic instead
+    clean_prob: float = field(default=0.0, metadata=_SHARE)
     # optimisation
     steps: int = field(default=100_000, metadata={"min": 1})
-    lr: float = 2e-4
-    lr_min: float = 1e-6
+    lr: float = field(default=2e-4, metadata=_POSITIVE)
+    lr_min: float = field(default=1e-6, metadata=_NOT_NEGATIVE)
     warmup: int = field(default=200, metadata={"min": 0})
-    schedule: str = "cosine"  # "cosine" or "constant"
-    betas: tuple[float, ...] = (0.9, 0.999)
-    grad_clip: float = 0.0
-    ema: float = 0.999
+    schedule: str = field(default="cosine", metadata={"choices": ("cosine", "constant")})
+    betas: tuple[float, ...] = field(default=(0.9, 0.999), metadata=_BETAS)
+    grad_clip: float = field(default=0.0, metadata=_NOT_NEGATIVE)  # 0: none
+    ema: float = field(default=0.999, metadata={"min": 0, "below": 1})  # a decay: 0.999 averages ~1000 steps
     # losses
-    pixel_loss: str = "l1"  # "l1" or "mse"
-    pixel_weight: float = 1.0
-    perceptual: str = "vgg"  # GAN phase: "vgg", "disc_features" or "none"
+    pixel_loss: str = field(default="l1", metadata={"choices": ("l1", "mse")})
+    pixel_weight: float = field(default=1.0, metadata=_NOT_NEGATIVE)
+    perceptual: str = field(default="vgg", metadata={"choices": ("vgg", "disc_features", "none")})  # GAN phase
     vgg_layer: str = "relu5_4"
     vgg_weights: str = ""  # path; else $SISR_VGG19, then the torch hub cache
-    perceptual_weight: float = 1.0
-    adv_weight: float = 1e-3
+    perceptual_weight: float = field(default=1.0, metadata=_NOT_NEGATIVE)
+    adv_weight: float = field(default=1e-3, metadata=_NOT_NEGATIVE)
     discriminator: str = "patchgan"
     disc_model: dict = field(default_factory=dict)
-    d_lr: float = 1e-4
+    d_lr: float = field(default=1e-4, metadata=_POSITIVE)
     # bookkeeping
     val_data: str = "BSD200:val"  # held out: checkpoints are chosen here, never on a test set
     val_every: int = field(default=500, metadata={"min": 0})  # 0: never
     log_every: int = field(default=25, metadata={"min": 1})
-    ckpt_minutes: float = 5.0
+    ckpt_minutes: float = field(default=5.0, metadata=_POSITIVE)
     out: str = "runs/rrgan_x4_psnr"
     seed: int = 0
     bf16: bool = True
@@ -93,6 +101,13 @@ class TrainConfig:
     # processes that draw batches ahead of the step (a GPU outruns one CPU's degradation)
     workers: int = field(default=0, metadata={"min": 0})
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        # What field bounds cannot say (each field's own bounds are checked as a recipe loads).
+        if self.clean_prob and self.degradation != "real":
+            raise SisrError(f"clean_prob needs degradation = 'real', got {self.clean_prob} with 'bicubic'")
+        if not self.data or not self.scale_aug:
+            raise SisrError(f"{'data' if not self.data else 'scale_aug'} must have at least one entry")
 
 
 def lr_at(step: int, cfg: TrainConfig, base: float | None = None) -> float:
@@ -131,12 +146,7 @@ class SupervisedView(nn.Module):
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, sampler=None, val_files=None) -> None:
-        if cfg.degradation not in ("bicubic", "real"):
-            raise SisrError(f"degradation must be 'bicubic' or 'real', got '{cfg.degradation}'")
-        if not 0.0 <= cfg.clean_prob <= 1.0 or (cfg.clean_prob and cfg.degradation != "real"):
-            raise SisrError(f"clean_prob must be in [0, 1] and needs degradation = 'real', got {cfg.clean_prob}")
-        if cfg.phase not in ("psnr", "gan"):
-            raise SisrError(f"phase must be 'psnr' or 'gan', got '{cfg.phase}'")
+        check_bounds(cfg, "training config")
         self.cfg = cfg
         self.rank, self.world = _dist_info()
         if self.world > 1 and not torch.distributed.is_initialized():
@@ -146,7 +156,7 @@ class Trainer:
             dev = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
         else:
             dev = cfg.device
-        self.device = torch.device(dev)
+        self.device = device_here(dev)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # training batches keep one shape: tune the convolutions once
         if cfg.threads:
@@ -192,8 +202,6 @@ class Trainer:
                 self.disc = nn.parallel.DistributedDataParallel(self.disc)
             if cfg.perceptual == "vgg":
                 self.perc = VGGLoss(cfg.vgg_layer, cfg.vgg_weights or None).to(self.device, memory_format=self.mf)
-            elif cfg.perceptual not in ("disc_features", "none"):
-                raise SisrError(f"perceptual must be 'vgg', 'disc_features' or 'none', got '{cfg.perceptual}'")
 
         self.sampler = sampler
         self.val_files = val_files

@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from sisr.config import check_bounds
 from sisr.errors import SisrError
 from sisr.losses import VGGLoss, gradient_penalty, pixel_loss, wgan_critic_loss, wgan_generator_loss
-from sisr.precision import autocast
+from sisr.precision import autocast, device_here
 from sisr.transforms import dihedral
 from sisr.zeroshot import (
     Pyramid,
@@ -246,21 +247,8 @@ def _set_lr(sc: SimpleNamespace, lr: float) -> None:
 
 def check_config(cfg: ZeroShotConfig) -> None:
     """Refuse settings that cannot run here, before any work starts."""
-    for name, allowed in (
-        ("precision", ("auto", "fp32", "bf16")),
-        ("rec_input", ("chain", "real")),
-        ("pair_loss", ("mse", "l1")),
-    ):
-        if getattr(cfg, name) not in allowed:
-            raise SisrError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, got '{getattr(cfg, name)}'")
-    try:
-        dev = torch.device(cfg.device)
-    except (RuntimeError, ValueError):
-        raise SisrError(f"device must be 'cpu' or 'cuda[:N]', got '{cfg.device}'") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise SisrError(f"device must be 'cpu' or 'cuda[:N]', got '{cfg.device}'")
-    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
-        raise SisrError(f"device '{cfg.device}': no such CUDA GPU here")
+    check_bounds(cfg, "zero-shot settings")
+    device_here(cfg.device)
 
 
 def scale_iters(cfg: ZeroShotConfig, n: int, count: int) -> int:
