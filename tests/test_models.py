@@ -195,3 +195,27 @@ def test_start_as_keeps_the_model_converts_it_to_luma_or_refuses(arch):
     for grow in (False, True):
         with pytest.raises(ValueError):
             m.start_as(other, grow=grow)
+
+
+@pytest.mark.parametrize("arch", list(REGISTRY))
+def test_a_size_of_zero_is_refused_in_one_line(arch):
+    """Every whole-number setting of every architecture (channels, blocks, kernel sizes, scale) is
+    a size or a count: 0 and below were a RuntimeError from torch, or a model of zero blocks."""
+    import dataclasses
+
+    from sisr.errors import SisrError
+
+    config_cls = REGISTRY[arch][0]
+    counts = {f.name: f.metadata.get("min", 0) for f in dataclasses.fields(config_cls) if f.type in (int, "int")}
+    assert counts and min(counts.values()) >= 1, counts
+    for name, low in counts.items():
+        for bad in (0, -3):
+            with pytest.raises(SisrError, match=f"^{arch} config: {name} must be at least {low}, got {bad}$"):
+                build_model(arch, {**SMALL[arch], name: bad})
+    if arch == "rrgan":
+        for scales in ([], [4, 2]):  # the architecture's own check: a ValueError traceback before
+            with pytest.raises(SisrError, match="^rrgan config: scales must be increasing"):
+                build_model(arch, {**SMALL[arch], "scales": scales})
+    if arch == "srcnn":  # an even kernel gave a result a pixel too large, then a shape error in training
+        with pytest.raises(SisrError, match="^srcnn config: f1, f2, f3 must be odd, got 4, 5, 5$"):
+            build_model(arch, {**SMALL[arch], "f1": 4, "f2": 5, "f3": 5})

@@ -89,7 +89,11 @@ def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
     if arch not in REGISTRY:
         raise SisrError(f"unknown architecture '{arch}' (known: {', '.join(REGISTRY)})")
     config_cls, module_cls = REGISTRY[arch]
-    return module_cls(build_dataclass(config_cls, config or {}, f"{arch} config"))
+    cfg = build_dataclass(config_cls, config or {}, f"{arch} config")
+    try:
+        return module_cls(cfg)
+    except ValueError as e:  # an architecture's own check of its config (RR-GAN's scales)
+        raise SisrError(f"{arch} config: {e}") from None
 
 
 def model_from_checkpoint(ckpt: Checkpoint, source: str = "") -> nn.Module:

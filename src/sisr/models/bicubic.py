@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -12,7 +12,7 @@ from sisr.resize import upscale_torch
 
 @dataclass(frozen=True)
 class BicubicConfig:
-    scale: int = 4
+    scale: int = field(default=4, metadata={"min": 1})
 
 
 class Bicubic(SRModel):

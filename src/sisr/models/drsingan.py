@@ -10,7 +10,7 @@ The generator adds its output (tanh) to the upsampled coarser image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -19,9 +19,9 @@ from sisr.models.blocks import DenseResidualBlock, ScaleCritic, ScaleGenerator
 
 @dataclass(frozen=True)
 class DRSinGANScaleConfig:
-    channels: int = 32
-    growth: int = 16
-    layers: int = 3  # convs in the dense block at this scale: base_layers + n
+    channels: int = field(default=32, metadata={"min": 1})
+    growth: int = field(default=16, metadata={"min": 1})
+    layers: int = field(default=3, metadata={"min": 1})  # convs in the dense block at this scale: base_layers + n
     slope: float = 0.2
 
 

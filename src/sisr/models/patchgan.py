@@ -7,7 +7,7 @@ HR patch gives 12 x 12 scores).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -16,7 +16,7 @@ from sisr.models.blocks import StackDiscriminator, disc_unit
 
 @dataclass(frozen=True)
 class PatchGANConfig:
-    channels: int = 64
+    channels: int = field(default=64, metadata={"min": 1})
     slope: float = 0.2
 
 

@@ -13,7 +13,7 @@ No batch norm anywhere.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -25,9 +25,9 @@ from sisr.resize import upscale_torch
 
 @dataclass(frozen=True)
 class RRGANConfig:
-    channels: int = 64
-    blocks: int = 2  # recursive blocks per stage, each with its own weights
-    recursions: int = 3  # applications of each block's shared residual unit
+    channels: int = field(default=64, metadata={"min": 1})
+    blocks: int = field(default=2, metadata={"min": 1})  # recursive blocks per stage, each with its own weights
+    recursions: int = field(default=3, metadata={"min": 1})  # applications of each block's shared residual unit
     scales: tuple[int, ...] = (2, 4)  # cumulative output scales, one per stage
 
 

@@ -14,7 +14,7 @@ default conv weights. The pyramid and its training live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -23,8 +23,8 @@ from sisr.models.blocks import ScaleCritic, ScaleGenerator
 
 @dataclass(frozen=True)
 class SinGANScaleConfig:
-    channels: int = 32
-    layers: int = 5
+    channels: int = field(default=32, metadata={"min": 1})
+    layers: int = field(default=5, metadata={"min": 1})
     slope: float = 0.2
 
 

@@ -11,7 +11,7 @@ chroma stays bicubic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -22,17 +22,19 @@ from sisr.resize import upscale_torch
 
 @dataclass(frozen=True)
 class SRCNNConfig:
-    scale: int = 4
-    f1: int = 9
-    f2: int = 5
-    f3: int = 5
-    n1: int = 64
-    n2: int = 32
+    scale: int = field(default=4, metadata={"min": 1})
+    f1: int = field(default=9, metadata={"min": 1})
+    f2: int = field(default=5, metadata={"min": 1})
+    f3: int = field(default=5, metadata={"min": 1})
+    n1: int = field(default=64, metadata={"min": 1})
+    n2: int = field(default=32, metadata={"min": 1})
     luma: bool = False  # the paper's Y-only network; chroma stays bicubic
 
 
 class SRCNN(SRModel):
     def __init__(self, config: SRCNNConfig) -> None:
+        if any(k % 2 == 0 for k in (config.f1, config.f2, config.f3)):  # "same" padding needs a centre
+            raise ValueError(f"f1, f2, f3 must be odd, got {config.f1}, {config.f2}, {config.f3}")
         super().__init__(config, (config.scale,), "hr", config.n1)
         c = config
         io = 1 if c.luma else 3

@@ -9,7 +9,7 @@ average-pooled to 6 x 6 first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -18,8 +18,8 @@ from sisr.models.blocks import StackDiscriminator, disc_unit
 
 @dataclass(frozen=True)
 class SRGANDiscriminatorConfig:
-    channels: int = 64
-    dense: int = 1024
+    channels: int = field(default=64, metadata={"min": 1})
+    dense: int = field(default=1024, metadata={"min": 1})
     slope: float = 0.2
 
 

@@ -13,7 +13,7 @@ The discriminator is in :mod:`sisr.models.srgan_disc`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -23,9 +23,9 @@ from sisr.models.base import SRModel
 
 @dataclass(frozen=True)
 class SRResNetConfig:
-    scale: int = 4
-    channels: int = 64
-    blocks: int = 16
+    scale: int = field(default=4, metadata={"min": 1})
+    channels: int = field(default=64, metadata={"min": 1})
+    blocks: int = field(default=16, metadata={"min": 1})
 
 
 class _ResBlock(nn.Module):

@@ -21,9 +21,9 @@ from sisr.resize import upscale_torch
 
 @dataclass(frozen=True)
 class VDSRConfig:
-    scale: int = 4
+    scale: int = field(default=4, metadata={"min": 1})
     depth: int = field(default=20, metadata={"min": 2})
-    channels: int = 64
+    channels: int = field(default=64, metadata={"min": 1})
     luma: bool = False  # the paper's Y-only network; chroma stays bicubic
 
 
