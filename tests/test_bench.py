@@ -69,6 +69,17 @@ def tiny_dataset(tmp_path, photo):
     return tmp_path / "Tiny"
 
 
+def test_a_scale_or_set_named_twice_is_measured_once_and_a_bad_seed_is_one_line(tiny_dataset, tmp_path, capsys):
+    from sisr.cli import main
+
+    report = run_bench(["bicubic"], [str(tiny_dataset)] * 2, [2, 2], progress=False)
+    assert [(r["dataset"], r["scale"]) for r in report["results"]] == [(str(tiny_dataset), 2)]
+    with pytest.raises(SisrError, match="--seed must be 0 to 4294967295, got -1"):  # was numpy's traceback
+        run_bench(["bicubic"], [str(tiny_dataset)], [2], degradation="real", seed=-1)
+    assert main(["bench", "--from-json", str(tmp_path / "none.json")]) == 2
+    assert capsys.readouterr().err.strip() == f"sisr: error: {tmp_path / 'none.json'}: no such file"
+
+
 @pytest.mark.parametrize("protocol", ["y", "rgb"])
 def test_report_shape_on_a_generated_dataset(tiny_dataset, protocol):
     report = run_bench(["bicubic"], [str(tiny_dataset)], [2, 3], progress=False, protocol=protocol)

@@ -225,6 +225,9 @@ def run_bench(
     for s in scales:
         if not isinstance(s, int) or s < 2:
             raise SisrError(f"bad scale {s!r}: scales are integers >= 2")
+    if not (isinstance(seed, int) and 0 <= seed < 2**32):  # numpy's seeds
+        raise SisrError(f"--seed must be 0 to {2**32 - 1}, got {seed}")
+    scales, datasets = list(dict.fromkeys(scales)), list(dict.fromkeys(datasets))  # each measured once
     files = {d: dataset_images(d) for d in datasets}
     for f in {f for fs in files.values() for f in fs}:
         for s in scales:

@@ -82,6 +82,8 @@ def _merge_reports(paths: list[str]) -> dict:
     seen: dict[str, dict[str, list]] = {}
     unrecorded: dict = {}
     for path in paths:
+        if not Path(path).is_file():
+            raise SisrError(f"{path}: no such file")
         try:
             rep = json.loads(Path(path).read_text())
             results = rep["results"]
