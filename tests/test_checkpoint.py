@@ -104,3 +104,21 @@ def test_shipped_weights_load_through_the_migration():
     from sisr.infer import load_model as load
 
     assert load("rrgan-x4").meta["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "header, said",
+    [
+        ([1, 2], "corrupt sisr metadata$"),  # JSON, but not an object: an AttributeError traceback before
+        (
+            {"format": "sisr-checkpoint-1", "arch": "srcnn", "config": "x"},
+            r"corrupt sisr metadata \(no arch or config\)",
+        ),
+        ({"format": "sisr-checkpoint-1", "arch": "nosuch", "config": {}}, "unknown architecture 'nosuch'"),
+        ({"format": "sisr-checkpoint-1", "arch": "srcnn", "config": {"n1": 0}}, "srcnn config: n1 must be at least 1"),
+    ],
+)
+def test_a_damaged_weights_file_is_named_in_one_line(tmp_path, header, said):
+    p = _v1(tmp_path, "w.safetensors", {"sisr": json.dumps(header)})
+    with pytest.raises(SisrError, match=f"^{p}: {said}"):
+        load_model(str(p))

@@ -98,9 +98,9 @@ def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[
         raise SisrError(f"{p}: not a safetensors file{hint}: {str(e).splitlines()[0]}") from None
     try:
         header = _migrate(raw, p)
-    except (ValueError, KeyError, TypeError):
+        version = header.get("version")
+    except (ValueError, KeyError, TypeError, AttributeError):  # AttributeError: JSON, but not an object
         raise SisrError(f"{p}: corrupt sisr metadata") from None
-    version = header.get("version")
     if header.get("format") != FORMAT or not isinstance(version, int):
         raise SisrError(f"{p}: corrupt sisr metadata (no format version)")
     if version > VERSION:
@@ -159,8 +159,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not p.is_file():
         raise SisrError(f"{p}: no such weights file")
     tensors, header = load_tensors(p, "weights")
-    try:
-        arch, config = header.pop("arch"), header.pop("config")
-    except KeyError:
-        raise SisrError(f"{p}: corrupt sisr metadata (no arch or config)") from None
+    arch, config = header.pop("arch", None), header.pop("config", None)
+    if not isinstance(arch, str) or not isinstance(config, dict):
+        raise SisrError(f"{p}: corrupt sisr metadata (no arch or config)")
     return Checkpoint(arch=arch, config=config, state_dict=tensors, meta=header)

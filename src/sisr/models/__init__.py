@@ -98,7 +98,10 @@ def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
 
 def model_from_checkpoint(ckpt: Checkpoint, source: str = "") -> nn.Module:
     """Rebuild the module of a weights file and load its weights strictly (no silent partial loads)."""
-    model = build_model(ckpt.arch, ckpt.config)
+    try:
+        model = build_model(ckpt.arch, ckpt.config)
+    except SisrError as e:  # a config no architecture takes: say which file holds it
+        raise SisrError(f"{source}: {e}" if source else str(e)) from None
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as e:
