@@ -249,6 +249,10 @@ def test_a_recipe_that_cannot_train_is_refused_in_one_line_as_it_loads(override,
 def test_one_dataset_or_one_shrink_factor_alone_is_a_list_of_one_and_code_made_configs_are_checked():
     assert load_config(None, TrainConfig, ["data=T91", "scale_aug=1.0"]).data == ("T91",)  # was T, 9, 1
     assert load_config(None, TrainConfig, ["scale_aug=1"]).scale_aug == (1.0,)
+    from sisr.config import build_dataclass
+    from sisr.models.rrgan import RRGANConfig
+
+    assert build_dataclass(RRGANConfig, {"scales": (2, 4)}, "code").scales == (2, 4)  # a tuple stays as it is
     with pytest.raises(SisrError, match="training config: lr must be above 0"):
         Trainer(TrainConfig(lr=-1.0, out="unused"))
     from sisr.precision import device_here

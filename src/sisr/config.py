@@ -31,7 +31,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         return float(value)
     if origin is tuple:  # a list, or one value alone (--set data=T91), each of the element type
         args = typing.get_args(hint)
-        items = tuple(value) if isinstance(value, list) else (value,)
+        items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
         return tuple(_coerce(name, v, args[0]) for v in items) if args[1:] == (...,) else items
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         args = [a for a in typing.get_args(hint) if a is not type(None)]

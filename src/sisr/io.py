@@ -328,7 +328,7 @@ def _read_tiff_unopened(p: Path) -> ImageData:
 
 def _check_pixel_limit(p: Path, pixels: int, what: str) -> None:
     """Pillow's decompression-bomb guard (which sisr makes an error at its limit) for what Pillow does
-    not check: ``what`` ("W x H is", "4 frames of W x H are") holds more than ``pixels``."""
+    not check: refuse ``pixels``, which ``what`` holds ("W x H is", "4 frames of W x H are"), over it."""
     limit = Image.MAX_IMAGE_PIXELS
     if limit and pixels > limit:
         raise SisrError(f"{p}: {what} over the limit of {limit} pixels (raise it with --max-pixels)")

@@ -11,8 +11,14 @@ import numpy as np
 from sisr.errors import SisrError
 
 HEADER_MAX = 4096  # a header longer than this (comments and all) is not one a writer made
-_CHANNELS_OF = {"BLACKANDWHITE": 1, "GRAYSCALE": 1, "RGB": 3, "BLACKANDWHITE_ALPHA": 2, "GRAYSCALE_ALPHA": 2}
-_CHANNELS_OF["RGB_ALPHA"] = 4
+_CHANNELS_OF = {  # a PAM's TUPLTYPE: the channels it has
+    "BLACKANDWHITE": 1,
+    "GRAYSCALE": 1,
+    "RGB": 3,
+    "BLACKANDWHITE_ALPHA": 2,
+    "GRAYSCALE_ALPHA": 2,
+    "RGB_ALPHA": 4,
+}
 
 
 @dataclass(frozen=True)
