@@ -285,3 +285,17 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path, p
     assert main(["upscale", str(src), "-o", str(tmp_path / "new" / "x.png"), "--model", "bicubic", "--quiet"]) == 2
     assert f"cannot write (no permission to write in {tmp_path})" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_a_link_to_no_file_in_a_folder_is_said(tmp_path, photo, capsys):
+    """A folder of links (a photo library moved, a drive not mounted) lost those images without a word."""
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.fromarray(photo[:40, :48]).save(src / "a.png")
+    for name in ("b.jpg", "c.png"):
+        (src / name).symlink_to(tmp_path / "elsewhere" / name)
+    (src / "notes.txt").symlink_to(tmp_path / "gone.txt")  # not an image: nothing to say
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--model", "bicubic", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"sisr: warning: {src}: 2 links to no file left out (b.jpg, ...)" in err and "notes" not in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x4.png"]

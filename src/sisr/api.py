@@ -359,6 +359,10 @@ def expand_inputs(
             found += [(f, f.relative_to(p)) for f in images]
             if raw:
                 warn(f"{p}: {raw} left out; {develop}")
+            broken = [f for f in files if f.is_symlink() and not f.exists() and f.suffix.lower() in IMAGE_SUFFIXES]
+            if broken:  # a photo library moved or a drive not mounted: not an image quietly missing
+                n, first = len(broken), broken[0].relative_to(p)
+                warn(f"{p}: {n} link{'s' * (n > 1)} to no file left out ({first}{', ...' * (n > 1)})")
         elif not p.exists() and any(ch in str(item) for ch in "*?["):
             matches = [m for m in sorted(Path(m) for m in glob.glob(str(item), recursive=True)) if m.is_file()]
             if not matches:
