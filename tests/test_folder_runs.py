@@ -299,3 +299,30 @@ def test_a_link_to_no_file_in_a_folder_is_said(tmp_path, photo, capsys):
     err = capsys.readouterr().err
     assert f"sisr: warning: {src}: 2 links to no file left out (b.jpg, ...)" in err and "notes" not in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x4.png"]
+
+
+def test_results_of_another_scale_beside_their_inputs_are_not_enlarged_again(tmp_path, photo, capsys):
+    """Runs at x2, then x4, into the photos' own folder: the second enlarged the first's a_x2.png
+    into a_x2_x4.png. A file named on its own is still taken as it is."""
+    src = tmp_path / "photos"
+    src.mkdir()
+    Image.fromarray(photo[:16, :16]).save(src / "a.png")
+    Image.fromarray(photo[:16, :16]).save(src / "b.jpg")
+    run = ["upscale", str(src), "-o", str(src), "--model", "bicubic", "--quiet", "--scale"]
+    assert main([*run, "2"]) == 0 and main([*run, "4"]) == 0 and main([*run, "3", "--format", "webp"]) == 0
+    assert sorted(p.name for p in src.iterdir()) == [
+        "a.png",
+        "a_x2.png",
+        "a_x3.webp",
+        "a_x4.png",
+        "b.jpg",
+        "b_x2.jpg",
+        "b_x3.webp",
+        "b_x4.jpg",
+    ]
+    err = capsys.readouterr().err
+    assert "sisr: warning: 2 earlier results left out (a_x2.png, b_x2.jpg): named as results" in err
+    assert "4 earlier results left out (a_x2.png, a_x4.png, ...)" in err
+    out = tmp_path / "out"
+    assert main(["upscale", str(src / "a_x2.png"), "-o", str(out / "one.png"), "--model", "bicubic", "--quiet"]) == 0
+    assert "earlier result" not in capsys.readouterr().err

@@ -434,12 +434,30 @@ def plan_batch(
             raise SisrError(f"{out}: {len(found)} inputs need an output folder, and this names an image file")
         end = f"_{tag}" if suffix is None else suffix
         targets = [out / rel.parent / f"{rel.stem}{end}{result_suffix_of(src, fmt)}" for src, rel in found]
-        # An input that is another input's result (a_x2.png beside a.png, from a run before into
-        # the same folder) is not enlarged again.
+        # An input that is another input's result is not enlarged again: one this run would write
+        # (a_x2.png beside a.png, from a run before into the same folder), or, found in a folder or
+        # by a glob, one beside its input by the default name of another scale (a_x4.png, from a
+        # run at x4), which is said. A file named on its own is taken as it is.
         made = {dst.resolve(): src for (src, _), dst in zip(found, targets)}
-        kept = [made.get(src.resolve(), src) == src for src, _ in found]
+        beside = {
+            src.with_name(f"{src.stem}_x{s}{ext}").resolve(): src
+            for src, _ in found
+            for s in range(1, 9)
+            for ext in {result_suffix_of(src, fmt), result_suffix_of(src)}
+        }
+        named = {Path(i).resolve() for i in inputs if Path(i).is_file()}
+
+        def of_another(results: dict[Path, Path], src: Path) -> bool:
+            return results.get(src.resolve(), src) != src
+
+        again = [s for s, _ in found if not of_another(made, s) and of_another(beside, s) and s.resolve() not in named]
+        kept = [not of_another(made, src) and src not in again for src, _ in found]
         found = [f for f, k in zip(found, kept) if k]
         targets = [t for t, k in zip(targets, kept) if k]
+        if again:
+            n, names = len(again), ", ".join(f.name for f in again[:2]) + ", ..." * (len(again) > 2)
+            said = "named as results of the images beside them; name one to enlarge it again"
+            warn(f"{n} earlier result{'s' * (n > 1)} left out ({names}): {said}")
         seen: dict[Path, Path] = {}
         for (src, _), dst in zip(found, targets):
             if dst in seen:
