@@ -968,13 +968,16 @@ def test_ppm_above_8_bits_and_pam_keep_their_depth(tmp_path):
     [
         (_ppm(b"P6", np.zeros((12, 16, 3), int), 65535)[:-100], r"truncated \(526 of 576 samples\)"),
         (_ppm(b"P3", np.full((2, 2, 3), 999), 500), "samples above the header's maximum of 500"),
+        (b"P3\n2 1\n1023\n1 2 3 4 # not here\n5 6\n", "samples that are not whole numbers"),
+        (b"P3\n2 1\n1023\n1 2 3 4\n", r"truncated \(4 of 6 samples\)"),
         (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 5\nMAXVAL 255\nENDHDR\n" + bytes(80), "a PAM of 5 channels"),
         (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 3\nMAXVAL 255\n" + bytes(48), "without ENDHDR"),
         (b"P7\nWIDTH 4\nHEIGHT x\nDEPTH 3\nMAXVAL 255\nENDHDR\n" + bytes(48), "without a numeric"),
         (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 3\nMAXVAL 70000\nENDHDR\n" + bytes(96), "maximum sample value of 70000"),
         (b"P7\nWIDTH 0\nHEIGHT 4\nDEPTH 3\nMAXVAL 255\nENDHDR\n", "a 0 x 4 image"),
     ],
-    ids=["truncated", "over-maxval", "5-channels", "no-endhdr", "not-numeric", "maxval-70000", "empty"],
+    ids=["truncated", "over-maxval", "plain-comment", "plain-truncated", "5-channels", "no-endhdr", "not-numeric"]
+    + ["maxval-70000", "empty"],
 )
 def test_bad_ppm_and_pam_give_one_line(tmp_path, content, said):
     f = tmp_path / "bad.pam"
