@@ -986,18 +986,12 @@ def test_bad_ppm_and_pam_give_one_line(tmp_path, content, said):
         read_image(f)
 
 
-def test_ppm_and_pam_respect_the_pixel_limit(tmp_path):
-    from sisr.io import set_pixel_limit
-
+def test_ppm_and_pam_respect_the_pixel_limit(tmp_path, monkeypatch):
     f = tmp_path / "big.pam"
     f.write_bytes(_pam(np.zeros((100, 100, 3), int), 65535, "RGB"))
-    limit = Image.MAX_IMAGE_PIXELS
-    try:
-        set_pixel_limit(5000)
-        with pytest.raises(SisrError, match="100 x 100 is over the limit of 5000 pixels"):
-            read_image(f)
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    with pytest.raises(SisrError, match="100 x 100 is over the limit of 5000 pixels"):
+        read_image(f)
 
 
 def test_the_size_of_a_tiff_pillow_cannot_open_is_read_from_its_header(tmp_path):
