@@ -438,9 +438,11 @@ def plan_batch(
         # (a_x2.png beside a.png, from a run before into the same folder), or, found in a folder or
         # by a glob, one beside its input by the default name of another scale (a_x4.png, from a
         # run at x4), which is said. A file named on its own is taken as it is.
+        real = {src: src.resolve() for src, _ in found}
+        folder = {d: d.resolve() for d in {src.parent for src, _ in found}}
         made = {dst.resolve(): src for (src, _), dst in zip(found, targets)}
-        beside = {
-            src.with_name(f"{src.stem}_x{s}{ext}").resolve(): src
+        beside = {  # by name in the input's resolved folder: a resolve() each would take seconds
+            folder[src.parent] / f"{src.stem}_x{s}{ext}": src
             for src, _ in found
             for s in range(1, 9)
             for ext in {result_suffix_of(src, fmt), result_suffix_of(src)}
@@ -448,10 +450,11 @@ def plan_batch(
         named = {Path(i).resolve() for i in inputs if Path(i).is_file()}
 
         def of_another(results: dict[Path, Path], src: Path) -> bool:
-            return results.get(src.resolve(), src) != src
+            return results.get(real[src], src) != src
 
-        again = [s for s, _ in found if not of_another(made, s) and of_another(beside, s) and s.resolve() not in named]
-        kept = [not of_another(made, src) and src not in again for src, _ in found]
+        again = [s for s, _ in found if not of_another(made, s) and of_another(beside, s) and real[s] not in named]
+        left_out = set(again)  # a list's membership test would be quadratic in a folder of thousands
+        kept = [not of_another(made, src) and src not in left_out for src, _ in found]
         found = [f for f, k in zip(found, kept) if k]
         targets = [t for t, k in zip(targets, kept) if k]
         if again:
