@@ -355,11 +355,13 @@ def expand_inputs(
             if exclude is not None and Path(exclude).resolve().is_relative_to(p.resolve()):
                 inner = Path(exclude).resolve().relative_to(p.resolve()).parts  # () for the folder itself: kept
                 files = [f for f in files if not inner or f.relative_to(p).parts[: len(inner)] != inner]
-            images, raw = _images_among([f for f in files if f.is_file()], IMAGE_SUFFIXES)
+            regular = {f for f in files if f.is_file()}
+            images, raw = _images_among(sorted(regular), IMAGE_SUFFIXES)
             found += [(f, f.relative_to(p)) for f in images]
             if raw:
                 warn(f"{p}: {raw} left out; {develop}")
-            broken = [f for f in files if f.is_symlink() and not f.exists() and f.suffix.lower() in IMAGE_SUFFIXES]
+            # an image's name that is not a file: a link to no file (checked only for those names)
+            broken = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES and f not in regular and f.is_symlink()]
             if broken:  # a photo library moved or a drive not mounted: not an image quietly missing
                 n, first = len(broken), broken[0].relative_to(p)
                 warn(f"{p}: {n} link{'s' * (n > 1)} to no file left out ({first}{', ...' * (n > 1)})")
@@ -443,9 +445,9 @@ def plan_batch(
         made = {dst.resolve(): src for (src, _), dst in zip(found, targets)}
         beside = {  # by name in the input's resolved folder: a resolve() each would take seconds
             folder[src.parent] / f"{src.stem}_x{s}{ext}": src
-            for src, _ in found
+            for (src, _), dst in zip(found, targets)
             for s in range(1, 9)
-            for ext in {result_suffix_of(src, fmt), result_suffix_of(src)}
+            for ext in {dst.suffix, result_suffix_of(src) if fmt else dst.suffix}  # this run's, and the default
         }
         named = {Path(i).resolve() for i in inputs if Path(i).is_file()}
 

@@ -30,9 +30,8 @@ class DRCNConfig:
     scale: int = field(default=4, metadata={"min": 1})
     channels: int = field(default=256, metadata={"min": 1})
     recursions: int = field(default=16, metadata={"min": 1})
-    alpha: float = field(
-        default=0.5, metadata={"min": 0, "max": 1}
-    )  # weight of the intermediate predictions in the training loss
+    # weight of the intermediate predictions in the training loss
+    alpha: float = field(default=0.5, metadata={"min": 0, "max": 1})
     luma: bool = False  # the paper's Y-only network; chroma stays bicubic
 
 
