@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from sisr.cli import main
-from sisr.infer import describe, load_model
+from sisr.infer import ScaleError, describe, list_models, load_model
 
 ZS_FAST = [
     "--set",
@@ -122,3 +122,19 @@ def test_descriptors_state_what_each_kind_can_do():
     assert load_model("srcnn").descriptor.feature_space == "hr"
     bic = load_model("bicubic").descriptor
     assert bic.any_scale and "bf16" not in bic.precisions and not bic.export
+
+
+def test_a_scale_the_model_lacks_names_the_models_that_have_it(small_png, tmp_path, capsys):
+    # Every registered model that upscales x3 is named, each checked by loading it; the CLI adds --width.
+    code, err = _run(["upscale", str(small_png), "-o", str(tmp_path / "o.png"), "--scale", "3"], capsys)
+    assert code == 2 and not (tmp_path / "o.png").exists()
+    line = err.strip()
+    assert line.startswith(
+        "sisr: error: model 'rrgan-x4' does not upscale x3 (it supports x2, x4); models that do x3: "
+    )
+    assert line.endswith("; or --width enlarges x4, then resizes to the width asked")
+    named = line.split("models that do x3: ")[1].split(";")[0].split(", ")
+    able = [m for m in list_models() if m != "rrgan-x4" and 3 in load_model(m, scale=None).descriptor.scales]
+    assert sorted(named) == sorted(able + ["bicubic"]) and "rrgan-x234" in named
+    with pytest.raises(ScaleError, match=r"models that do x8: bicubic, singan, drsingan$"):
+        load_model("srcnn", scale=8)  # the API has no --width: its message stops at the models

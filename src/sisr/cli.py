@@ -212,23 +212,27 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
 
     from sisr.api import load_upscaler, plan_batch, upscale_batch
     from sisr.config import parse_overrides
+    from sisr.infer import ScaleError
     from sisr.io import set_pixel_limit
 
     if args.max_pixels is not None:
         set_pixel_limit(args.max_pixels)
-    up = load_upscaler(
-        args.model,
-        args.scale,
-        tile=args.tile,
-        overlap=args.tile_overlap,
-        ensemble=args.ensemble,
-        precision=args.precision,
-        backend=args.backend,
-        settings=parse_overrides(args.set),
-        save_model=args.save_model,
-        progress=not args.quiet,
-        denoise=args.denoise,
-    )
+    try:
+        up = load_upscaler(
+            args.model,
+            args.scale,
+            tile=args.tile,
+            overlap=args.tile_overlap,
+            ensemble=args.ensemble,
+            precision=args.precision,
+            backend=args.backend,
+            settings=parse_overrides(args.set),
+            save_model=args.save_model,
+            progress=not args.quiet,
+            denoise=args.denoise,
+        )
+    except ScaleError as e:
+        raise SisrError(f"{e}; or --width enlarges x{e.largest}, then resizes to the width asked") from None
     restore = args.scale == 1
     size = _target_size(args)
     if restore and size is not None:  # before any image, not once per image of a folder

@@ -69,6 +69,15 @@ class InferenceOptions:
     denoise: float | None = None  # 0..1: blend with the clean partner's weights (0: clean, 1: as trained)
 
 
+class ScaleError(SisrError):
+    """A scale the model does not upscale by; ``largest`` is its largest, which a resize to the size
+    wanted (``--width``) can follow."""
+
+    def __init__(self, message: str, largest: int) -> None:
+        super().__init__(message)
+        self.largest = largest
+
+
 @dataclass(frozen=True)
 class ModelDescriptor:
     """What a runnable model can do; options outside it are refused, never dropped."""
@@ -554,6 +563,18 @@ def list_models() -> list[str]:
     return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
 
 
+def models_for_scale(scale: int) -> list[str]:
+    """The names of :func:`list_models` that upscale x``scale``: the shipped models whose headers
+    say so (their modules built without memory), then bicubic and the zero-shot methods."""
+    shipped = []
+    for name, (file, _) in PRETRAINED.items():
+        head = read_header(_weights_dir() / file, "weights")
+        with torch.device("meta"):
+            if scale in build_model(head["arch"], head["config"]).scales:
+                shipped.append(name)
+    return [*shipped, *WEIGHTLESS, *ZEROSHOT]
+
+
 def _check_scale_type(scale: Any) -> None:
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
         raise SisrError(f"scale must be a positive integer, got {scale!r}")
@@ -614,7 +635,11 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
     module, meta = _load_module(name, scale)
     desc = describe(name, module, meta)
     desc.check(o)
-    chosen = desc.check_scale(scale)
+    try:
+        chosen = desc.check_scale(scale)
+    except SisrError as e:
+        others = [m for m in models_for_scale(scale) if m != name]
+        raise ScaleError(f"{e}; models that do x{scale}: {', '.join(others)}", max(desc.scales)) from None
     if o.denoise is not None and o.denoise != 1.0:
         blend_weights(module, denoise_partner(meta), o.denoise)
     module.eval().to(memory_format=torch.channels_last)
