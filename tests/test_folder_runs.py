@@ -310,19 +310,24 @@ def test_results_of_another_scale_beside_their_inputs_are_not_enlarged_again(tmp
     Image.fromarray(photo[:16, :16]).save(src / "b.jpg")
     run = ["upscale", str(src), "-o", str(src), "--model", "bicubic", "--quiet", "--scale"]
     assert main([*run, "2"]) == 0 and main([*run, "4"]) == 0 and main([*run, "3", "--format", "webp"]) == 0
+    # Results in a format this run does not write are results all the same (a_x3.webp at x8 in PNG).
+    assert main([*run, "8"]) == 0
     assert sorted(p.name for p in src.iterdir()) == [
         "a.png",
         "a_x2.png",
         "a_x3.webp",
         "a_x4.png",
+        "a_x8.png",
         "b.jpg",
         "b_x2.jpg",
         "b_x3.webp",
         "b_x4.jpg",
+        "b_x8.jpg",
     ]
     err = capsys.readouterr().err
     assert "sisr: warning: 2 earlier results left out (a_x2.png, b_x2.jpg): named as results" in err
     assert "4 earlier results left out (a_x2.png, a_x4.png, ...)" in err
+    assert "6 earlier results left out (a_x2.png, a_x3.webp, ...)" in err
     out = tmp_path / "out"
     assert main(["upscale", str(src / "a_x2.png"), "-o", str(out / "one.png"), "--model", "bicubic", "--quiet"]) == 0
     assert "earlier result" not in capsys.readouterr().err

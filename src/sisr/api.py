@@ -19,6 +19,7 @@ from sisr.infer import TileMemo, known_free_memory, load_model, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
+    RESULT_SUFFIXES,
     ImageData,
     check_animation_target,
     check_pages_target,
@@ -392,6 +393,10 @@ def _images_among(files: list[Path], suffixes) -> tuple[list[Path], str]:
     return [f for f in files if f.suffix.lower() in suffixes], said
 
 
+# A result's default name ends "_x<scale>", 1 to 8.
+_SCALE_TAGS = {str(s) for s in range(1, 9)}
+
+
 @dataclass(frozen=True)
 class Batch:
     """What a batch run does: this process's ``(input, output)`` pairs still to write."""
@@ -438,23 +443,28 @@ def plan_batch(
         targets = [out / rel.parent / f"{rel.stem}{end}{result_suffix_of(src, fmt)}" for src, rel in found]
         # An input that is another input's result is not enlarged again: one this run would write
         # (a_x2.png beside a.png, from a run before into the same folder), or, found in a folder or
-        # by a glob, one beside its input by the default name of another scale (a_x4.png, from a
-        # run at x4), which is said. A file named on its own is taken as it is.
+        # by a glob, one beside its input by the default name of another scale, in any format sisr
+        # writes (a_x4.png or a_x4.webp, from a run at x4), which is said. A file named on its own
+        # is taken as it is.
         real = {src: src.resolve() for src, _ in found}
-        folder = {d: d.resolve() for d in {src.parent for src, _ in found}}
+        folder = {d: d.resolve() for d in {src.parent for src, _ in found}}  # a resolve() each would take seconds
         made = {dst.resolve(): src for (src, _), dst in zip(found, targets)}
-        beside = {  # by name in the input's resolved folder: a resolve() each would take seconds
-            folder[src.parent] / f"{src.stem}_x{s}{ext}": src
-            for (src, _), dst in zip(found, targets)
-            for s in range(1, 9)
-            for ext in {dst.suffix, result_suffix_of(src) if fmt else dst.suffix}  # this run's, and the default
-        }
+        stems = {(folder[src.parent], src.stem) for src, _ in found}
         named = {Path(i).resolve() for i in inputs if Path(i).is_file()}
 
         def of_another(results: dict[Path, Path], src: Path) -> bool:
             return results.get(real[src], src) != src
 
-        again = [s for s, _ in found if not of_another(made, s) and of_another(beside, s) and real[s] not in named]
+        def beside(src: Path) -> bool:  # in any format sisr writes, whatever this run's
+            base, _, scale = src.stem.rpartition("_x")
+            return (
+                bool(base)
+                and scale in _SCALE_TAGS
+                and src.suffix.lower() in RESULT_SUFFIXES
+                and (folder[src.parent], base) in stems
+            )
+
+        again = [s for s, _ in found if not of_another(made, s) and beside(s) and real[s] not in named]
         left_out = set(again)  # a list's membership test would be quadratic in a folder of thousands
         kept = [not of_another(made, src) and src not in left_out for src, _ in found]
         found = [f for f, k in zip(found, kept) if k]

@@ -90,6 +90,8 @@ _OUTPUT_FORMATS = {
 WRITE_FORMATS = ("png", "jpg", "webp", "tiff", "gif", "avif")
 # Decoded format -> the suffix its result is written with (each format's first suffix above); BMP
 # (whose alpha and 16 bits PNG keeps), a still GIF (256 colours), HEIF... become PNG.
+# The suffixes results are written with, in lower case: a BMP's result is a PNG.
+RESULT_SUFFIXES = frozenset(_OUTPUT_FORMATS) - {".bmp"}
 _RESULT_SUFFIX = {fmt: sfx for sfx, fmt in reversed(_OUTPUT_FORMATS.items()) if fmt not in ("BMP", "GIF")}
 # Formats that animate. An animation's result keeps its format: an animated GIF stays a GIF.
 _ANIMATIONS = ("GIF", "PNG", "WEBP", "AVIF")
@@ -110,7 +112,7 @@ def result_suffix_of(path: Path, fmt: str | None = None) -> str:
     suffix = path.suffix
     if suffix.lower() == ".gif":
         return suffix if animation_frames(path) else ".png"
-    return suffix if suffix.lower() in _OUTPUT_FORMATS and suffix.lower() != ".bmp" else ".png"
+    return suffix if suffix.lower() in RESULT_SUFFIXES else ".png"
 
 
 @dataclass
