@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import sisr
@@ -26,6 +27,9 @@ def test_public_api():
     assert set(sisr.__all__) >= {"upscale", "upscale_file", "load_model", "list_models", "psnr", "ssim"}
     assert all(callable(getattr(sisr, name)) for name in sisr.__all__ if name != "__version__")
     assert "bicubic" in sisr.list_models()
+    assert sisr.SisrError is SisrError  # what a caller catches, without knowing the module it lives in
+    with pytest.raises(sisr.SisrError, match="unknown model"):
+        sisr.load_model("no-such-model")
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
@@ -206,13 +210,49 @@ def test_upscale_api_says_when_it_clips_float_values():
         (np.full((8, 8), np.inf), "NaN or infinite"),
         (np.zeros((8, 8, 5), np.uint8), "got shape (8, 8, 5)"),
         (np.zeros((3, 8, 9), np.float32), "got shape (3, 8, 9) (channels first? give H x W x C"),
-        (np.zeros((8, 8, 3), bool), "got bool"),
+        (np.zeros((1, 8, 9, 3), np.uint8), "got shape (1, 8, 9, 3) (a batch of one? give arr[0])"),
+        (np.full((8, 8, 3), 200, np.int64), "got int64 (its values lie in 0-200: arr.astype(np.uint8))"),
+        (np.full((8, 8), 4000, np.int32), "got int32 (its values lie in 0-4000: arr.astype(np.uint16))"),
+        (np.full((8, 8), -1, np.int16), "got int16"),
+        (b"not an image", "image: not a readable image"),
+        (torch.zeros(2, 3, 8, 8), "expected one image, got a batch of 2"),
+        (torch.zeros(8, 9, 3), "C x H x W tensor (C: 1 to 4), got shape (8, 9, 3) (channels last? t.permute(2, 0, 1))"),
     ],
 )
 def test_upscale_api_refuses_what_is_not_an_image_in_one_line(image, message):
     with pytest.raises(SisrError) as e:
         sisr.upscale(image, model="bicubic", scale=2)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_upscale_api_takes_encoded_files_bool_masks_and_tensors(tmp_path, photo):
+    """A file's bytes, an open file, a bool array and torch tensors were refused or tracebacks (a
+    tensor has ``mode`` and ``size``, so it was taken for a PIL image)."""
+    img = photo[:12, :16]
+    want = sisr.upscale(img, model="bicubic", scale=2)
+    write_image(tmp_path / "a.png", (img.astype(np.uint16) * 257))  # 16 bits, kept through the bytes
+    from_bytes = sisr.upscale((tmp_path / "a.png").read_bytes(), model="bicubic", scale=2)
+    with (tmp_path / "a.png").open("rb") as fh:
+        from_file = sisr.upscale(fh, model="bicubic", scale=2)
+    np.testing.assert_allclose(from_bytes, want, atol=1e-6)
+    np.testing.assert_array_equal(from_file, from_bytes)
+    mask = img[:, :, 0] > 128
+    np.testing.assert_array_equal(
+        sisr.upscale(mask, model="bicubic", scale=2), sisr.upscale(Image.fromarray(mask), model="bicubic", scale=2)
+    )
+    chw = torch.from_numpy(img).permute(2, 0, 1)  # uint8, as torchvision reads files
+    out = sisr.upscale(chw, model="bicubic", scale=2)
+    assert isinstance(out, torch.Tensor) and out.shape == (3, 24, 32) and out.dtype == torch.float32
+    np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), want)
+    batch = (chw[None].float() / 255).bfloat16().requires_grad_()
+    out = sisr.upscale(batch, model="bicubic", scale=2)
+    assert out.shape == (1, 3, 24, 32) and not out.requires_grad
+    np.testing.assert_allclose(out[0].permute(1, 2, 0).numpy(), want, atol=1 / 64)  # bf16 holds 8 bits
+    Image.fromarray(img).convert("CMYK").save(tmp_path / "c.jpg")
+    with pytest.warns(UserWarning, match=r"^image: CMYK without a colour profile"):  # not the temporary file's name
+        sisr.upscale((tmp_path / "c.jpg").read_bytes(), model="bicubic", scale=2)
+    with pytest.raises(SisrError, match=r"binary mode \('rb'\)"), (tmp_path / "a.png").open() as text:
+        sisr.upscale(text, model="bicubic", scale=2)
 
 
 def test_cli_upscale_writes_output_and_refuses_overwrite(tmp_path, photo):

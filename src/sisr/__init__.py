@@ -10,9 +10,20 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "list_models", "load_model", "psnr", "ssim", "upscale", "upscale_file", "upscale_folder"]
+__all__ = [
+    "SisrError",
+    "__version__",
+    "list_models",
+    "load_model",
+    "psnr",
+    "ssim",
+    "upscale",
+    "upscale_file",
+    "upscale_folder",
+]
 
 _LAZY = {
+    "SisrError": "sisr.errors",  # what every bad input raises, with a one-line message
     "upscale": "sisr.api",
     "upscale_file": "sisr.api",
     "upscale_folder": "sisr.api",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sisr.atomic import check_writable
-from sisr.errors import SisrError, warn
+from sisr.errors import SisrError, collected, warn
 from sisr.infer import TileMemo, known_free_memory, load_model, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
@@ -64,23 +65,85 @@ __all__ = [
 def upscale(image: Any, model: str | None = None, scale: int | None = None, **options: Any) -> np.ndarray:
     """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1].
 
-    ``image``: a path, a PIL image, or an ``H x W [x C]`` numpy array (C: 1 gray,
-    2 gray + alpha, 3 RGB, 4 RGBA; uint8, uint16 or float in [0, 1], outside which
-    floats are clipped, with a warning). Gray stays gray (one channel); alpha is
-    upscaled by bicubic interpolation and re-attached. ``options``: tile,
-    overlap, ensemble, precision, backend, denoise (see :class:`sisr.infer.InferenceOptions`).
+    ``image``: a path, a file's bytes or an open binary file, a PIL image, or an
+    ``H x W [x C]`` numpy array (C: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA; bool,
+    uint8, uint16 or float in [0, 1], outside which floats are clipped, with a
+    warning). Gray stays gray (one channel); alpha is upscaled by bicubic
+    interpolation and re-attached. A torch tensor is taken in torch's layout,
+    ``C x H x W`` or ``1 x C x H x W``, and the result comes back as a float32
+    tensor in that layout on its device. ``options``: tile, overlap, ensemble,
+    precision, backend, denoise (see :class:`sisr.infer.InferenceOptions`).
     """
 
     up = load_model(model, scale=scale, **options)
+    batched, device = None, None
     if isinstance(image, (str, os.PathLike)):
         data = read_image(Path(image))
-    elif hasattr(image, "mode") and hasattr(image, "size"):
+    elif isinstance(image, (bytes, bytearray, memoryview)) or hasattr(image, "read"):
+        data = _encoded_data(image)
+    elif _is_pil(image):
         data = from_pil(image)
+    elif hasattr(image, "detach"):
+        arr, batched, device = _tensor_array(image)
+        data = _array_data(arr)
     else:
         data = _array_data(image)
     if 0 in data.pixels.shape[:2]:
         raise SisrError(f"an empty image ({data.pixels.shape[1]} x {data.pixels.shape[0]} pixels)")
-    return upscale_data(data, up).pixels_with_alpha()
+    out = upscale_data(data, up).pixels_with_alpha()
+    if device is None:
+        return out
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
+    return (t[None] if batched else t).to(device)
+
+
+def _is_pil(image: Any) -> bool:
+    from PIL import Image
+
+    return isinstance(image, Image.Image)
+
+
+def _encoded_data(image: Any) -> ImageData:
+    """An image file's bytes (or an open binary file), read as the file would be; errors say "image"."""
+    import tempfile
+
+    if isinstance(image, io.TextIOBase):
+        raise SisrError("an open file must be opened in binary mode ('rb')")
+    raw = image.read() if hasattr(image, "read") else bytes(image)
+    if not isinstance(raw, bytes):
+        raise SisrError("an open file must be opened in binary mode ('rb')")
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "image"
+        p.write_bytes(raw)
+        said: list[str] = []
+        try:
+            with collected(said):
+                return read_image(p)
+        except SisrError as e:
+            raise SisrError(str(e).replace(str(p), "image")) from None
+        finally:
+            for message in said:
+                warn(message.replace(str(p), "image"), stacklevel=3)
+
+
+def _tensor_array(t: Any) -> tuple[np.ndarray, bool, Any]:
+    """A torch tensor, ``C x H x W`` or ``1 x C x H x W`` (torch's layout, as ``sisr.psnr`` takes it),
+    as an ``H x W x C`` array of its values; whether it had the batch axis; its device."""
+    batched = t.dim() == 4
+    if batched and t.shape[0] != 1:
+        raise SisrError(f"expected one image, got a batch of {t.shape[0]} (upscale each: t[i])")
+    c = t[0] if batched else t
+    c = c.detach().cpu()
+    if not c.dtype.is_floating_point or c.dtype.itemsize >= 4:
+        arr = c.numpy()
+    else:  # bf16 has no numpy type, and half is widened all the same
+        arr = c.float().numpy()
+    if arr.ndim == 3 and not 1 <= arr.shape[0] <= 4:
+        last = " (channels last? t.permute(2, 0, 1))" if arr.shape[2] <= 4 else ""
+        raise SisrError(f"expected a C x H x W tensor (C: 1 to 4), got shape {tuple(t.shape)}{last}")
+    return (arr.transpose(1, 2, 0) if arr.ndim == 3 else arr), batched, t.device
 
 
 def _array_data(image: Any) -> ImageData:
@@ -92,6 +155,8 @@ def _array_data(image: Any) -> ImageData:
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
         first = arr.ndim == 3 and arr.shape[0] in (1, 2, 3, 4) and arr.shape[2] > 4
         hint = " (channels first? give H x W x C, e.g. arr.transpose(1, 2, 0))" if first else ""
+        if arr.ndim == 4 and arr.shape[0] == 1:
+            hint = " (a batch of one? give arr[0])"
         raise SisrError(f"expected an H x W or H x W x C image (C: 1 to 4), got shape {arr.shape}{hint}")
     if not np.isfinite(arr).all():  # it would come back NaN everywhere the kernels reach
         raise SisrError("the image holds NaN or infinite values")

@@ -930,14 +930,21 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 
 
 def to_float(img: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """The one integer-to-float conversion: uint8 / 255, uint16 / 65535, floats as they are."""
+    """The one integer-to-float conversion: uint8 / 255, uint16 / 65535, bool 0 or 1, floats as they are."""
     arr = np.asarray(img)
     if arr.dtype == np.uint8:
         return arr.astype(dtype) / dtype(255.0)
     if arr.dtype == np.uint16:
         return arr.astype(dtype) / dtype(65535.0)
+    if arr.dtype == np.bool_:  # a bilevel image, as a 1-bit file reads: True is white
+        return arr.astype(dtype)
     if not np.issubdtype(arr.dtype, np.floating):
-        raise SisrError(f"expected a uint8, uint16 or float image, got {arr.dtype}")
+        hint = ""
+        if np.issubdtype(arr.dtype, np.integer) and arr.size:
+            low, high = int(arr.min()), int(arr.max())
+            fits = None if low < 0 else "uint8" if high <= 255 else "uint16" if high <= 65535 else None
+            hint = f" (its values lie in 0-{high}: arr.astype(np.{fits}))" if fits else ""
+        raise SisrError(f"expected a bool, uint8, uint16 or float image, got {arr.dtype}{hint}")
     return arr.astype(dtype, copy=False)
 
 
