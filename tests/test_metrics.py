@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 import torch
 
 from sisr.io import read_rgb
@@ -68,6 +69,28 @@ def test_shape_mismatch_raises(photo):
         psnr(photo, photo[:-1])
     with pytest.raises(ValueError, match="shape mismatch"):
         ssim(photo, photo[:, :-2])
+
+
+def test_a_colour_and_a_gray_image_are_told_apart_by_their_channels(photo):
+    gray = photo[:, :, 0]
+    h, w = gray.shape
+    with pytest.raises(ValueError, match=rf"shape mismatch: {h} x {w} x 3 vs {h} x {w} x 1 \(H x W x C\)"):
+        psnr(photo, gray)  # it said "({h}, {w}) vs ({h}, {w})"
+
+
+def test_paths_are_measured_as_their_pixels(tmp_path, photo):
+    """An image file is read as sisr upscale reads it: 16 bits kept, gray kept gray."""
+    noisy = np.clip(photo.astype(np.int16) + np.random.default_rng(0).integers(-9, 10, photo.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "hr.png")
+    Image.fromarray(noisy).save(tmp_path / "sr.png")
+    assert psnr(tmp_path / "sr.png", str(tmp_path / "hr.png"), crop=4) == psnr(noisy, photo, crop=4)
+    assert ssim(tmp_path / "sr.png", photo, crop=4) == ssim(noisy, photo, crop=4)
+    Image.fromarray(noisy[:, :, 1]).save(tmp_path / "g.png")
+    assert psnr(tmp_path / "g.png", photo[:, :, 1:2]) == psnr(noisy[:, :, 1], photo[:, :, 1])
+    deep = noisy.astype(np.uint16) * 257 + 100  # values 8 bits cannot hold
+    Image.fromarray(deep[:, :, 0]).save(tmp_path / "d.png")
+    assert psnr(tmp_path / "d.png", photo[:, :, 0]) == psnr(deep[:, :, 0], photo[:, :, 0])
 
 
 def test_crop_too_large_raises():

@@ -13,18 +13,19 @@ would squeeze it into [16, 235] and add 20 log10(255 / 219) = 1.32 dB to
 its PSNR (Set14's bridge: 27.89 instead of the published 26.58 at x2).
 PSNR uses peak 255; SSIM is Wang et al.'s with an 11 x 11 Gaussian window
 (sigma 1.5), K1 = 0.01, K2 = 0.03, L = 255, 'valid' filtering, mean of the map.
-Torch tensors (``C x H x W`` or ``1 x C x H x W``, float in [0, 1]) are accepted
-too and converted.
+Torch tensors (``C x H x W`` or ``1 x C x H x W``, float in [0, 1]) and image
+files' paths are accepted too and converted.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
 
-from sisr.io import to_float
+from sisr.io import read_image, to_float, to_uint8, to_uint16
 
 __all__ = ["Y_WEIGHTS", "crop_border", "gray_of", "psnr", "quantize", "rgb_to_y", "ssim", "to_float_image"]
 
@@ -32,7 +33,11 @@ Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # BT.601 (MATLAB rgb2ycbcr); th
 
 
 def to_float_image(img: Any) -> np.ndarray:
-    """Return ``img`` as a float64 ``H x W x C`` array in [0, 1], C = 1 (gray) or 3; alpha dropped."""
+    """Return ``img`` as a float64 ``H x W x C`` array in [0, 1], C = 1 (gray) or 3; alpha dropped.
+    A path is read as ``sisr upscale`` reads it (at its depth, oriented, gray kept gray)."""
+    if isinstance(img, (str, os.PathLike)):
+        data = read_image(img)  # its float32 pixels, back at the file's depth: as exact as its array
+        return to_float_image(to_uint8(data.pixels) if data.bits == 8 else to_uint16(data.pixels))
     if hasattr(img, "detach"):  # torch tensor, C x H x W or 1 x C x H x W
         t = img.detach().float().cpu()
         if t.dim() == 4:
@@ -92,10 +97,14 @@ def crop_border(img: np.ndarray, crop: int) -> np.ndarray:
     return img[crop:-crop, crop:-crop, ...]
 
 
+def _hwc(arr: np.ndarray) -> str:
+    return " x ".join(map(str, arr.shape))
+
+
 def _prepare(sr: Any, hr: Any, crop: int, y_only: bool) -> tuple[np.ndarray, np.ndarray]:
     a, b = to_float_image(sr), to_float_image(hr)
     if a.shape != b.shape:
-        raise ValueError(f"shape mismatch: {a.shape[:2]} vs {b.shape[:2]}")
+        raise ValueError(f"shape mismatch: {_hwc(a)} vs {_hwc(b)} (H x W x C)")
     if y_only:
         a, b = rgb_to_y(a), rgb_to_y(b)
     else:
