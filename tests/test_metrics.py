@@ -2,8 +2,8 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
 import torch
+from PIL import Image
 
 from sisr.io import read_rgb
 from sisr.metrics import crop_border, gray_of, psnr, quantize, rgb_to_y, ssim
