@@ -130,6 +130,47 @@ def test_a_broken_file_shows_a_one_line_error_where_it_is_seen(browser_page, tmp
     page.set_viewport_size({"width": 1366, "height": 800})  # the module's page, as the other tests had it
 
 
+def test_a_phone_wide_page_is_one_column_and_brings_up_the_jobs(browser, image_file):
+    """At 390 px the three columns were squeezed side by side, and the Output box's text ran out of
+    it, cut off. Upscale then left the jobs and the result below all the settings, out of sight, and
+    a finger on the divider scrolled the page (the browser took the touch) instead of dragging it."""
+    with live_server() as (url, _):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#model option[value='bicubic']", state="attached")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        boxes = {s: page.locator(s).bounding_box() for s in ("#controls", "#queue", "#view")}
+        assert boxes["#controls"]["y"] + boxes["#controls"]["height"] <= boxes["#queue"]["y"]  # stacked
+        assert all(b["width"] >= 350 for b in boxes.values())
+        inside = """() => { const f = [...document.querySelectorAll('#controls fieldset')];
+            return f.every((el) => [...el.querySelectorAll('*')].every((c) => c.getBoundingClientRect().right
+                <= el.getBoundingClientRect().right + 0.5)); }"""
+        assert page.evaluate(inside)
+        page.set_input_files("#file", str(image_file))
+        page.select_option("#model", "bicubic")
+        page.select_option("#scale", "2")
+        assert page.evaluate("document.getElementById('queue').getBoundingClientRect().top") > 844
+        page.click("#go")
+        page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+        top = {
+            s: page.evaluate(f"document.getElementById('{s}').getBoundingClientRect().top") for s in ("queue", "view")
+        }
+        assert 0 <= top["queue"] < top["view"] < 844 - 100  # in sight, as far as the page scrolls
+        page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+        page.locator("#slider").scroll_into_view_if_needed()
+        box, div = page.locator("#slider").bounding_box(), page.locator("#divider").bounding_box()
+        touch = context.new_cdp_session(page)
+        x, y, to = div["x"] + 2, div["y"] + 50, box["x"] + box["width"] * 0.25
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+        for i in range(1, 6):
+            point = {"x": x + (to - x) * i / 5, "y": y}
+            touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert 20 <= int(page.get_attribute("#divider", "aria-valuenow")) <= 30
+        context.close()
+
+
 def test_output_format_a_tiff_shown_and_a_warning_on_the_page(browser_page, photo, tmp_path):
     page, _, _ = browser_page
     # a TIFF result is shown (as a PNG preview: browsers cannot show TIFF) and downloads as TIFF

@@ -188,6 +188,12 @@ function renderJob(job) {
   $("zip").href = `/api/results.zip?ids=${done.join(",")}`;
 }
 
+// In one column (a phone, a narrow window) the jobs and the result lie below all the settings:
+// a click that starts work brings them up, where a wide layout already shows them.
+function showQueue() {
+  if (matchMedia("(max-width: 640px)").matches) $("queue").scrollIntoView({ block: "start" });
+}
+
 function addGroup(group) {
   state.groups.push(group);
   const index = state.groups.length - 1;
@@ -206,7 +212,7 @@ $("go").addEventListener("click", async () => {
       const after = await submit(m.name, userOptions(m), file);
       const before = m.name === "bicubic" ? after : await submit("bicubic", outputOptions(), file, true);
       const index = addGroup({ kind: "slider", before, after });
-      if (!shown) { state.current = index; refreshView(); shown = true; } // this click's first image
+      if (!shown) { state.current = index; refreshView(); showQueue(); shown = true; } // this click's first image
     } catch (err) { refused.push(state.files.length > 1 ? `${file.name}: ${err.message}` : err.message); }
   }
   showError(refused.join("; "));
@@ -228,6 +234,7 @@ $("compare").addEventListener("click", async () => {
     }
     state.current = addGroup({ kind: "grid", ids });
     refreshView();
+    showQueue();
   } catch (err) { showError(err.message); }
 });
 
