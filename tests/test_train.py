@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from sisr.checkpoint import load_checkpoint
@@ -289,6 +290,29 @@ def test_a_run_folder_that_cannot_be_written_is_refused_at_the_start(tmp_path, c
     assert capsys.readouterr().err == (
         f"sisr: error: {out / 'state.safetensors'}: cannot write ({tmp_path / 'file'} is a file, not a folder)\n"
     )
+
+
+def test_datasets_are_found_before_anything_is_written(tmp_path, photo, capsys, monkeypatch):
+    """A misnamed val_data stopped a run at its first validation (step 2,000 of the recipes), its
+    steps since the last state lost; and a folder of one's own photos, without an HR/ folder inside,
+    was not a dataset."""
+    from sisr.cli import main
+
+    photos = tmp_path / "my photos"
+    photos.mkdir()
+    Image.fromarray(photo[:64, :64]).save(photos / "a.png")
+    Image.fromarray(photo[64:128, 64:128]).save(photos / "b.jpg")
+    monkeypatch.delenv("SISR_DATA", raising=False)
+    recipe = [str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"data={photos}", "--set", "bf16=false"]
+    small = ["--set", "batch=2", "--set", "steps=2", "--set", "model.n1=4", "--set", "model.n2=4"]
+    run = tmp_path / "run"
+    bad = ["--set", f"out={run}", "--set", f"val_data={tmp_path / 'nowhere'}", "--set", "val_every=2"]
+    assert main(["train", *recipe, *small, *bad]) == 2
+    assert f"dataset '{tmp_path / 'nowhere'}' not found" in capsys.readouterr().err and not run.exists()
+    good = ["--set", f"out={run}", "--set", f"val_data={photos}", "--set", "val_every=2"]
+    assert main(["train", *recipe, *small, *good]) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 2 and "val_psnr" in log[-1]
 
 
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path):

@@ -51,6 +51,18 @@ def resolve_dataset(name: str | os.PathLike) -> Path:
     raise SisrError(f"dataset '{name}' not found {where}: expected a folder {name}/HR/ of images{hint}")
 
 
+def _hr_folder(name: str) -> Path:
+    """A dataset's ``HR/`` folder; or, for a path to a folder of images without one (a user's own
+    photos to train on), that folder."""
+    try:
+        return resolve_dataset(name) / "HR"
+    except SisrError:
+        p = Path(name)
+        if p.is_dir() and any(f.suffix.lower() in DATASET_SUFFIXES for f in p.iterdir()):
+            return p
+        raise
+
+
 # Every HOLDOUT_EVERY-th file (sorted, from the first) of a dataset forms its "val" split: for
 # BSD200, 10 images that a "NAME:train" recipe never sees, so training can validate off the
 # test sets.
@@ -72,7 +84,7 @@ def dataset_images(name: str | os.PathLike) -> list[Path]:
         return files[first - 1 : last]
     if ":" in text and text.rsplit(":", 1)[1] in SPLITS:
         text, split = text.rsplit(":", 1)
-    folder = resolve_dataset(text) / "HR"
+    folder = _hr_folder(text)
     # Hidden files are left out: a Mac's "._name.png" beside each image is metadata, not an image.
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in DATASET_SUFFIXES and not f.name.startswith("."))
     if not files:

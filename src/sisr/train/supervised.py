@@ -444,6 +444,11 @@ class Trainer:
         cfg = self.cfg
         end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
         main = self.rank == 0
+        # Both datasets are found before anything is written: a misnamed val_data stopped a run at
+        # its first validation, an hour in, with the steps since its last state lost.
+        self._ensure_sampler()
+        if main and cfg.val_every and self.val_files is None:
+            self.val_files = dataset_images(cfg.val_data)
         log = None
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -472,8 +477,7 @@ class Trainer:
         if self.world == 1 and threading.current_thread() is threading.main_thread():
             # SIGTERM (a relay's stop, a time limit) ends the run after the current step, with its state saved.
             previous = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-        if cfg.workers > 0:
-            self._ensure_sampler()  # loaded once, before the fork, and shared by the workers
+        if cfg.workers > 0:  # the sampler, loaded above before the fork, is shared by the workers
             self._ahead = _Ahead(self, self.step, end, cfg.workers)
         try:
             while self.step < end:
