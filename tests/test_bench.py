@@ -164,6 +164,40 @@ def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
     assert r.returncode == 2 and "not a bench --json report" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_report_names_the_files_it_measured_and_merges_refuse_other_files(tiny_dataset, tmp_path, capsys):
+    """A report named its models and sets, not which weights or images: two reports of one model
+    (shipped weights replaced between them) or of two copies of a set merged into one table."""
+    import hashlib
+
+    from sisr.cli import _merge_reports
+    from sisr.infer import weights_path
+
+    report = run_bench(["bicubic", "srcnn"], [str(tiny_dataset)], [4], progress=False)
+    prov = report["provenance"]
+    shipped = weights_path("srcnn")
+    assert prov["weights"] == {
+        "srcnn": {"file": "srcnn.safetensors", "sha256": hashlib.sha256(shipped.read_bytes()).hexdigest()}
+    }
+    images = sorted((tiny_dataset / "HR").iterdir())
+    digests = b"".join(hashlib.sha256(f.read_bytes()).digest() for f in images)
+    assert prov["datasets"] == {str(tiny_dataset): {"images": 2, "sha256": hashlib.sha256(digests).hexdigest()}}
+    assert prov["environment"]["torch"].startswith("2.") and prov["environment"]["threads"] >= 1
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(report))
+    b.write_text(json.dumps(report))
+    assert _merge_reports([str(a), str(b)])["provenance"]["weights"] == prov["weights"]
+    write_image(images[0], np.zeros((96, 120, 3), np.uint8))  # the set changed between the reports
+    b.write_text(json.dumps(run_bench(["bicubic"], [str(tiny_dataset)], [2], progress=False)))
+    assert main(["bench", "--from-json", f"{a},{b}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sisr: error: {b}: {tiny_dataset}'s images differ from an earlier report's (sha256 ")
+    other = json.loads(a.read_text())
+    other["provenance"]["weights"]["srcnn"]["sha256"] = "0" * 64
+    b.write_text(json.dumps(other))
+    with pytest.raises(SisrError, match="srcnn's weights differ from an earlier report's"):
+        _merge_reports([str(a), str(b)])
+
+
 def test_merged_reports_keep_every_models_training_budget(tmp_path):
     import json
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import multiprocessing as mp
 import os
 import queue
@@ -22,11 +23,11 @@ from sisr.checkpoint import find_weights, read_header
 from sisr.data import PROTOCOLS, check_measurable, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
-from sisr.infer import ZeroShotUpscaler, load_model
+from sisr.infer import ZeroShotUpscaler, load_model, weights_path
 from sisr.io import read_rgb, stored_size, write_image
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
-from sisr.precision import cores
+from sisr.precision import cores, cpu_name
 from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
 from sisr.zeroshot import ZeroShotConfig
 
@@ -328,7 +329,41 @@ def run_bench(
     zero = {m: dataclasses.asdict(up.config) for m, up in first.items() if up.descriptor.kind == "zero-shot"}
     if zero:
         report["zero_shot_settings"] = zero
+    report["provenance"] = provenance({label(m): weights_path(m) for m in models}, files)
     return report
+
+
+def _file_sha256(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").digest()
+
+
+def _files_sha256(paths: list[Path]) -> str:
+    """The SHA-256 of the files' SHA-256 digests, in order."""
+    return hashlib.sha256(b"".join(_file_sha256(p) for p in paths)).hexdigest()
+
+
+def provenance(weights: dict[str, Path | None], files: dict[str, list[Path]]) -> dict[str, Any]:
+    """What a report's numbers came from, so that a reader can tell two reports' weights or images
+    apart: each weights file's and each dataset's SHA-256 (of its images' bytes, in order), and the
+    software and machine (its seconds compare only on one CPU and thread count). A weights file's
+    is ``sha256sum``'s; a dataset's is that of its images' digests, in sorted order."""
+    import platform
+
+    import torch
+
+    return {
+        "weights": {m: {"file": p.name, "sha256": _file_sha256(p).hex()} for m, p in weights.items() if p},
+        "datasets": {d: {"images": len(fs), "sha256": _files_sha256(fs)} for d, fs in files.items()},
+        "environment": {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "cpu": cpu_name(),
+            "threads": torch.get_num_threads(),
+        },
+    }
 
 
 def _folder_name(name: str) -> str:

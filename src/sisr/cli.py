@@ -94,6 +94,10 @@ def _merge_reports(paths: list[str]) -> dict:
         merged["protocol"] = rep.get("protocol")
         merged["sisr_version"] = rep.get("sisr_version")
         merged["results"] += results
+        try:
+            _merge_provenance(merged, rep.get("provenance"), path)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise SisrError(f"{path}: not a bench --json report (provenance: {e.__class__.__name__})") from None
         if "budgets" in rep:  # the tables' budget column
             merged.setdefault("budgets", {}).update(rep["budgets"])
         else:  # a report from before budgets were recorded: its models' cost is unknown, not nil
@@ -114,6 +118,25 @@ def _merge_reports(paths: list[str]) -> dict:
         for m in unrecorded:
             merged["budgets"].setdefault(m, "not recorded")
     return merged
+
+
+def _merge_provenance(merged: dict, prov: dict | None, path: str) -> None:
+    """One report's weights and datasets into the merged report's; a model or dataset whose files
+    differ between reports would make rows of one table measure different things: refused."""
+    if not prov:
+        return
+    into = merged.setdefault("provenance", {"weights": {}, "datasets": {}, "environments": []})
+    for kind in ("weights", "datasets"):
+        for name, entry in prov.get(kind, {}).items():
+            had = into[kind].setdefault(name, entry)
+            if had["sha256"] != entry["sha256"]:
+                what = "weights" if kind == "weights" else "images"
+                raise SisrError(
+                    f"{path}: {name}'s {what} differ from an earlier report's (sha256 {entry['sha256'][:12]} "
+                    f"against {had['sha256'][:12]}); merge reports of the same files"
+                )
+    if prov.get("environment") and prov["environment"] not in into["environments"]:
+        into["environments"].append(prov["environment"])
 
 
 def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | None:

@@ -595,16 +595,22 @@ def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
+def weights_path(name: str) -> Path | None:
+    """The weights file a model name or path loads; None for bicubic and the zero-shot methods."""
+    if name in WEIGHTLESS or name in ZEROSHOT:
+        return None
+    if name in PRETRAINED:
+        return _weights_dir() / PRETRAINED[name][0]
+    if name.endswith(".safetensors") or Path(name).exists():
+        return Path(name)
+    raise SisrError(unknown_model(name) + "; or a .safetensors path)")
+
+
 def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]:
     if name in WEIGHTLESS:
         _check_scale_type(scale)  # before it sizes the module; the descriptor checks the rest
         return build_model(name, {"scale": scale or 4}), {}
-    if name in PRETRAINED:
-        path = _weights_dir() / PRETRAINED[name][0]
-    elif name.endswith(".safetensors") or Path(name).exists():
-        path = Path(name)
-    else:
-        raise SisrError(unknown_model(name) + "; or a .safetensors path)")
+    path = weights_path(name)
     ckpt = load_checkpoint(path)
     module = model_from_checkpoint(ckpt, name)
     if not isinstance(module, SRModel):
