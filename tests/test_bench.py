@@ -497,3 +497,37 @@ def test_a_report_that_cannot_be_written_is_refused_before_the_run(tiny_dataset,
         f"sisr: error: {blocker / 'r.json'}: cannot write ({blocker} is a file, not a folder)"
     ], r.stderr
     assert "bicubic" not in r.stdout  # no table: nothing was measured
+
+
+def _readme_bench_tables():
+    """(command, markdown file, its reports, per-image) of each README `sisr bench` that writes one."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    found = []
+    for line in (repo / "README.md").read_text().replace("\\\n", " ").splitlines():
+        words = line.split()
+        if words[:2] != ["sisr", "bench"] or "--markdown" not in words:
+            continue
+        reports = words[words.index("--from-json") + 1].split(",") if "--from-json" in words else []
+        reports = reports or [words[words.index("--json") + 1]]
+        markdown = repo / words[words.index("--markdown") + 1]
+        args = (line.strip(), markdown, [str(repo / r) for r in reports], "--per-image" in words)
+        found.append(pytest.param(*args, id=markdown.name))
+    return found
+
+
+@pytest.mark.parametrize("command, markdown, reports, per_image", _readme_bench_tables())
+def test_the_readmes_tables_are_its_commands_reports(command, markdown, reports, per_image):
+    """Each results table is what its README command makes of the committed reports, and a table the
+    README shows is shown whole: a rerun report once left the README with the earlier run's seconds."""
+    from pathlib import Path
+
+    from sisr.cli import _merge_reports
+
+    made = to_markdown(_merge_reports(reports), per_image=per_image)
+    assert made + "\n" == markdown.read_text(), f"{markdown.name} is not what `{command}` makes"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = [r for r in made.splitlines() if r.startswith("| ")]
+    if rows[0] in readme:  # its header: the README shows this table (not a summary of it)
+        assert [r for r in rows if r not in readme] == []
