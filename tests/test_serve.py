@@ -430,3 +430,21 @@ def test_the_file_picker_offers_every_kind_sisr_reads(client):
 
     accept = re.search(r'id="file"[^>]*accept="([^"]*)"', client.get("/").text).group(1).split(",")
     assert set(IMAGE_SUFFIXES) <= set(accept) and "image/*" in accept
+
+
+def test_an_uploads_spooled_file_is_closed_with_its_request(client, monkeypatch):
+    """A refused upload's spooled file (on disk past 1 MB) stayed open until garbage collection."""
+    from starlette.datastructures import UploadFile
+
+    closed = []
+    real = UploadFile.close
+
+    async def close(self):
+        closed.append(self.filename)
+        await real(self)
+
+    monkeypatch.setattr(UploadFile, "close", close)
+    for data in ({"model": "no-such-model"}, {"model": "bicubic", "scale": "2"}):
+        r = client.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data=data)
+        assert r.status_code in (202, 400)
+    assert closed == ["a.png", "a.png"]

@@ -428,6 +428,12 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             if "size" in str(e).lower() or "large" in str(e).lower():
                 raise ApiError(413, f"upload larger than {cfg.max_upload_mb:g} MB") from None
             raise ApiError(400, "bad request: expected multipart/form-data with a 'file' field") from None
+        try:  # the upload's spooled file (on disk past 1 MB) goes now, not when it is garbage-collected
+            return await _create_job(form, limit)
+        finally:
+            await form.close()
+
+    async def _create_job(form, limit: int) -> dict[str, str]:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(400, "bad request: expected multipart/form-data with a 'file' field")
