@@ -138,3 +138,15 @@ def test_a_scale_the_model_lacks_names_the_models_that_have_it(small_png, tmp_pa
     assert sorted(named) == sorted(able + ["bicubic"]) and "rrgan-x234" in named
     with pytest.raises(ScaleError, match=r"models that do x8: bicubic, singan, drsingan$"):
         load_model("srcnn", scale=8)  # the API has no --width: its message stops at the models
+
+
+def test_models_json_gives_every_models_descriptor(capsys):
+    import json
+
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list_models()
+    by = {r["name"]: r for r in rows}
+    assert by["rrgan-x234"]["scales"] == [2, 3, 4] and by["rrgan-x4"]["default"] and not by["srcnn"]["default"]
+    assert by["rrgan-x4"]["params"] == load_model("rrgan-x4").descriptor.params > 0
+    assert by["drsingan"]["kind"] == "zero-shot" and by["drsingan"]["any_scale"] and not by["drsingan"]["export"]

@@ -28,6 +28,14 @@ def _csv(text: str) -> list[str]:
 def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
+    if args.json:  # what each model can do, for a script: its descriptor, as the web app's /api/models
+        import dataclasses
+
+        from sisr.infer import descriptors
+
+        rows = [dataclasses.asdict(d) | {"default": d.name == DEFAULT_MODEL} for d in descriptors()]
+        print(json.dumps(rows, indent=1))
+        return 0
     rows = [*WEIGHTLESS.items(), *((name, desc) for name, (_, desc) in PRETRAINED.items()), *ZEROSHOT.items()]
     width = max(len(name) for name, _ in rows)
     print("models (use with --model):")
@@ -386,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("models", help="list the available models")
+    p.add_argument("--json", action="store_true", help="each model's descriptor: kind, scales, precisions, ...")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("bench", help="PSNR/SSIM of models on benchmark datasets")

@@ -563,6 +563,11 @@ def list_models() -> list[str]:
     return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
 
 
+def descriptors() -> list[ModelDescriptor]:
+    """The descriptor of every model of :func:`list_models`, in its order (each network loaded)."""
+    return [describe(n) if n in ZEROSHOT else load_model(n, scale=None).descriptor for n in list_models()]
+
+
 def models_for_scale(scale: int) -> list[str]:
     """The names of :func:`list_models` that upscale x``scale``: the shipped models whose headers
     say so (their modules built without memory), then bicubic and the zero-shot methods."""

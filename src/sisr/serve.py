@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, load_upscaler, result_size, upscale_file
 from sisr.errors import SisrError, collected
-from sisr.infer import describe, list_models, load_model, unknown_model
+from sisr.infer import descriptors, list_models, unknown_model
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     WRITE_FORMATS,
@@ -53,7 +53,7 @@ from sisr.io import (
     tiff_pages,
     write_image,
 )
-from sisr.models import DEFAULT_MODEL, ZEROSHOT
+from sisr.models import DEFAULT_MODEL
 from sisr.precision import cores
 
 __all__ = ["ServeConfig", "create_app", "serve"]
@@ -289,8 +289,8 @@ class JobRunner:
 
 def _models_info() -> list[dict[str, Any]]:
     out = []
-    for name in list_models():
-        desc = describe(name) if name in ZEROSHOT else load_model(name, scale=None).descriptor
+    for desc in descriptors():
+        name = desc.name
         out.append(
             {
                 "name": name,
