@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sisr.cli import main
@@ -38,6 +39,7 @@ OPTIONS = {
     "set": ["--set", "lr=0.001"],
     "ensemble": ["--ensemble"],
     "save-model": ["--save-model", "PYR"],
+    "device-cpu": ["--device", "cpu"],
 }
 
 
@@ -74,6 +76,7 @@ def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsy
         "set": bool(desc.settings),
         "ensemble": desc.ensemble,
         "save-model": desc.kind == "zero-shot",
+        "device-cpu": "cpu" in desc.devices,
     }[option]
     if applies:
         assert code == 0, err
@@ -150,3 +153,49 @@ def test_models_json_gives_every_models_descriptor(capsys):
     assert by["rrgan-x234"]["scales"] == [2, 3, 4] and by["rrgan-x4"]["default"] and not by["srcnn"]["default"]
     assert by["rrgan-x4"]["params"] == load_model("rrgan-x4").descriptor.params > 0
     assert by["drsingan"]["kind"] == "zero-shot" and by["drsingan"]["any_scale"] and not by["drsingan"]["export"]
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:7", "tpu"])
+def test_a_device_this_machine_lacks_is_refused_in_one_line(device, small_png, tmp_path, capsys):
+    if device.startswith("cuda") and torch.cuda.device_count() > int(device.partition(":")[2] or 0):
+        pytest.skip("this machine has that GPU")
+    code, err = _run(["upscale", str(small_png), "-o", str(tmp_path / "o.png"), "--device", device], capsys)
+    said = "device must be 'cpu' or 'cuda[:N]'" if device == "tpu" else f"device '{device}': no such CUDA GPU here"
+    assert code == 2 and err.count("\n") == 1 and said in err and not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the GPU playbook runs it: -k gpu)")
+def test_gpu_inference_matches_the_cpus(tmp_path):
+    """A network and bicubic on the GPU give the CPU's result (fp32: TF32 off) to within a level of
+    8 bits, tiled or not; the ONNX export of a GPU-loaded model works; bench records the GPU."""
+    import importlib.util
+
+    from sisr.bench import run_bench
+    from sisr.checkpoint import save_checkpoint
+    from sisr.export import onnx_bytes
+    from sisr.io import write_image
+    from sisr.models import build_model
+
+    # Weights made here: the GPU playbook sets the shipped ones aside before it packs the tree.
+    nets = {}
+    for arch, config in (("rrgan", {"channels": 16, "blocks": 2, "recursions": 2}), ("srcnn", {"n1": 16, "n2": 8})):
+        torch.manual_seed(0)
+        net = build_model(arch, config)
+        nets[arch] = str(save_checkpoint(tmp_path / f"{arch}.safetensors", net, arch, net.config))
+    rng = np.random.default_rng(0)  # no scikit-image photo: the lent machine may lack the package
+    photo = (rng.random((64, 64, 3)) * 64 + np.linspace(0, 190, 64)[:, None, None]).astype(np.uint8)
+    img = photo[:40, :52]
+    for name in (nets["rrgan"], nets["srcnn"], "bicubic"):
+        cpu = load_model(name, scale=4, device="cpu")(img)
+        for tile in (0, 16):
+            gpu = load_model(name, scale=4, device="cuda", tile=tile)
+            assert gpu.device.type == "cuda" and all(p.is_cuda for p in gpu.module.parameters())
+            np.testing.assert_allclose(gpu(img), cpu, atol=1 / 255)
+    if importlib.util.find_spec("onnx"):
+        assert len(onnx_bytes(load_model(nets["srcnn"], device="cuda"))) > 0
+    auto = load_model(nets["rrgan"], precision="auto")
+    assert auto.device.type == "cuda" and auto.precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    hr = tmp_path / "Set" / "HR"
+    write_image(hr / "a.png", photo[:64, :64])
+    report = run_bench([nets["srcnn"]], [str(tmp_path / "Set")], [4], progress=False, device="cuda")
+    assert report["provenance"]["environment"]["devices"][0].startswith("cuda")

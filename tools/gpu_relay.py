@@ -12,8 +12,9 @@ then packs the training images and the committed states of the queue's first ``-
 runs into ``.gpudata/part1``, ``part2``, ... each small enough to travel beside the tree. With
 the device tool, one call per part (parts stay on the machine while it is warm; the training
 call carries the last one):
-    run(command="nvidia-smi; PYTHONPATH=src python3 -m pytest -q -rs -p no:cacheprovider tests/test_train.py -k gpu",
-        carry=[".gpudata/part1"])   # the trainer's GPU-only paths (a test skipped without CUDA)
+    run(command="nvidia-smi; PYTHONPATH=src python3 -m pytest -q -rs -p no:cacheprovider "
+                "tests/test_train.py tests/test_contract.py -k gpu",
+        carry=[".gpudata/part1"])   # the trainer's and inference's GPU-only paths (tests skipped without CUDA)
     run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
         carry=[".gpudata/part2"], timeout_s=600)
 ``train`` trains those runs side by side on the GPU (a small model alone leaves much of the GPU

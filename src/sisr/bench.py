@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from sisr import __version__
@@ -204,6 +205,7 @@ def run_bench(
     ensemble: bool = False,
     jobs: int = 0,
     save: str | os.PathLike | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -241,8 +243,8 @@ def run_bench(
     def options(m: str) -> dict[str, Any]:
         # Zero-shot models take the settings; the others run untiled, as the tables assume.
         if m in ZEROSHOT:
-            return {"settings": settings, "ensemble": ensemble}
-        return {"tile": 0, "precision": precision, "ensemble": ensemble} | (
+            return {"settings": settings, "ensemble": ensemble, "device": device}
+        return {"tile": 0, "precision": precision, "ensemble": ensemble, "device": device} | (
             {} if denoise is None else {"denoise": denoise}
         )
 
@@ -330,6 +332,10 @@ def run_bench(
     if zero:
         report["zero_shot_settings"] = zero
     report["provenance"] = provenance({label(m): weights_path(m) for m in models}, files)
+    ran = {up.device for up in upscalers.values()}
+    report["provenance"]["environment"]["devices"] = sorted(
+        f"{d} ({torch.cuda.get_device_name(d)})" if d.type == "cuda" else str(d) for d in ran
+    )
     return report
 
 
@@ -349,8 +355,6 @@ def provenance(weights: dict[str, Path | None], files: dict[str, list[Path]]) ->
     software and machine (its seconds compare only on one CPU and thread count). A weights file's
     is ``sha256sum``'s; a dataset's is that of its images' digests, in sorted order."""
     import platform
-
-    import torch
 
     return {
         "weights": {m: {"file": p.name, "sha256": _file_sha256(p).hex()} for m, p in weights.items() if p},

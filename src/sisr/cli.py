@@ -25,6 +25,9 @@ def _csv(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
+_DEVICE_HELP = "auto (default: a CUDA GPU where there is one, else the CPU; zero-shot: its settings'), cpu, cuda[:N]"
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
@@ -67,6 +70,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             degradation=args.degradation,
             seed=args.seed,
             precision=args.precision or "fp32",
+            device=args.device,
             denoise=args.denoise,
             ensemble=args.ensemble,
             jobs=args.jobs,
@@ -261,6 +265,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
             save_model=args.save_model,
             progress=not args.quiet,
             denoise=args.denoise,
+            device=args.device,
         )
     except ScaleError as e:
         raise SisrError(f"{e}; or --width enlarges x{e.largest}, then resizes to the width asked") from None
@@ -424,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="with --degradation real: the degradations' seed")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32", help="of the trained models")
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.add_argument(
         "--denoise", type=float, default=None, metavar="0..1", help="blend with the clean partner (see upscale)"
     )
@@ -488,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         "auto: bf16 where the CPU has it",
     )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.add_argument("--format", choices=WRITE_FORMATS, default=None, help="output format")
     p.add_argument(
         "--quality",

@@ -31,12 +31,13 @@ def onnx_bytes(up) -> bytes:
     if not up.descriptor.export:
         raise SisrError(f"{up.name} cannot be exported to ONNX ({up.descriptor.kind} model)")
     wrapper = _AtScale(up.module, up.scale).eval().float().to(memory_format=torch.contiguous_format)
+    device = next(up.module.parameters()).device  # a model loaded onto a GPU exports from there
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             wrapper,
-            (torch.rand(1, 3, 32, 32),),
+            (torch.rand(1, 3, 32, 32, device=device),),
             buf,
             dynamo=False,
             input_names=["lr"],

@@ -30,7 +30,7 @@ from sisr.export import onnx_session
 from sisr.io import to_float
 from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
 from sisr.models.base import SRModel
-from sisr.precision import PRECISIONS, autocast, resolve_precision
+from sisr.precision import PRECISIONS, autocast, device_here, resolve_device, resolve_precision
 from sisr.train.zeroshot import check_config, upscale_zero_shot, work_units
 from sisr.transforms import self_ensemble
 from sisr.zeroshot import DEFAULT_PRESET, PRESETS, ZeroShotConfig, preset_values
@@ -67,6 +67,9 @@ class InferenceOptions:
     save_model: str | None = None  # zero-shot: folder for each trained pyramid
     progress: bool = False  # zero-shot: a training progress bar
     denoise: float | None = None  # 0..1: blend with the clean partner's weights (0: clean, 1: as trained)
+    device: str | None = (
+        None  # "auto" (a CUDA GPU where there is one), "cpu", "cuda[:N]" (None: auto; zero-shot: its settings')
+    )
 
 
 class ScaleError(SisrError):
@@ -97,6 +100,7 @@ class ModelDescriptor:
     settings: tuple[str, ...] = ()  # names accepted by --set
     params: int = 0
     denoise: bool = False  # trained on degraded inputs from a clean model: --denoise blends the two
+    devices: tuple[str, ...] = ("cpu", "cuda")  # where it runs ("auto" picks)
 
     def refuse(self, option: str, why: str) -> None:
         raise SisrError(f"{option} does not apply to {self.name}: {why}")
@@ -134,6 +138,12 @@ class ModelDescriptor:
             self.refuse(f"--backend {backend}", f"it runs on {', '.join(self.backends)}")
         if backend == "onnx" and precision == "bf16":  # the exported graph is fp32
             self.refuse("--precision bf16", "its ONNX backend runs in fp32 (use --backend torch for bf16)")
+        if o.device not in (None, "auto"):
+            dev = device_here(o.device)  # a name that is no device, or a GPU this machine lacks: one line
+            if dev.type not in self.devices:
+                self.refuse(f"--device {o.device}", f"it runs on {', '.join(self.devices)}")
+            if backend == "onnx" and dev.type != "cpu":
+                self.refuse(f"--device {o.device}", "its ONNX backend runs on the CPU (use --backend torch)")
         for key, value in (o.settings or {}).items():
             if not self.settings:
                 self.refuse(f"--set {key}", "only zero-shot models take settings")
@@ -435,6 +445,7 @@ class Upscaler:
     ensemble: bool = False
     precision: str = "fp32"
     backend: str = "torch"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where the module is
     _onnx: Any = field(default=None, repr=False)
 
     @property
@@ -447,10 +458,11 @@ class Upscaler:
                 self._onnx = onnx_session(self)
             y = self._onnx.run(None, {"lr": x.float().contiguous().numpy()})[0]
             return torch.from_numpy(y)
-        x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(self.precision):
+        # Tiles go to the device and come back one at a time: the image and its result stay in memory.
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+        with autocast(self.precision, self.device):
             out = self.module.forward_scale(x, self.scale)
-        return out.float()
+        return out.float().cpu()
 
     @torch.no_grad()
     def run(
@@ -462,7 +474,8 @@ class Upscaler:
         if memo is not None:
             memo.next_image()
             fn = memo.wrap(fn)
-        tile = auto_tile(self.module, self.scale) if self.tile is None else self.tile
+        gpu = torch.cuda.mem_get_info(self.device)[0] if self.device.type == "cuda" else None
+        tile = auto_tile(self.module, self.scale, gpu) if self.tile is None else self.tile
         h, w = x.shape[-2:]
         grow = [0, 0, 0, 0]  # left, right, top, bottom
         if self.descriptor.kind != "interpolation" and min(h, w) < _MIN_SIDE:
@@ -513,6 +526,11 @@ class ZeroShotUpscaler:
     @property
     def scales(self) -> tuple[int, ...]:
         return self.descriptor.scales
+
+    @property
+    def device(self) -> torch.device:
+        """Where its pyramids train and run."""
+        return torch.device(self.config.device)
 
     def work(self, h: int, w: int) -> int:
         """The work units (those of ``on_tile``) of one call on an ``h`` x ``w`` image, known beforehand."""
@@ -641,7 +659,8 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         desc = describe(name)
         desc.check(o)
         chosen = desc.check_scale(scale or 4)
-        cfg = zero_shot_config(name, o.settings, o.precision, o.ensemble)
+        settings = o.settings if o.device is None else {**(o.settings or {}), "device": str(resolve_device(o.device))}
+        cfg = zero_shot_config(name, settings, o.precision, o.ensemble)
         return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
     module, meta = _load_module(name, scale)
     desc = describe(name, module, meta)
@@ -653,7 +672,8 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         raise ScaleError(f"{e}; models that do x{scale}: {', '.join(others)}", max(desc.scales)) from None
     if o.denoise is not None and o.denoise != 1.0:
         blend_weights(module, denoise_partner(meta), o.denoise)
-    module.eval().to(memory_format=torch.channels_last)
+    device = torch.device("cpu") if o.backend == "onnx" else resolve_device(o.device)
+    module.eval().to(device, memory_format=torch.channels_last)
     return Upscaler(
         name=name,
         module=module,
@@ -663,6 +683,7 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         tile=o.tile,
         overlap=DEFAULT_OVERLAP if o.overlap is None else o.overlap,
         ensemble=o.ensemble,
-        precision="fp32" if o.backend == "onnx" else resolve_precision(o.precision or "fp32"),
+        precision="fp32" if o.backend == "onnx" else resolve_precision(o.precision or "fp32", device),
         backend=o.backend,
+        device=device,
     )

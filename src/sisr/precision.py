@@ -19,7 +19,17 @@ import torch
 
 from sisr.errors import SisrError
 
-__all__ = ["PRECISIONS", "autocast", "cores", "cpu_bf16_units", "cpu_name", "native_bf16", "resolve_precision"]
+__all__ = [
+    "PRECISIONS",
+    "autocast",
+    "cores",
+    "cpu_bf16_units",
+    "cpu_name",
+    "device_here",
+    "native_bf16",
+    "resolve_device",
+    "resolve_precision",
+]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -67,6 +77,14 @@ def device_here(name: str) -> torch.device:
     if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
         raise SisrError(f"device '{name}': no such CUDA GPU here")
     return dev
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """The device to run on: ``"auto"`` (or None) is the first CUDA GPU where there is one, else
+    the CPU; any other name as :func:`device_here` takes it."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return device_here(name)
 
 
 def native_bf16(device: str | torch.device = "cpu") -> bool:
