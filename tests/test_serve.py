@@ -242,6 +242,13 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
         ({"file": ("x.png", png_bytes(), "image/png")}, {"ensemble": "2"}, 400, "ensemble must be 1 or 0"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "1", "width": "30"}, 400, "does not apply"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"width": "20000", "format": "webp"}, 400, "WebP's limit"),
+        (
+            {"file": ("x.png", png_bytes(), "image/png")},
+            {"tiles": "64"},
+            400,
+            "unknown field 'tiles' (did you mean 'tile'?",
+        ),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": ["2", "4"]}, 400, "'scale' is given more than once"),
         ({"file": ("x.png", b"0" * (2 << 20), "image/png")}, {}, 413, "larger than 1 MB"),
         (None, {"model": "bicubic"}, 400, "'file' field"),
     ],

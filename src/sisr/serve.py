@@ -37,7 +37,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, load_upscaler, result_size, upscale_file
-from sisr.errors import SisrError, collected
+from sisr.errors import SisrError, closest, collected
 from sisr.infer import descriptors, list_models, unknown_model
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
@@ -321,6 +321,23 @@ def _flag(form, key: str) -> bool:
     raise ApiError(400, f"{key} must be 1 or 0, got '{v[:20]}'")
 
 
+# What a job's form may hold: the upload, the model and scale, _form_options' and _form_output's.
+_FORM_FIELDS = (
+    "file",
+    "model",
+    "scale",
+    "tile",
+    "denoise",
+    "ensemble",
+    "precision",
+    "format",
+    "quality",
+    "width",
+    "height",
+    "strip_metadata",
+)
+
+
 def _form_options(form) -> tuple[int, dict[str, Any]]:
     def text(key: str) -> str:
         return _field(form, key)
@@ -434,6 +451,13 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             await form.close()
 
     async def _create_job(form, limit: int) -> dict[str, str]:
+        for key in dict.fromkeys(form.keys()):  # a misspelt option is refused, as the CLI refuses one
+            if key not in _FORM_FIELDS:
+                close = closest(key, _FORM_FIELDS)
+                hint = f"did you mean '{close}'? " if close else ""
+                raise ApiError(400, f"unknown field '{key[:30]}' ({hint}known: {', '.join(_FORM_FIELDS)})")
+            if len(form.getlist(key)) > 1:
+                raise ApiError(400, f"field '{key}' is given more than once")
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(400, "bad request: expected multipart/form-data with a 'file' field")
