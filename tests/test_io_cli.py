@@ -1026,6 +1026,42 @@ def test_bad_ppm_and_pam_give_one_line(tmp_path, content, said):
         read_image(f)
 
 
+def test_a_colour_pfm_is_read_as_a_gray_one_is(tmp_path, capsys):
+    """A colour PFM ("PF": 32-bit floats, rows from the bottom up) was "not a readable image";
+    Pillow reads the gray one ("Pf"). Both are now display values, clipped to 0-1 with a warning,
+    enlarged into a 16-bit PNG."""
+    from sisr.cli import main
+    from sisr.io import decoded_format, stored_size
+
+    rgb = np.random.default_rng(5).random((12, 16, 3), dtype=np.float32)
+    (tmp_path / "le.pfm").write_bytes(b"PF\n16 12\n-1.0\n" + rgb[::-1].astype("<f4").tobytes())
+    (tmp_path / "be.pfm").write_bytes(b"PF 16 12 1\n" + rgb[::-1].astype(">f4").tobytes())
+    (tmp_path / "gray.pfm").write_bytes(b"Pf\n16 12\n-1.0\n" + rgb[::-1, :, 1].astype("<f4").tobytes())
+    for name in ("le.pfm", "be.pfm"):
+        data = read_image(tmp_path / name)
+        np.testing.assert_array_equal(data.pixels, rgb)
+        assert data.bits == 16 and stored_size(tmp_path / name) == (16, 12) and decoded_format(tmp_path / name) == "PFM"
+    np.testing.assert_array_equal(read_image(tmp_path / "gray.pfm").pixels[:, :, 0], rgb[:, :, 1])  # rows alike
+    (tmp_path / "hdr.pfm").write_bytes(b"PF\n16 12\n-1.0\n" + (rgb * 4).astype("<f4").tobytes())
+    with pytest.warns(UserWarning, match=r"hdr.pfm: floating-point samples from \S+ to \S+, where 0 is black"):
+        assert read_image(tmp_path / "hdr.pfm").pixels.max() == 1.0
+    assert main(["upscale", str(tmp_path / "le.pfm"), "-o", str(tmp_path / "out"), "--model", "bicubic"]) == 0
+    out = read_image(tmp_path / "out" / "le_x4.png")
+    assert out.bits == 16 and out.pixels.shape == (48, 64, 3)
+    capsys.readouterr()
+    nan = rgb.copy()
+    nan[3, 4, 1] = np.nan
+    for content, said in [
+        (b"PF\n16 12\n-1.0\n" + nan.astype("<f4").tobytes(), "samples that are not finite"),
+        (b"PF\n16 12\n-1.0\n" + bytes(100), r"the file is truncated \(25 of 576 samples\)"),
+        (b"PF\n16 12\n0\n" + bytes(2304), "a malformed PFM header"),
+        (b"PF\n16 x\n-1\n" + bytes(2304), "a malformed PFM header"),
+    ]:
+        (tmp_path / "bad.pfm").write_bytes(content)
+        with pytest.raises(SisrError, match=rf"^{tmp_path / 'bad.pfm'}: {said}"):
+            read_image(tmp_path / "bad.pfm")
+
+
 def test_ppm_and_pam_respect_the_pixel_limit(tmp_path, monkeypatch):
     f = tmp_path / "big.pam"
     f.write_bytes(_pam(np.zeros((100, 100, 3), int), 65535, "RGB"))

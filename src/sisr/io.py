@@ -347,7 +347,7 @@ def _naming(p: Path):
 
 def _netpbm_own(p: Path, head: bytes) -> bytes | None:
     """The start of a netpbm file that sisr reads itself (see :mod:`sisr.netpbm`), else None."""
-    if head[:2] not in (b"P3", b"P6", b"P7"):
+    if head[:2] not in (b"P3", b"P6", b"P7", b"PF"):
         return None
     with p.open("rb") as fh:
         first = fh.read(netpbm.HEADER_MAX)
@@ -355,12 +355,15 @@ def _netpbm_own(p: Path, head: bytes) -> bytes | None:
 
 
 def _read_netpbm(p: Path, first: bytes) -> ImageData:
-    """A PPM above 8 bits or a PAM, at its full depth (``first``: the file's first bytes)."""
+    """A PPM above 8 bits, a PAM or a colour PFM, at its full depth (``first``: the file's first
+    bytes). A PFM's floats are display values, as a gray PFM's and a float TIFF's are."""
     with _naming(p):
         h = netpbm.header(first)
     _check_pixel_limit(p, h.width * h.height, f"{h.width} x {h.height} is")
     with _naming(p):
         arr, h = netpbm.decode(p.read_bytes())
+    if h.floats:
+        return ImageData(in_unit_range(arr, p), None, 16, "RGB;F", {})
     colour = 3 if h.channels >= 3 else 1
     alpha = np.ascontiguousarray(arr[:, :, colour]) if h.channels > colour else None
     bits = 16 if h.maxval > 255 else 8
@@ -385,11 +388,11 @@ def in_unit_range(arr: np.ndarray, source, kind: str = "floating-point samples")
 
 def decoded_format(path: str | os.PathLike) -> str | None:
     """The format Pillow decodes the file as ("PNG", "JPEG", "HEIF"...), or sisr itself ("PPM"
-    above 8 bits, "PAM"), or None if neither can."""
+    above 8 bits, "PAM", colour "PFM"), or None if neither can."""
     p = Path(path)
     try:
         if first := _netpbm_own(p, _enable_plugin(p)):
-            return "PAM" if first.startswith(b"P7") else "PPM"
+            return {b"P7": "PAM", b"PF": "PFM"}.get(first[:2], "PPM")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a probe, as sequence_of
             with Image.open(p) as im:

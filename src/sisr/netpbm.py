@@ -1,9 +1,11 @@
 """Netpbm images that Pillow reads short: colour PPM above 8 bits, which it reduces to 8 (raw
 converters write them: ``dcraw -4``/``-6``), and PAM (``P7``: gray or RGB, with or without alpha,
-8 or 16 bits), which it cannot open. Pillow keeps 16-bit PGM and reads 8-bit PPM well."""
+8 or 16 bits) and colour PFM (``PF``: 32-bit floats, rows from the bottom up), which it cannot
+open. Pillow keeps 16-bit PGM, reads 8-bit PPM well, and reads gray PFM (``Pf``)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,18 +25,19 @@ _CHANNELS_OF = {  # a PAM's TUPLTYPE: the channels it has
 
 @dataclass(frozen=True)
 class Header:
-    magic: bytes  # b"P3" (plain PPM), b"P6" (PPM) or b"P7" (PAM)
+    magic: bytes  # b"P3" (plain PPM), b"P6" (PPM), b"P7" (PAM) or b"PF" (colour PFM)
     width: int
     height: int
     channels: int  # 1 gray, 2 gray + alpha, 3 RGB, 4 RGB + alpha
-    maxval: int  # the white level: samples run 0..maxval
+    maxval: int  # the white level: samples run 0..maxval (a PFM's floats: 1, nominally)
     offset: int  # where the samples start
+    floats: str = ""  # a PFM's sample type, "<f4" or ">f4" by its scale's sign; "" for integers
 
 
 def read_own(head: bytes) -> bool:
     """Whether a file starting with ``head`` (its first bytes) is one that sisr reads here: a PAM, or
     a PPM whose samples go above 8 bits (decided from its header, which ``head`` must hold)."""
-    if head[:2] == b"P7":
+    if head[:2] in (b"P7", b"PF"):
         return True
     if head[:2] not in (b"P3", b"P6"):
         return False
@@ -49,8 +52,10 @@ def header(data: bytes) -> Header:
     magic = data[:2]
     if magic == b"P7":
         return _pam_header(data)
+    if magic == b"PF":
+        return _pfm_header(data)
     if magic not in (b"P3", b"P6"):
-        raise SisrError("not a PPM or PAM image")
+        raise SisrError("not a PPM, PAM or PFM image")
     fields, pos = [], 2
     while len(fields) < 3:
         pos = _skip_blanks(data, pos)
@@ -100,6 +105,24 @@ def _pam_header(data: bytes) -> Header:
     return _checked(Header(b"P7", width, height, depth, maxval, end + len(b"ENDHDR\n")))
 
 
+def _pfm_header(data: bytes) -> Header:
+    """``PF``, width, height and the scale, whose sign gives the byte order (negative: little-endian)."""
+    fields, pos = [], 2
+    for _ in range(3):
+        pos = end = _skip_blanks(data, pos)
+        while end < len(data) and not data[end : end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    try:
+        width, height, scale = int(fields[0]), int(fields[1]), float(fields[2])
+    except ValueError:
+        raise SisrError("a malformed PFM header") from None
+    if pos >= len(data) or not data[pos : pos + 1].isspace() or scale == 0 or not math.isfinite(scale):
+        raise SisrError("a malformed PFM header")
+    return _checked(Header(b"PF", width, height, 3, 1, pos + 1, "<f4" if scale < 0 else ">f4"))
+
+
 def _checked(h: Header) -> Header:
     if h.width < 1 or h.height < 1:
         raise SisrError(f"a {h.width} x {h.height} image")
@@ -109,9 +132,17 @@ def _checked(h: Header) -> Header:
 
 
 def decode(data: bytes) -> tuple[np.ndarray, Header]:
-    """The samples of the image in ``data`` as ``H x W x C`` float32 in [0, 1], and its header."""
+    """The samples of the image in ``data`` as ``H x W x C`` float32 in [0, 1] (a PFM's as stored),
+    and its header."""
     h = header(data)
     count = h.width * h.height * h.channels
+    if h.floats:  # as stored, not scaled: the caller says what lies outside 0-1
+        if len(data) - h.offset < count * 4:
+            raise SisrError(f"the file is truncated ({(len(data) - h.offset) // 4} of {count} samples)")
+        arr = np.frombuffer(data, h.floats, count, h.offset).astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise SisrError("samples that are not finite (NaN or infinity)")
+        return np.ascontiguousarray(arr.reshape(h.height, h.width, h.channels)[::-1]), h  # rows bottom-up
     if h.magic == b"P3":  # samples as decimal text, which holds no comments
         try:  # parsed in C: a list of tokens would take tens of bytes a sample
             arr = np.fromstring(data[_skip_blanks(data, h.offset) :], dtype=np.int64, sep=" ")
