@@ -891,6 +891,11 @@ def test_integer_tiff_samples_are_scaled_by_their_declared_depth(tmp_path):
     with pytest.warns(UserWarning, match=r"i16.tif: signed samples.*were clipped"):
         data = read_image(tmp_path / "i16.tif")
     assert np.abs(data.pixels[:, :, 0] - np.clip(i16, 0, None) / 32767).max() < 1e-6
+    i8 = rng.integers(-128, 128, (12, 16), dtype=np.int8)  # Pillow gives its bytes unsigned: -1 was white
+    tifffile.imwrite(tmp_path / "i8.tif", i8)
+    with pytest.warns(UserWarning, match=r"i8.tif: signed samples.*were clipped"):
+        data = read_image(tmp_path / "i8.tif")
+    assert data.bits == 8 and np.abs(data.pixels[:, :, 0] - np.clip(i8, 0, None) / 127).max() < 1e-6
 
 
 def test_floating_point_tiffs_are_read_and_values_outside_0_1_said(tmp_path):

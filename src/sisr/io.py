@@ -857,6 +857,11 @@ def from_pil(im, source: str = "image") -> ImageData:
     elif mode == "F":
         pixels = in_unit_range(np.asarray(im), source)[:, :, None]
         bits = 16
+    elif mode == "L" and _full_scale(im) == (None, True):
+        # Signed bytes, which Pillow gives as unsigned: -1 would be 255, white. Scaled as wider
+        # signed samples are, by the largest positive value; negatives lie below black.
+        arr = np.asarray(im).view(np.int8).astype(np.float64) / 127.0
+        pixels = in_unit_range(arr, source, "signed samples, as fractions of full scale,")[:, :, None]
     elif mode in ("1", "L"):
         pixels = (np.asarray(im.convert("L"), dtype=np.float64) / 255.0)[:, :, None]
     elif mode in ("LA", "La"):
@@ -882,7 +887,8 @@ def from_pil(im, source: str = "image") -> ImageData:
 
 def _full_scale(im) -> tuple[int | None, bool]:
     """The white level of a TIFF's integer samples from its declared depth and sign (a 32-bit
-    scientific image; a signed one's negatives lie below black), else None; and whether signed."""
+    scientific image; a signed one's negatives lie below black), else None (8 bits and fewer, or
+    not a TIFF); and whether signed."""
     if im.format != "TIFF":
         return None, False
     depth, signed = (im.tag_v2.get(tag, (default,)) for tag, default in ((258, 0), (339, 1)))
