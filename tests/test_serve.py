@@ -455,3 +455,13 @@ def test_an_uploads_spooled_file_is_closed_with_its_request(client, monkeypatch)
         r = client.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data=data)
         assert r.status_code in (202, 400)
     assert closed == ["a.png", "a.png"]
+
+
+def test_the_servers_device_is_where_its_models_run(capsys):
+    from sisr.cli import main
+
+    with TestClient(create_app(ServeConfig(device="cpu"))) as c:
+        r = c.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "srcnn"})
+        assert r.status_code == 202 and wait(c, r.json()["id"])["status"] == "done"
+    assert main(["serve", "--device", "tpu", "--port", "0"]) == 2  # before it binds or serves
+    assert capsys.readouterr().err == "sisr: error: device must be 'cpu' or 'cuda[:N]', got 'tpu'\n"

@@ -54,7 +54,7 @@ from sisr.io import (
     write_image,
 )
 from sisr.models import DEFAULT_MODEL
-from sisr.precision import cores
+from sisr.precision import cores, resolve_device
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
@@ -69,6 +69,7 @@ class ServeConfig:
     max_queue: int = 8  # jobs waiting or running; more get 429
     retention_s: float = 3600.0  # finished jobs and their files are deleted after this
     threads: int = 0  # torch threads of the worker (0: all cores but one)
+    device: str | None = None  # where models run, as --device ("auto": a CUDA GPU where there is one)
 
 
 class Cancelled(Exception):
@@ -210,7 +211,8 @@ class JobRunner:
             if key not in self.models:
                 if len(self.models) >= 4:
                     self.models.pop(next(iter(self.models)))
-                self.models[key] = load_upscaler(name, scale, **options)  # scale 1: restore at input size
+                # scale 1: restore at input size
+                self.models[key] = load_upscaler(name, scale, **options, device=self.cfg.device)
             return self.models[key]
 
     def _work(self) -> None:
@@ -635,14 +637,21 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0, open_browser: bool = False) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_upload_mb: float = 50.0,
+    open_browser: bool = False,
+    device: str | None = None,
+) -> None:
     import uvicorn
 
+    resolve_device(device)  # a GPU this machine lacks: one line now, not at the first upload
     sock = listen(host, port)
     port = sock.getsockname()[1]  # port 0: the one the system chose
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"sisr: warning: serving on {host}: anyone who can reach this address can use the app")
-    app = create_app(ServeConfig(max_upload_mb=max_upload_mb))
+    app = create_app(ServeConfig(max_upload_mb=max_upload_mb, device=device))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     print(f"sisr serve: {url} (Ctrl+C stops)", flush=True)
