@@ -125,6 +125,8 @@ def test_descriptors_state_what_each_kind_can_do():
     assert load_model("srcnn").descriptor.feature_space == "hr"
     bic = load_model("bicubic").descriptor
     assert bic.any_scale and "bf16" not in bic.precisions and not bic.export
+    # auto means fp32 for a model without bf16: bicubic ran in bf16 on a CPU with native bf16
+    assert load_model("bicubic", precision="auto").precision == "fp32"
 
 
 def test_a_scale_the_model_lacks_names_the_models_that_have_it(small_png, tmp_path, capsys):

@@ -67,9 +67,8 @@ class InferenceOptions:
     save_model: str | None = None  # zero-shot: folder for each trained pyramid
     progress: bool = False  # zero-shot: a training progress bar
     denoise: float | None = None  # 0..1: blend with the clean partner's weights (0: clean, 1: as trained)
-    device: str | None = (
-        None  # "auto" (a CUDA GPU where there is one), "cpu", "cuda[:N]" (None: auto; zero-shot: its settings')
-    )
+    # "auto" (a CUDA GPU where there is one), "cpu", "cuda[:N]" (None: auto; zero-shot: its settings')
+    device: str | None = None
 
 
 class ScaleError(SisrError):
@@ -683,7 +682,10 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         tile=o.tile,
         overlap=DEFAULT_OVERLAP if o.overlap is None else o.overlap,
         ensemble=o.ensemble,
-        precision="fp32" if o.backend == "onnx" else resolve_precision(o.precision or "fp32", device),
+        # auto is bf16 only for a model that runs in bf16 (not bicubic, whose arithmetic it would round)
+        precision="fp32"
+        if o.backend == "onnx" or "bf16" not in desc.precisions
+        else resolve_precision(o.precision or "fp32", device),
         backend=o.backend,
         device=device,
     )
