@@ -71,8 +71,9 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     warning). Gray stays gray (one channel); alpha is upscaled by bicubic
     interpolation and re-attached. A torch tensor is taken in torch's layout,
     ``C x H x W`` or ``1 x C x H x W``, and the result comes back as a float32
-    tensor in that layout on its device. ``options``: tile, overlap, ensemble,
-    precision, backend, denoise (see :class:`sisr.infer.InferenceOptions`).
+    tensor in that layout on its device (an ``H x W`` one as ``1 x sH x sW``).
+    ``options``: tile, overlap, ensemble, precision, backend, denoise, device (see
+    :class:`sisr.infer.InferenceOptions`).
     """
 
     up = load_model(model, scale=scale, **options)
