@@ -61,6 +61,9 @@ def test_wrong_architecture_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "bad.safetensors", model, "bicubic", {"scale": 4})
     with pytest.raises(SisrError, match="do not match architecture 'bicubic'"):
         load_model(str(path))
+    wide = save_checkpoint(tmp_path / "w.safetensors", nn.Conv2d(3, 8, 9), "srcnn", {"n1": 4})
+    with pytest.raises(SisrError, match=r"\(Unexpected key\(s\) in state_dict|\(Missing key"):  # not torch's heading
+        load_model(str(wide))
 
 
 def test_safetensors_without_metadata_is_refused(tmp_path):

@@ -292,6 +292,19 @@ def test_a_run_folder_that_cannot_be_written_is_refused_at_the_start(tmp_path, c
     )
 
 
+def test_a_state_of_another_model_is_refused_in_one_line(tmp_path, photo):
+    """A run folder resumed with another recipe's architecture or model table was a RuntimeError
+    traceback from load_state_dict."""
+    t = tiny_trainer(tmp_path, photo, steps=2, val_every=0)
+    t.run(progress=False)
+    other = tiny_trainer(tmp_path, photo, arch="srcnn", model={"n1": 8, "n2": 4})
+    with pytest.raises(SisrError, match=r"a 'rrgan' run, and this recipe trains 'srcnn'; resume with the recipe"):
+        other.load_state()
+    wider = tiny_trainer(tmp_path, photo, model={"channels": 12, "blocks": 1, "recursions": 2})
+    with pytest.raises(SisrError, match=r"its 'net' does not fit this recipe's model \(size mismatch for "):
+        wider.load_state()
+
+
 def test_datasets_are_found_before_anything_is_written(tmp_path, photo, capsys, monkeypatch):
     """A misnamed val_data stopped a run at its first validation (step 2,000 of the recipes), its
     steps since the last state lost; and a folder of one's own photos, without an HR/ folder inside,

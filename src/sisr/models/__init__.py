@@ -105,9 +105,15 @@ def model_from_checkpoint(ckpt: Checkpoint, source: str = "") -> nn.Module:
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise SisrError(f"{source or ckpt.arch}: weights do not match architecture '{ckpt.arch}' ({first})") from None
+        said = load_mismatch(e)
+        raise SisrError(f"{source or ckpt.arch}: weights do not match architecture '{ckpt.arch}' ({said})") from None
     return model
+
+
+def load_mismatch(e: RuntimeError) -> str:
+    """The first mismatch a strict ``load_state_dict`` error lists (its first line is a heading)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else lines[0]
 
 
 __all__ = [
@@ -118,5 +124,6 @@ __all__ = [
     "WEIGHTLESS",
     "ZEROSHOT",
     "build_model",
+    "load_mismatch",
     "model_from_checkpoint",
 ]

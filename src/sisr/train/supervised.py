@@ -37,7 +37,7 @@ from sisr.degrade import degrade_batch
 from sisr.errors import SisrError
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
-from sisr.models import build_model, model_from_checkpoint
+from sisr.models import build_model, load_mismatch, model_from_checkpoint
 from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
@@ -417,11 +417,20 @@ class Trainer:
         if not path.is_file():
             raise SisrError(f"{path}: no training state to resume from")
         t, meta = load_tensors(path, "train-state")
+        other = "; resume with the recipe that started it, or --set out=DIR to start another run"
+        saved_arch = (meta.get("config") or {}).get("arch", self.cfg.arch)
+        if saved_arch != self.cfg.arch:
+            raise SisrError(f"{path}: a '{saved_arch}' run, and this recipe trains '{self.cfg.arch}'{other}")
         for prefix, mod in (("net", self.net), ("ema", self.ema), ("disc", self.disc)):
             if mod is not None:
                 mod = getattr(mod, "module", mod)
                 sd = {k[len(prefix) + 1 :]: v for k, v in t.items() if k.startswith(prefix + ".")}
-                mod.load_state_dict(sd, strict=True)
+                try:
+                    mod.load_state_dict(sd, strict=True)
+                except RuntimeError as e:  # another model table (channels, blocks), or a phase's discriminator
+                    raise SisrError(
+                        f"{path}: its '{prefix}' does not fit this recipe's model ({load_mismatch(e)}){other}"
+                    ) from None
         for prefix, opt in (("opt", self.opt), ("dopt", self.dopt)):
             if opt is None:
                 continue
