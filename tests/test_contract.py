@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from sisr.cli import main
+from sisr.errors import SisrError
 from sisr.infer import ScaleError, describe, list_models, load_model
 
 ZS_FAST = [
@@ -201,3 +202,16 @@ def test_gpu_inference_matches_the_cpus(tmp_path):
     write_image(hr / "a.png", photo[:64, :64])
     report = run_bench([nets["srcnn"]], [str(tmp_path / "Set")], [4], progress=False, device="cuda")
     assert report["provenance"]["environment"]["devices"][0].startswith("cuda")
+
+
+def test_device_and_a_device_setting_that_disagree_are_refused(monkeypatch):
+    import sisr.infer
+
+    monkeypatch.setattr(sisr.infer, "resolve_device", lambda name: torch.device("cuda"))  # as on a GPU machine
+    monkeypatch.setattr(sisr.infer, "device_here", torch.device)
+    with pytest.raises(SisrError, match=r"^--device cuda and --set device=cpu disagree: give one$"):
+        load_model("drsingan", device="cuda", settings={"device": "cpu"})
+    with pytest.raises(SisrError, match="disagree"):
+        load_model("drsingan", device="cuda", settings={"drsingan": {"device": "cpu"}})
+    monkeypatch.undo()
+    assert load_model("drsingan", device="cpu", settings={"device": "cpu"}).device.type == "cpu"

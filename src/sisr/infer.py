@@ -658,7 +658,13 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         desc = describe(name)
         desc.check(o)
         chosen = desc.check_scale(scale or 4)
-        settings = o.settings if o.device is None else {**(o.settings or {}), "device": str(resolve_device(o.device))}
+        settings = o.settings
+        if o.device is not None:
+            dev = str(resolve_device(o.device))
+            set_dev = (o.settings or {}).get(name, {}).get("device", (o.settings or {}).get("device"))
+            if set_dev is not None and str(device_here(str(set_dev))) != dev:
+                raise SisrError(f"--device {o.device} and --set device={set_dev} disagree: give one")
+            settings = {**(o.settings or {}), "device": dev}
         cfg = zero_shot_config(name, settings, o.precision, o.ensemble)
         return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
     module, meta = _load_module(name, scale)
