@@ -215,3 +215,19 @@ def test_device_and_a_device_setting_that_disagree_are_refused(monkeypatch):
         load_model("drsingan", device="cuda", settings={"drsingan": {"device": "cpu"}})
     monkeypatch.undo()
     assert load_model("drsingan", device="cpu", settings={"device": "cpu"}).device.type == "cpu"
+
+
+def test_models_name_prints_its_card_or_what_it_can_do(capsys):
+    from sisr.infer import model_card, weights_path
+
+    assert main(["models", "srcnn-y"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        out
+        == weights_path("srcnn-y").with_suffix(".md").read_text().rstrip() + "\n"
+        == model_card("srcnn-y").rstrip() + "\n"
+    )
+    assert main(["models", "drsingan"]) == 0
+    assert "zero-shot; scales: any integer" in capsys.readouterr().out
+    assert main(["models", "srcnn-z"]) == 2
+    assert "unknown model 'srcnn-z' (did you mean 'srcnn-y'?" in capsys.readouterr().err

@@ -31,6 +31,22 @@ _DEVICE_HELP = "auto (default: a CUDA GPU where there is one, else the CPU; zero
 def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
+    if args.name:  # one model: its card (shipped models), else what its descriptor says
+        from sisr.infer import describe, load_model, model_card, unknown_model
+
+        if args.json:
+            raise SisrError("--json lists every model; give no name with it")
+        if args.name not in [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]:
+            raise SisrError(unknown_model(args.name) + ")")
+        card = model_card(args.name)
+        if card is None:
+            d = describe(args.name) if args.name in ZEROSHOT else load_model(args.name).descriptor
+            scales = "any integer" if d.any_scale else ", ".join(f"x{s}" for s in d.scales)
+            card = (
+                f"# {d.name}\n\n{d.description}.\n\n{d.kind}; scales: {scales}; precisions: {', '.join(d.precisions)}"
+            )
+        print(card.rstrip())
+        return 0
     if args.json:  # what each model can do, for a script: its descriptor, as the web app's /api/models
         import dataclasses
 
@@ -399,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("models", help="list the available models")
+    p.add_argument("name", nargs="?", help="one model: its card (training, validation, benchmark)")
     p.add_argument("--json", action="store_true", help="each model's descriptor: kind, scales, precisions, ...")
     p.set_defaults(func=cmd_models)
 

@@ -617,6 +617,12 @@ def _weights_dir() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
+def model_card(name: str) -> str | None:
+    """The model card (Markdown) shipped beside a trained model's weights; None for the others."""
+    card = _weights_dir() / (Path(PRETRAINED[name][0]).stem + ".md") if name in PRETRAINED else None
+    return card.read_text() if card is not None and card.is_file() else None
+
+
 def weights_path(name: str) -> Path | None:
     """The weights file a model name or path loads; None for bicubic and the zero-shot methods."""
     if name in WEIGHTLESS or name in ZEROSHOT:
