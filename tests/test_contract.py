@@ -231,3 +231,19 @@ def test_models_name_prints_its_card_or_what_it_can_do(capsys):
     assert "zero-shot; scales: any integer" in capsys.readouterr().out
     assert main(["models", "srcnn-z"]) == 2
     assert "unknown model 'srcnn-z' (did you mean 'srcnn-y'?" in capsys.readouterr().err
+
+
+def test_models_with_a_weights_path_summarises_its_header(tmp_path, capsys):
+    from sisr.checkpoint import save_checkpoint
+    from sisr.models import build_model
+
+    net = build_model("srcnn", {"n1": 8, "n2": 4})
+    recipe = {"batch": 16, "val_data": "BSD200:val", "init": ""}
+    meta = {"steps": 1200, "train_seconds": 7200, "data": ["T91"], "metrics": {"4": 26.5}, "phase": "psnr"}
+    path = save_checkpoint(tmp_path / "mine.safetensors", net, "srcnn", net.config, recipe=recipe, **meta)
+    assert main(["models", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# mine.safetensors\n") and '| architecture | srcnn {"scale": 4' in out
+    assert "| 1,200 x 16, 2.00 h," in out and "| last validation (BSD200:val, Y-PSNR) | x4 26.50 dB |" in out
+    assert "| training data | T91 |" in out
+    assert main(["models", str(tmp_path / "none.safetensors")]) == 2

@@ -412,7 +412,7 @@ def _devices(hardware: str) -> str:
     return "; ".join(dict.fromkeys(n for n in names if n))
 
 
-def _budget_cell(b: dict[str, Any] | str | None, zero_shot: bool) -> str:
+def budget_cell(b: dict[str, Any] | str | None, zero_shot: bool) -> str:
     if zero_shot:
         return "trained on each image (settings below)"
     if not b:
@@ -466,7 +466,7 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
                     v = PUBLISHED.get((m, d, s), (None, None))[idx]
                     cells.append("" if v is None else fmt.format(v))
             if budget:
-                cells.append(_budget_cell(report["budgets"].get(m), m in report.get("zero_shot_settings", {})))
+                cells.append(budget_cell(report["budgets"].get(m), m in report.get("zero_shot_settings", {})))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})

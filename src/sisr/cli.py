@@ -28,6 +28,29 @@ def _csv(text: str) -> list[str]:
 _DEVICE_HELP = "auto (default: a CUDA GPU where there is one, else the CPU; zero-shot: its settings'), cpu, cuda[:N]"
 
 
+def _weights_summary(up) -> str:
+    """What a weights file's header says of it: architecture, size, training and validation."""
+    from sisr.bench import budget_cell, training_budget
+    from sisr.checkpoint import read_header
+
+    d, meta = up.descriptor, up.meta
+    head = read_header(d.name, "weights")
+    recipe = meta.get("recipe") or {}
+    rows = [
+        ("architecture", f"{head['arch']} {json.dumps(head['config'])}"),
+        ("parameters", f"{d.params:,}"),
+        ("output scales", ", ".join(f"x{s}" for s in d.scales)),
+        ("training data", ", ".join(meta.get("data") or []) or "not recorded"),
+        ("training budget (steps x batch, step time, hardware)", budget_cell(training_budget(meta), False)),
+        (
+            f"last validation ({recipe.get('val_data', 'set not recorded')}, Y-PSNR)",
+            ", ".join(f"x{k} {v:.2f} dB" for k, v in (meta.get("metrics") or {}).items()) or "none",
+        ),
+        ("phase", str(meta.get("phase", "not recorded")) + (f", from {recipe['init']}" if recipe.get("init") else "")),
+    ]
+    return "\n".join([f"# {Path(d.name).name}", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
@@ -36,8 +59,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         if args.json:
             raise SisrError("--json lists every model; give no name with it")
+        if args.name.endswith(".safetensors") or Path(args.name).is_file():
+            print(_weights_summary(load_model(args.name)))  # one's own trained weights
+            return 0
         if args.name not in [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]:
-            raise SisrError(unknown_model(args.name) + ")")
+            raise SisrError(unknown_model(args.name) + "; or a .safetensors path)")
         card = model_card(args.name)
         if card is None:
             d = describe(args.name) if args.name in ZEROSHOT else load_model(args.name).descriptor
