@@ -504,3 +504,22 @@ def test_training_on_a_gpu_draws_the_cpus_batches_learns_and_saves(tmp_path, pho
     vals = [r["val_psnr"] for r in log if "val_psnr" in r]
     assert len(vals) == 2 and all(v > 10 for r in vals for v in r.values())
     assert load_checkpoint(tmp_path / "gpu" / "run" / "model.safetensors").meta["steps"] == 30
+
+
+def test_training_images_that_would_not_fit_in_memory_are_refused_before_decoding(tmp_path, photo, monkeypatch):
+    """A folder of one's own photos is a dataset now: a sampler holds each image and its scale_aug
+    copies as 8-bit RGB, so too many would have ended in the kernel's OOM killer, not a message."""
+    import sisr.data
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(photo[:100, :120]).save(photos / f"{i}.png")
+    need = 3 * 100 * 120 * 3 * (1 + 0.81)
+    with monkeypatch.context() as m:
+        m.setattr(sisr.data, "known_free_memory", lambda: int(need / 0.8) - 1)
+        m.setattr(sisr.data, "read_image", lambda f: pytest.fail("decoded before the check"))
+        with pytest.raises(SisrError, match=r"the 3 training images need about [\d.]+ GiB of memory .* 2 scale_aug"):
+            PatchSampler.from_datasets([str(photos)], 48, scale_aug=(1.0, 0.9))
+    monkeypatch.setattr(sisr.data, "known_free_memory", lambda: int(need / 0.8) + 10)
+    assert len(PatchSampler.from_datasets([str(photos)], 48, scale_aug=(1.0, 0.9)).images) == 6

@@ -16,7 +16,7 @@ import numpy as np
 
 from sisr.atomic import check_writable
 from sisr.errors import SisrError, collected, warn
-from sisr.infer import TileMemo, known_free_memory, load_model, still_share
+from sisr.infer import TileMemo, load_model, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -42,6 +42,7 @@ from sisr.io import (
     write_pages,
 )
 from sisr.metrics import gray_of
+from sisr.precision import known_free_memory
 from sisr.resize import imresize
 
 __all__ = [

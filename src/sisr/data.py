@@ -16,8 +16,9 @@ import numpy as np
 
 from sisr.degrade import degrade
 from sisr.errors import SisrError, closest
-from sisr.io import read_image, to_uint8
+from sisr.io import read_image, stored_size, to_uint8
 from sisr.metrics import Y_WEIGHTS, rgb_to_y
+from sisr.precision import known_free_memory
 from sisr.resize import imresize, modcrop
 
 __all__ = ["data_root", "dataset_images", "make_lr", "resolve_dataset", "sr_pair"]
@@ -152,6 +153,23 @@ def check_measurable(path, scale: int, width: int, height: int) -> None:
         )
 
 
+def check_sampler_memory(files: list[Path], scale_aug: tuple[float, ...]) -> None:
+    """Refuse, before decoding, training images that would not fit in memory: a sampler holds each
+    as 8-bit RGB with its ``scale_aug`` copies (a folder of one's own 12 MP photos: 119 MB each with
+    the recipes' five factors). The sizes come from the headers."""
+    free = known_free_memory()
+    if free is None:
+        return
+    pixels = sum(w * h for w, h in (stored_size(f, oriented=True) for f in files))
+    need = pixels * 3 * sum(f * f for f in scale_aug)
+    if need > free * 0.8:  # the rest: the model, its optimizer, batches and the decoding itself
+        raise SisrError(
+            f"the {len(files)} training images need about {need / 2**30:.3g} GiB of memory as 8-bit RGB with "
+            f"their {len(scale_aug)} scale_aug copies, and {free / 2**30:.3g} GiB is free: train on fewer or "
+            "smaller images, or fewer scale_aug factors"
+        )
+
+
 class PatchSampler:
     """Random HR patches from images decoded once into memory.
 
@@ -187,6 +205,7 @@ class PatchSampler:
     @classmethod
     def from_datasets(cls, names, hr_size: int, **kwargs) -> PatchSampler:
         files = [f for n in names for f in dataset_images(n)]
+        check_sampler_memory(files, kwargs.get("scale_aug", (1.0,)))
         images = [to_uint8(read_image(f).rgb) for f in files]
         return cls(images, hr_size, **kwargs)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,14 @@ from sisr.export import onnx_session
 from sisr.io import to_float
 from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
 from sisr.models.base import SRModel
-from sisr.precision import PRECISIONS, autocast, device_here, resolve_device, resolve_precision
+from sisr.precision import (
+    PRECISIONS,
+    autocast,
+    available_memory,
+    device_here,
+    resolve_device,
+    resolve_precision,
+)
 from sisr.train.zeroshot import check_config, upscale_zero_shot, work_units
 from sisr.transforms import self_ensemble
 from sisr.zeroshot import DEFAULT_PRESET, PRESETS, ZeroShotConfig, preset_values
@@ -375,29 +381,6 @@ class TileMemo:
             return y.clone()  # the caller's to change: the kept output stays as made
 
         return memo
-
-
-def known_free_memory() -> int | None:
-    """Bytes of memory free for use, where the system says so reliably (Linux's MemAvailable,
-    which counts the page cache that can be dropped); else None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def available_memory() -> int:
-    """:func:`known_free_memory`, else an estimate from the free pages, else 2 GiB: enough to size tiles."""
-    if (known := known_free_memory()) is not None:
-        return known
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2 << 30
 
 
 def auto_tile(module: SRModel, scale: int, memory: int | None = None) -> int:

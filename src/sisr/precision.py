@@ -22,10 +22,12 @@ from sisr.errors import SisrError
 __all__ = [
     "PRECISIONS",
     "autocast",
+    "available_memory",
     "cores",
     "cpu_bf16_units",
     "cpu_name",
     "device_here",
+    "known_free_memory",
     "native_bf16",
     "resolve_device",
     "resolve_precision",
@@ -124,3 +126,26 @@ def _ieee_fp32():
     finally:
         for f, v in zip(flags, saved):
             f.allow_tf32 = v
+
+
+def known_free_memory() -> int | None:
+    """Bytes of memory free for use, where the system says so reliably (Linux's MemAvailable,
+    which counts the page cache that can be dropped); else None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def available_memory() -> int:
+    """:func:`known_free_memory`, else an estimate from the free pages, else 2 GiB: enough to size tiles."""
+    if (known := known_free_memory()) is not None:
+        return known
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
