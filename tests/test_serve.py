@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -396,6 +397,8 @@ def test_sisr_serve_answers_at_the_printed_address_and_stops_on_ctrl_c():
     try:
         line = proc.stdout.readline()
         assert line.startswith(f"sisr serve: http://127.0.0.1:{port}/"), line
+        where = "cpu" if not torch.cuda.is_available() else "cuda"
+        assert f"(models run on {where}" in line, line
         # Straight after the line, before the app has started: the connection waits, it is not refused.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models", timeout=60) as r:
             assert r.status == 200

@@ -28,7 +28,7 @@ from sisr.infer import ZeroShotUpscaler, load_model, weights_path
 from sisr.io import read_rgb, stored_size, write_image
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
-from sisr.precision import cores, cpu_name
+from sisr.precision import cores, cpu_name, device_label
 from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
 from sisr.zeroshot import ZeroShotConfig
 
@@ -333,9 +333,7 @@ def run_bench(
         report["zero_shot_settings"] = zero
     report["provenance"] = provenance({label(m): weights_path(m) for m in models}, files)
     ran = {up.device for up in upscalers.values()}
-    report["provenance"]["environment"]["devices"] = sorted(
-        f"{d} ({torch.cuda.get_device_name(d)})" if d.type == "cuda" else str(d) for d in ran
-    )
+    report["provenance"]["environment"]["devices"] = sorted(device_label(d) for d in ran)
     return report
 
 

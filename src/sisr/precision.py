@@ -27,6 +27,7 @@ __all__ = [
     "cpu_bf16_units",
     "cpu_name",
     "device_here",
+    "device_label",
     "known_free_memory",
     "native_bf16",
     "resolve_device",
@@ -87,6 +88,11 @@ def resolve_device(name: str | None) -> torch.device:
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return device_here(name)
+
+
+def device_label(device: torch.device) -> str:
+    """A device as a report or a message names it: "cpu", or "cuda:0 (NVIDIA H200)"."""
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
 
 
 def native_bf16(device: str | torch.device = "cpu") -> bool:

@@ -54,7 +54,7 @@ from sisr.io import (
     write_image,
 )
 from sisr.models import DEFAULT_MODEL
-from sisr.precision import cores, resolve_device
+from sisr.precision import cores, device_label, resolve_device
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
@@ -646,7 +646,7 @@ def serve(
 ) -> None:
     import uvicorn
 
-    resolve_device(device)  # a GPU this machine lacks: one line now, not at the first upload
+    runs_on = resolve_device(device)  # a GPU this machine lacks: one line now, not at the first upload
     sock = listen(host, port)
     port = sock.getsockname()[1]  # port 0: the one the system chose
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -654,7 +654,7 @@ def serve(
     app = create_app(ServeConfig(max_upload_mb=max_upload_mb, device=device))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
-    print(f"sisr serve: {url} (Ctrl+C stops)", flush=True)
+    print(f"sisr serve: {url} (models run on {device_label(runs_on)}; Ctrl+C stops)", flush=True)
     if open_browser:
         import webbrowser
 
