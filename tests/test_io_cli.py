@@ -669,6 +669,8 @@ def test_compare_figure(tmp_path, photo):
     assert fig.shape[0] == 18 + 144  # label row + 192 * 24 / 32
     bad = subprocess.run(cmd[:-3] + ["500,0,32,32", "-o", str(tmp_path / "x.png")], capture_output=True, text=True)
     assert bad.returncode == 2 and "outside" in bad.stderr
+    on_cpu = subprocess.run([*cmd[:-1], str(tmp_path / "c.png"), "--device", "cpu"], capture_output=True, text=True)
+    assert on_cpu.returncode == 0 and np.array_equal(read_rgb(tmp_path / "c.png"), fig), on_cpu.stderr
 
 
 def test_outputs_get_normal_permissions_not_a_temp_files(tmp_path):

@@ -398,7 +398,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sisr.io import write_image
 
     crop = parse_crop(args.crop)
-    fig = compare_figure(args.image, _csv(args.models), args.scale, crop, lr_input=args.lr)
+    fig = compare_figure(args.image, _csv(args.models), args.scale, crop, lr_input=args.lr, device=args.device)
     write_image(args.output, fig, overwrite=args.overwrite)
     print(f"wrote {args.output}")
     return 0
@@ -567,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", action="store_true", help="the image is the input itself (a photo without ground truth)")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")

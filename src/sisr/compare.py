@@ -35,6 +35,7 @@ def compare_figure(
     crop: tuple[int, int, int, int],
     panel: int = 192,
     lr_input: bool = False,
+    device: str | None = None,
 ) -> np.ndarray:
     """uint8 ``H x W x 3`` figure: HR with the crop box, HR crop, then each model's crop with its PSNR.
 
@@ -42,10 +43,10 @@ def compare_figure(
     the Y-channel PSNR of the whole image (``scale`` pixels cropped per edge).
     With ``lr_input`` the image itself is the input (a photo with no ground truth):
     the overview is its bicubic enlargement, the crop is in output pixels, and
-    each panel gives the model's time instead of a PSNR.
+    each panel gives the model's time instead of a PSNR. ``device``: where the models run (None: auto).
     """
     if lr_input:
-        return _figure_without_hr(image, models, scale, crop, panel)
+        return _figure_without_hr(image, models, scale, crop, panel, device)
 
     hr, lr = sr_pair(image, scale, "rgb")
     if hr.shape[2] == 1:
@@ -55,12 +56,12 @@ def compare_figure(
         raise SisrError(f"crop {crop} lies outside the {hr.shape[1]}x{hr.shape[0]} image")
     panels = [("HR", hr)]
     for name in models:
-        sr = to_uint8(quantize(load_model(name, scale=scale)(lr)))
+        sr = to_uint8(quantize(load_model(name, scale=scale, device=device)(lr)))
         panels.append((f"{name}: {psnr(sr, hr, crop=scale):.2f} dB", sr))
     return _layout(Path(image).stem, hr, panels, crop, panel)
 
 
-def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int) -> np.ndarray:
+def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int, device: str | None) -> np.ndarray:
     lr = read_image(image).rgb
     x, y, w, h = crop
     H, W = lr.shape[0] * scale, lr.shape[1] * scale
@@ -68,7 +69,7 @@ def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int) -
         raise SisrError(f"crop {crop} lies outside the {W}x{H} output")
     panels = []
     for name in models:
-        up = load_model(name, scale=scale)
+        up = load_model(name, scale=scale, device=device)
         t0 = time.perf_counter()
         sr = to_uint8(up(lr))
         panels.append((f"{name}: {time.perf_counter() - t0:.1f} s", sr))
