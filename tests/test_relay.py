@@ -102,6 +102,8 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
         live.mkdir(parents=True)
         save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": step})
         (live / "log.jsonl").write_text(f'{{"step": {step}, "val_psnr": {{"4": 27.5}}}}\n')
+    with (tmp_path / "runs" / "big" / "log.jsonl").open("a") as f:  # logged past its last state, still running
+        f.write('{"step": 5, "loss": 0.1}\n{"step": 6, "val_psnr": {"4": 27.9}}\n')
     earlier = tmp_path / "checkpoints" / "small"  # the finished run's state, committed while it was active
     earlier.mkdir(parents=True)
     save_tensors(earlier / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 6})
@@ -112,6 +114,9 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
     assert (back["small"]["status"], back["small"]["step"]) == ("done", 10)
     assert back["small"]["val"] == "step 10: x4 27.50 dB (held-out)"
     assert relay.state_step(tmp_path / "checkpoints" / "big" / "state.safetensors") == 4
+    # its val and committed log go as far as its state: the steps past it are redone on resume
+    assert back["big"]["val"] == "step 4: x4 27.50 dB (held-out)"
+    assert (tmp_path / "checkpoints" / "big" / "log.jsonl").read_text() == '{"step": 4, "val_psnr": {"4": 27.5}}\n'
     with pytest.raises(SystemExit):  # nothing newer the second time
         relay.cmd_save(relay.read_queue(), commit=False)
     with (tmp_path / "runs" / "big" / "log.jsonl").open("a") as f:

@@ -250,7 +250,7 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int, grace: 
             os.killpg(proc.pid, signal.SIGKILL)  # its last periodic state stays (states are written whole)
             proc.wait()
         step, seconds_in = _progress(live / "state.safetensors")
-        val = relay.last_val(live / "log.jsonl")
+        val = relay.last_val(live / "log.jsonl", upto=step)
         if step > first[0]:
             rate = (step - first[0]) / (seconds_in - first[1])  # the trainer's step time: no start-up, no saves
             done = f"step {first[0]:,} -> {step:,} of {run['target']:,} ({rate:.2f} steps/s)"

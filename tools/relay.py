@@ -120,10 +120,13 @@ def state_step(path: Path) -> int:
     return int(read_header(path, "train-state")["step"])
 
 
-def last_val(log: Path) -> tuple[int, dict] | None:
+def last_val(log: Path, upto: int | None = None) -> tuple[int, dict] | None:
+    """The log's last validation, of a step at most ``upto`` where given (a state's step: a run
+    killed between states logged steps that its resume redoes)."""
     if not log.is_file():
         return None
     vals = [json.loads(line) for line in log.read_text().splitlines() if '"val_psnr"' in line]
+    vals = [v for v in vals if upto is None or v["step"] <= upto]
     if not vals:
         return None
     from sisr.train.supervised import val_figures
@@ -310,12 +313,16 @@ def cmd_save(runs: list[dict], commit: bool) -> None:
                 paths.append(str(saved))
         else:
             saved.mkdir(parents=True, exist_ok=True)
-            for f in ("state.safetensors", "log.jsonl"):
-                tmp = saved / (f + ".part")
-                shutil.copy2(live / f, tmp)
-                tmp.replace(saved / f)
+            tmp = saved / "state.safetensors.part"
+            shutil.copy2(live / "state.safetensors", tmp)
+            tmp.replace(saved / "state.safetensors")
+            # The log as far as the state: the records past it are of steps a resume redoes.
+            lines = (live / "log.jsonl").read_text().splitlines(keepends=True)
+            kept = "".join(line for line in lines if json.loads(line).get("step", 0) <= step)
+            (saved / "log.jsonl.part").write_text(kept)
+            (saved / "log.jsonl.part").replace(saved / "log.jsonl")
             paths.append(str(saved))
-        val = last_val(live / "log.jsonl")
+        val = last_val(live / "log.jsonl", upto=step)
         run["step"] = step
         run["status"] = "done" if done else "active"
         if val:
