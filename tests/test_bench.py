@@ -69,6 +69,15 @@ def tiny_dataset(tmp_path, photo):
     return tmp_path / "Tiny"
 
 
+@pytest.mark.parametrize("flag", ["--models", "--data"])
+def test_an_empty_list_of_models_or_sets_is_refused(flag, capsys):
+    argv = {"--models": "bicubic", "--data": "Set5", "--scale": "2"} | {flag: ""}
+    assert main(["bench", *(x for kv in argv.items() for x in kv)]) == 2  # was an empty table and exit 0
+    assert capsys.readouterr().err == f"sisr: error: {flag} names nothing to measure\n"
+    with pytest.raises(SisrError, match="a dataset name is empty"):  # "" would be the current folder
+        run_bench(["bicubic"], [" "], [2], progress=False)
+
+
 def test_a_scale_or_set_named_twice_is_measured_once_and_a_bad_seed_is_one_line(tiny_dataset, tmp_path, capsys):
     from sisr.cli import main
 

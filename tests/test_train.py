@@ -305,6 +305,18 @@ def test_a_state_of_another_model_is_refused_in_one_line(tmp_path, photo):
         wider.load_state()
 
 
+def test_an_empty_run_folder_or_dataset_name_is_refused(tmp_path, monkeypatch):
+    """out = "" put a run's state and weights in the current folder, and val_data = "" validated on
+    whatever images lay there."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SisrError, match=r"out must name the run's folder, got ''"):
+        load_config(REPO / "configs" / "srcnn_x4.toml", TrainConfig, ['out=""'])
+    from sisr.data import dataset_images
+
+    with pytest.raises(SisrError, match="a dataset name is empty"):
+        dataset_images("")
+
+
 def test_datasets_are_found_before_anything_is_written(tmp_path, photo, capsys, monkeypatch):
     """A misnamed val_data stopped a run at its first validation (step 2,000 of the recipes), its
     steps since the last state lost; and a folder of one's own photos, without an HR/ folder inside,

@@ -223,6 +223,9 @@ def run_bench(
     (8-bit; the luma under protocol y), so that they can be looked at or measured otherwise.
     """
 
+    for what, given in (("--models", models), ("--data", datasets), ("--scale", scales)):
+        if not given:  # an empty table, said to have succeeded
+            raise SisrError(f"{what} names nothing to measure")
     if protocol not in PROTOCOLS:
         raise SisrError(f"unknown protocol '{protocol}' (use {' or '.join(PROTOCOLS)})")
     for s in scales:

@@ -76,6 +76,8 @@ def dataset_images(name: str | os.PathLike) -> list[Path]:
     split, ``"NAME:A-B"`` the A-th to B-th files in sorted order (from 1, inclusive)."""
     split = None
     text = str(name)
+    if not text.strip():  # a path "" is the current folder, which the images there would make a dataset of
+        raise SisrError("a dataset name is empty")
     span = re.fullmatch(r"(.+):(\d+)-(\d+)", text)
     if span:
         first, last = int(span[2]), int(span[3])

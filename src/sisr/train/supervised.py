@@ -108,6 +108,8 @@ class TrainConfig:
             raise SisrError(f"clean_prob needs degradation = 'real', got {self.clean_prob} with 'bicubic'")
         if not self.data or not self.scale_aug:
             raise SisrError(f"{'data' if not self.data else 'scale_aug'} must have at least one entry")
+        if not str(self.out).strip():  # "" would put the run's state and weights in the current folder
+            raise SisrError("out must name the run's folder, got ''")
 
 
 def lr_at(step: int, cfg: TrainConfig, base: float | None = None) -> float:
