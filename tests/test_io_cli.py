@@ -1095,3 +1095,25 @@ def test_the_size_of_a_tiff_pillow_cannot_open_is_read_from_its_header(tmp_path)
     with pytest.raises(SisrError, match="bad.tif: "), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's, of the damaged directory it tried
         stored_size(tmp_path / "bad.tif")
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["upscale", "IN", "-o", ""], "--output: empty"),  # was the current folder
+        (["upscale", "", "-o", "o.png"], "inputs: empty"),  # was the current folder, walked
+        (["upscale", "IN", "-o", "o.png", "--model", " "], "--model: empty"),  # was the default model
+        (["compare", "IN", "--crop", "0,0,8,8", "--models", ",", "-o", "c.png"], "--models names no model"),
+        (["serve", "--host", ""], "--host: empty"),  # Python binds "" to every interface
+    ],
+)
+def test_an_empty_argument_is_refused_not_taken_for_a_default(argv, said, tmp_path, photo, monkeypatch, capsys):
+    from sisr.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "in.png", photo[:24, :32])
+    assert main([a.replace("IN", "in.png") for a in argv]) == 2
+    assert said in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+    assert main(["upscale", "in.png", "-o", "keep", "--suffix", "", "--model", "bicubic", "--quiet"]) == 0
+    assert (tmp_path / "keep" / "in.png").is_file()  # --suffix "" keeps the name: allowed

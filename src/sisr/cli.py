@@ -592,12 +592,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Where "" means something: --suffix "" keeps the inputs' names.
+_MAY_BE_EMPTY = {"suffix"}
+
+
+def _refuse_empty(args: argparse.Namespace) -> None:
+    """An empty argument (a script's unset variable) was taken as the current folder (-o "", an
+    input "") or the default (--model ""): refused, naming it."""
+    for key, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if key not in _MAY_BE_EMPTY and any(isinstance(v, str) and not v.strip() for v in values):
+            flag = key if key in ("inputs", "image", "config", "name") else "--" + key.replace("_", "-")
+            raise SisrError(f"{flag}: empty (give {'a file or folder' if key == 'inputs' else 'a value'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _refuse_empty(args)
         with warnings.catch_warnings():  # a warning is one line, without the source line Python adds
             warnings.showwarning = lambda message, *_, **__: print(f"sisr: warning: {message}", file=sys.stderr)
             return args.func(args)

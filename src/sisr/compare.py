@@ -45,6 +45,8 @@ def compare_figure(
     the overview is its bicubic enlargement, the crop is in output pixels, and
     each panel gives the model's time instead of a PSNR. ``device``: where the models run (None: auto).
     """
+    if not models:  # a figure of the HR alone
+        raise SisrError("--models names no model to compare")
     if lr_input:
         return _figure_without_hr(image, models, scale, crop, panel, device)
 
