@@ -1117,3 +1117,22 @@ def test_an_empty_argument_is_refused_not_taken_for_a_default(argv, said, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
     assert main(["upscale", "in.png", "-o", "keep", "--suffix", "", "--model", "bicubic", "--quiet"]) == 0
     assert (tmp_path / "keep" / "in.png").is_file()  # --suffix "" keeps the name: allowed
+
+
+def test_the_api_refuses_empty_paths_and_model_names(tmp_path, photo, monkeypatch):
+    """Path("") is the current folder: upscale_folder("") walked it, and load_model("") was the
+    default model."""
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "in.png", photo[:24, :32])
+    bicubic = sisr.load_model("bicubic")
+    for call, said in [
+        (lambda: sisr.upscale("", model="bicubic"), "the image's path is empty"),
+        (lambda: sisr.load_model(" "), "the model's name is empty"),
+        (lambda: sisr.upscale_file("", "x.png", bicubic), "the input is empty"),
+        (lambda: sisr.upscale_file("in.png", "", bicubic), "the output is empty"),
+        (lambda: sisr.upscale_folder("", "out", "bicubic"), "an input is empty"),
+        (lambda: sisr.upscale_folder(".", "", "bicubic"), "the output is empty"),
+    ]:
+        with pytest.raises(SisrError, match=said):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

@@ -79,6 +79,8 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
 
     up = load_model(model, scale=scale, **options)
     batched, device = None, None
+    if isinstance(image, str) and not image.strip():
+        raise SisrError("the image's path is empty")
     if isinstance(image, (str, os.PathLike)):
         data = read_image(Path(image))
     elif isinstance(image, (bytes, bytearray, memoryview)) or hasattr(image, "read"):
@@ -191,6 +193,9 @@ def upscale_file(
     (see :meth:`sisr.io.ImageData.without_metadata`).
     """
 
+    for what, path in (("input", src), ("output", dst)):
+        if not str(path).strip():  # Path("") is the current folder
+            raise SisrError(f"the {what} is empty ('')")
     dst = Path(dst)
     kind, n = check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
 
@@ -416,6 +421,8 @@ def expand_inputs(
     found: list[tuple[Path, Path]] = []
     develop = "develop them to TIFF or JPEG first"
     for item in items:
+        if not str(item).strip():  # Path("") is the current folder, which would be walked
+            raise SisrError("an input is empty ('')")
         p = Path(item)
         if p.is_dir():
             # Hidden files and folders inside it are left out; the folders above it do not count.
@@ -493,6 +500,8 @@ def plan_batch(
     and, with ``skip_existing``, leave out the results already written (and the temporary files of
     an interrupted run). Refuses, before any image, two inputs with one output, a result that would
     replace its input, and a ``quality`` a format cannot use."""
+    if not str(output).strip():
+        raise SisrError("the output is empty ('')")
     found = expand_inputs(inputs, exclude=output)
     out = Path(output)
     single = len(found) == 1 and not out.is_dir() and out.suffix != ""

@@ -637,6 +637,8 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
     checked against the model's :class:`ModelDescriptor`: one that does not apply raises
     :class:`SisrError`. Returns an :class:`Upscaler` or a :class:`ZeroShotUpscaler`.
     """
+    if name_or_path is not None and not str(name_or_path).strip():  # not the default: an unset variable
+        raise SisrError("the model's name is empty")
     name = str(name_or_path or DEFAULT_MODEL)
     try:
         o = InferenceOptions(**options)
