@@ -71,9 +71,12 @@ def tiny_dataset(tmp_path, photo):
 
 @pytest.mark.parametrize("flag", ["--models", "--data"])
 def test_an_empty_list_of_models_or_sets_is_refused(flag, capsys):
-    argv = {"--models": "bicubic", "--data": "Set5", "--scale": "2"} | {flag: ""}
+    argv = {"--models": "bicubic", "--data": "Set5", "--scale": "2"} | {flag: ","}
     assert main(["bench", *(x for kv in argv.items() for x in kv)]) == 2  # was an empty table and exit 0
     assert capsys.readouterr().err == f"sisr: error: {flag} names nothing to measure\n"
+    argv[flag] = ""
+    assert main(["bench", *(x for kv in argv.items() for x in kv)]) == 2
+    assert capsys.readouterr().err == f"sisr: error: {flag}: empty (give a value)\n"
     with pytest.raises(SisrError, match="a dataset name is empty"):  # "" would be the current folder
         run_bench(["bicubic"], [" "], [2], progress=False)
 
