@@ -79,10 +79,8 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
 
     up = load_model(model, scale=scale, **options)
     batched, device = None, None
-    if isinstance(image, str) and not image.strip():
-        raise SisrError("the image's path is empty")
     if isinstance(image, (str, os.PathLike)):
-        data = read_image(Path(image))
+        data = read_image(_path(image, "the image's path"))
     elif isinstance(image, (bytes, bytearray, memoryview)) or hasattr(image, "read"):
         data = _encoded_data(image)
     elif _is_pil(image):
@@ -101,6 +99,13 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
 
     t = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
     return (t[None] if batched else t).to(device)
+
+
+def _path(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path, refused when empty: Path("") is the current folder, an unset variable's."""
+    if not str(path).strip():
+        raise SisrError(f"{what} is empty ('')")
+    return Path(path)
 
 
 def _is_pil(image: Any) -> bool:
@@ -193,10 +198,8 @@ def upscale_file(
     (see :meth:`sisr.io.ImageData.without_metadata`).
     """
 
-    for what, path in (("input", src), ("output", dst)):
-        if not str(path).strip():  # Path("") is the current folder
-            raise SisrError(f"the {what} is empty ('')")
-    dst = Path(dst)
+    _path(src, "the input")
+    dst = _path(dst, "the output")
     kind, n = check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
 
     def done(data: ImageData, tiles, memo: TileMemo | None = None) -> ImageData:
@@ -421,9 +424,7 @@ def expand_inputs(
     found: list[tuple[Path, Path]] = []
     develop = "develop them to TIFF or JPEG first"
     for item in items:
-        if not str(item).strip():  # Path("") is the current folder, which would be walked
-            raise SisrError("an input is empty ('')")
-        p = Path(item)
+        p = _path(item, "an input")
         if p.is_dir():
             # Hidden files and folders inside it are left out; the folders above it do not count.
             files = [f for f in sorted(p.rglob("*")) if not any(x.startswith(".") for x in f.relative_to(p).parts)]
@@ -500,8 +501,7 @@ def plan_batch(
     and, with ``skip_existing``, leave out the results already written (and the temporary files of
     an interrupted run). Refuses, before any image, two inputs with one output, a result that would
     replace its input, and a ``quality`` a format cannot use."""
-    if not str(output).strip():
-        raise SisrError("the output is empty ('')")
+    _path(output, "the output")
     found = expand_inputs(inputs, exclude=output)
     out = Path(output)
     single = len(found) == 1 and not out.is_dir() and out.suffix != ""

@@ -456,7 +456,7 @@ class Trainer:
         end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
         main = self.rank == 0
         # Both datasets are found before anything is written: a misnamed val_data stopped a run at
-        # its first validation, an hour in, with the steps since its last state lost.
+        # its first validation (step 2,000 of the recipes), with the steps since its last state lost.
         self._ensure_sampler()
         if main and cfg.val_every and self.val_files is None:
             self.val_files = dataset_images(cfg.val_data)
