@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,55 @@ def test_width_height_and_scale_1(tmp_path, photo):
     assert Image.open(tmp_path / "r.png").size == (80, 60)
     assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), "--width", "0", "--quiet"]) == 2
     assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), "--scale", "1", "--width", "50"]) == 2
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_a_fractional_scale_is_the_model_s_next_scale_then_a_resize(tmp_path, photo, capsys):
+    """--scale 2.5 (Real-ESRGAN's --outscale): rrgan-x4 runs x4, then the result is resized to 2.5
+    times the input, each side rounded half up; bicubic resizes once, as MATLAB's imresize."""
+    import sisr
+    from sisr.api import resize_data, scaled_size, upscale_data
+    from sisr.infer import load_model
+    from sisr.io import read_image
+    from sisr.resize import imresize
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo[:33, :41]).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--scale", "2.5", "--model", "rrgan-x4"]) == 0
+    assert "(rrgan-x4, x4 resized to x2.5)" in capsys.readouterr().out
+    got = np.asarray(Image.open(tmp_path / "out" / "p_x2.5.png"))
+    assert scaled_size(41, 33, 2.5) == (103, 83) and got.shape == (83, 103, 3)  # 102.5 and 82.5, half up
+    data = read_image(src)
+    ref = resize_data(upscale_data(data, load_model("rrgan-x4", 4)), (103, 83)).pixels
+    assert np.array_equal(got, np.round(ref * 255).astype(np.uint8))
+    api = sisr.upscale(photo[:33, :41], "rrgan-x4", 2.5)
+    assert api.shape == (83, 103, 3) and np.abs(np.round(api * 255) - got).max() == 0
+    assert sisr.upscale(photo[:33, :41], "rrgan-x4", 1).shape == (33, 41, 3)  # restores, as --scale 1
+    # the smallest scale above: rrgan-x234 runs x2 for 1.5 and x3 for 2.5
+    assert main(["upscale", str(src), "-o", str(tmp_path / "x234"), "--model", "rrgan-x234", "--scale", "1.5"]) == 0
+    assert "(rrgan-x234, x2 resized to x1.5)" in capsys.readouterr().out
+    assert Image.open(tmp_path / "x234" / "p_x1.5.png").size == (62, 50)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--scale", "2.5"]) == 0
+    direct = np.clip(imresize(data.pixels.astype(np.float64), size=(83, 103)), 0, 1)
+    assert np.abs(np.asarray(Image.open(tmp_path / "b.png")) - direct * 255).max() <= 0.5 + 1e-3
+    # an earlier result at a fractional scale, beside its input, is not an input
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(photo[:16, :16]).save(photos / "a.png")
+    run = ["upscale", str(photos), "-o", str(photos), "--model", "bicubic", "--quiet", "--scale"]
+    assert main([*run, "2.5"]) == 0 and main([*run, "2"]) == 0
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png", "a_x2.5.png", "a_x2.png"]
+    assert "1 earlier result left out (a_x2.5.png)" in capsys.readouterr().err
+    for flags, message in [
+        (["--scale", "4.5"], "upscales at most x4, not x4.5; models that do x5: bicubic"),
+        (["--scale", "2.5", "--width", "50"], "scale 2.5 sets the result's size: a width or height does not apply"),
+        (["--scale", "0.5"], "argument --scale: must be a number, 1 or more"),
+        (["--scale", "nan"], "argument --scale: must be a number, 1 or more"),
+    ]:
+        with pytest.raises(SystemExit) if "argument" in message else nullcontext():
+            assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "bad.png").exists()
 
 

@@ -173,7 +173,7 @@ def test_strip_metadata_as_the_cli(client, tmp_path):
     assert not results["1"].getexif()
 
 
-def test_restore_at_x1_and_a_target_width_as_the_cli(client, tmp_path):
+def test_restore_at_x1_a_target_width_and_a_fractional_scale_as_the_cli(client, tmp_path):
     from sisr.cli import main
 
     src = tmp_path / "p.png"
@@ -181,6 +181,7 @@ def test_restore_at_x1_and_a_target_width_as_the_cli(client, tmp_path):
     for data, flags, size, name in [
         ({"scale": "1"}, ["--scale", "1"], (20, 24), "p_x1.png"),
         ({"scale": "2", "width": "50"}, ["--scale", "2", "--width", "50"], (50, 60), "p_x2.png"),
+        ({"scale": "1.5"}, ["--scale", "1.5"], (30, 36), "p_x1.5.png"),
     ]:
         r = client.post("/api/jobs", files={"file": ("p.png", src.read_bytes(), "image/png")}, data=data)
         assert r.status_code == 202, r.text
@@ -231,7 +232,8 @@ def test_a_tiff_result_has_a_png_preview_a_page_can_show(client):
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "nope"}, 400, "unknown model 'nope'"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "srcnn", "scale": "2"}, 400, "does not upscale x2"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"model": "drsingan", "tile": "64"}, 400, "does not apply"),
-        ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "two"}, 400, "whole numbers"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "two"}, 400, "scale must be a number, 1 or more"),
+        ({"file": ("x.png", png_bytes(), "image/png")}, {"scale": "2.5", "width": "30"}, 400, "sets the result's size"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"format": "bmp"}, 400, "unknown format 'bmp'"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "high"}, 400, "quality must be a whole number"),
         ({"file": ("x.png", png_bytes(), "image/png")}, {"quality": "0", "format": "jpg"}, 400, "1 to 100"),

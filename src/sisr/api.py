@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import math
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from sisr.atomic import check_writable
 from sisr.errors import SisrError, collected, warn
-from sisr.infer import TileMemo, load_model, still_share
+from sisr.infer import ScaleError, TileMemo, load_model, models_for_scale, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -52,6 +55,7 @@ __all__ = [
     "check_file",
     "check_result",
     "load_upscaler",
+    "sizing",
     "fitted_size",
     "plan_batch",
     "result_size",
@@ -63,8 +67,10 @@ __all__ = [
 ]
 
 
-def upscale(image: Any, model: str | None = None, scale: int | None = None, **options: Any) -> np.ndarray:
-    """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1].
+def upscale(image: Any, model: str | None = None, scale: float | None = None, **options: Any) -> np.ndarray:
+    """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1]. ``scale``: the model's scale
+    (default its largest); 1 restores at the input's size; a fraction (2.5) runs the model's
+    smallest scale above it, then resizes to that many times the input's size.
 
     ``image``: a path, a file's bytes or an open binary file, a PIL image, or an
     ``H x W [x C]`` numpy array (C: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA; bool,
@@ -77,7 +83,8 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
     :class:`sisr.infer.InferenceOptions`).
     """
 
-    up = load_model(model, scale=scale, **options)
+    up = load_upscaler(model, scale, **options)
+    _, size, restore = sizing(scale, up)
     batched, device = None, None
     if isinstance(image, (str, os.PathLike)):
         data = read_image(_path(image, "the image's path"))
@@ -92,7 +99,11 @@ def upscale(image: Any, model: str | None = None, scale: int | None = None, **op
         data = _array_data(image)
     if 0 in data.pixels.shape[:2]:
         raise SisrError(f"an empty image ({data.pixels.shape[1]} x {data.pixels.shape[0]} pixels)")
-    out = upscale_data(data, up).pixels_with_alpha()
+    result = upscale_data(data, up)
+    if restore or size is not None:
+        w, h = data.pixels.shape[1::-1]
+        result = resize_data(result, (w, h) if restore else scaled_size(w, h, size))
+    out = result.pixels_with_alpha()
     if device is None:
         return out
     import torch
@@ -191,7 +202,8 @@ def upscale_file(
     An animated GIF, PNG, WebP or AVIF is upscaled frame by frame into an animation (``dst`` a GIF, PNG, AVIF or
     WebP), with its timing and loop count; a multi-page TIFF page by page into one (``dst`` a TIFF).
 
-    ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), by a
+    ``size``: ``(width, height)`` to reach (either may be None: the aspect ratio is kept), or a
+    number, that many times the input's size (a fractional scale: :func:`load_upscaler`), by a
     high-quality resize of the model's output; ``restore``: back to the input's own size;
     ``quality``: lossy JPEG, WebP or AVIF output at 1-100 (see :func:`sisr.io.write_image`);
     ``strip_metadata``: leave out EXIF, XMP, IPTC, PNG text and comments
@@ -205,7 +217,8 @@ def upscale_file(
     def done(data: ImageData, tiles, memo: TileMemo | None = None) -> ImageData:
         result = upscale_data(data, up, on_tile=tiles, memo=memo)
         if restore or size is not None:
-            result = resize_data(result, data.pixels.shape[1::-1] if restore else size)
+            w, h = data.pixels.shape[1::-1]
+            result = resize_data(result, (w, h) if restore else _absolute(size, w, h))
         return result.without_metadata() if strip_metadata else result
 
     def planned(h: int, w: int, alpha: bool) -> None:  # a result the format cannot hold: before the work
@@ -256,7 +269,7 @@ def result_size(
     """``(width, height)`` of the result of a ``w x h`` input: the model's scale, then ``size``;
     with ``dst``, a size its format cannot hold, or (with ``alpha`` if it has alpha) that the free
     memory cannot, is refused (before the work)."""
-    out = (w, h) if restore else fitted_size(w * up.scale, h * up.scale, size)
+    out = (w, h) if restore else fitted_size(w * up.scale, h * up.scale, _absolute(size, w, h))
     if dst is not None:
         check_size(dst, *out)
         check_memory(dst, *out, values=4 if alpha else 3)
@@ -400,13 +413,65 @@ def upscale_data(data, up, on_tile=None, memo=None):
     return ImageData(pixels=pixels, alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
 
 
-def load_upscaler(model: str | None = None, scale: int | None = None, **options: Any):
+def load_upscaler(model: str | None = None, scale: float | None = None, **options: Any):
     """:func:`sisr.infer.load_model`, where ``scale=1`` means restoration at the input's size: the
-    model's smallest scale, then back (with ``restore=True`` in :func:`upscale_file`)."""
-    up = load_model(model, scale=None if scale == 1 else scale, **options)
-    if scale == 1:
-        up.scale = min(up.scales)
-    return up
+    model's smallest scale, then back (with ``restore=True`` in :func:`upscale_file`); and a
+    fractional scale (2.5) runs the model's smallest scale above it, which a resize to that many
+    times the input's size follows (with ``size=scale`` in :func:`upscale_file`)."""
+    scale = check_scale(scale)
+    if scale == 1 or isinstance(scale, float):
+        up = load_model(model, **options)
+        if up.descriptor.kind == "interpolation" and scale != 1:  # one resize, not one after another
+            return load_model(model, 1, **options)
+        if up.descriptor.any_scale and scale != 1:
+            return load_model(model, math.ceil(scale), **options)
+        above = [s for s in up.scales if s >= scale]
+        if not above:
+            others = ", ".join(m for m in models_for_scale(math.ceil(scale)) if m != up.name)
+            raise ScaleError(
+                f"model '{up.name}' upscales at most x{max(up.scales)}, not x{scale}; "
+                f"models that do x{math.ceil(scale)}: {others}",
+                max(up.scales),
+            )
+        up.scale = min(above)
+        return up
+    return load_model(model, scale=scale, **options)
+
+
+def check_scale(scale: Any) -> int | float | None:
+    """``scale`` as an int, or as a float where it is fractional (2.5); a scale below 1, or that is
+    no number, is refused."""
+    if scale is None:
+        return None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 1:
+        raise SisrError(f"scale must be a number, 1 or more, got {scale!r}")
+    return int(scale) if float(scale).is_integer() else float(scale)
+
+
+def sizing(scale: float | None, up, size=None) -> tuple[str, Any, bool]:
+    """A run at ``scale`` with ``up`` (from :func:`load_upscaler`) and ``size`` (``--width``,
+    ``--height``) as the tag of its results' default names (``x4``, ``x2.5``, ``x1``), and the
+    ``size`` and ``restore`` that :func:`upscale_file` takes. Scale 1 and a fractional scale set
+    the result's size: a width or height with them is refused."""
+    scale = check_scale(scale)
+    if scale == 1 or isinstance(scale, float):
+        if size is not None and tuple(size) != (None, None):
+            what = "keeps the input's size" if scale == 1 else "sets the result's size"
+            raise SisrError(f"scale {scale} {what}: a width or height does not apply")
+        return f"x{scale}", None if scale == 1 else scale, scale == 1
+    return f"x{up.scale}", size, False
+
+
+def scaled_size(w: int, h: int, factor: float) -> tuple[int, int]:
+    """``(width, height)`` of ``factor`` times ``w x h``, each side rounded half up from the decimal
+    given (2.5 x 3 is 8, not float rounding's 7 or 8)."""
+    f = Fraction(str(factor))
+    return tuple(max(1, math.floor(v * f + Fraction(1, 2))) for v in (w, h))
+
+
+def _absolute(size, w: int, h: int):
+    """``size`` for a ``w x h`` input: a number (a fractional scale) is that many times its sides."""
+    return scaled_size(w, h, size) if isinstance(size, float) else size
 
 
 def expand_inputs(
@@ -468,8 +533,7 @@ def _images_among(files: list[Path], suffixes) -> tuple[list[Path], str]:
     return [f for f in files if f.suffix.lower() in suffixes], said
 
 
-# A result's default name ends "_x<scale>", 1 to 8.
-_SCALE_TAGS = {str(s) for s in range(1, 9)}
+_TAG = re.compile(r"[1-8](\.[0-9]+)?")  # a result's default name ends "_x<scale>": 1 to 8, or 2.5
 
 
 @dataclass(frozen=True)
@@ -535,7 +599,7 @@ def plan_batch(
             base, _, scale = src.stem.rpartition("_x")
             return (
                 bool(base)
-                and scale in _SCALE_TAGS
+                and _TAG.fullmatch(scale) is not None
                 and src.suffix.lower() in RESULT_SUFFIXES
                 and (folder[src.parent], base) in stems
             )
@@ -623,7 +687,7 @@ def upscale_folder(
     inputs: str | os.PathLike | Sequence[str | os.PathLike],
     output: str | os.PathLike,
     model: str | None = None,
-    scale: int | None = None,
+    scale: float | None = None,
     *,
     fmt: str | None = None,
     quality: int | None = None,
@@ -637,12 +701,13 @@ def upscale_folder(
     """``sisr upscale INPUTS -o OUTPUT`` from Python: files, folders (walked, layout kept) or glob
     patterns into the ``output`` folder, each named ``<stem><suffix>`` (``suffix`` by default ``_x<scale>``);
     ``skip_existing`` resumes an interrupted run; under torchrun
-    each process takes its share. ``scale=1`` restores at the input size; ``strip_metadata`` leaves
+    each process takes its share. ``scale=1`` restores at the input size, and 2.5 makes results 2.5
+    times its size (see :func:`upscale`); ``strip_metadata`` leaves
     out EXIF, XMP, IPTC, PNG text and comments (camera, GPS position, dates, credits); ``options`` as
     :func:`upscale`. Returns one :class:`Outcome` per image (check ``error``)."""
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     up = load_upscaler(model, scale, **options)
-    tag = "x1" if scale == 1 else f"x{up.scale}"
+    tag, size, restore = sizing(scale, up, size)
     batch = plan_batch(items, output, tag, fmt=fmt, quality=quality, skip_existing=skip_existing, suffix=suffix)
-    kw = dict(overwrite=overwrite, size=size, restore=scale == 1, quality=quality, strip_metadata=strip_metadata)
+    kw = dict(overwrite=overwrite, size=size, restore=restore, quality=quality, strip_metadata=strip_metadata)
     return list(upscale_batch(batch, up, **kw))

@@ -193,6 +193,16 @@ def _merge_provenance(merged: dict, prov: dict | None, path: str) -> None:
         into["environments"].append(prov["environment"])
 
 
+def _scale(text: str) -> int | float:
+    """--scale: 4, or a fraction such as 2.5 (argparse's type: its error becomes one line)."""
+    from sisr.api import check_scale
+
+    try:
+        return check_scale(float(text))
+    except (ValueError, SisrError):
+        raise argparse.ArgumentTypeError(f"must be a number, 1 or more (4, 2.5), got {text!r}") from None
+
+
 def _target_size(args: argparse.Namespace) -> tuple[int | None, int | None] | None:
     if args.width is None and args.height is None:
         return None
@@ -287,7 +297,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     """``sisr upscale`` on files and folders; ``report``: where each result's line goes (stdout)."""
     from tqdm import tqdm
 
-    from sisr.api import load_upscaler, plan_batch, upscale_batch
+    from sisr.api import load_upscaler, plan_batch, sizing, upscale_batch
     from sisr.config import parse_overrides
     from sisr.infer import ScaleError
     from sisr.io import set_pixel_limit
@@ -311,11 +321,8 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
         )
     except ScaleError as e:
         raise SisrError(f"{e}; or --width enlarges x{e.largest}, then resizes to the width asked") from None
-    restore = args.scale == 1
-    size = _target_size(args)
-    if restore and size is not None:  # before any image, not once per image of a folder
-        raise SisrError("--scale 1 keeps the input's size: --width and --height do not apply")
-    tag = "x1" if restore else f"x{up.scale}"
+    tag, size, restore = sizing(args.scale, up, _target_size(args))  # before any image of a folder
+    ran = f"x{up.scale} resized to {tag}" if isinstance(size, float) and up.scale > 1 else tag
     batch = plan_batch(
         args.inputs,
         args.output,
@@ -363,7 +370,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
                 (w, h), (ow, oh) = done.sizes
                 bar.write(f"{done.src} -> {done.dst} ({w} x {h} -> {ow} x {oh}, {up.name})", file=report or sys.stdout)
             else:
-                bar.write(f"{done.src} -> {done.dst} ({up.name}, {tag}){note}", file=report or sys.stdout)
+                bar.write(f"{done.src} -> {done.dst} ({up.name}, {ran}){note}", file=report or sys.stdout)
             bar.update()
             if i + 1 < len(batch.jobs):
                 bar.set_postfix_str(batch.jobs[i + 1][0].name, refresh=True)
@@ -499,7 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder; - writes to stdout")
     p.add_argument("--model", default=None, help="model name or .safetensors path (default: the default model)")
     p.add_argument(
-        "--scale", type=int, default=None, help="output scale (default: the model's largest; 1: restore at input size)"
+        "--scale",
+        type=_scale,
+        default=None,
+        help="output scale (default: the model's largest; 1: restore at input size; 2.5: the model's x3 or x4, "
+        "then a high-quality resize)",
     )
     p.add_argument("--width", type=int, default=None, help="output width: model scale, then a high-quality resize")
     p.add_argument("--height", type=int, default=None, help="output height (with --width alone, keeps the aspect)")

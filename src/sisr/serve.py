@@ -36,7 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
-from sisr.api import check_result, load_upscaler, result_size, upscale_file
+from sisr.api import check_result, check_scale, load_upscaler, result_size, sizing, upscale_file
 from sisr.errors import SisrError, closest, collected
 from sisr.infer import descriptors, list_models, unknown_model
 from sisr.io import (
@@ -86,12 +86,12 @@ class ApiError(Exception):
 class Job:
     id: str
     model: str
-    scale: int
+    scale: int | float  # 2.5: the model's x3 or x4, then resized (size)
     options: dict[str, Any]
     folder: Path
     filename: str
     quality: int | None = None
-    size: tuple[int | None, int | None] | None = None  # width, height to reach (None: the scale's)
+    size: tuple[int | None, int | None] | float | None = None  # width, height to reach, or a factor (None: the scale's)
     strip_metadata: bool = False
     status: str = "queued"
     progress: float = 0.0
@@ -203,7 +203,7 @@ class JobRunner:
         job.status, job.error, job.finished = status, error, time.time()
         job.version += 1
 
-    def model(self, name: str, scale: int, options: dict[str, Any]):
+    def model(self, name: str, scale: int | float, options: dict[str, Any]):
         """The loaded model for these options (it refuses those that do not apply), from a small cache
         shared by the upload check and the worker, so that weights are read once."""
         key = (name, scale, json.dumps(options, sort_keys=True))
@@ -340,16 +340,18 @@ _FORM_FIELDS = (
 )
 
 
-def _form_options(form) -> tuple[int, dict[str, Any]]:
+def _form_options(form) -> tuple[int | float, dict[str, Any]]:
     def text(key: str) -> str:
         return _field(form, key)
 
     try:
-        scale = int(text("scale") or 4)
+        scale = check_scale(float(text("scale") or 4))
         tile = int(text("tile")) if text("tile") else None
         denoise = float(text("denoise")) if text("denoise") else None
-    except ValueError:
-        raise ApiError(400, "scale and tile must be whole numbers, denoise a number from 0 to 1") from None
+    except (ValueError, SisrError):
+        raise ApiError(
+            400, "scale must be a number, 1 or more (4, 2.5), tile a whole number, denoise a number from 0 to 1"
+        ) from None
     options: dict[str, Any] = {}
     if _flag(form, "ensemble"):
         options["ensemble"] = True
@@ -494,7 +496,8 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             try:
                 up = await asyncio.to_thread(runner.model, model, scale, options)  # refuses what does not apply
                 check_result(up, dst, kind, n, "upload", quality=quality)
-                result_size(width, height, up, size=target, restore=scale == 1, dst=dst)
+                _, job.size, _ = sizing(scale, up, target)  # a fractional scale is a size
+                result_size(width, height, up, size=job.size, restore=scale == 1, dst=dst)
             except SisrError as e:
                 raise ApiError(400, str(e).splitlines()[0]) from None
             runner.submit(job)
