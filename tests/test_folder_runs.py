@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from sisr.cli import main
+from sisr.resize import imresize
 
 MODEL = ["--model", "rrgan-x4", "--scale", "2", "--quiet"]
 
@@ -92,6 +93,10 @@ def test_width_height_and_scale_1(tmp_path, photo):
         == 0
     )
     assert Image.open(tmp_path / "w.png").size == (200, 150)
+    # bicubic to a width is one resize, not its x8 and then another (8 levels off at 150 x 112)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--width", "150"]) == 0
+    direct = np.clip(imresize(photo[:60, :80] / 255.0, size=(112, 150)), 0, 1) * 255
+    assert np.abs(np.asarray(Image.open(tmp_path / "b.png")) - direct).max() <= 0.5 + 1e-3
     assert (
         main(["upscale", str(src), "-o", str(tmp_path / "wh.png"), "--width", "100", "--height", "50", "--quiet"]) == 0
     )
@@ -110,7 +115,6 @@ def test_a_fractional_scale_is_the_model_s_next_scale_then_a_resize(tmp_path, ph
     from sisr.api import resize_data, scaled_size, upscale_data
     from sisr.infer import load_model
     from sisr.io import read_image
-    from sisr.resize import imresize
 
     src = tmp_path / "p.png"
     Image.fromarray(photo[:33, :41]).save(src)

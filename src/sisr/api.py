@@ -99,11 +99,7 @@ def upscale(image: Any, model: str | None = None, scale: float | None = None, **
         data = _array_data(image)
     if 0 in data.pixels.shape[:2]:
         raise SisrError(f"an empty image ({data.pixels.shape[1]} x {data.pixels.shape[0]} pixels)")
-    result = upscale_data(data, up)
-    if restore or size is not None:
-        w, h = data.pixels.shape[1::-1]
-        result = resize_data(result, (w, h) if restore else scaled_size(w, h, size))
-    out = result.pixels_with_alpha()
+    out = upscale_sized(data, up, size, restore).pixels_with_alpha()
     if device is None:
         return out
     import torch
@@ -215,10 +211,7 @@ def upscale_file(
     kind, n = check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
 
     def done(data: ImageData, tiles, memo: TileMemo | None = None) -> ImageData:
-        result = upscale_data(data, up, on_tile=tiles, memo=memo)
-        if restore or size is not None:
-            w, h = data.pixels.shape[1::-1]
-            result = resize_data(result, (w, h) if restore else _absolute(size, w, h))
+        result = upscale_sized(data, up, size, restore, on_tile=tiles, memo=memo)
         return result.without_metadata() if strip_metadata else result
 
     def planned(h: int, w: int, alpha: bool) -> None:  # a result the format cannot hold: before the work
@@ -413,6 +406,18 @@ def upscale_data(data, up, on_tile=None, memo=None):
     return ImageData(pixels=pixels, alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
 
 
+def upscale_sized(data: ImageData, up, size=None, restore: bool = False, on_tile=None, memo=None) -> ImageData:
+    """:func:`upscale_data`, then resized to ``size`` (as :func:`upscale_file` takes it) or, with
+    ``restore``, back to the input's size. Interpolation resizes once, straight to the size: its
+    scale then a resize would be two interpolations, and blurrier."""
+    w, h = data.pixels.shape[1::-1]
+    target = (w, h) if restore else _absolute(size, w, h)
+    if target is not None and up.descriptor.kind == "interpolation":
+        return resize_data(data, target)
+    result = upscale_data(data, up, on_tile=on_tile, memo=memo)
+    return result if target is None else resize_data(result, target)
+
+
 def load_upscaler(model: str | None = None, scale: float | None = None, **options: Any):
     """:func:`sisr.infer.load_model`, where ``scale=1`` means restoration at the input's size: the
     model's smallest scale, then back (with ``restore=True`` in :func:`upscale_file`); and a
@@ -421,8 +426,6 @@ def load_upscaler(model: str | None = None, scale: float | None = None, **option
     scale = check_scale(scale)
     if scale == 1 or isinstance(scale, float):
         up = load_model(model, **options)
-        if up.descriptor.kind == "interpolation" and scale != 1:  # one resize, not one after another
-            return load_model(model, 1, **options)
         if up.descriptor.any_scale and scale != 1:
             return load_model(model, math.ceil(scale), **options)
         above = [s for s in up.scales if s >= scale]
