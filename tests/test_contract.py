@@ -247,3 +247,15 @@ def test_models_with_a_weights_path_summarises_its_header(tmp_path, capsys):
     assert "| 1,200 x 16, 2.00 h," in out and "| last validation (BSD200:val, Y-PSNR) | x4 26.50 dB |" in out
     assert "| training data | T91 |" in out
     assert main(["models", str(tmp_path / "none.safetensors")]) == 2
+    # a training run's folder is its model.safetensors, for `models` and for --model
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(run / "model.safetensors", net, "srcnn", net.config, recipe=recipe, **meta)
+    capsys.readouterr()
+    assert main(["models", str(run)]) == 0
+    assert capsys.readouterr().out.startswith("# run\n")
+    src = tmp_path / "p.png"
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "p_x4.png"), "--model", str(run), "--quiet"]) == 0
+    assert main(["models", str(tmp_path)]) == 2
+    assert "a folder without model.safetensors" in capsys.readouterr().err

@@ -32,9 +32,10 @@ def _weights_summary(up) -> str:
     """What a weights file's header says of it: architecture, size, training and validation."""
     from sisr.bench import budget_cell, training_budget
     from sisr.checkpoint import read_header
+    from sisr.infer import weights_path
 
     d, meta = up.descriptor, up.meta
-    head = read_header(d.name, "weights")
+    head = read_header(weights_path(d.name), "weights")
     recipe = meta.get("recipe") or {}
     rows = [
         ("architecture", f"{head['arch']} {json.dumps(head['config'])}"),
@@ -59,11 +60,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         if args.json:
             raise SisrError("--json lists every model; give no name with it")
-        if args.name.endswith(".safetensors") or Path(args.name).is_file():
+        if args.name.endswith(".safetensors") or Path(args.name).exists():
             print(_weights_summary(load_model(args.name)))  # one's own trained weights
             return 0
         if args.name not in [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]:
-            raise SisrError(unknown_model(args.name) + "; or a .safetensors path)")
+            raise SisrError(unknown_model(args.name) + "; or a .safetensors path or a training run's folder)")
         card = model_card(args.name)
         if card is None:
             d = describe(args.name) if args.name in ZEROSHOT else load_model(args.name).descriptor

@@ -612,9 +612,15 @@ def weights_path(name: str) -> Path | None:
         return None
     if name in PRETRAINED:
         return _weights_dir() / PRETRAINED[name][0]
+    if Path(name).is_dir():  # a training run's folder: the weights it writes (its EMA's)
+        if not (Path(name) / "model.safetensors").is_file():
+            raise SisrError(
+                f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
+            )
+        return Path(name) / "model.safetensors"
     if name.endswith(".safetensors") or Path(name).exists():
         return Path(name)
-    raise SisrError(unknown_model(name) + "; or a .safetensors path)")
+    raise SisrError(unknown_model(name) + "; or a .safetensors path or a training run's folder)")
 
 
 def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]:
