@@ -1136,3 +1136,43 @@ def test_the_api_refuses_empty_paths_and_model_names(tmp_path, photo, monkeypatc
         with pytest.raises(SisrError, match=said):
             call()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_jpeg_quality_is_read_from_the_header():
+    from sisr.io import jpeg_quality
+
+    a = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    for q in range(1, 101):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=q)
+        buf.seek(0)
+        assert jpeg_quality(Image.open(buf)) == q
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    assert jpeg_quality(Image.open(buf)) is None
+
+
+def test_low_quality_jpegs_get_the_real_photo_model_advised(tmp_path, photo, capsys):
+    from sisr.api import JPEG_ADVICE_BELOW
+    from sisr.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for q in (30, 45, 90):
+        Image.fromarray(photo[:24, :32]).save(src / f"j{q}.jpg", quality=q)
+    Image.fromarray(photo[:24, :32]).save(src / "p.png")
+    run = ["upscale", "-o", str(tmp_path / "out"), "--scale", "2", "--quiet"]
+    assert JPEG_ADVICE_BELOW == 50
+    assert main([*run, str(src / "j30.jpg"), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "j30.jpg: a JPEG saved at quality about 30: rrgan-x4 enlarges its compression blocks; " in err
+    assert "the model rrgan-real-x4, trained on such photos, scores higher on them" in err
+    assert main([*run, str(src), "--dry-run"]) == 0  # a folder: one line for all
+    err = capsys.readouterr().err
+    assert "2 JPEGs saved below quality 50 (j30.jpg 30, j45.jpg 45): rrgan-x4 enlarges their" in err
+    assert err.count("quality") == 1
+    for quiet in (["--model", "rrgan-real-x4"], ["--model", "bicubic"]):  # the model itself, or no model
+        assert main([*run, str(src), "--dry-run", *quiet]) == 0
+        assert "JPEG" not in capsys.readouterr().err
+    assert main([*run, str(src / "j90.jpg"), "--dry-run"]) == 0
+    assert "JPEG" not in capsys.readouterr().err

@@ -156,6 +156,21 @@ def test_output_format_quality_and_warnings_are_the_clis(client, tmp_path, capsy
     assert Image.open(io.BytesIO(client.get(f"/api/jobs/{r3.json()['id']}/result").content)).format == "WEBP"
 
 
+def test_a_low_quality_jpeg_gets_the_real_photo_model_advised_under_its_job(client):
+    a = np.random.default_rng(2).integers(0, 256, (24, 20, 3), dtype=np.uint8)
+    warned = []
+    for model, quality in (("rrgan-x4", 30), ("rrgan-real-x4", 30), ("rrgan-x4", 90)):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=quality)
+        r = client.post("/api/jobs", files={"file": ("c.jpg", buf.getvalue(), "image/jpeg")}, data={"model": model})
+        warned.append(wait(client, r.json()["id"])["warnings"])
+    assert warned[0] == [
+        "upload: a JPEG saved at quality about 30: rrgan-x4 enlarges its compression blocks; "
+        "the model rrgan-real-x4, trained on such photos, scores higher on them"
+    ]
+    assert warned[1] == warned[2] == []
+
+
 def test_strip_metadata_as_the_cli(client, tmp_path):
     exif = Image.Exif()
     exif.get_ifd(0x8825)[2] = (51.0, 28.0, 40.0)  # GPSLatitude: where the photo was taken

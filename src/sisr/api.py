@@ -32,6 +32,7 @@ from sisr.io import (
     from_pil,
     in_unit_range,
     iter_pages,
+    jpeg_quality,
     openable_suffixes,
     read_animation,
     read_image,
@@ -54,6 +55,7 @@ __all__ = [
     "check_animation",
     "check_file",
     "check_result",
+    "jpeg_advice",
     "load_upscaler",
     "sizing",
     "fitted_size",
@@ -406,6 +408,36 @@ def upscale_data(data, up, on_tile=None, memo=None):
     return ImageData(pixels=pixels, alpha=alpha, bits=data.bits, mode=data.mode, info=data.info)
 
 
+# Below this libjpeg quality the real-photo model scores higher than rrgan-x4 on the held-out skimage
+# photos (benchmarks/results/jpeg_advice.md): at 50 they tie, at 40 it leads by 0.13 dB, at 20 by 0.43.
+JPEG_ADVICE_BELOW = 50
+REAL_PHOTO_MODEL = "rrgan-real-x4"
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def jpeg_advice(files: Sequence[Path], up) -> str | None:
+    """One line for the JPEGs among ``files`` saved below :data:`JPEG_ADVICE_BELOW` (read from
+    their headers) that a clean-trained model ``up`` would enlarge with their compression blocks:
+    the real-photo model scores higher on them. None when there are none, or ``up`` is not such a
+    model."""
+    d = up.descriptor
+    if d.kind != "supervised" or d.denoise:
+        return None
+    low = [(f, q) for f in files if Path(f).suffix.lower() in _JPEG_SUFFIXES and (q := jpeg_quality(f)) is not None]
+    low = [(f, q) for f, q in low if q < JPEG_ADVICE_BELOW]
+    if not low:
+        return None
+    why = f"the model {REAL_PHOTO_MODEL}, trained on such photos, scores higher on them"
+    if len(low) == 1:
+        f, q = low[0]
+        return f"{f}: a JPEG saved at quality about {q}: {up.name} enlarges its compression blocks; {why}"
+    named = ", ".join(f"{Path(f).name} {q}" for f, q in low[:2]) + ", ..." * (len(low) > 2)
+    return (
+        f"{len(low)} JPEGs saved below quality {JPEG_ADVICE_BELOW} ({named}): "
+        f"{up.name} enlarges their compression blocks; {why}"
+    )
+
+
 def upscale_sized(data: ImageData, up, size=None, restore: bool = False, on_tile=None, memo=None) -> ImageData:
     """:func:`upscale_data`, then resized to ``size`` (as :func:`upscale_file` takes it) or, with
     ``restore``, back to the input's size. Interpolation resizes once, straight to the size: its
@@ -663,6 +695,8 @@ def upscale_batch(
     image is an :class:`Outcome` with its one-line error and the batch goes on (a single input's
     error is raised); ``on_tile(src, done, total)`` follows the tiles of each image. ``dry_run``:
     only what is checked before the work, from the files' headers; each outcome has its sizes."""
+    if advice := jpeg_advice([src for src, _ in batch.jobs], up):
+        warn(advice)
     for src, dst in batch.jobs:
         tiles = None if on_tile is None else (lambda done, total, src=src: on_tile(src, done, total))
         try:

@@ -401,6 +401,41 @@ def decoded_format(path: str | os.PathLike) -> str | None:
         return None
 
 
+# The JPEG standard's example luminance table (ITU-T T.81, Annex K.1), in row order, which libjpeg
+# (and Pillow, most cameras' and editors' encoders) scales by quality: 50 is the table itself.
+_JPEG_LUMA = np.array(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56]
+    + [14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92]
+    + [49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+    np.float64,
+)
+
+
+def _ijg_table(quality: int) -> np.ndarray:
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((_JPEG_LUMA * scale + 50) // 100, 1, 255)
+
+
+def jpeg_quality(image) -> int | None:
+    """The libjpeg quality (1-100) whose luminance table is nearest a JPEG's (a path or an open
+    PIL image), read from its header; None for other formats. Encoders with their own tables
+    (some cameras, Photoshop) get the nearest libjpeg quality."""
+    if not isinstance(image, Image.Image):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(Path(image)) as im:
+                    return jpeg_quality(im) if im.format == "JPEG" else None
+        except (UnidentifiedImageError, OSError):
+            return None
+    tables = getattr(image, "quantization", None) or {}
+    luma = np.asarray(tables.get(0, ()), np.float64)
+    if luma.size != 64:
+        return None
+    errors = [np.abs(np.log(_ijg_table(q)) - np.log(np.maximum(luma, 1))).sum() for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
+
+
 def stored_size(path: str | os.PathLike, oriented: bool = False) -> tuple[int, int]:
     """``(width, height)`` as the file's header gives it (of a TIFF's first page), without
     decoding the pixels; ``oriented``: as sisr reads it, turned by its EXIF orientation."""

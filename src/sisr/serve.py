@@ -36,8 +36,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
-from sisr.api import check_result, check_scale, load_upscaler, result_size, sizing, upscale_file
-from sisr.errors import SisrError, closest, collected
+from sisr.api import check_result, check_scale, jpeg_advice, load_upscaler, result_size, sizing, upscale_file
+from sisr.errors import SisrError, closest, collected, warn
 from sisr.infer import descriptors, list_models, unknown_model
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
@@ -244,6 +244,8 @@ class JobRunner:
             src = next(job.folder.glob("input.*"))  # gone if the job was deleted as it started: a failure
             up = self.model(job.model, job.scale, job.options)
             with collected(said):
+                if advice := jpeg_advice([src], up):
+                    warn(advice)
                 upscale_file(
                     src,
                     dst,
