@@ -47,7 +47,13 @@ function onModel() {
   $("model-desc").textContent = m ? m.description : "";
   const scale = $("scale"), keep = scale.value;
   scale.innerHTML = "";
-  for (const s of m.scales) scale.add(new Option(`x${s}`, s, false, String(s) === keep || (!keep && s === Math.max(...m.scales))));
+  const top = Math.max(...m.scales), steps = [...m.scales];
+  // halves between (x2.5): the model's next scale up, then a resize to that size, as --scale 2.5
+  for (let f = 1.5; f < top; f += 1) steps.push(f);
+  for (const s of steps.sort((a, b) => a - b)) {
+    const label = m.scales.includes(s) ? `x${s}` : `x${s} (x${Math.min(...m.scales.filter((n) => n > s))}, resized)`;
+    scale.add(new Option(label, s, false, String(s) === keep || (!keep && s === top)));
+  }
   scale.add(new Option("x1: restore at the input's size", 1, false, keep === "1"));
   onScale();
   $("tile").disabled = !m.tiling;
@@ -114,7 +120,10 @@ function outputFormat() {
 }
 function onOutput() { $("quality").disabled = !["jpg", "webp", "avif"].includes(outputFormat()); }
 $("format").addEventListener("change", onOutput);
-function onScale() { for (const id of ["width", "height"]) $(id).disabled = $("scale").value === "1"; }
+function onScale() {  // x1 and a fractional scale set the size themselves
+  const f = Number($("scale").value);
+  for (const id of ["width", "height"]) $(id).disabled = f === 1 || !Number.isInteger(f);
+}
 $("scale").addEventListener("change", onScale);
 
 function outputOptions() {
@@ -229,7 +238,8 @@ $("compare").addEventListener("click", async () => {
     const ids = [];
     for (const n of names) {
       const m = state.models.find((x) => x.name === n);
-      if ($("scale").value !== "1" && !m.scales.includes(Number($("scale").value))) throw new Error(`${n} does not upscale x${$("scale").value}`);
+      const f = Number($("scale").value);
+      if (f !== 1 && (Number.isInteger(f) ? !m.scales.includes(f) : Math.max(...m.scales) < f)) throw new Error(`${n} does not upscale x${f}`);
       ids.push(await submit(n, userOptions(m), file));
     }
     state.current = addGroup({ kind: "grid", ids });
