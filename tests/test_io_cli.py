@@ -673,6 +673,31 @@ def test_compare_figure(tmp_path, photo):
     assert on_cpu.returncode == 0 and np.array_equal(read_rgb(tmp_path / "c.png"), fig), on_cpu.stderr
 
 
+def test_compare_without_a_crop_takes_the_window_with_the_most_detail(tmp_path):
+    from sisr.cli import main
+    from sisr.compare import compare_figure, detailed_crop
+
+    img = np.full((96, 128, 3), 120, np.uint8)  # flat, but for a textured patch at x 72-103, y 40-71
+    img[40:72, 72:104] = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    assert detailed_crop(img, 32, 32) == (72, 40, 32, 32)
+    assert detailed_crop(img[:, :, :1], 24, 24)[:2] in {(72 + dx, 40 + dy) for dx in range(9) for dy in range(9)}
+    assert detailed_crop(img, 500, 500) == (0, 0, 128, 96)  # a window larger than the image: all of it
+    src = tmp_path / "hr.png"
+    write_image(src, img)
+    assert main(["compare", str(src), "--models", "bicubic", "-o", str(tmp_path / "auto.png")]) == 0
+    x, y, w, h = detailed_crop(img, 24, 24)  # a quarter of the shorter side: 96 // 4
+    assert 72 <= x <= 80 and 40 <= y <= 48 and (w, h) == (24, 24)
+    given = ["--crop", f"{x},{y},24,24", "-o", str(tmp_path / "given.png")]
+    assert main(["compare", str(src), "--models", "bicubic", *given]) == 0
+    assert np.array_equal(read_rgb(tmp_path / "auto.png"), read_rgb(tmp_path / "given.png"))
+    # an input without ground truth: chosen on the input, in output pixels
+    small = tmp_path / "small.png"
+    write_image(small, img[::4, ::4])
+    lr = compare_figure(small, ["bicubic"], 4, lr_input=True)
+    x, y, w, h = detailed_crop(img[::4, ::4], 16, 16)
+    assert np.array_equal(lr, compare_figure(small, ["bicubic"], 4, (4 * x, 4 * y, 4 * w, 4 * h), lr_input=True))
+
+
 def test_outputs_get_normal_permissions_not_a_temp_files(tmp_path):
     import os
 

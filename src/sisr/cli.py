@@ -405,7 +405,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sisr.compare import compare_figure, parse_crop
     from sisr.io import write_image
 
-    crop = parse_crop(args.crop)
+    crop = None if args.crop is None else parse_crop(args.crop)
     fig = compare_figure(args.image, _csv(args.models), args.scale, crop, lr_input=args.lr, device=args.device)
     write_image(args.output, fig, overwrite=args.overwrite)
     print(f"wrote {args.output}")
@@ -575,7 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="HR image (the LR input is its MATLAB-bicubic downscale), or with --lr the input")
     p.add_argument("--models", default="bicubic,rrgan-x4", help="comma-separated models")
     p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--crop", required=True, help="X,Y,W,H of the crop in HR (output) pixels")
+    p.add_argument(
+        "--crop",
+        default=None,
+        help="X,Y,W,H of the crop in HR (output) pixels (default: the square, a quarter of the shorter side, "
+        "with the most detail)",
+    )
     p.add_argument("--lr", action="store_true", help="the image is the input itself (a photo without ground truth)")
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true")

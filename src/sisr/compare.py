@@ -15,7 +15,7 @@ from sisr.infer import load_model
 from sisr.io import read_image, to_uint8
 from sisr.metrics import psnr, quantize
 
-__all__ = ["compare_figure", "parse_crop"]
+__all__ = ["compare_figure", "detailed_crop", "parse_crop"]
 
 
 def parse_crop(text: str) -> tuple[int, int, int, int]:
@@ -28,11 +28,33 @@ def parse_crop(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
+def detailed_crop(img: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+    """The ``w x h`` window of ``img`` (``H x W x C``) with the most detail, the sum of its luma's
+    gradient magnitudes, where models differ most: a figure's crop when none is given (the
+    topmost, then leftmost, of equals)."""
+    y = img.astype(np.float64) @ np.array([0.299, 0.587, 0.114])[: img.shape[2]] if img.shape[2] > 1 else img[..., 0]
+    grad = np.zeros(y.shape)
+    grad[:, 1:] += np.abs(np.diff(y, axis=1))
+    grad[1:, :] += np.abs(np.diff(y, axis=0))
+    h, w = min(h, y.shape[0]), min(w, y.shape[1])
+    table = np.pad(grad.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
+    top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(left), int(top), w, h
+
+
+def _auto_crop(h: int, w: int) -> tuple[int, int]:
+    """A crop's ``(w, h)`` when none is given: a quarter of the shorter side (at least 16 px),
+    square."""
+    side = max(16, min(h, w) // 4)
+    return min(side, w), min(side, h)
+
+
 def compare_figure(
     image: str | os.PathLike,
     models: list[str],
     scale: int,
-    crop: tuple[int, int, int, int],
+    crop: tuple[int, int, int, int] | None = None,
     panel: int = 192,
     lr_input: bool = False,
     device: str | None = None,
@@ -44,6 +66,8 @@ def compare_figure(
     With ``lr_input`` the image itself is the input (a photo with no ground truth):
     the overview is its bicubic enlargement, the crop is in output pixels, and
     each panel gives the model's time instead of a PSNR. ``device``: where the models run (None: auto).
+    ``crop`` None: :func:`detailed_crop`, a quarter of the shorter side (of the HR; with
+    ``lr_input``, chosen on the input and scaled to output pixels).
     """
     if not models:  # a figure of the HR alone
         raise SisrError("--models names no model to compare")
@@ -53,7 +77,7 @@ def compare_figure(
     hr, lr = sr_pair(image, scale, "rgb")
     if hr.shape[2] == 1:
         hr, lr = np.repeat(hr, 3, axis=2), np.repeat(lr, 3, axis=2)
-    x, y, w, h = crop
+    x, y, w, h = crop = crop or detailed_crop(hr, *_auto_crop(*hr.shape[:2]))
     if x + w > hr.shape[1] or y + h > hr.shape[0]:
         raise SisrError(f"crop {crop} lies outside the {hr.shape[1]}x{hr.shape[0]} image")
     panels = [("HR", hr)]
@@ -65,6 +89,8 @@ def compare_figure(
 
 def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int, device: str | None) -> np.ndarray:
     lr = read_image(image).rgb
+    if crop is None:
+        crop = tuple(v * scale for v in detailed_crop(lr, *_auto_crop(*lr.shape[:2])))
     x, y, w, h = crop
     H, W = lr.shape[0] * scale, lr.shape[1] * scale
     if x + w > W or y + h > H:
