@@ -923,6 +923,19 @@ def test_integer_tiff_samples_are_scaled_by_their_declared_depth(tmp_path):
     with pytest.warns(UserWarning, match=r"i8.tif: signed samples.*were clipped"):
         data = read_image(tmp_path / "i8.tif")
     assert data.bits == 8 and np.abs(data.pixels[:, :, 0] - np.clip(i8, 0, None) / 127).max() < 1e-6
+    # RGB of signed or 32-bit samples, which Pillow cannot open: read with tifffile, scaled alike
+    for dtype, top in ((np.int8, 127), (np.int16, 32767), (np.int32, 2**31 - 1), (np.uint32, 2**32 - 1)):
+        info = np.iinfo(dtype)
+        rgba = rng.integers(info.min, info.max, (12, 16, 4), dtype=dtype, endpoint=True)
+        tifffile.imwrite(tmp_path / "c.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+        with warnings.catch_warnings(record=True):
+            data = read_image(tmp_path / "c.tif")
+        want = np.clip(rgba / top, 0, 1)
+        assert data.bits == 16 and data.pixels.dtype == np.float32 and data.mode == "RGBA;16"
+        assert np.abs(data.pixels - want[:, :, :3]).max() < 1e-6 and np.abs(data.alpha - want[:, :, 3]).max() < 1e-6
+    with pytest.warns(UserWarning, match=r"c.tif: signed samples.*were clipped"):
+        tifffile.imwrite(tmp_path / "c.tif", rgba.view(np.int32), photometric="rgb", extrasamples=["unassalpha"])
+        read_image(tmp_path / "c.tif")
 
 
 def test_floating_point_tiffs_are_read_and_values_outside_0_1_said(tmp_path):

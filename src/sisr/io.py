@@ -270,6 +270,9 @@ def _undecodable(p: Path, e: Exception) -> SisrError:
     return SisrError(f"{p}: cannot decode image ({cause})")
 
 
+_SIGNED = "signed samples, as fractions of full scale,"  # what in_unit_range's warning calls them
+
+
 @contextlib.contextmanager
 def _unopened_tiff(p: Path):
     """The first page of a TIFF that Pillow has no mode for and sisr reads with tifffile (see
@@ -288,9 +291,12 @@ def _unopened_tiff(p: Path):
             page = tf.pages[0]
             colour = 3 if page.photometric == 2 else 1  # RGB; else BlackIsZero
             kind = (page.photometric, page.samplesperpixel, page.bitspersample, page.sampleformat)
-            gray_alpha16 = kind == (1, 2, 16, 1)  # BlackIsZero, 2 samples, 16-bit unsigned
-            floats = kind[3] == 3 and kind[0] in (1, 2) and kind[1] in (colour, colour + 1)  # IEEE floats
-            if len(tf.pages) != 1 or not (gray_alpha16 or floats):
+            layout = kind[0] in (1, 2) and kind[1] in (colour, colour + 1)  # gray or RGB, with or without alpha
+            floats = layout and kind[3] == 3  # IEEE floats
+            # Integers Pillow has no mode for: 16-bit gray with alpha (sisr writes them), 32-bit and
+            # signed RGB (scientific tools), each scaled by its full scale as Pillow's gray ones are.
+            integers = layout and kind[3] in (1, 2) and kind[2] in (8, 16, 32)
+            if len(tf.pages) != 1 or not (floats or integers):
                 raise unreadable
             yield page, colour, floats
     except SisrError:
@@ -309,7 +315,9 @@ def _unopened_tiff_size(p: Path, oriented: bool) -> tuple[int, int]:
 
 def _read_tiff_unopened(p: Path) -> ImageData:
     """A TIFF that Pillow has no mode for, read with tifffile: 16-bit gray with alpha (sisr writes
-    them) and floating-point gray or RGB, with or without alpha (HDR merges, scientific tools)."""
+    them), 32-bit or signed integer RGB (scaled by their full scale; a signed one's negatives lie
+    below black) and floating-point gray or RGB, with or without alpha (HDR merges, scientific
+    tools)."""
     with _unopened_tiff(p) as (page, colour, floats):
         _check_pixel_limit(p, page.imagewidth * page.imagelength, f"{page.imagewidth} x {page.imagelength} is")
         arr = page.asarray()
@@ -321,10 +329,17 @@ def _read_tiff_unopened(p: Path) -> ImageData:
     icc = _readable_profile(exif.get(0x8773))  # InterColorProfile
     info, orientation = _carried("TIFF", icc, exif, xmp=exif.get(_XMP_TAG))
     arr = arr.reshape(*arr.shape[:2], -1)
-    arr = in_unit_range(arr, p) if floats else arr.astype(np.float32) / 65535.0
+    if floats:
+        arr = in_unit_range(arr, p)
+    elif arr.dtype.kind == "i":
+        top = np.iinfo(arr.dtype).max
+        arr = in_unit_range(arr.astype(np.float64) / top, p, _SIGNED)
+    else:
+        arr = (arr.astype(np.float64) / np.iinfo(arr.dtype).max).astype(np.float32)
     arr = _orient(arr, orientation)
     alpha = np.ascontiguousarray(arr[:, :, colour]) if arr.shape[2] > colour else None
-    mode = ("RGB" if colour == 3 else "F") if floats else "LA;16"
+    layout = ("RGB" if colour == 3 else "L") + ("A" if alpha is not None else "") + ";16"
+    mode = ("RGB" if colour == 3 else "F") if floats else layout
     return ImageData(np.ascontiguousarray(arr[:, :, :colour]), alpha, 16, mode, info)
 
 
@@ -887,7 +902,7 @@ def from_pil(im, source: str = "image") -> ImageData:
         arr = arr.astype(np.float64)
         top = top or (65535 if mode.startswith("I;16") or arr.max() > 255 else 255)
         bits = 16 if top > 255 else 8
-        kind = "signed samples, as fractions of full scale," if signed else "samples, as fractions of full scale,"
+        kind = _SIGNED if signed else "samples, as fractions of full scale,"
         pixels = in_unit_range(arr / top, source, kind)[:, :, None]
     elif mode == "F":
         pixels = in_unit_range(np.asarray(im), source)[:, :, None]
@@ -896,7 +911,7 @@ def from_pil(im, source: str = "image") -> ImageData:
         # Signed bytes, which Pillow gives as unsigned: -1 would be 255, white. Scaled as wider
         # signed samples are, by the largest positive value; negatives lie below black.
         arr = np.asarray(im).view(np.int8).astype(np.float64) / 127.0
-        pixels = in_unit_range(arr, source, "signed samples, as fractions of full scale,")[:, :, None]
+        pixels = in_unit_range(arr, source, _SIGNED)[:, :, None]
     elif mode in ("1", "L"):
         pixels = (np.asarray(im.convert("L"), dtype=np.float64) / 255.0)[:, :, None]
     elif mode in ("LA", "La"):
