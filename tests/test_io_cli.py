@@ -1190,6 +1190,18 @@ def test_jpeg_quality_is_read_from_the_header():
     assert jpeg_quality(Image.open(buf)) is None
 
 
+def test_jpeg_quality_of_files_and_a_camera_s_mpo(tmp_path):
+    from sisr.io import jpeg_quality
+
+    a = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(a).save(tmp_path / "two.mpo", "MPO", save_all=True, append_images=[Image.fromarray(a)], quality=40)
+    Image.fromarray(a).save(tmp_path / "a.jpg", quality=45)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    assert Image.open(tmp_path / "two.mpo").format == "MPO"
+    assert jpeg_quality(tmp_path / "two.mpo") == 40 and jpeg_quality(tmp_path / "a.jpg") == 45
+    assert jpeg_quality(tmp_path / "a.png") is None and jpeg_quality(tmp_path / "none.jpg") is None
+
+
 def test_low_quality_jpegs_get_the_real_photo_model_advised(tmp_path, photo, capsys):
     from sisr.api import JPEG_ADVICE_BELOW
     from sisr.cli import main

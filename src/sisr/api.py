@@ -412,7 +412,7 @@ def upscale_data(data, up, on_tile=None, memo=None):
 # photos (benchmarks/results/jpeg_advice.md): at 50 they tie, at 40 it leads by 0.13 dB, at 20 by 0.43.
 JPEG_ADVICE_BELOW = 50
 REAL_PHOTO_MODEL = "rrgan-real-x4"
-_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo")
 
 
 def jpeg_advice(files: Sequence[Path], up) -> str | None:

@@ -440,7 +440,7 @@ def jpeg_quality(image) -> int | None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with Image.open(Path(image)) as im:
-                    return jpeg_quality(im) if im.format == "JPEG" else None
+                    return jpeg_quality(im) if im.format in ("JPEG", "MPO") else None  # MPO: a camera's JPEG
         except (UnidentifiedImageError, OSError):
             return None
     tables = getattr(image, "quantization", None) or {}
