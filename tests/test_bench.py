@@ -543,3 +543,23 @@ def test_the_readmes_tables_are_its_commands_reports(command, markdown, reports,
     rows = [r for r in made.splitlines() if r.startswith("| ")]
     if rows[0] in readme:  # its header: the README shows this table (not a summary of it)
         assert [r for r in rows if r not in readme] == []
+
+
+def test_the_jpeg_advice_threshold_is_where_the_held_out_figures_cross():
+    """``JPEG_ADVICE_BELOW`` is the lowest quality at which the real-photo model no longer leads
+    rrgan-x4 by 0.05 dB on the held-out photos of the committed report, and the README quotes them."""
+    import json
+    from pathlib import Path
+
+    from sisr.api import JPEG_ADVICE_BELOW, REAL_PHOTO_MODEL
+
+    repo = Path(__file__).resolve().parents[1]
+    report = json.loads((repo / "benchmarks/results/jpeg_advice.json").read_text())
+    assert report["data"] == "skimage"  # held out: no shipped model trained on it
+    lead = {r["quality"]: r[REAL_PHOTO_MODEL] - r["rrgan-x4"] for r in report["rows"]}
+    assert all(r["read_back"] == [r["quality"]] for r in report["rows"])
+    assert min(q for q, d in lead.items() if d < 0.05) == JPEG_ADVICE_BELOW
+    readme = " ".join((repo / "README.md").read_text().split())
+    said = [f"{lead[20]:+.2f} dB for `{REAL_PHOTO_MODEL}` at quality 20", f"{lead[40]:+.2f} at 40"]
+    said += [f"{lead[50]:+.2f} at 50", f"{lead[60]:+.2f} at 60", f"{lead[95]:+.2f} at 95"]
+    assert all(s in readme for s in said), said
