@@ -51,7 +51,8 @@ function onModel() {
   // halves between (x2.5): the model's next scale up, then a resize to that size, as --scale 2.5
   for (let f = 1.5; f < top; f += 1) steps.push(f);
   for (const s of steps.sort((a, b) => a - b)) {
-    const label = m.scales.includes(s) ? `x${s}` : `x${s} (x${Math.min(...m.scales.filter((n) => n > s))}, resized)`;
+    const native = m.scales.includes(s) || m.kind === "interpolation";  // bicubic resizes once, straight there
+    const label = native ? `x${s}` : `x${s} (x${Math.min(...m.scales.filter((n) => n > s))}, resized)`;
     scale.add(new Option(label, s, false, String(s) === keep || (!keep && s === top)));
   }
   scale.add(new Option("x1: restore at the input's size", 1, false, keep === "1"));
