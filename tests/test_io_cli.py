@@ -1226,3 +1226,20 @@ def test_low_quality_jpegs_get_the_real_photo_model_advised(tmp_path, photo, cap
         assert "JPEG" not in capsys.readouterr().err
     assert main([*run, str(src / "j90.jpg"), "--dry-run"]) == 0
     assert "JPEG" not in capsys.readouterr().err
+
+
+def test_an_output_name_and_a_format_that_disagree_are_refused(tmp_path, photo, capsys):
+    """-o r.png --format webp wrote r.webp, a name the user did not give; the same format under
+    another suffix (r.jpeg, jpg) keeps the name, and a suffix of no format takes the format's."""
+    from sisr.cli import main
+
+    src = tmp_path / "a.png"
+    Image.fromarray(photo[:16, :16]).save(src)
+    run = ["upscale", str(src), "--model", "bicubic", "--scale", "2", "--quiet", "-o"]
+    assert main([*run, str(tmp_path / "r.png"), "--format", "webp"]) == 2
+    assert "r.png: a .png name, and --format webp: give one (-o " in capsys.readouterr().err
+    assert not list(tmp_path.glob("r.*"))
+    assert main([*run, str(tmp_path / "r.jpeg"), "--format", "jpg"]) == 0
+    assert main([*run, str(tmp_path / "r.out"), "--format", "webp"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("r.*")) == ["r.jpeg", "r.webp"]
+    assert Image.open(tmp_path / "r.jpeg").format == "JPEG"

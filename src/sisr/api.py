@@ -34,6 +34,7 @@ from sisr.io import (
     iter_pages,
     jpeg_quality,
     openable_suffixes,
+    output_format,
     read_animation,
     read_image,
     result_suffix_of,
@@ -608,7 +609,12 @@ def plan_batch(
         why = "-o names the one result" if single else "it is part of a file name: no / or \\"
         raise SisrError(f"--suffix {suffix!r} does not apply: {why}")
     if single:
-        targets = [out.with_suffix(f".{fmt}") if fmt else out]
+        named = output_format(out)  # None: a suffix of no format sisr writes, which --format replaces
+        if fmt and named is not None and named != output_format(f"x.{fmt}"):
+            raise SisrError(
+                f"{out}: a {out.suffix} name, and --format {fmt}: give one (-o {out.with_suffix('.' + fmt)})"
+            )
+        targets = [out.with_suffix(f".{fmt}") if fmt and named is None else out]
     else:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")

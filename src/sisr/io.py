@@ -1617,12 +1617,15 @@ def _as_float(img: np.ndarray) -> np.ndarray:
 _LOSSY = ("JPEG", "WEBP", "AVIF")
 
 
+def output_format(path: str | os.PathLike) -> str | None:
+    """The format (Pillow's name) a result named ``path`` is written in, by its suffix; None for a
+    suffix sisr writes no format for."""
+    return _OUTPUT_FORMATS.get(Path(path).suffix.lower())
+
+
 def _format_for(p: Path) -> str:
-    try:
-        return _OUTPUT_FORMATS[p.suffix.lower()]
-    except KeyError:
+    if (fmt := output_format(p)) is None:
         close = closest(p.suffix, _OUTPUT_FORMATS) if p.suffix else None
         hint = f"did you mean '{close}'? " if close else ""
-        raise SisrError(
-            f"{p}: unknown output format '{p.suffix}' ({hint}use one of {', '.join(_OUTPUT_FORMATS)})"
-        ) from None
+        raise SisrError(f"{p}: unknown output format '{p.suffix}' ({hint}use one of {', '.join(_OUTPUT_FORMATS)})")
+    return fmt
