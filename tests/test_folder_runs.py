@@ -204,6 +204,12 @@ def test_suffix_names_the_results_and_what_it_cannot_do_is_refused(tmp_path, pho
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x").exists() and not (tmp_path / "one.png").exists()
     assert sorted(p.name for p in src.rglob("*.*")) == ["a.png", "b.jpg"]  # nothing written beside them
+    # a trailing slash names a folder, whatever its suffix: "results.v2/" was an unknown image format
+    for folder in ("results.v2", "shots.png"):
+        assert main(["upscale", str(src / "a.png"), "-o", str(tmp_path / folder) + "/", *bic]) == 0
+        assert (tmp_path / folder / "a_x2.png").is_file()
+    assert main(["upscale", str(src), "-o", str(tmp_path / "all.png") + "/", *bic]) == 0
+    assert (tmp_path / "all.png" / "sub" / "b_x2.jpg").is_file()
 
 
 def test_dry_run_says_what_would_be_written_and_refused_and_writes_nothing(tmp_path, photo, capsys):

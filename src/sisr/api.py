@@ -604,7 +604,8 @@ def plan_batch(
     _path(output, "the output")
     found = expand_inputs(inputs, exclude=output)
     out = Path(output)
-    single = len(found) == 1 and not out.is_dir() and out.suffix != ""
+    folder_named = str(output).endswith(("/", os.sep))  # "results.v2/": a folder, whatever its suffix
+    single = len(found) == 1 and not out.is_dir() and out.suffix != "" and not folder_named
     if suffix is not None and (single or any(c in suffix for c in "/\\\0")):
         why = "-o names the one result" if single else "it is part of a file name: no / or \\"
         raise SisrError(f"--suffix {suffix!r} does not apply: {why}")
@@ -618,7 +619,7 @@ def plan_batch(
     else:
         if out.exists() and not out.is_dir():
             raise SisrError(f"{out}: several inputs need an output folder, not a file")
-        if not out.exists() and out.suffix.lower() in IMAGE_SUFFIXES:  # a slip, not a folder to make
+        if not out.exists() and out.suffix.lower() in IMAGE_SUFFIXES and not folder_named:  # a slip
             raise SisrError(f"{out}: {len(found)} inputs need an output folder, and this names an image file")
         end = f"_{tag}" if suffix is None else suffix
         targets = [out / rel.parent / f"{rel.stem}{end}{result_suffix_of(src, fmt)}" for src, rel in found]
