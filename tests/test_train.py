@@ -213,6 +213,8 @@ def test_recipes_load_and_reject_unknown_keys(tmp_path):
     bad.write_text('arch = "rrgan"\nlearning_rate = 1\n')
     with pytest.raises(SisrError, match="unknown keys learning_rate"):
         load_config(bad, TrainConfig)
+    with pytest.raises(SisrError, match=r"unknown keys stepz \(did you mean 'steps'\? known: arch, model"):
+        load_config(None, TrainConfig, ["stepz=10"])
     with pytest.raises(SisrError, match="must be int"):
         load_config(None, TrainConfig, ["steps=many"])
     for bad_value in ("steps=-5", "batch=0", "patch=0", "warmup=-1", "workers=-2"):  # -5 steps "trained" to step 0

@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from sisr.errors import SisrError
+from sisr.errors import SisrError, closest
 
 __all__ = ["apply_overrides", "build_dataclass", "check_bounds", "load_config"]
 
@@ -49,7 +49,9 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise SisrError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(fields)})")
+        close = closest(unknown[0], fields) if len(unknown) == 1 else None
+        hint = f"did you mean '{close}'? " if close else ""
+        raise SisrError(f"{where}: unknown keys {', '.join(unknown)} ({hint}known: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     for k, v in values.items():
         if why := _out_of_bounds(k, v, fields[k].metadata):
