@@ -128,6 +128,10 @@ def test_a_fractional_scale_is_the_model_s_next_scale_then_a_resize(tmp_path, ph
     api = sisr.upscale(photo[:33, :41], "rrgan-x4", 2.5)
     assert api.shape == (83, 103, 3) and np.abs(np.round(api * 255) - got).max() == 0
     assert sisr.upscale(photo[:33, :41], "rrgan-x4", 1).shape == (33, 41, 3)  # restores, as --scale 1
+    sized = sisr.upscale(photo[:33, :41], "rrgan-x4", 4, size=(103, None))  # as --width 103
+    assert sized.shape == (83, 103, 3) and np.array_equal(sized, api)
+    with pytest.raises(sisr.SisrError, match="scale 2.5 sets the result's size"):
+        sisr.upscale(photo[:33, :41], "rrgan-x4", 2.5, size=(50, 40))
     # the smallest scale above: rrgan-x234 runs x2 for 1.5 and x3 for 2.5
     assert main(["upscale", str(src), "-o", str(tmp_path / "x234"), "--model", "rrgan-x234", "--scale", "1.5"]) == 0
     assert "(rrgan-x234, x2 resized to x1.5)" in capsys.readouterr().out

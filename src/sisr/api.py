@@ -70,10 +70,14 @@ __all__ = [
 ]
 
 
-def upscale(image: Any, model: str | None = None, scale: float | None = None, **options: Any) -> np.ndarray:
+def upscale(
+    image: Any, model: str | None = None, scale: float | None = None, *, size=None, **options: Any
+) -> np.ndarray:
     """Upscale ``image`` and return float32 ``H x W x C`` in [0, 1]. ``scale``: the model's scale
     (default its largest); 1 restores at the input's size; a fraction (2.5) runs the model's
-    smallest scale above it, then resizes to that many times the input's size.
+    smallest scale above it, then resizes to that many times the input's size. ``size``:
+    ``(width, height)`` to reach after the model's scale (either may be None: the aspect ratio is
+    kept), as ``--width``/``--height``.
 
     ``image``: a path, a file's bytes or an open binary file, a PIL image, or an
     ``H x W [x C]`` numpy array (C: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA; bool,
@@ -87,7 +91,7 @@ def upscale(image: Any, model: str | None = None, scale: float | None = None, **
     """
 
     up = load_upscaler(model, scale, **options)
-    _, size, restore = sizing(scale, up)
+    _, size, restore = sizing(scale, up, size)
     batched, device = None, None
     if isinstance(image, (str, os.PathLike)):
         data = read_image(_path(image, "the image's path"))
