@@ -13,7 +13,7 @@ from sisr.data import sr_pair
 from sisr.errors import SisrError
 from sisr.infer import load_model
 from sisr.io import read_image, to_uint8
-from sisr.metrics import psnr, quantize
+from sisr.metrics import gray_of, psnr, quantize
 
 __all__ = ["compare_figure", "detailed_crop", "parse_crop"]
 
@@ -32,7 +32,7 @@ def detailed_crop(img: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
     """The ``w x h`` window of ``img`` (``H x W x C``) with the most detail, the sum of its luma's
     gradient magnitudes, where models differ most: a figure's crop when none is given (the
     topmost, then leftmost, of equals)."""
-    y = img.astype(np.float64) @ np.array([0.299, 0.587, 0.114])[: img.shape[2]] if img.shape[2] > 1 else img[..., 0]
+    y = gray_of(img)[:, :, 0].astype(np.float64)
     grad = np.zeros(y.shape)
     grad[:, 1:] += np.abs(np.diff(y, axis=1))
     grad[1:, :] += np.abs(np.diff(y, axis=0))
