@@ -290,7 +290,8 @@ function refreshView() {
     $("after-tag").textContent = after.model;
     $("before-tag").textContent = before.model;
     $("slider").hidden = false;
-    loadInto($("before"), previewUrl(g.before));
+    // fitted as soon as either shows (both have the result's size), not shown 1:1 until the second loads
+    loadInto($("before"), previewUrl(g.before), () => fit([$("slider")]));
     loadInto($("after"), previewUrl(g.after), () => fit([$("slider")]));
     $("download").hidden = false;
     $("download").href = resultUrl(g.after);
@@ -333,8 +334,8 @@ function loadInto(img, url, then) {
 function stages() { return [...document.querySelectorAll(".stage:not([hidden])")].filter((s) => !s.closest("[hidden]")); }
 
 function fit(list) {
-  const s = list[0], img = s.querySelector("img");
-  if (!img.naturalWidth) return;
+  const s = list[0], img = [...s.querySelectorAll("img")].find((i) => i.naturalWidth);
+  if (!img) return;
   const z = Math.min(s.clientWidth / img.naturalWidth, s.clientHeight / img.naturalHeight);
   state.view = { z, x: (s.clientWidth - img.naturalWidth * z) / 2, y: (s.clientHeight - img.naturalHeight * z) / 2 };
   applyView();
