@@ -158,6 +158,10 @@ def test_a_phone_wide_page_is_one_column_and_brings_up_the_jobs(browser, image_f
         }
         assert 0 <= top["queue"] < top["view"] < 844 - 100  # in sight, as far as the page scrolls
         page.wait_for_function("document.getElementById('after').naturalWidth > 0")
+        # as tall as the result at the slider's width, not 70% of the screen with bars around it
+        as_tall = """() => { const s = document.getElementById('slider'), i = document.getElementById('after');
+            return Math.abs(s.clientHeight - s.clientWidth * i.naturalHeight / i.naturalWidth) <= 1; }"""
+        page.wait_for_function(as_tall, timeout=10_000)
         page.locator("#slider").scroll_into_view_if_needed()
         box, div = page.locator("#slider").bounding_box(), page.locator("#divider").bounding_box()
         touch = context.new_cdp_session(page)

@@ -336,6 +336,10 @@ function stages() { return [...document.querySelectorAll(".stage:not([hidden])")
 function fit(list) {
   const s = list[0], img = [...s.querySelectorAll("img")].find((i) => i.naturalWidth);
   if (!img) return;
+  // One column (a phone): the slider as tall as the image at its width, up to 70% of the screen,
+  // not a fixed 70% with bars above and below a landscape photo.
+  const narrow = s.id === "slider" && matchMedia("(max-width: 640px)").matches;
+  s.style.height = narrow ? `${Math.min(0.7 * innerHeight, (s.clientWidth * img.naturalHeight) / img.naturalWidth)}px` : "";
   const z = Math.min(s.clientWidth / img.naturalWidth, s.clientHeight / img.naturalHeight);
   state.view = { z, x: (s.clientWidth - img.naturalWidth * z) / 2, y: (s.clientHeight - img.naturalHeight * z) / 2 };
   applyView();
