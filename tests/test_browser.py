@@ -172,6 +172,19 @@ def test_a_phone_wide_page_is_one_column_and_brings_up_the_jobs(browser, image_f
             touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
         touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         assert 20 <= int(page.get_attribute("#divider", "aria-valuenow")) <= 30
+        # turned to landscape: the view fits the slider's new size (it had not been zoomed or panned)
+        page.set_viewport_size({"width": 844, "height": 390})
+        fitted = """() => { const s = document.getElementById('slider'), i = document.getElementById('after');
+            const z = Math.min(s.clientWidth / i.naturalWidth, s.clientHeight / i.naturalHeight);
+            const x = (s.clientWidth - i.naturalWidth * z) / 2;  // centred in the wider slider
+            return s.clientWidth > 500 && Math.abs(state.view.z - z) < 1e-6 && Math.abs(state.view.x - x) < 1e-6; }"""
+        page.wait_for_function(fitted, timeout=10_000)
+        page.focus("#slider")
+        page.keyboard.press("+")  # zoomed: a resize leaves the user's view as it is
+        zoomed = page.evaluate("state.view.z")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)
+        assert page.evaluate("state.view.z") == zoomed
         context.close()
 
 

@@ -341,9 +341,16 @@ function fit(list) {
   const narrow = s.id === "slider" && matchMedia("(max-width: 640px)").matches;
   s.style.height = narrow ? `${Math.min(0.7 * innerHeight, (s.clientWidth * img.naturalHeight) / img.naturalWidth)}px` : "";
   const z = Math.min(s.clientWidth / img.naturalWidth, s.clientHeight / img.naturalHeight);
-  state.view = { z, x: (s.clientWidth - img.naturalWidth * z) / 2, y: (s.clientHeight - img.naturalHeight * z) / 2 };
+  const x = (s.clientWidth - img.naturalWidth * z) / 2, y = (s.clientHeight - img.naturalHeight * z) / 2;
+  state.view = { z, x, y, fitted: true };
   applyView();
 }
+
+// A phone turned or a window resized: the view fits again, unless the user has zoomed or panned it.
+addEventListener("resize", () => {
+  const shown = stages();
+  if (state.view?.fitted && shown.length) fit(shown);
+});
 
 function applyView() {
   const { z, x, y } = state.view;
@@ -358,6 +365,7 @@ function zoomAt(factor, cx, cy) {
   v.x = cx - (cx - v.x) * (z / v.z);
   v.y = cy - (cy - v.y) * (z / v.z);
   v.z = z;
+  v.fitted = false;
   applyView();
 }
 
@@ -377,6 +385,7 @@ function attachPanZoom(stage) {
     if (!drag) return;
     state.view.x += e.clientX - drag.x;
     state.view.y += e.clientY - drag.y;
+    state.view.fitted = false;
     drag = { x: e.clientX, y: e.clientY };
     applyView();
   });
@@ -384,7 +393,7 @@ function attachPanZoom(stage) {
   stage.addEventListener("keydown", (e) => {
     const step = { ArrowLeft: [20, 0], ArrowRight: [-20, 0], ArrowUp: [0, 20], ArrowDown: [0, -20] }[e.key];
     if (e.target !== stage) return;
-    if (step) { state.view.x += step[0]; state.view.y += step[1]; applyView(); e.preventDefault(); }
+    if (step) { state.view.x += step[0]; state.view.y += step[1]; state.view.fitted = false; applyView(); e.preventDefault(); }
     if (e.key === "+" || e.key === "=") zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2);
     if (e.key === "-") zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2);
   });
