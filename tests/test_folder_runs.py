@@ -133,7 +133,7 @@ def test_a_fractional_scale_is_the_model_s_next_scale_then_a_resize(tmp_path, ph
     with pytest.raises(sisr.SisrError, match="scale 2.5 sets the result's size"):
         sisr.upscale(photo[:33, :41], "rrgan-x4", 2.5, size=(50, 40))
     # the smallest scale above: rrgan-x234 runs x2 for 1.5 and x3 for 2.5
-    assert main(["upscale", str(src), "-o", str(tmp_path / "x234"), "--model", "rrgan-x234", "--scale", "1.5"]) == 0
+    assert main(["upscale", str(src), "-o", str(tmp_path / "x234"), "--model", "rrgan-x234", "--scale", "x1.5"]) == 0
     assert "(rrgan-x234, x2 resized to x1.5)" in capsys.readouterr().out
     assert Image.open(tmp_path / "x234" / "p_x1.5.png").size == (62, 50)
     assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", "bicubic", "--scale", "2.5"]) == 0
@@ -152,6 +152,7 @@ def test_a_fractional_scale_is_the_model_s_next_scale_then_a_resize(tmp_path, ph
         (["--scale", "2.5", "--width", "50"], "scale 2.5 sets the result's size: a width or height does not apply"),
         (["--scale", "0.5"], "argument --scale: must be a number, 1 or more"),
         (["--scale", "nan"], "argument --scale: must be a number, 1 or more"),
+        (["--scale", "xx4"], "argument --scale: must be a number, 1 or more"),
     ]:
         with pytest.raises(SystemExit) if "argument" in message else nullcontext():
             assert main(["upscale", str(src), "-o", str(tmp_path / "bad.png"), *flags]) == 2

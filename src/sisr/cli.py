@@ -195,11 +195,12 @@ def _merge_provenance(merged: dict, prov: dict | None, path: str) -> None:
 
 
 def _scale(text: str) -> int | float:
-    """--scale: 4, or a fraction such as 2.5 (argparse's type: its error becomes one line)."""
+    """--scale: 4, or a fraction such as 2.5; "x4" and "4x" as people write them (argparse's type:
+    its error becomes one line)."""
     from sisr.api import check_scale
 
     try:
-        return check_scale(float(text))
+        return check_scale(float(text.strip().lower().removeprefix("x").removesuffix("x")))
     except (ValueError, SisrError):
         raise argparse.ArgumentTypeError(f"must be a number, 1 or more (4, 2.5), got {text!r}") from None
 
