@@ -287,6 +287,13 @@ def test_a_result_too_large_for_the_free_memory_is_refused_before_the_work(tmp_p
         said = "a 200 x 150 result needs about 0.000838 GiB of memory, and 0.000419 GiB is free"
         assert err.strip().splitlines() == [f"sisr: error: {tmp_path / 'big.png'}: {said}"], err
     assert not (tmp_path / "big.png").exists()
+    # a result resized down is first the model's own output: x1.5 from x2 (120 x 90 fits, 160 x 120 not)
+    monkeypatch.setattr(sisr.api, "known_free_memory", lambda: 400_000)
+    for flags in (["--scale", "1.5"], ["--scale", "2", "--width", "120"]):
+        assert main(["upscale", str(src), "-o", str(tmp_path / "down.png"), "--quiet", *flags]) == 2
+        said = "a 160 x 120 x2 output (resized after) needs about 0.000536 GiB of memory, and 0.000373 GiB is free"
+        assert capsys.readouterr().err.strip().endswith(said)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "down.png"), "--model", "bicubic", "--scale", "1.5"]) == 0
     monkeypatch.setattr(sisr.api, "known_free_memory", lambda: None)  # not known (macOS): nothing refused
     assert main(["upscale", str(src), "-o", str(tmp_path / "big.png"), "--model", "bicubic", "--width", "200"]) == 0
 

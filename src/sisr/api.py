@@ -273,6 +273,10 @@ def result_size(
     if dst is not None:
         check_size(dst, *out)
         check_memory(dst, *out, values=4 if alpha else 3)
+        made = (w * up.scale, h * up.scale)  # a result resized down (x2.5 from x4) is first the model's
+        direct = up.descriptor.kind == "interpolation" and (restore or size is not None)  # one resize
+        if not direct and made[0] * made[1] > out[0] * out[1]:
+            check_memory(dst, *made, values=4 if alpha else 3, what=f"x{up.scale} output (resized after)")
     return out
 
 
@@ -281,14 +285,14 @@ def result_size(
 _RESULT_BYTES_PER_VALUE = 10
 
 
-def check_memory(dst: Path, width: int, height: int, values: int = 3) -> None:
-    """Refuse, before the work, a result of ``values`` a pixel (RGB 3; with alpha, 4: gray is
-    enlarged as RGB) that cannot fit in the free memory (a --width of 99999), where the system says
-    how much is free (elsewhere, such as macOS, nothing is refused)."""
+def check_memory(dst: Path, width: int, height: int, values: int = 3, what: str = "result") -> None:
+    """Refuse, before the work, a result (or ``what``) of ``values`` a pixel (RGB 3; with alpha, 4:
+    gray is enlarged as RGB) that cannot fit in the free memory (a --width of 99999), where the
+    system says how much is free (elsewhere, such as macOS, nothing is refused)."""
     need, free = width * height * values * _RESULT_BYTES_PER_VALUE, known_free_memory()
     if free is not None and need > free:
         raise SisrError(
-            f"{dst}: a {width} x {height} result needs about {need / 2**30:.3g} GiB of memory, "
+            f"{dst}: a {width} x {height} {what} needs about {need / 2**30:.3g} GiB of memory, "
             f"and {free / 2**30:.3g} GiB is free"
         )
 
