@@ -161,6 +161,20 @@ def test_a_fractional_scale_is_the_model_s_next_scale_then_a_resize(tmp_path, ph
     assert not (tmp_path / "bad.png").exists()
 
 
+def test_a_folder_run_ends_with_its_total_time(tmp_path, photo, capsys):
+    import re
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(photo[:16, :16]).save(src / name)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(r"sisr: 2 results written in \d+\.\d s \(\d+\.\d\d s an image\)", err[-1]), err
+    assert main(["upscale", str(src / "a.png"), "-o", str(tmp_path / "one.png"), "--model", "bicubic"]) == 0
+    assert "written in" not in capsys.readouterr().err  # one image: its line says it all
+
+
 def test_the_python_api_runs_a_folder_as_the_cli_does(tree, reference, tmp_path):
     import sisr
 

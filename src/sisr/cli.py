@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from sisr.atomic import check_writable, write_atomic
@@ -351,7 +352,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
 
     if batch.jobs:
         bar.set_postfix_str(batch.jobs[0][0].name, refresh=True)
-    failed = 0
+    failed, started = 0, time.perf_counter()
     kw = dict(
         overwrite=args.overwrite,
         size=size,
@@ -387,6 +388,11 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     if args.dry_run:
         k = len(batch.jobs) - failed
         print(f"sisr: dry run: {k} result{'' if k == 1 else 's'} would be written; nothing was", file=sys.stderr)
+    elif not failed and len(batch.jobs) > 1:  # a folder run's total, once its progress bar has gone
+        secs = time.perf_counter() - started
+        took = f"{secs:.1f} s" if secs < 60 else f"{int(secs // 60)} min {secs % 60:.0f} s"
+        n = len(batch.jobs)
+        print(f"sisr: {n} results written in {took} ({secs / n:.2f} s an image)", file=sys.stderr)
     return 1 if failed else 0
 
 
