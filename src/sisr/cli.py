@@ -511,8 +511,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("upscale", help="upscale images")
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns; - reads one image from stdin")
-    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder; - writes to stdout")
-    p.add_argument("--model", default=None, help="model name or .safetensors path (default: the default model)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file (one input) or folder (a trailing / names one); - writes to stdout",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model name, .safetensors path or training run folder (default: the default model)",
+    )
     p.add_argument(
         "--scale",
         type=_scale,
@@ -595,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")
-    p.add_argument("--model", default=None, help="model name or .safetensors path")
+    p.add_argument("--model", default=None, help="model name, .safetensors path or training run folder")
     p.add_argument("--scale", type=int, default=None, help="output scale (default: the model's largest)")
     p.add_argument("-o", "--output", required=True, help="output .onnx file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
