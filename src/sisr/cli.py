@@ -325,7 +325,8 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
     except ScaleError as e:
         raise SisrError(f"{e}; or --width enlarges x{e.largest}, then resizes to the width asked") from None
     tag, size, restore = sizing(args.scale, up, _target_size(args))  # before any image of a folder
-    ran = f"x{up.scale} resized to {tag}" if isinstance(size, float) and up.scale > 1 else tag
+    resized = isinstance(size, float) and up.descriptor.kind != "interpolation"  # bicubic: one resize
+    ran = f"x{up.scale} resized to {tag}" if resized else tag
     batch = plan_batch(
         args.inputs,
         args.output,
