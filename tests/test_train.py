@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,32 @@ def test_grow_takes_more_blocks_or_scales_and_refuses_anything_else(tmp_path, ph
             tiny_trainer(tmp_path / "big", photo, init=init, grow=True, model=model)
     with pytest.raises(SisrError, match="do not match"):  # grow is opt-in
         tiny_trainer(tmp_path / "big", photo, init=init, model={"channels": 8, "blocks": 3, "recursions": 2})
+
+
+def test_init_takes_a_shipped_model_or_a_run_folder_and_says_how_its_model_differs(tmp_path, photo):
+    shipped = load_model("srcnn-y").module
+    ft = tiny_trainer(tmp_path / "ft", photo, arch="srcnn", init="srcnn-y", model={}, steps=2)
+    assert ft.net.config == shipped.config
+    assert all(torch.equal(a, b) for a, b in zip(ft.net.state_dict().values(), shipped.state_dict().values()))
+    ft.run(progress=False)
+    again = tiny_trainer(tmp_path / "again", photo, arch="srcnn", init=str(tmp_path / "ft" / "run"), model={})
+    assert again.net.config == shipped.config
+    with pytest.raises(SisrError, match=r"init: unknown model 'srcnn-z' \(did you mean 'srcnn-y'\?"):
+        tiny_trainer(tmp_path / "x", photo, arch="srcnn", init="srcnn-z")
+    with pytest.raises(SisrError, match="init: 'bicubic' has no weights"):
+        tiny_trainer(tmp_path / "x", photo, arch="srcnn", init="bicubic")
+    with pytest.raises(SisrError) as e:  # the recipe's RGB table: the keys that differ, as --set pastes them
+        tiny_trainer(tmp_path / "x", photo, arch="srcnn", init="srcnn-y", model={**BASELINE_SMALL["srcnn"]})
+    said = str(e.value)
+    assert "luma = false (the init's: true)" in said and "--set model.luma=true" in said
+    assert "grow" not in said  # SRCNN cannot grow: not offered
+    with pytest.raises(SisrError, match=r"scales = \[2,3,4\] \(the init's: \[2,4\]\).*or grow = true"):
+        tiny_trainer(
+            tmp_path / "x",
+            photo,
+            init="rrgan-x4",
+            model={**asdict(load_model("rrgan-x4").module.config), "scales": [2, 3, 4]},
+        )
 
 
 def test_gan_phase_without_vgg_weights_stops_clearly(tmp_path, photo, monkeypatch):

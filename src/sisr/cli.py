@@ -57,7 +57,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
     if args.name:  # one model: its card (shipped models), else what its descriptor says
-        from sisr.infer import describe, load_model, model_card, unknown_model
+        from sisr.infer import describe, load_model, model_card
+        from sisr.models import unknown_model
 
         if args.json:
             raise SisrError("--json lists every model; give no name with it")

@@ -24,10 +24,20 @@ import torch
 
 from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint, read_header
 from sisr.config import build_dataclass
-from sisr.errors import SisrError, closest
+from sisr.errors import SisrError
 from sisr.export import onnx_session
 from sisr.io import to_float
-from sisr.models import DEFAULT_MODEL, PRETRAINED, WEIGHTLESS, ZEROSHOT, build_model, model_from_checkpoint
+from sisr.models import (
+    DEFAULT_MODEL,
+    PRETRAINED,
+    WEIGHTLESS,
+    ZEROSHOT,
+    build_model,
+    list_models,
+    model_from_checkpoint,
+    weights_dir,
+    weights_path,
+)
 from sisr.models.base import SRModel
 from sisr.precision import (
     PRECISIONS,
@@ -558,11 +568,6 @@ def zero_shot_config(
     return cfg
 
 
-def list_models() -> list[str]:
-    """Names accepted by :func:`load_model`: weightless baselines, shipped trained models, zero-shot methods."""
-    return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
-
-
 def descriptors() -> list[ModelDescriptor]:
     """The descriptor of every model of :func:`list_models`, in its order (each network loaded)."""
     return [describe(n) if n in ZEROSHOT else load_model(n, scale=None).descriptor for n in list_models()]
@@ -573,7 +578,7 @@ def models_for_scale(scale: int) -> list[str]:
     say so (their modules built without memory), then bicubic and the zero-shot methods."""
     shipped = []
     for name, (file, _) in PRETRAINED.items():
-        head = read_header(_weights_dir() / file, "weights")
+        head = read_header(weights_dir() / file, "weights")
         with torch.device("meta"):
             if scale in build_model(head["arch"], head["config"]).scales:
                 shipped.append(name)
@@ -585,42 +590,13 @@ def _check_scale_type(scale: Any) -> None:
         raise SisrError(f"scale must be a positive integer, got {scale!r}")
 
 
-def unknown_model(name: str) -> str:
-    """ "unknown model 'X' (did you mean 'Y'? known: ..." for a name that is no model (the caller
-    closes the parenthesis)."""
-    close = closest(name, list_models())
-    hint = f"did you mean '{close}'? " if close else ""
-    return f"unknown model '{name[:60]}' ({hint}known: {', '.join(list_models())}"
-
-
 _MIN_SIDE = 16  # LR pixels: a smaller image is run with its edges repeated out to this (Upscaler.run)
-
-
-def _weights_dir() -> Path:
-    return Path(__file__).resolve().parent / "weights"
 
 
 def model_card(name: str) -> str | None:
     """The model card (Markdown) shipped beside a trained model's weights; None for the others."""
-    card = _weights_dir() / (Path(PRETRAINED[name][0]).stem + ".md") if name in PRETRAINED else None
+    card = weights_dir() / (Path(PRETRAINED[name][0]).stem + ".md") if name in PRETRAINED else None
     return card.read_text() if card is not None and card.is_file() else None
-
-
-def weights_path(name: str) -> Path | None:
-    """The weights file a model name or path loads; None for bicubic and the zero-shot methods."""
-    if name in WEIGHTLESS or name in ZEROSHOT:
-        return None
-    if name in PRETRAINED:
-        return _weights_dir() / PRETRAINED[name][0]
-    if Path(name).is_dir():  # a training run's folder: the weights it writes (its EMA's)
-        if not (Path(name) / "model.safetensors").is_file():
-            raise SisrError(
-                f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
-            )
-        return Path(name) / "model.safetensors"
-    if name.endswith(".safetensors") or Path(name).exists():
-        return Path(name)
-    raise SisrError(unknown_model(name) + "; or a .safetensors path or a training run's folder)")
 
 
 def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]:

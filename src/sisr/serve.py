@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, check_scale, jpeg_advice, load_upscaler, result_size, sizing, upscale_file
 from sisr.errors import SisrError, closest, collected, warn
-from sisr.infer import descriptors, list_models, unknown_model
+from sisr.infer import descriptors, list_models
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     WRITE_FORMATS,
@@ -53,7 +53,7 @@ from sisr.io import (
     tiff_pages,
     write_image,
 )
-from sisr.models import DEFAULT_MODEL
+from sisr.models import DEFAULT_MODEL, unknown_model
 from sisr.precision import cores, device_label, resolve_device
 
 __all__ = ["ServeConfig", "create_app", "serve"]

@@ -6,13 +6,14 @@ A literal dict, so that nothing is scanned or imported as a side effect.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from sisr.checkpoint import Checkpoint
 from sisr.config import build_dataclass
-from sisr.errors import SisrError
+from sisr.errors import SisrError, closest
 from sisr.models.bicubic import Bicubic, BicubicConfig
 from sisr.models.drcn import DRCN, DRCNConfig
 from sisr.models.patchgan import PatchGAN, PatchGANConfig
@@ -116,6 +117,41 @@ def load_mismatch(e: RuntimeError) -> str:
     return lines[1] if len(lines) > 1 else lines[0]
 
 
+def list_models() -> list[str]:
+    """Names accepted by :func:`load_model`: weightless baselines, shipped trained models, zero-shot methods."""
+    return [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]
+
+
+def unknown_model(name: str) -> str:
+    """ "unknown model 'X' (did you mean 'Y'? known: ..." for a name that is no model (the caller
+    closes the parenthesis)."""
+    close = closest(name, list_models())
+    hint = f"did you mean '{close}'? " if close else ""
+    return f"unknown model '{name[:60]}' ({hint}known: {', '.join(list_models())}"
+
+
+def weights_dir() -> Path:
+    """The folder of the shipped weights and their model cards."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def weights_path(name: str) -> Path | None:
+    """The weights file a model name or path loads; None for bicubic and the zero-shot methods."""
+    if name in WEIGHTLESS or name in ZEROSHOT:
+        return None
+    if name in PRETRAINED:
+        return weights_dir() / PRETRAINED[name][0]
+    if Path(name).is_dir():  # a training run's folder: the weights it writes (its EMA's)
+        if not (Path(name) / "model.safetensors").is_file():
+            raise SisrError(
+                f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
+            )
+        return Path(name) / "model.safetensors"
+    if name.endswith(".safetensors") or Path(name).exists():
+        return Path(name)
+    raise SisrError(unknown_model(name) + "; or a .safetensors path or a training run's folder)")
+
+
 __all__ = [
     "DEFAULT_MODEL",
     "DISCRIMINATORS",
@@ -124,6 +160,10 @@ __all__ = [
     "WEIGHTLESS",
     "ZEROSHOT",
     "build_model",
+    "list_models",
     "load_mismatch",
     "model_from_checkpoint",
+    "unknown_model",
+    "weights_dir",
+    "weights_path",
 ]

@@ -11,6 +11,7 @@ different patches; rank 0 alone validates, logs and writes checkpoints.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -37,7 +38,7 @@ from sisr.degrade import degrade_batch
 from sisr.errors import SisrError
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
-from sisr.models import build_model, load_mismatch, model_from_checkpoint
+from sisr.models import build_model, load_mismatch, model_from_checkpoint, weights_path
 from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
@@ -56,7 +57,8 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     # "psnr": pixel loss only; "gan": + perceptual + adversarial
     phase: str = field(default="psnr", metadata={"choices": ("psnr", "gan")})
-    init: str = ""  # generator weights to start from (phase 2 starts from phase 1)
+    # generator weights to start from (phase 2 starts from phase 1): a shipped model, a run folder or a file
+    init: str = ""
     grow: bool = False  # init may have fewer blocks per stage or fewer scales; new blocks start as identities
     # data
     data: tuple[str, ...] = ("T91", "BSD200:train")  # the 291 images less val_data's ten
@@ -129,6 +131,33 @@ def val_figures(rec: dict[str, Any]) -> dict[str, float]:
     return rec["val_psnr"] | {f"{k} clean": v for k, v in rec.get("val_clean_psnr", {}).items()}
 
 
+def _init_weights(name: str) -> Path:
+    """The weights file ``init`` names: a shipped model's name, a training run's folder or a path."""
+    try:
+        path = weights_path(name)
+    except SisrError as e:
+        raise SisrError(f"init: {e}") from None
+    if path is None:
+        raise SisrError(f"init: '{name}' has no weights to start from; name a trained model or a weights file")
+    return path
+
+
+def _init_mismatch(init: str, want: Any, have: Any, grow: bool, grows: bool) -> str:
+    """One line on how the recipe's model table differs from its init's, and the overrides that
+    keep the init's model."""
+    a, b = dataclasses.asdict(want), dataclasses.asdict(have)
+    keys = [k for k in a if a[k] != b.get(k)]
+    said = ", ".join(f"{k} = {_toml(a[k])} (the init's: {_toml(b[k])})" for k in keys)
+    keep = " ".join(f"--set model.{k}={_toml(b[k])}" for k in keys)
+    how = "; it cannot grow into the recipe's" if grow else "; or grow = true, to grow it" if grows else ""
+    return f"init weights {init} do not match the recipe's model table: {said}; {keep} keeps the init's{how}"
+
+
+def _toml(value: Any) -> str:
+    """A config value as ``--set`` takes it (TOML), without spaces, to paste into a shell."""
+    return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+
+
 def _dist_info() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
@@ -170,7 +199,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # same initial weights on every rank and every rerun
 
         if cfg.init:
-            init = load_checkpoint(cfg.init)
+            init = load_checkpoint(_init_weights(cfg.init))
             if init.arch != cfg.arch:
                 raise SisrError(
                     f"init weights {cfg.init} are a '{init.arch}' model, but the recipe's arch is '{cfg.arch}'"
@@ -180,7 +209,8 @@ class Trainer:
             try:  # the same model, its exact Y-only form, or (with grow) a grown copy
                 self.net = self.net.start_as(want, grow=cfg.grow)
             except ValueError:
-                raise SisrError(f"init weights {cfg.init} do not match the config's model table") from None
+                grows = type(self.net).grow is not SRModel.grow
+                raise SisrError(_init_mismatch(cfg.init, want, self.net.config, cfg.grow, grows)) from None
         else:
             self.net = build_model(cfg.arch, cfg.model)
         self.arch = cfg.arch
