@@ -278,6 +278,27 @@ def test_table_1_states_each_models_training_budget(tmp_path):
     assert "150 x 16, 1.50 h, cpu A, 2 threads; cpu A, 1 thread; GPU (2 runs) |" in table1, table1
 
 
+def test_a_budget_follows_init_through_a_run_folder_and_a_shipped_models_name(tmp_path):
+    """``init`` takes what ``--model`` takes; the budget's chain must follow each of them."""
+    from sisr.bench import training_budget
+    from sisr.checkpoint import find_weights, load_checkpoint, read_header, save_checkpoint
+    from sisr.models import PRETRAINED, model_from_checkpoint, weights_path
+
+    shipped = read_header(weights_path("srcnn"), "weights")
+    ck = load_checkpoint(weights_path("srcnn"))
+    net = model_from_checkpoint(ck)
+    (tmp_path / "run").mkdir()
+    save_checkpoint(tmp_path / "run" / "model.safetensors", net, ck.arch, ck.config, steps=100, train_seconds=3600,
+                    hardware="cpu A, 1 thread", recipe={"batch": 8, "init": "srcnn"})  # fmt: skip
+    p2 = save_checkpoint(tmp_path / "p2.safetensors", net, ck.arch, ck.config, steps=50, train_seconds=1800,
+                         hardware="cpu A, 1 thread", recipe={"batch": 8, "init": str(tmp_path / "run")})  # fmt: skip
+    b = training_budget(load_checkpoint(p2).meta)
+    assert (b["runs"], b["complete"], b["steps"]) == (3, True, 150 + shipped["steps"])
+    for name in PRETRAINED:  # every shipped model, by name, as an installed package finds it
+        assert find_weights(name) == weights_path(name)
+    assert find_weights("no-such-model") is None and find_weights("") is None
+
+
 def test_compare_figure_for_an_input_without_ground_truth(tmp_path, photo):
     from sisr.cli import main
     from sisr.io import write_image

@@ -138,10 +138,16 @@ def blind_recipe(recipe: dict[str, Any] | None) -> bool:
 
 
 def find_weights(ref: str) -> Path | None:
-    """A weights file named by a recipe's ``init``: as given, relative to the repository, or a
-    shipped file of that name (an installed package has no repository around it)."""
+    """A weights file named by a recipe's ``init``: as given (a training run's folder gives its
+    ``model.safetensors``), relative to the repository, or a shipped file of that name or of that
+    model name (an installed package has no repository around it); None where there is none."""
+    if not ref:
+        return None
     here = Path(__file__).resolve().parent
-    for p in (Path(ref), here.parents[1] / ref, here / "weights" / Path(ref).name):
+    shipped = here / "weights"
+    for p in (Path(ref), here.parents[1] / ref, shipped / Path(ref).name, shipped / f"{Path(ref).name}.safetensors"):
+        if p.is_dir():
+            p = p / "model.safetensors"
         if p.is_file():
             return p
     return None
