@@ -355,8 +355,14 @@ def test_datasets_are_found_before_anything_is_written(tmp_path, photo, capsys, 
     photos = tmp_path / "my photos"
     photos.mkdir()
     Image.fromarray(photo[:64, :64]).save(photos / "a.png")
-    Image.fromarray(photo[64:128, 64:128]).save(photos / "b.jpg")
+    Image.fromarray(photo[64:128, 64:128]).save(photos / "b.webp")  # any format a folder run takes
     monkeypatch.delenv("SISR_DATA", raising=False)
+    from sisr.data import dataset_images
+
+    assert [f.name for f in dataset_images(photos)] == ["a.png", "b.webp"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SisrError, match=r"empty: a folder with no images \(of png, bmp, jpg"):
+        dataset_images(tmp_path / "empty")
     recipe = [str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"data={photos}", "--set", "bf16=false"]
     small = ["--set", "batch=2", "--set", "steps=2", "--set", "model.n1=4", "--set", "model.n2=4"]
     run = tmp_path / "run"

@@ -16,14 +16,12 @@ import numpy as np
 
 from sisr.degrade import degrade
 from sisr.errors import SisrError, closest
-from sisr.io import read_image, stored_size, to_uint8
+from sisr.io import IMAGE_SUFFIXES, read_image, stored_size, to_uint8
 from sisr.metrics import Y_WEIGHTS, rgb_to_y
 from sisr.precision import known_free_memory
 from sisr.resize import imresize, modcrop
 
 __all__ = ["data_root", "dataset_images", "make_lr", "resolve_dataset", "sr_pair"]
-
-DATASET_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg")
 
 
 def data_root() -> Path | None:
@@ -59,7 +57,7 @@ def _hr_folder(name: str) -> Path:
         return resolve_dataset(name) / "HR"
     except SisrError:
         p = Path(name)
-        if p.is_dir() and any(f.suffix.lower() in DATASET_SUFFIXES for f in p.iterdir()):
+        if p.is_dir():
             return p
         raise
 
@@ -89,9 +87,9 @@ def dataset_images(name: str | os.PathLike) -> list[Path]:
         text, split = text.rsplit(":", 1)
     folder = _hr_folder(text)
     # Hidden files are left out: a Mac's "._name.png" beside each image is metadata, not an image.
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in DATASET_SUFFIXES and not f.name.startswith("."))
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
     if not files:
-        raise SisrError(f"dataset folder {folder} holds no png, bmp or jpg images")
+        raise SisrError(f"{folder}: a folder with no images (of {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
     if split is not None:
         files = [f for i, f in enumerate(files) if (i % HOLDOUT_EVERY == 0) == (split == "val")]
     return files
