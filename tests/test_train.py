@@ -475,6 +475,56 @@ def test_sigterm_stops_after_the_step_with_the_state_saved(tmp_path, photo):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_ctrl_c_stops_after_the_step_with_the_state_saved(tmp_path, photo):
+    """Ctrl-C lost every step since the last state (5 minutes of them by default), and exited 0."""
+    import signal
+    import time
+
+    from sisr.checkpoint import load_tensors
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(photo[:96, :96]).save(photos / "a.png")
+    cmd = [sys.executable, "-m", "sisr", "train", str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"data={photos}",
+           "--set", "val_every=0", "--set", "bf16=false", "--set", "threads=1", "--set", "batch=2", "--set", "patch=8",
+           "--set", "model.n1=4", "--set", "model.n2=4", "--set", "log_every=1",
+           "--set", f"out={tmp_path / 'run'}"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    log = tmp_path / "run" / "log.jsonl"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]  # a script that goes on after training does not take it as done
+    step = load_tensors(tmp_path / "run" / "state.safetensors", "train-state")[1]["step"]
+    assert f"stopped at step {step} of 20000; state saved" in out and step >= 3, out
+    assert "(--resume continues)" in out and "weights so far in" in out
+    assert "stopping after this step" in err and "Traceback" not in err
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path, photo):
+    import signal
+
+    t = tiny_trainer(tmp_path, photo, steps=100000, val_every=0, ckpt_minutes=60.0)
+    before = signal.getsignal(signal.SIGINT)
+    real_step = t.train_step
+
+    def step_then_press_twice():
+        out = real_step()
+        if t.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the first asks to stop after this step
+            os.kill(os.getpid(), signal.SIGINT)  # the second interrupts now
+        return out
+
+    t.train_step = step_then_press_twice
+    with pytest.raises(KeyboardInterrupt):
+        t.run(progress=False)
+    assert t.step == 3 and not (tmp_path / "run" / "state.safetensors").exists()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_training_on_degraded_lr_is_deterministic_and_validates(tmp_path, photo):
     a = tiny_trainer(tmp_path / "a", photo, degradation="real", steps=3, val_every=3)
     b = tiny_trainer(tmp_path / "b", photo, degradation="real", steps=3, val_every=3)

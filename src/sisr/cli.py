@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -435,8 +436,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sisr.train.supervised import train
 
     trainer = train(args.config, args.set, resume=args.resume)
-    if trainer.rank == 0:
-        print(f"trained to step {trainer.step}; weights in {trainer.out / 'model.safetensors'}")
+    weights = trainer.out / "model.safetensors"
+    if trainer.rank == 0 and trainer.stopped_by is not None:
+        print(f"weights so far in {weights}")
+    elif trainer.rank == 0:
+        print(f"trained to step {trainer.step}; weights in {weights}")
+    if trainer.stopped_by == signal.SIGINT:
+        return 130  # as a shell's Ctrl-C: a script that goes on after training does not take it as done
     return 0
 
 

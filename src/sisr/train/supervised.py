@@ -483,6 +483,7 @@ class Trainer:
     def run(self, steps: int | None = None, progress: bool = True) -> None:
 
         cfg = self.cfg
+        self.stopped_by = None  # the signal that ended the run before its end, if one did
         end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
         main = self.rank == 0
         # Both datasets are found before anything is written: a misnamed val_data stopped a run at
@@ -514,18 +515,32 @@ class Trainer:
         t_log, n_log = time.perf_counter(), 0
         self.net.train()
         stop = []
-        previous = None
+        previous = {}
         if self.world == 1 and threading.current_thread() is threading.main_thread():
-            # SIGTERM (a relay's stop, a time limit) ends the run after the current step, with its state saved.
-            previous = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+            # SIGTERM (a relay's stop, a time limit) and a first Ctrl-C end the run after the current
+            # step, with its state saved; a second Ctrl-C stops at once, losing the steps since the last.
+            def first_interrupt(*_) -> None:
+                stop.append(signal.SIGINT)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                if main:
+                    msg = "stopping after this step, with the state saved (Ctrl-C again: at once, unsaved)"
+                    bar.write(msg, file=sys.stderr)
+
+            previous = {
+                signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.append(signal.SIGTERM)),
+                signal.SIGINT: signal.signal(signal.SIGINT, first_interrupt),
+            }
         if cfg.workers > 0:  # the sampler, loaded above before the fork, is shared by the workers
             self._ahead = _Ahead(self, self.step, end, cfg.workers)
         try:
             while self.step < end:
                 if stop:
+                    self.stopped_by = stop[0]
                     if main:
                         self.save_state()
-                        bar.write(f"stopped at step {self.step}; state saved in {self.out}")
+                        bar.write(
+                            f"stopped at step {self.step} of {end}; state saved in {self.out} (--resume continues)"
+                        )
                     break
                 t0 = time.perf_counter()
                 parts = self.train_step()
@@ -563,8 +578,8 @@ class Trainer:
             if self._ahead is not None:
                 self._ahead.close()
                 self._ahead = None
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             bar.close()
             if log:
                 log.close()
@@ -588,6 +603,8 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
     # A fork inherits the run's SIGTERM handler (stop after the step), which in a worker would only ignore it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A terminal's Ctrl-C reaches the workers too: the run stops them when it stops after its step.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _draw_in_worker(step: int) -> tuple[np.ndarray, np.ndarray | None]:
