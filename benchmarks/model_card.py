@@ -14,7 +14,7 @@ from pathlib import Path
 from sisr.checkpoint import VAL_SEED, blind_recipe
 from sisr.infer import load_model
 from sisr.models import PRETRAINED
-from sisr.train.supervised import val_figures
+from sisr.train.supervised import changes_text, val_figures
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
 
@@ -93,6 +93,11 @@ def main() -> None:
         f"| phase | {meta.get('phase')} (pixel loss: {recipe.get('pixel_loss')}) |",
         f"| steps | {meta.get('steps'):,} of batch {recipe.get('batch')} x {recipe.get('patch')} px LR patches |",
         *init_row(recipe),
+        *(
+            [f"| recipe changed on resume | {changes_text(meta['recipe_changes'])} |"]
+            if meta.get("recipe_changes")
+            else []
+        ),
         f"| training time | {meta.get('train_seconds', 0) / 3600:.2f} h of step time |",
         f"| hardware | {meta.get('hardware')} |",
         f"| validation ({val_label(recipe)}, EMA weights, Y-PSNR) | "

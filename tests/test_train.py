@@ -194,6 +194,31 @@ def test_resume_is_exact(tmp_path, photo):
         assert torch.equal(a, b)
 
 
+def test_a_resume_with_a_changed_recipe_says_so_and_its_weights_keep_it(tmp_path, photo, capsys):
+    """The weights' recipe is the last stretch's: a run resumed at another lr would have claimed
+    that lr for all its steps."""
+    from sisr.cli import _weights_summary
+    from sisr.train.supervised import recipe_changes
+
+    first = tiny_trainer(tmp_path, photo, steps=4, val_every=0)
+    first.run(progress=False)
+    same = tiny_trainer(tmp_path, photo, steps=4, val_every=0, threads=2, ckpt_minutes=1.0)  # how, not what
+    same.load_state()
+    assert same.changes == [] and "changed recipe" not in capsys.readouterr().err
+    second = tiny_trainer(tmp_path, photo, steps=6, val_every=0, lr=1e-3)
+    second.load_state()
+    assert "resuming at step 4 with a changed recipe: steps 6 (was 4), lr 0.001 (was 0.0002)" in capsys.readouterr().err
+    second.run(progress=False)
+    third = tiny_trainer(tmp_path, photo, steps=6, val_every=0, lr=1e-3)
+    third.load_state()  # the change is kept across later resumes, and not counted twice
+    assert third.changes == [[4, {"steps": [4, 6], "lr": [2e-4, 1e-3]}]]
+    summary = _weights_summary(load_model(str(tmp_path / "run")))
+    assert "| recipe changed on resume | at step 4: steps 6 (was 4), lr 0.001 (was 0.0002) |" in summary
+    assert (
+        recipe_changes({"data": ["T91"]}, {"data": ("T91",), "grad_clip": 0.0}) == {}
+    )  # a key added since: its default
+
+
 def test_gan_resume_is_exact(tmp_path, photo):
     kw = dict(phase="gan", perceptual="disc_features", disc_model={"channels": 8}, steps=6, val_every=0)
     full = tiny_trainer(tmp_path / "a", photo, **kw)

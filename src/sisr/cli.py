@@ -35,6 +35,7 @@ def _weights_summary(up) -> str:
     from sisr.bench import budget_cell, training_budget
     from sisr.checkpoint import read_header
     from sisr.infer import weights_path
+    from sisr.train.supervised import changes_text
 
     d, meta = up.descriptor, up.meta
     head = read_header(weights_path(d.name), "weights")
@@ -51,6 +52,8 @@ def _weights_summary(up) -> str:
         ),
         ("phase", str(meta.get("phase", "not recorded")) + (f", from {recipe['init']}" if recipe.get("init") else "")),
     ]
+    if meta.get("recipe_changes"):  # the recipe above is the last stretch's
+        rows.append(("recipe changed on resume", changes_text(meta["recipe_changes"])))
     return "\n".join([f"# {Path(d.name).name}", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
 

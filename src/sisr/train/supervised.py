@@ -43,7 +43,7 @@ from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
 
-__all__ = ["TrainConfig", "Trainer", "lr_at", "train", "val_figures"]
+__all__ = ["TrainConfig", "Trainer", "changes_text", "lr_at", "recipe_changes", "train", "val_figures"]
 
 
 # Field bounds (sisr.config checks them as a recipe loads).
@@ -241,6 +241,8 @@ class Trainer:
         self.elapsed = 0.0
         self.devices: list[list] = []  # [label, first step, last step] per stretch of training on one device
         self.history: list[dict[str, Any]] = []
+        # [step, {key: [before, after]}] each time a run resumed with a recipe that trains differently
+        self.changes: list[list] = []
         self._ahead: _Ahead | None = None
 
     # ---- data -----------------------------------------------------------------------------------
@@ -427,6 +429,7 @@ class Trainer:
             self.devices.append([label, self.devices[-1][2] if self.devices else 0, self.step])
         meta = {"step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg), "history": self.history[-50:]}
         meta["devices"] = self.devices
+        meta["recipe_changes"] = self.changes
         path = save_tensors(self.out / "state.safetensors", self.state_tensors(), "train-state", meta)
         last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
         save_checkpoint(
@@ -441,6 +444,7 @@ class Trainer:
             recipe=asdict(self.cfg),
             metrics=last_val["val_psnr"] if last_val else {},
             hardware=hardware_label(self.devices),
+            **({"recipe_changes": self.changes} if self.changes else {}),
         )
         return path
 
@@ -478,6 +482,13 @@ class Trainer:
         self.history = list(meta.get("history", []))
         # States saved before devices were recorded: the steps until now ran on devices unknown.
         self.devices = meta.get("devices") or ([["unrecorded", 0, self.step]] if self.step else [])
+        self.changes = list(meta.get("recipe_changes", []))
+        changed = recipe_changes(meta.get("config") or {}, asdict(self.cfg))
+        if changed:
+            self.changes.append([self.step, changed])
+            if self.rank == 0:
+                said = changes_text([[self.step, changed]]).replace(f"at step {self.step}: ", "")
+                print(f"sisr train: resuming at step {self.step} with a changed recipe: {said}", file=sys.stderr)
 
     # ---- the loop -------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: bool = True) -> None:
@@ -583,6 +594,31 @@ class Trainer:
             bar.close()
             if log:
                 log.close()
+
+
+# Recipe keys that say where and how fast a run goes, not what it learns (bf16 is in the hardware
+# label): resuming with others is no change.
+_RUN_KEYS = ("out", "threads", "device", "workers", "ckpt_minutes", "log_every", "val_every", "bf16", "channels_last")
+
+
+def recipe_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:
+    """The recipe values ``{key: [before, after]}`` a resumed run trains with that differ from the
+    ones its state was saved with (a state saved before a key existed holds that key's default)."""
+    defaults = asdict(TrainConfig())
+    out = {}
+    for k, new in after.items():
+        old = before.get(k, defaults.get(k))
+        if k not in _RUN_KEYS and json.dumps(old, sort_keys=True) != json.dumps(new, sort_keys=True):
+            out[k] = [old, new]
+    return out
+
+
+def changes_text(changes: list[list]) -> str:
+    """``recipe_changes`` of a weights file or state as one line: "at step 600: lr 0.001 (was 0.0005)"."""
+    return "; ".join(
+        f"at step {step}: " + ", ".join(f"{k} {json.dumps(b)} (was {json.dumps(a)})" for k, (a, b) in changed.items())
+        for step, changed in changes
+    )
 
 
 def _trim_log(path: Path, step: int) -> None:
