@@ -345,7 +345,6 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
         print(f"sisr: rank {batch.rank} of {batch.world}: {batch.share} of {batch.total} images", file=sys.stderr)
     if batch.skipped:
         print(f"sisr: {batch.skipped} of {batch.share} outputs exist already (skipped)", file=sys.stderr)
-    note = " (bicubic interpolation)" if up.name == "bicubic" else ""
     show = not args.quiet and len(batch.jobs) > 1
     bar = tqdm(total=len(batch.jobs), unit="img", disable=not show, file=sys.stderr, leave=False, dynamic_ncols=True)
     tiles: dict[Path, tqdm] = {}  # a tile bar appears only for images cut into several tiles
@@ -379,7 +378,7 @@ def _upscale_files(args: argparse.Namespace, report=None) -> int:
                 (w, h), (ow, oh) = done.sizes
                 bar.write(f"{done.src} -> {done.dst} ({w} x {h} -> {ow} x {oh}, {up.name})", file=report or sys.stdout)
             else:
-                bar.write(f"{done.src} -> {done.dst} ({up.name}, {ran}){note}", file=report or sys.stdout)
+                bar.write(f"{done.src} -> {done.dst} ({up.name}, {ran})", file=report or sys.stdout)
             bar.update()
             if i + 1 < len(batch.jobs):
                 bar.set_postfix_str(batch.jobs[i + 1][0].name, refresh=True)
