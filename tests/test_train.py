@@ -400,6 +400,45 @@ def test_datasets_are_found_before_anything_is_written(tmp_path, photo, capsys, 
     assert log[-1]["step"] == 2 and "val_psnr" in log[-1]
 
 
+def test_validating_on_training_images_is_said_and_recorded(tmp_path, photo, capsys, monkeypatch):
+    """A user's val_data that holds training images (the same folder, or a copy of one) gives
+    figures that are not held out: the run says so, and so do its weights."""
+    import shutil
+
+    from sisr.cli import _weights_summary, main
+
+    photos, val, other = tmp_path / "photos", tmp_path / "val", tmp_path / "other"
+    for d in (photos, val, other):
+        d.mkdir()
+    Image.fromarray(photo[:64, :64]).save(photos / "a.png")
+    Image.fromarray(photo[64:128, 64:128]).save(photos / "b.png")
+    shutil.copy(photos / "a.png", val / "renamed.png")  # a copy under another name
+    Image.fromarray(photo[200:264, 200:264]).save(val / "c.png")
+    Image.fromarray(photo[200:264, 200:264]).save(other / "c.png")
+    monkeypatch.delenv("SISR_DATA", raising=False)
+    recipe = [str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"data={photos}", "--set", "bf16=false"]
+    small = [
+        "--set",
+        "batch=2",
+        "--set",
+        "steps=2",
+        "--set",
+        "val_every=2",
+        "--set",
+        "model.n1=4",
+        "--set",
+        "model.n2=4",
+    ]
+    for folder, seen in ((val, [1, 2]), (other, None)):
+        run = tmp_path / f"run_{folder.name}"
+        assert main(["train", *recipe, *small, "--set", f"val_data={folder}", "--set", f"out={run}"]) == 0
+        err = capsys.readouterr().err
+        assert ("1 of the 2 images of val_data" in err) == bool(seen), err
+        assert load_checkpoint(run / "model.safetensors").meta.get("val_seen") == seen
+        summary = _weights_summary(load_model(str(run)))
+        assert ("not held out: 1 of its 2 images are training images" in summary) == bool(seen)
+
+
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [

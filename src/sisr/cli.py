@@ -40,6 +40,8 @@ def _weights_summary(up) -> str:
     d, meta = up.descriptor, up.meta
     head = read_header(weights_path(d.name), "weights")
     recipe = meta.get("recipe") or {}
+    seen = meta.get("val_seen")
+    seen = f"; not held out: {seen[0]} of its {seen[1]} images are training images" if seen else ""
     rows = [
         ("architecture", f"{head['arch']} {json.dumps(head['config'])}"),
         ("parameters", f"{d.params:,}"),
@@ -47,7 +49,7 @@ def _weights_summary(up) -> str:
         ("training data", ", ".join(meta.get("data") or []) or "not recorded"),
         ("training budget (steps x batch, step time, hardware)", budget_cell(training_budget(meta), False)),
         (
-            f"last validation ({recipe.get('val_data', 'set not recorded')}, Y-PSNR)",
+            f"last validation ({recipe.get('val_data', 'set not recorded')}{seen}, Y-PSNR)",
             ", ".join(f"x{k} {v:.2f} dB" for k, v in (meta.get("metrics") or {}).items()) or "none",
         ),
         ("phase", str(meta.get("phase", "not recorded")) + (f", from {recipe['init']}" if recipe.get("init") else "")),

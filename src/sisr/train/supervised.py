@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -243,6 +244,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         # [step, {key: [before, after]}] each time a run resumed with a recipe that trains differently
         self.changes: list[list] = []
+        self.val_seen = [0, 0]  # [validation images that are training images too, validation images]
         self._ahead: _Ahead | None = None
 
     # ---- data -----------------------------------------------------------------------------------
@@ -445,6 +447,7 @@ class Trainer:
             metrics=last_val["val_psnr"] if last_val else {},
             hardware=hardware_label(self.devices),
             **({"recipe_changes": self.changes} if self.changes else {}),
+            **({"val_seen": self.val_seen} if self.val_seen[0] else {}),
         )
         return path
 
@@ -499,9 +502,19 @@ class Trainer:
         main = self.rank == 0
         # Both datasets are found before anything is written: a misnamed val_data stopped a run at
         # its first validation (step 2,000 of the recipes), with the steps since its last state lost.
+        own_data = self.sampler is None  # drawn from cfg.data (a test may hand the trainer its own)
         self._ensure_sampler()
         if main and cfg.val_every and self.val_files is None:
             self.val_files = dataset_images(cfg.val_data)
+        if main and cfg.val_every and own_data:
+            trained = {_content_key(f) for d in cfg.data for f in dataset_images(d)}
+            self.val_seen = [sum(_content_key(f) in trained for f in self.val_files), len(self.val_files)]
+            if self.val_seen[0]:
+                print(
+                    f"sisr train: {self.val_seen[0]} of the {self.val_seen[1]} images of val_data {cfg.val_data} are "
+                    "training images too: its figures will not be held out",
+                    file=sys.stderr,
+                )
         log = None
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -611,6 +624,13 @@ def recipe_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, l
         if k not in _RUN_KEYS and json.dumps(old, sort_keys=True) != json.dumps(new, sort_keys=True):
             out[k] = [old, new]
     return out
+
+
+def _content_key(path: Path) -> tuple[int, str]:
+    """A file's size and the hash of its first 64 KiB: the same image under two names or folders
+    gives the same key, without reading whole photos."""
+    with open(path, "rb") as fh:
+        return path.stat().st_size, hashlib.sha1(fh.read(1 << 16)).hexdigest()
 
 
 def changes_text(changes: list[list]) -> str:
