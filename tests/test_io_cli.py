@@ -1228,6 +1228,33 @@ def test_low_quality_jpegs_get_the_real_photo_model_advised(tmp_path, photo, cap
     assert "JPEG" not in capsys.readouterr().err
 
 
+def test_the_python_api_advises_on_a_low_quality_jpeg_as_the_cli_does(tmp_path, photo):
+    """sisr.upscale gave no advice: only the CLI, the folder API and the web app did."""
+    import io
+    import warnings
+
+    import sisr
+
+    Image.fromarray(photo[:24, :32]).save(tmp_path / "j30.jpg", quality=30)
+    Image.fromarray(photo[:24, :32]).save(tmp_path / "j90.jpg", quality=90)
+    raw = (tmp_path / "j30.jpg").read_bytes()
+
+    def said(image, model="rrgan-x4"):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            sisr.upscale(image, model, scale=2)
+        return [str(x.message) for x in w if "JPEG" in str(x.message)]
+
+    expect = "a JPEG saved at quality about 30: rrgan-x4 enlarges its compression blocks; the model rrgan-real-x4"
+    assert said(tmp_path / "j30.jpg") == [
+        f"{tmp_path / 'j30.jpg'}: {expect}, trained on such photos, scores higher on them"
+    ]
+    for opened in (raw, io.BytesIO(raw), Image.open(tmp_path / "j30.jpg")):  # bytes, a file, a PIL image
+        assert said(opened) == [f"image: {expect}, trained on such photos, scores higher on them"]
+    assert said(np.asarray(Image.open(tmp_path / "j30.jpg"))) == []  # an array has no header to read
+    assert said(tmp_path / "j90.jpg") == [] and said(tmp_path / "j30.jpg", "rrgan-real-x4") == []
+
+
 def test_an_output_name_and_a_format_that_disagree_are_refused(tmp_path, photo, capsys):
     """-o r.png --format webp wrote r.webp, a name the user did not give; the same format under
     another suffix (r.jpeg, jpg) keeps the name, and a suffix of no format takes the format's."""

@@ -92,13 +92,16 @@ def upscale(
 
     up = load_upscaler(model, scale, **options)
     _, size, restore = sizing(scale, up, size)
-    batched, device = None, None
+    batched, device, source = None, None, None
     if isinstance(image, (str, os.PathLike)):
         data = read_image(_path(image, "the image's path"))
+        source = image
     elif isinstance(image, (bytes, bytearray, memoryview)) or hasattr(image, "read"):
-        data = _encoded_data(image)
+        data, quality = _encoded_data(image)
+        source = ("image", quality)
     elif _is_pil(image):
         data = from_pil(image)
+        source = ("image", jpeg_quality(image))
     elif hasattr(image, "detach"):
         arr, batched, device = _tensor_array(image)
         data = _array_data(arr)
@@ -106,6 +109,8 @@ def upscale(
         data = _array_data(image)
     if 0 in data.pixels.shape[:2]:
         raise SisrError(f"an empty image ({data.pixels.shape[1]} x {data.pixels.shape[0]} pixels)")
+    if source is not None and (advice := jpeg_advice([source], up)):
+        warn(advice)
     out = upscale_sized(data, up, size, restore).pixels_with_alpha()
     if device is None:
         return out
@@ -128,8 +133,9 @@ def _is_pil(image: Any) -> bool:
     return isinstance(image, Image.Image)
 
 
-def _encoded_data(image: Any) -> ImageData:
-    """An image file's bytes (or an open binary file), read as the file would be; errors say "image"."""
+def _encoded_data(image: Any) -> tuple[ImageData, int | None]:
+    """An image file's bytes (or an open binary file), read as the file would be (errors say
+    "image"), and its JPEG quality (None for other formats)."""
     import tempfile
 
     if isinstance(image, io.TextIOBase):
@@ -143,7 +149,7 @@ def _encoded_data(image: Any) -> ImageData:
         said: list[str] = []
         try:
             with collected(said):
-                return read_image(p)
+                return read_image(p), jpeg_quality(p)
         except SisrError as e:
             raise SisrError(str(e).replace(str(p), "image")) from None
         finally:
@@ -424,16 +430,16 @@ REAL_PHOTO_MODEL = "rrgan-real-x4"
 _JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo")
 
 
-def jpeg_advice(files: Sequence[Path], up) -> str | None:
+def jpeg_advice(files: Sequence[Path | tuple[str, int | None]], up) -> str | None:
     """One line for the JPEGs among ``files`` saved below :data:`JPEG_ADVICE_BELOW` (read from
-    their headers) that a clean-trained model ``up`` would enlarge with their compression blocks:
-    the real-photo model scores higher on them. None when there are none, or ``up`` is not such a
-    model."""
+    their headers; or ``(name, quality)`` for an image already open) that a clean-trained model
+    ``up`` would enlarge with their compression blocks: the real-photo model scores higher on them.
+    None when there are none, or ``up`` is not such a model."""
     d = up.descriptor
     if d.kind != "supervised" or d.denoise:
         return None
-    low = [(f, q) for f in files if Path(f).suffix.lower() in _JPEG_SUFFIXES and (q := jpeg_quality(f)) is not None]
-    low = [(f, q) for f, q in low if q < JPEG_ADVICE_BELOW]
+    named = (f if isinstance(f, tuple) else (f, _file_quality(f)) for f in files)
+    low = [(f, q) for f, q in named if q is not None and q < JPEG_ADVICE_BELOW]
     if not low:
         return None
     why = f"the model {REAL_PHOTO_MODEL}, trained on such photos, scores higher on them"
@@ -445,6 +451,10 @@ def jpeg_advice(files: Sequence[Path], up) -> str | None:
         f"{len(low)} JPEGs saved below quality {JPEG_ADVICE_BELOW} ({named}): "
         f"{up.name} enlarges their compression blocks; {why}"
     )
+
+
+def _file_quality(path: Path) -> int | None:
+    return jpeg_quality(path) if Path(path).suffix.lower() in _JPEG_SUFFIXES else None
 
 
 def upscale_sized(data: ImageData, up, size=None, restore: bool = False, on_tile=None, memo=None) -> ImageData:
