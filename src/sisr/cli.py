@@ -473,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("bench", help="PSNR/SSIM of models on benchmark datasets")
-    p.add_argument("--models", default="bicubic", help="comma-separated model names or .safetensors paths")
+    models_help = "comma-separated model names, .safetensors paths or training run folders"
+    p.add_argument("--models", default="bicubic", help=models_help)
     p.add_argument(
         "--data", default="Set5,Set14,BSD100", help="comma-separated dataset names (under $SISR_DATA) or paths"
     )
@@ -601,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="figure: HR with a crop box and each model's zoomed crop with its PSNR")
     p.add_argument("image", help="HR image (the LR input is its MATLAB-bicubic downscale), or with --lr the input")
-    p.add_argument("--models", default="bicubic,rrgan-x4", help="comma-separated models")
+    p.add_argument("--models", default="bicubic,rrgan-x4", help=models_help)
     p.add_argument("--scale", type=int, default=4)
     p.add_argument(
         "--crop",
