@@ -457,6 +457,35 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     assert [r["step"] for r in log if "val_psnr" in r] == [3, 6]
 
 
+def test_torchrun_ranks_stop_at_the_same_step_on_sigterm_with_the_state_saved(tmp_path):
+    """torchrun's agent passes a SIGTERM (or Ctrl-C) to every rank. Each rank died at once, with
+    the steps since the last state lost; a rank that went on alone would have waited forever in
+    the gradient all-reduce."""
+    import re
+    import signal
+    import time
+
+    from sisr.checkpoint import load_tensors
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        str(REPO / "tests" / "ddp_worker.py"), str(tmp_path), "100000",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    log = tmp_path / "run" / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    stops = {int(r): int(n) for r, n in re.findall(r"rank (\d) stopped at step (\d+) by", out)}
+    assert len(stops) == 2 and stops[0] == stops[1] >= 3, out + err[-2000:]
+    assert load_tensors(tmp_path / "run" / "state.safetensors", "train-state")[1]["step"] == stops[0]
+    w0, w1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+
+
 BASELINE_SMALL = {
     "srcnn": {"n1": 8, "n2": 4, "f1": 5, "f3": 3},
     "vdsr": {"depth": 4, "channels": 8},

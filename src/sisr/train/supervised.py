@@ -493,6 +493,16 @@ class Trainer:
                 said = changes_text([[self.step, changed]]).replace(f"at step {self.step}: ", "")
                 print(f"sisr train: resuming at step {self.step} with a changed recipe: {said}", file=sys.stderr)
 
+    def _halt(self, stop: list) -> bool:
+        """Whether to stop before the next step: this process was signalled or, under DDP, any rank
+        was. The ranks must stop at the same step: one that went on would wait forever in the
+        gradient all-reduce for the others."""
+        if self.world == 1:
+            return bool(stop)
+        flag = torch.tensor([float(bool(stop))], device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
     # ---- the loop -------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: bool = True) -> None:
 
@@ -540,9 +550,10 @@ class Trainer:
         self.net.train()
         stop = []
         previous = {}
-        if self.world == 1 and threading.current_thread() is threading.main_thread():
-            # SIGTERM (a relay's stop, a time limit) and a first Ctrl-C end the run after the current
-            # step, with its state saved; a second Ctrl-C stops at once, losing the steps since the last.
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (a relay's stop, a time limit, torchrun's agent) and a first Ctrl-C end the run
+            # after the current step, with its state saved; a second Ctrl-C stops at once, losing the
+            # steps since the last. Under DDP the ranks agree on the step (_halt).
             def first_interrupt(*_) -> None:
                 stop.append(signal.SIGINT)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -558,8 +569,8 @@ class Trainer:
             self._ahead = _Ahead(self, self.step, end, cfg.workers)
         try:
             while self.step < end:
-                if stop:
-                    self.stopped_by = stop[0]
+                if self._halt(stop):
+                    self.stopped_by = stop[0] if stop else signal.SIGTERM  # another rank's
                     if main:
                         self.save_state()
                         bar.write(
