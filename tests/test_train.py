@@ -400,6 +400,44 @@ def test_datasets_are_found_before_anything_is_written(tmp_path, photo, capsys, 
     assert log[-1]["step"] == 2 and "val_psnr" in log[-1]
 
 
+def test_an_unreadable_or_small_training_image_is_left_out_and_said_and_a_bad_val_image_stops_the_start(
+    tmp_path, photo, capsys, monkeypatch
+):
+    """One broken file in a folder of one's own photos stopped the run; one among the validation
+    images stopped it at its first validation, with the steps since the last state lost."""
+    from sisr.cli import main
+    from sisr.data import PatchSampler
+
+    photos, val = tmp_path / "photos", tmp_path / "val"
+    photos.mkdir()
+    val.mkdir()
+    Image.fromarray(photo[:64, :64]).save(photos / "a.png")
+    Image.fromarray(photo[:20, :20]).save(photos / "tiny.png")
+    (photos / "notes.png").write_text("not an image")
+    Image.fromarray(photo[200:264, 200:264]).save(val / "v.png")
+    said = r"^2 of the 3 training images are left out: .*notes.png: not a readable image; .*tiny.png: 20 x 20, "
+    with pytest.warns(UserWarning, match=said + "smaller than the 32 px HR patches$"):
+        assert len(PatchSampler.from_datasets([str(photos)], 32).images) == 1
+    (photos / "a.png").unlink()
+    with pytest.raises(SisrError, match=r"none of the 2 training images can be used: .*notes.png: not a readable"):
+        PatchSampler.from_datasets([str(photos)], 32)
+    Image.fromarray(photo[:64, :64]).save(photos / "a.png")
+    monkeypatch.delenv("SISR_DATA", raising=False)
+    recipe = [str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"data={photos}", "--set", "bf16=false"]
+    small = ["--set", "batch=2", "--set", "steps=2", "--set", "patch=8", "--set", "model.n1=4", "--set", "model.n2=4"]
+    run = ["--set", f"val_data={val}", "--set", "val_every=2", "--set", f"out={tmp_path / 'run'}"]
+    assert main(["train", *recipe, *small, *run]) == 0
+    assert "2 of the 3 training images are left out" in capsys.readouterr().err
+    (val / "broken.png").write_bytes((val / "v.png").read_bytes()[:200])
+    Image.fromarray(photo[:12, :12]).save(val / "small.png")
+    for bad, said in (("broken.png", "cannot decode image"), ("small.png", "12 x 12 is too small to measure at x4")):
+        run = ["--set", f"val_data={val}", "--set", "val_every=2", "--set", f"out={tmp_path / bad}"]
+        assert main(["train", *recipe, *small, *run]) == 2
+        err = capsys.readouterr().err
+        assert bad in err and said in err and not (tmp_path / bad).exists(), err
+        (val / bad).unlink()
+
+
 def test_validating_on_training_images_is_said_and_recorded(tmp_path, photo, capsys, monkeypatch):
     """A user's val_data that holds training images (the same folder, or a copy of one) gives
     figures that are not held out: the run says so, and so do its weights."""

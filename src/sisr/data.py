@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sisr.degrade import degrade
-from sisr.errors import SisrError, closest
+from sisr.errors import SisrError, closest, warn
 from sisr.io import IMAGE_SUFFIXES, read_image, stored_size, to_uint8
 from sisr.metrics import Y_WEIGHTS, rgb_to_y
 from sisr.precision import known_free_memory
@@ -160,7 +160,7 @@ def check_sampler_memory(files: list[Path], scale_aug: tuple[float, ...]) -> Non
     free = known_free_memory()
     if free is None:
         return
-    pixels = sum(w * h for w, h in (stored_size(f, oriented=True) for f in files))
+    pixels = sum(w * h for w, h in map(_header_size, files))
     need = pixels * 3 * sum(f * f for f in scale_aug)
     if need > free * 0.8:  # the rest: the model, its optimizer, batches and the decoding itself
         raise SisrError(
@@ -168,6 +168,15 @@ def check_sampler_memory(files: list[Path], scale_aug: tuple[float, ...]) -> Non
             f"their {len(scale_aug)} scale_aug copies, and {free / 2**30:.3g} GiB is free: train on fewer or "
             "smaller images, or fewer scale_aug factors"
         )
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """A training image's size from its header; (0, 0) for one without a readable header, which
+    :meth:`PatchSampler.from_datasets` leaves out and names."""
+    try:
+        return stored_size(path, oriented=True)
+    except SisrError:
+        return 0, 0
 
 
 class PatchSampler:
@@ -206,7 +215,22 @@ class PatchSampler:
     def from_datasets(cls, names, hr_size: int, **kwargs) -> PatchSampler:
         files = [f for n in names for f in dataset_images(n)]
         check_sampler_memory(files, kwargs.get("scale_aug", (1.0,)))
-        images = [to_uint8(read_image(f).rgb) for f in files]
+        # One unreadable photo in a folder of one's own should not stop a run: it is left out, and said.
+        images, left = [], []
+        for f in files:
+            try:
+                images.append(to_uint8(read_image(f).rgb))
+            except SisrError as e:
+                left.append(str(e))
+            else:
+                if min(images[-1].shape[:2]) < hr_size:
+                    h, w = images[-1].shape[:2]
+                    left.append(f"{f}: {w} x {h}, smaller than the {hr_size} px HR patches")
+        if left and len(left) < len(files):
+            said = "; ".join(left[:3]) + ("; ..." if len(left) > 3 else "")
+            warn(f"{len(left)} of the {len(files)} training images are left out: {said}")
+        elif left:
+            raise SisrError(f"none of the {len(files)} training images can be used: {left[0]}")
         return cls(images, hr_size, **kwargs)
 
     def sample(self, rng: np.random.Generator, batch: int) -> np.ndarray:

@@ -34,9 +34,10 @@ from tqdm import tqdm
 from sisr.atomic import check_writable
 from sisr.checkpoint import VAL_SEED, load_checkpoint, load_tensors, read_header, save_checkpoint, save_tensors
 from sisr.config import check_bounds, load_config
-from sisr.data import PatchSampler, dataset_images, sr_pair
+from sisr.data import PatchSampler, check_measurable, dataset_images, sr_pair
 from sisr.degrade import degrade_batch
 from sisr.errors import SisrError
+from sisr.io import read_image
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
 from sisr.models import build_model, load_mismatch, model_from_checkpoint, weights_path
@@ -516,6 +517,11 @@ class Trainer:
         self._ensure_sampler()
         if main and cfg.val_every and self.val_files is None:
             self.val_files = dataset_images(cfg.val_data)
+        if main and cfg.val_every:  # an image that does not read, or is too small, would stop the run there
+            for f in self.val_files:
+                h, w = read_image(f).pixels.shape[:2]
+                for s in self.net.scales:
+                    check_measurable(f, s, w, h)
         if main and cfg.val_every and own_data:
             trained = {_content_key(f) for d in cfg.data for f in dataset_images(d)}
             self.val_seen = [sum(_content_key(f) in trained for f in self.val_files), len(self.val_files)]
