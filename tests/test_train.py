@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import asdict
@@ -436,6 +437,41 @@ def test_an_unreadable_or_small_training_image_is_left_out_and_said_and_a_bad_va
         err = capsys.readouterr().err
         assert bad in err and said in err and not (tmp_path / bad).exists(), err
         (val / bad).unlink()
+
+
+def test_a_dry_run_checks_the_recipe_times_steps_and_writes_nothing(tmp_path, photo, capsys, monkeypatch):
+    from sisr.cli import main
+
+    photos, val = tmp_path / "photos", tmp_path / "val"
+    photos.mkdir()
+    val.mkdir()
+    Image.fromarray(photo[:64, :64]).save(photos / "a.png")
+    Image.fromarray(photo[200:264, 200:264]).save(val / "v.png")
+    monkeypatch.delenv("SISR_DATA", raising=False)
+    out = tmp_path / "run"
+    cmd = ["train", str(REPO / "configs" / "srcnn_x4.toml"), "--set", f"data={photos}", "--set", f"val_data={val}",
+           "--set", "bf16=false", "--set", "batch=2", "--set", "steps=40", "--set", "val_every=20", "--set", "patch=8",
+           "--set", "model.n1=4", "--set", "model.n2=4", "--set", f"out={out}"]  # fmt: skip
+    assert main([*cmd, "--dry-run"]) == 0
+    said = capsys.readouterr().out
+    assert 'model: srcnn {"scale": 4, "f1": 9, "f2": 5, "f3": 5, "n1": 4, "n2": 4' in said
+    assert f"data: 1 file in {photos} (5 images with their scale_aug copies); batch 2 of 32 px HR patches" in said
+    assert "schedule: steps 0 to 40, lr 0.0005 (cosine to 1e-06, 200 warm-up steps)" in said
+    assert f"validation: 1 image of {val}, every 20 steps" in said
+    assert re.search(r"here \(.*CPU.*\): [0-9.e-]+ s a step, [0-9.e-]+ s a validation\n", said), said
+    assert re.search(r"about \d+ s for the 40 steps left and 2 validations\n", said), said
+    assert not out.exists()
+    assert main([*cmd, "--set", "steps=2"]) == 0
+    capsys.readouterr()
+    assert main([*cmd, "--dry-run"]) == 2  # as the run itself: a state there needs --resume
+    assert "holds a run at step 2; --resume continues it" in capsys.readouterr().err
+    before = {f.name: f.stat().st_mtime_ns for f in out.iterdir()}
+    assert main([*cmd, "--dry-run", "--resume"]) == 0
+    assert "schedule: steps 2 to 40" in capsys.readouterr().out
+    assert {f.name: f.stat().st_mtime_ns for f in out.iterdir()} == before
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main([*cmd, "--dry-run"]) == 2
+    assert "--dry-run runs in one process" in capsys.readouterr().err
 
 
 def test_validating_on_training_images_is_said_and_recorded(tmp_path, photo, capsys, monkeypatch):

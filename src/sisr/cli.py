@@ -437,8 +437,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sisr.train.supervised import train
+    from sisr.train.supervised import plan, train
 
+    if args.dry_run:
+        print(plan(args.config, args.set, resume=args.resume))
+        return 0
     trainer = train(args.config, args.set, resume=args.resume)
     weights = trainer.out / "model.safetensors"
     if trainer.rank == 0 and trainer.stopped_by is not None:
@@ -634,6 +637,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="recipe, e.g. configs/rrgan_x4_psnr.toml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's state.safetensors")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the recipe and data, time a few steps, say how long it takes; write nothing",
+    )
     p.set_defaults(func=cmd_train)
     return parser
 

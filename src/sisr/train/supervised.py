@@ -45,7 +45,7 @@ from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
 
-__all__ = ["TrainConfig", "Trainer", "changes_text", "lr_at", "recipe_changes", "train", "val_figures"]
+__all__ = ["TrainConfig", "Trainer", "changes_text", "lr_at", "plan", "recipe_changes", "train", "val_figures"]
 
 
 # Field bounds (sisr.config checks them as a recipe loads).
@@ -504,15 +504,11 @@ class Trainer:
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         return bool(flag.item())
 
-    # ---- the loop -------------------------------------------------------------------------------------
-    def run(self, steps: int | None = None, progress: bool = True) -> None:
-
-        cfg = self.cfg
-        self.stopped_by = None  # the signal that ended the run before its end, if one did
-        end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
-        main = self.rank == 0
+    def prepare(self) -> None:
+        """Find and check the data before anything is written (:meth:`run` does this first)."""
         # Both datasets are found before anything is written: a misnamed val_data stopped a run at
         # its first validation (step 2,000 of the recipes), with the steps since its last state lost.
+        cfg, main = self.cfg, self.rank == 0
         own_data = self.sampler is None  # drawn from cfg.data (a test may hand the trainer its own)
         self._ensure_sampler()
         if main and cfg.val_every and self.val_files is None:
@@ -531,6 +527,15 @@ class Trainer:
                     "training images too: its figures will not be held out",
                     file=sys.stderr,
                 )
+
+    # ---- the loop -------------------------------------------------------------------------------------
+    def run(self, steps: int | None = None, progress: bool = True) -> None:
+
+        cfg = self.cfg
+        self.stopped_by = None  # the signal that ended the run before its end, if one did
+        end = min(cfg.steps, self.step + steps) if steps is not None else cfg.steps
+        main = self.rank == 0
+        self.prepare()
         log = None
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -744,14 +749,73 @@ def _hardware(device: torch.device, bf16: bool = False) -> str:
     return f"{label}, bf16 ({'AMX' if 'amx_bf16' in units else 'AVX512-BF16' if units else 'emulated'})"
 
 
-def train(config_path: str | None, overrides: list[str] | None = None, resume: bool = False) -> Trainer:
-
+def _checked_start(config_path: str | None, overrides: list[str] | None, resume: bool) -> TrainConfig:
     cfg = load_config(config_path, TrainConfig, overrides)
     state = Path(cfg.out) / "state.safetensors"
     check_writable(state)  # now, not at the first checkpoint
     if not resume and state.is_file():  # a forgotten --resume would start over and overwrite it
         step = read_header(state, "train-state").get("step", "?")
         raise SisrError(f"{cfg.out}: holds a run at step {step}; --resume continues it, --set out=DIR starts another")
+    return cfg
+
+
+def plan(config_path: str | None, overrides: list[str] | None = None, resume: bool = False, timed: int = 3) -> str:
+    """What ``sisr train`` would do with this recipe, and about how long it would take on this
+    machine: the model, the data, the schedule, and ``timed`` steps and one validation timed after
+    a warm-up step. Nothing is written."""
+    if _dist_info()[1] > 1:
+        raise SisrError("--dry-run runs in one process; run it without torchrun")
+    cfg = _checked_start(config_path, overrides, resume)
+    trainer = Trainer(cfg)
+    if resume:
+        trainer.load_state()
+    trainer.prepare()
+    net, start = trainer.net, trainer.step
+    left = max(0, cfg.steps - start)
+    files = sum(len(dataset_images(d)) for d in cfg.data)
+    params = sum(p.numel() for p in net.parameters())
+    lines = [
+        f"model: {cfg.arch} {json.dumps(asdict(net.config))}, {params:,} parameters, "
+        + ", ".join(f"x{s}" for s in net.scales)
+        + (f"; from {cfg.init}" if cfg.init else ""),
+        f"data: {files} file{'s' * (files != 1)} in {', '.join(cfg.data)} ({len(trainer.sampler.images)} images with "
+        f"their scale_aug copies); batch {cfg.batch} of {cfg.patch * trainer.scale} px HR patches, phase {cfg.phase}",
+        f"schedule: steps {start:,} to {cfg.steps:,}, lr {cfg.lr:g} ({cfg.schedule}"
+        + (f" to {cfg.lr_min:g}" if cfg.schedule == "cosine" else "")
+        + f", {cfg.warmup} warm-up steps)",
+    ]
+    if cfg.val_every:
+        n = len(trainer.val_files)
+        lines.append(f"validation: {n} image{'s' * (n != 1)} of {cfg.val_data}, every {cfg.val_every:,} steps")
+    trainer.net.train()
+    trainer.train_step()  # the first step allocates and picks kernels
+    t0 = time.perf_counter()
+    for _ in range(timed):
+        trainer.train_step()
+    step_s = (time.perf_counter() - t0) / timed
+    vals = (left // cfg.val_every + (left % cfg.val_every > 0)) if cfg.val_every and left else 0
+    val_s = 0.0
+    if vals:
+        t0 = time.perf_counter()
+        trainer.validate()
+        val_s = time.perf_counter() - t0
+    here = f"here ({_hardware(trainer.device, cfg.bf16)}): {step_s:.3g} s a step"
+    lines.append(here + (f", {val_s:.3g} s a validation" if vals else ""))
+    total = left * step_s + vals * val_s
+    lines.append(f"about {_hours(total)} for the {left:,} steps left" + (f" and {vals} validations" if vals else ""))
+    lines.append(f"writes {cfg.out}/ (state every {cfg.ckpt_minutes:g} min); nothing was written now")
+    return "\n".join(lines)
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def train(config_path: str | None, overrides: list[str] | None = None, resume: bool = False) -> Trainer:
+
+    cfg = _checked_start(config_path, overrides, resume)
     trainer = Trainer(cfg)
     if resume:
         trainer.load_state()
