@@ -485,3 +485,40 @@ def test_the_servers_device_is_where_its_models_run(capsys):
         assert r.status_code == 202 and wait(c, r.json()["id"])["status"] == "done"
     assert main(["serve", "--device", "tpu", "--port", "0"]) == 2  # before it binds or serves
     assert capsys.readouterr().err == "sisr: error: device must be 'cpu' or 'cuda[:N]', got 'tpu'\n"
+
+
+def test_sisr_serve_model_offers_ones_own_weights_on_the_page(tmp_path):
+    """A user who trained a model could use it everywhere but in the web app."""
+    import shutil
+
+    from sisr.errors import SisrError
+    from sisr.models import weights_path
+    from sisr.serve import own_models
+
+    run = tmp_path / "my-run"
+    run.mkdir()
+    shutil.copy(weights_path("srcnn"), run / "model.safetensors")
+    shutil.copy(weights_path("srcnn-y"), tmp_path / "luma.safetensors")
+    own = own_models([str(run), str(tmp_path / "luma.safetensors")])
+    assert own == (("my-run", str(run)), ("luma", str(tmp_path / "luma.safetensors")))
+    with TestClient(create_app(ServeConfig(own=own))) as c:
+        models = {m["name"]: m for m in c.get("/api/models").json()["models"]}
+        assert models["my-run"]["description"] == f"your model: {run}" and models["my-run"]["scales"] == [4]
+        assert models["luma"]["kind"] == "supervised" and "rrgan-x4" in models
+        r = c.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "my-run"})
+        s = wait(c, r.json()["id"])
+        assert s["status"] == "done" and s["result_size"] == [80, 96], s
+        got = np.asarray(Image.open(io.BytesIO(c.get(f"/api/jobs/{s['id']}/result").content)))
+        import sisr
+
+        want = sisr.upscale(png_bytes(), str(run))
+        assert np.array_equal(got, np.floor(want * 255 + 0.5).astype(np.uint8))  # the folder's weights ran
+        bad = c.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "my-rum"})
+        assert bad.status_code == 400 and "my-run, luma)" in bad.json()["error"]
+    for paths, said in (
+        (["rrgan-x4"], "'rrgan-x4' is on the menu already"),
+        ([str(run), str(run)], "the menu has a model named 'my-run' already"),
+        ([str(tmp_path / "nowhere.safetensors")], "no such weights file"),
+    ):
+        with pytest.raises(SisrError, match=said):
+            own_models(paths)

@@ -458,7 +458,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.max_upload_mb <= 0:
         raise SisrError("--max-upload-mb must be positive")
-    serve(args.host, args.port, args.max_upload_mb, args.open, args.device)
+    serve(args.host, args.port, args.max_upload_mb, args.open, args.device, args.model)
     return 0
 
 
@@ -631,6 +631,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get 413 (default 50)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="RUN",
+        help="also offer these weights (a training run's folder or a .safetensors file), named by it; repeatable",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("train", help="train a model from a TOML recipe (works under torchrun)")

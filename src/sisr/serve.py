@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -25,6 +26,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, check_scale, jpeg_advice, load_upscaler, result_size, sizing, upscale_file
 from sisr.errors import SisrError, closest, collected, warn
-from sisr.infer import descriptors, list_models
+from sisr.infer import descriptors, list_models, load_model
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     WRITE_FORMATS,
@@ -53,7 +55,7 @@ from sisr.io import (
     tiff_pages,
     write_image,
 )
-from sisr.models import DEFAULT_MODEL, unknown_model
+from sisr.models import DEFAULT_MODEL, unknown_model, weights_path
 from sisr.precision import cores, device_label, resolve_device
 
 __all__ = ["ServeConfig", "create_app", "serve"]
@@ -70,6 +72,8 @@ class ServeConfig:
     retention_s: float = 3600.0  # finished jobs and their files are deleted after this
     threads: int = 0  # torch threads of the worker (0: all cores but one)
     device: str | None = None  # where models run, as --device ("auto": a CUDA GPU where there is one)
+    # One's own trained weights on the page (sisr serve --model): (name in the menu, weights path)
+    own: tuple[tuple[str, str], ...] = ()
 
 
 class Cancelled(Exception):
@@ -212,7 +216,8 @@ class JobRunner:
                 if len(self.models) >= 4:
                     self.models.pop(next(iter(self.models)))
                 # scale 1: restore at input size
-                self.models[key] = load_upscaler(name, scale, **options, device=self.cfg.device)
+                path = dict(self.cfg.own).get(name, name)
+                self.models[key] = load_upscaler(path, scale, **options, device=self.cfg.device)
             return self.models[key]
 
     def _work(self) -> None:
@@ -291,9 +296,28 @@ class JobRunner:
         return len(gone)
 
 
-def _models_info() -> list[dict[str, Any]]:
+def own_models(paths: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``(name, path)`` for each of one's own weights to offer (a training run's folder or a
+    ``.safetensors`` file), named by the folder or the file; each is loaded once now, so that a
+    wrong one is one line before the server starts."""
+    out: dict[str, str] = {}
+    for p in paths:
+        if not str(p).strip() or p in list_models():
+            said = "is on the menu already" if p else "is empty"
+            raise SisrError(f"--model '{p}' {said}: it adds a training run's folder or a weights file")
+        weights_path(p)  # a name that is no file: one line, with the closest model's name
+        load_model(str(p))  # its weights and metadata, checked
+        name = Path(p).name if Path(p).is_dir() else Path(p).stem
+        if name in list_models() or name in out:
+            raise SisrError(f"--model {p}: the menu has a model named '{name}' already; rename the folder or file")
+        out[name] = str(p)
+    return tuple(out.items())
+
+
+def _models_info(own: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
     out = []
-    for desc in descriptors():
+    mine = [dataclasses.replace(load_model(p).descriptor, name=n, description=f"your model: {p}") for n, p in own]
+    for desc in [*descriptors(), *mine]:
         name = desc.name
         out.append(
             {
@@ -436,7 +460,7 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
     @app.get("/api/models")
     async def models():
         if not models_cache:
-            models_cache.extend(await asyncio.to_thread(_models_info))
+            models_cache.extend(await asyncio.to_thread(_models_info, cfg.own))
         return {"models": models_cache}
 
     @app.post("/api/jobs", status_code=202)
@@ -469,8 +493,9 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             raise ApiError(400, "bad request: expected multipart/form-data with a 'file' field")
         model = form.get("model")
         model = model.strip() if isinstance(model, str) and model.strip() else DEFAULT_MODEL
-        if model not in list_models():
-            raise ApiError(400, unknown_model(model) + ")")
+        if model not in list_models() and model not in dict(cfg.own):
+            mine = "".join(f", {n}" for n, _ in cfg.own)
+            raise ApiError(400, unknown_model(model) + mine + ")")
         scale, options = _form_options(form)
         fmt, quality, target, strip = _form_output(form)
         if scale == 1 and target is not None:
@@ -648,15 +673,17 @@ def serve(
     max_upload_mb: float = 50.0,
     open_browser: bool = False,
     device: str | None = None,
+    models: Sequence[str] = (),
 ) -> None:
     import uvicorn
 
     runs_on = resolve_device(device)  # a GPU this machine lacks: one line now, not at the first upload
+    own = own_models(models)
     sock = listen(host, port)
     port = sock.getsockname()[1]  # port 0: the one the system chose
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"sisr: warning: serving on {host}: anyone who can reach this address can use the app")
-    app = create_app(ServeConfig(max_upload_mb=max_upload_mb, device=device))
+    app = create_app(ServeConfig(max_upload_mb=max_upload_mb, device=device, own=own))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     print(f"sisr serve: {url} (models run on {device_label(runs_on)}; Ctrl+C stops)", flush=True)
