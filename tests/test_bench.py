@@ -584,3 +584,37 @@ def test_the_jpeg_advice_threshold_is_where_the_held_out_figures_cross():
     said = [f"{lead[20]:+.2f} dB for `{REAL_PHOTO_MODEL}` at quality 20", f"{lead[40]:+.2f} at 40"]
     said += [f"{lead[50]:+.2f} at 50", f"{lead[60]:+.2f} at 60", f"{lead[95]:+.2f} at 95"]
     assert all(s in readme for s in said), said
+
+
+def test_against_adds_paired_differences_with_a_seeded_interval(tmp_path, capsys):
+    import json
+
+    from sisr.bench import paired, to_markdown
+    from sisr.cli import main
+
+    def row(model, psnrs, dataset="D", scale=4):
+        images = [{"name": f"i{k}", "psnr_y": v, "ssim_y": 0.8} for k, v in enumerate(psnrs)]
+        return {"model": model, "dataset": dataset, "scale": scale, "psnr_y": float(np.mean(psnrs)), "ssim_y": 0.8,
+                "images": images}  # fmt: skip
+
+    ref = [30.0, 31.0, 28.0, 33.0, 29.0]
+    b_psnrs = [v + d for v, d in zip(ref, [0.3, 0.1, 0.2, -0.1, 0.25])]
+    rows = [row("a", ref), row("b", b_psnrs), row("c", [v + 0.5 for v in ref[:3]]), row("a", ref[:2], "E")]
+    report = {"results": [*rows, row("b", ref[:2], "F")]}
+    p = paired(report, "a")
+    b = p[("b", "D", 4)]
+    assert b["mean"] == pytest.approx(0.15) and (b["higher"], b["n"]) == (4, 5)
+    assert -0.1 <= b["low"] < 0.15 < b["high"] <= 0.3 and paired(report, "a")[("b", "D", 4)] == b  # seeded
+    c = p[("c", "D", 4)]  # on the images both have; the same difference on each: no spread
+    assert (c["n"], c["higher"]) == (3, 3) and c["low"] == pytest.approx(0.5) == c["high"]
+    assert ("b", "F", 4) not in p and ("a", "D", 4) not in p  # nothing to pair with; not itself
+    md = to_markdown(report, published=False, against="a")
+    assert "### PSNR against a (dB, Y, paired by image)" in md
+    assert "| b | +0.15 (" in md and "), 4 of 5 | " in md and "| c | +0.50 (+0.50 to +0.50), 3 of 3 |" in md
+    with pytest.raises(SisrError, match=r"--against z: not a model of this report \(a, b, c\)"):
+        paired(report, "z")
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    assert main(["bench", "--from-json", str(tmp_path / "r.json"), "--against", "b"]) == 0
+    assert "### PSNR against b" in capsys.readouterr().out
+    assert main(["bench", "--models", "bicubic", "--against", "rrgan-x4"]) == 2  # refused before any run
+    assert "--against rrgan-x4: not one of --models (bicubic)" in capsys.readouterr().err

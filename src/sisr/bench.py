@@ -426,11 +426,74 @@ def budget_cell(b: dict[str, Any] | str | None, zero_shot: bool) -> str:
     return text + ("" if b["complete"] else ", + earlier runs not found")
 
 
-def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool = True) -> str:
+PAIRED_RESAMPLES = 10_000
+
+
+def paired(report: dict[str, Any], against: str) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Each model's per-image PSNR minus ``against``'s on the same images, for every dataset and
+    scale both were measured on: ``{(model, dataset, scale): {"mean", "low", "high", "higher", "n"}}``.
+    ``low``-``high`` is a 95% percentile bootstrap interval of the mean over the images (seeded:
+    the same report gives the same interval); ``higher`` counts the images where the model scores
+    more. A mean difference on 5 or 10 images says little without them."""
+    rows = {(r["model"], r["dataset"], r["scale"]): r for r in report["results"]}
+    if not any(m == against for m, _, _ in rows):
+        models = ", ".join(dict.fromkeys(m for m, _, _ in rows))
+        raise SisrError(f"--against {against}: not a model of this report ({models})")
+    out = {}
+    for (m, d, sc), r in rows.items():
+        ref = rows.get((against, d, sc))
+        if m == against or ref is None:
+            continue
+        theirs = {i["name"]: i["psnr_y"] for i in ref["images"]}
+        diff = np.array([i["psnr_y"] - theirs[i["name"]] for i in r["images"] if i["name"] in theirs])
+        if not diff.size:
+            continue
+        rng = np.random.default_rng(0)
+        means = diff[rng.integers(0, diff.size, (PAIRED_RESAMPLES, diff.size))].mean(axis=1)
+        low, high = np.percentile(means, [2.5, 97.5])
+        out[(m, d, sc)] = {
+            "mean": float(diff.mean()),
+            "low": float(low),
+            "high": float(high),
+            "higher": int((diff > 0).sum()),
+            "n": int(diff.size),
+        }
+    return out
+
+
+def _paired_markdown(report: dict[str, Any], against: str, cols: list[tuple[str, int]]) -> list[str]:
+    diffs = paired(report, against)
+    models = [m for m in dict.fromkeys(r["model"] for r in report["results"]) if m != against]
+    out = [
+        f"### PSNR against {against} (dB, Y, paired by image)\n",
+        "| model | " + " | ".join(f"{d} x{s}" for d, s in cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for m in models:
+        cells = []
+        for d, s in cols:
+            p = diffs.get((m, d, s))
+            cells.append(
+                f"{p['mean']:+.2f} ({p['low']:+.2f} to {p['high']:+.2f}), {p['higher']} of {p['n']}" if p else ""
+            )
+        out.append(f"| {m} | " + " | ".join(cells) + " |")
+    return out + [
+        "",
+        f"Each cell: the mean of the per-image differences from {against}; in brackets a 95% bootstrap interval "
+        f"of that mean over the images ({PAIRED_RESAMPLES:,} resamples, seeded); then the images on which the "
+        "model scores higher.",
+        "",
+    ]
+
+
+def to_markdown(
+    report: dict[str, Any], per_image: bool = False, published: bool = True, against: str | None = None
+) -> str:
     """Table 1 (PSNR) and Table 2 (SSIM): rows model, columns dataset x scale.
 
     With ``published``, each column that has a published figure for any listed model
-    gets a "pub." column beside it (values and sources in :mod:`sisr.published`).
+    gets a "pub." column beside it (values and sources in :mod:`sisr.published`). With
+    ``against``, a table of each model's paired PSNR difference from that model (:func:`paired`).
     """
 
     results = report["results"]
@@ -470,6 +533,8 @@ def to_markdown(report: dict[str, Any], per_image: bool = False, published: bool
                 cells.append(budget_cell(report["budgets"].get(m), m in report.get("zero_shot_settings", {})))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    if against is not None:
+        out += _paired_markdown(report, against, cols)
     sources = sorted({PUBLISHED[(m, d, s)][2] for m in models for d, s in cols if (m, d, s) in PUBLISHED})
     if published and sources:
         out += ["Published figures (pub.): " + "; ".join(sources) + ". Values and notes: `sisr/published.py`.", ""]

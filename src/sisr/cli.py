@@ -111,6 +111,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise SisrError("--save writes the images a run measures; --from-json measures none")
         report = _merge_reports(_csv(args.from_json))
     else:
+        models = _csv(args.models)
+        if args.against is not None and args.against not in models:
+            raise SisrError(f"--against {args.against}: not one of --models ({', '.join(models)})")
         report = run_bench(
             _csv(args.models),
             _csv(args.data),
@@ -127,7 +130,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             save=args.save,
         )
-    table = to_markdown(report, per_image=args.per_image)
+    against = args.against
+    if against is not None and not args.from_json:  # its row's label: with @x8 or @denoise=... as run
+        against = next(r["model"] for r in report["results"] if r["model"].split("@")[0] == against)
+    table = to_markdown(report, per_image=args.per_image, against=against)
     print(table)
     if args.json:
         write_atomic(args.json, json.dumps(report, indent=1) + "\n")
@@ -485,6 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the full results (with per-image rows) as JSON")
     p.add_argument("--markdown", help="write the tables as Markdown")
     p.add_argument("--per-image", action="store_true", help="add per-image tables")
+    p.add_argument(
+        "--against",
+        metavar="MODEL",
+        help="add each model's PSNR difference from this one, paired by image, with a 95%% interval",
+    )
     p.add_argument(
         "--from-json", metavar="A.json,B.json", help="no measuring: tables from reports written by --json (merged)"
     )
