@@ -14,33 +14,9 @@ from pathlib import Path
 from sisr.checkpoint import VAL_SEED, blind_recipe
 from sisr.infer import load_model
 from sisr.models import PRETRAINED
-from sisr.train.supervised import changes_text, val_figures
+from sisr.train.supervised import changes_text, validation_curve
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "sisr" / "weights"
-
-
-def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
-    """The validation rows of a training log as a Markdown table (last value per step wins)."""
-    rows: dict[int, dict[str, float]] = {}
-    for line in log.read_text().splitlines():
-        rec = json.loads(line)
-        if "val_psnr" in rec:
-            rows[rec["step"]] = val_figures(rec)  # a blind run's clean columns are named "xS clean"
-    if not rows:
-        return []
-    cols = sorted({c for v in rows.values() for c in v}, key=lambda c: (c.endswith("clean"), int(c.split()[0])))
-    out = [
-        f"## Validation curve ({val_data}, EMA weights, Y-PSNR)",
-        "",
-        "| step | " + " | ".join(f"x{c}" for c in cols) + " |",
-        "|---:|" + "---:|" * len(cols),
-    ]
-    for step in sorted(rows):
-        cells = (f"{rows[step][c]:.2f}" if c in rows[step] else "-" for c in cols)
-        out.append(f"| {step:,} | " + " | ".join(cells) + " |")
-    if any(c.endswith("clean") for c in cols):
-        out += ["", '"clean": the same images as MATLAB-bicubic LR (the tables\' protocol y).']
-    return out + [""]
 
 
 def data_note(data: list[str]) -> str:

@@ -511,6 +511,10 @@ def test_validating_on_training_images_is_said_and_recorded(tmp_path, photo, cap
         assert load_checkpoint(run / "model.safetensors").meta.get("val_seen") == seen
         summary = _weights_summary(load_model(str(run)))
         assert ("not held out: 1 of its 2 images are training images" in summary) == bool(seen)
+        assert main(["models", str(run)]) == 0  # a run folder: its card, then its validation curve
+        card = capsys.readouterr().out
+        assert f"## Validation curve ({folder}, EMA weights, Y-PSNR)" in card
+        assert re.search(r"\n\| 2 \| \d+\.\d\d \|\n", card), card
 
 
 def test_torchrun_two_processes_end_with_identical_weights(tmp_path):

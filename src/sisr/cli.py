@@ -69,7 +69,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.json:
             raise SisrError("--json lists every model; give no name with it")
         if args.name.endswith(".safetensors") or Path(args.name).exists():
-            print(_weights_summary(load_model(args.name)))  # one's own trained weights
+            up = load_model(args.name)
+            print(_weights_summary(up))  # one's own trained weights
+            log = Path(args.name) / "log.jsonl"
+            if log.is_file():  # a training run's folder: how validation went
+                from sisr.train.supervised import validation_curve
+
+                val_data = (up.meta.get("recipe") or {}).get("val_data", "set not recorded")
+                print("\n" + "\n".join(validation_curve(log, val_data)).rstrip())
             return 0
         if args.name not in [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]:
             raise SisrError(unknown_model(args.name) + "; or a .safetensors path or a training run's folder)")

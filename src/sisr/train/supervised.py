@@ -45,7 +45,17 @@ from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
 
-__all__ = ["TrainConfig", "Trainer", "changes_text", "lr_at", "plan", "recipe_changes", "train", "val_figures"]
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "changes_text",
+    "lr_at",
+    "plan",
+    "recipe_changes",
+    "train",
+    "val_figures",
+    "validation_curve",
+]
 
 
 # Field bounds (sisr.config checks them as a recipe loads).
@@ -158,6 +168,30 @@ def _init_mismatch(init: str, want: Any, have: Any, grow: bool, grows: bool) -> 
 def _toml(value: Any) -> str:
     """A config value as ``--set`` takes it (TOML), without spaces, to paste into a shell."""
     return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+
+
+def validation_curve(log: Path, val_data: str = "Set5") -> list[str]:
+    """The validation rows of a training log as a Markdown table (last value per step wins)."""
+    rows: dict[int, dict[str, float]] = {}
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if "val_psnr" in rec:
+            rows[rec["step"]] = val_figures(rec)  # a blind run's clean columns are named "xS clean"
+    if not rows:
+        return []
+    cols = sorted({c for v in rows.values() for c in v}, key=lambda c: (c.endswith("clean"), int(c.split()[0])))
+    out = [
+        f"## Validation curve ({val_data}, EMA weights, Y-PSNR)",
+        "",
+        "| step | " + " | ".join(f"x{c}" for c in cols) + " |",
+        "|---:|" + "---:|" * len(cols),
+    ]
+    for step in sorted(rows):
+        cells = (f"{rows[step][c]:.2f}" if c in rows[step] else "-" for c in cols)
+        out.append(f"| {step:,} | " + " | ".join(cells) + " |")
+    if any(c.endswith("clean") for c in cols):
+        out += ["", '"clean": the same images as MATLAB-bicubic LR (the tables\' protocol y).']
+    return out + [""]
 
 
 def _dist_info() -> tuple[int, int]:
