@@ -506,7 +506,9 @@ def test_validating_on_training_images_is_said_and_recorded(tmp_path, photo, cap
     for folder, seen in ((val, [1, 2]), (other, None)):
         run = tmp_path / f"run_{folder.name}"
         assert main(["train", *recipe, *small, "--set", f"val_data={folder}", "--set", f"out={run}"]) == 0
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
+        said = rf"trained to step 2; weights in {run}/model.safetensors \(sisr upscale IMAGE --model {run}\); "
+        assert re.search(said + rf"at step 2, x4 \d+\.\d\d dB on {folder}\n", out), out
         assert ("1 of the 2 images of val_data" in err) == bool(seen), err
         assert load_checkpoint(run / "model.safetensors").meta.get("val_seen") == seen
         summary = _weights_summary(load_model(str(run)))

@@ -457,10 +457,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     trainer = train(args.config, args.set, resume=args.resume)
     weights = trainer.out / "model.safetensors"
+    last = next((h for h in reversed(trainer.history) if "val_psnr" in h), None)
+    said = f" (sisr upscale IMAGE --model {trainer.out})"
+    if last is not None:
+        figures = ", ".join(f"x{k} {v:.2f}" for k, v in last["val_psnr"].items())
+        said += f"; at step {last['step']:,}, {figures} dB on {trainer.cfg.val_data}"
     if trainer.rank == 0 and trainer.stopped_by is not None:
-        print(f"weights so far in {weights}")
+        print(f"weights so far in {weights}{said}")
     elif trainer.rank == 0:
-        print(f"trained to step {trainer.step}; weights in {weights}")
+        print(f"trained to step {trainer.step:,}; weights in {weights}{said}")
     if trainer.stopped_by == signal.SIGINT:
         return 130  # as a shell's Ctrl-C: a script that goes on after training does not take it as done
     return 0
