@@ -122,7 +122,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.against is not None and args.against not in models:
             raise SisrError(f"--against {args.against}: not one of --models ({', '.join(models)})")
         report = run_bench(
-            _csv(args.models),
+            models,
             _csv(args.data),
             parse_scales(args.scale),
             progress=not args.quiet,

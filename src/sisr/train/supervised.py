@@ -11,7 +11,6 @@ different patches; rank 0 alone validates, logs and writes checkpoints.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import math
@@ -157,7 +156,7 @@ def _init_weights(name: str) -> Path:
 def _init_mismatch(init: str, want: Any, have: Any, grow: bool, grows: bool) -> str:
     """One line on how the recipe's model table differs from its init's, and the overrides that
     keep the init's model."""
-    a, b = dataclasses.asdict(want), dataclasses.asdict(have)
+    a, b = asdict(want), asdict(have)
     keys = [k for k in a if a[k] != b.get(k)]
     said = ", ".join(f"{k} = {_toml(a[k])} (the init's: {_toml(b[k])})" for k in keys)
     keep = " ".join(f"--set model.{k}={_toml(b[k])}" for k in keys)
@@ -836,6 +835,8 @@ def plan(config_path: str | None, overrides: list[str] | None = None, resume: bo
     if vals:
         t0 = time.perf_counter()
         trainer.validate()
+        if cfg.degradation == "real":  # a blind run validates on clean inputs too
+            trainer.validate(clean=True)
         val_s = time.perf_counter() - t0
     here = f"here ({_hardware(trainer.device, cfg.bf16)}): {step_s:.3g} s a step"
     lines.append(here + (f", {val_s:.3g} s a validation" if vals else ""))
