@@ -116,6 +116,12 @@ def test_export_cli(rrgan_file, tmp_path):
     import onnx
 
     onnx.checker.check_model(onnx.load(str(out)))
+    # given back as --model, it was "not a safetensors file (pickled .pth/.pt files are not loaded...)"
+    from sisr.errors import SisrError
+    from sisr.infer import load_model
+
+    with pytest.raises(SisrError, match=r"m.onnx: an ONNX graph, not sisr weights; run the weights it came from"):
+        load_model(str(out))
 
 
 # ---- formats and metadata -------------------------------------------------------------------------
