@@ -125,6 +125,11 @@ def test_init_takes_a_shipped_model_or_a_run_folder_and_says_how_its_model_diffe
         tiny_trainer(tmp_path / "x", photo, arch="srcnn", init="srcnn-z")
     with pytest.raises(SisrError, match="init: 'bicubic' has no weights"):
         tiny_trainer(tmp_path / "x", photo, arch="srcnn", init="bicubic")
+    missing = tmp_path / "p1" / "model.safetensors"  # a phase 1 run not trained yet (SRGAN's recipe)
+    with pytest.raises(
+        SisrError, match=rf"init: {missing}: no such weights file; .*shipped 'srcnn' model \(--set init=srcnn\)"
+    ):
+        tiny_trainer(tmp_path / "x", photo, arch="srcnn", init=str(missing))
     with pytest.raises(SisrError) as e:  # the recipe's RGB table: the keys that differ, as --set pastes them
         tiny_trainer(tmp_path / "x", photo, arch="srcnn", init="srcnn-y", model={**BASELINE_SMALL["srcnn"]})
     said = str(e.value)

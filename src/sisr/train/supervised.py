@@ -39,7 +39,7 @@ from sisr.errors import SisrError
 from sisr.io import read_image
 from sisr.losses import VGGLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
 from sisr.metrics import gray_of, psnr, quantize
-from sisr.models import build_model, load_mismatch, model_from_checkpoint, weights_path
+from sisr.models import PRETRAINED, build_model, load_mismatch, model_from_checkpoint, weights_dir, weights_path
 from sisr.models.base import SRModel
 from sisr.precision import autocast, cores, cpu_bf16_units, device_here, native_bf16
 from sisr.resize import imresize, imresize_torch
@@ -142,7 +142,7 @@ def val_figures(rec: dict[str, Any]) -> dict[str, float]:
     return rec["val_psnr"] | {f"{k} clean": v for k, v in rec.get("val_clean_psnr", {}).items()}
 
 
-def _init_weights(name: str) -> Path:
+def _init_weights(name: str, arch: str) -> Path:
     """The weights file ``init`` names: a shipped model's name, a training run's folder or a path."""
     try:
         path = weights_path(name)
@@ -150,6 +150,10 @@ def _init_weights(name: str) -> Path:
         raise SisrError(f"init: {e}") from None
     if path is None:
         raise SisrError(f"init: '{name}' has no weights to start from; name a trained model or a weights file")
+    if not path.is_file():  # a recipe's phase 1 run (SRGAN's SRResNet) not trained here yet
+        same = [n for n, (f, _) in PRETRAINED.items() if read_header(weights_dir() / f, "weights")["arch"] == arch]
+        hint = f", or start from a shipped '{arch}' model (--set init={same[0]})" if same else ""
+        raise SisrError(f"init: {path}: no such weights file; train the run that writes it first{hint}")
     return path
 
 
@@ -234,7 +238,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # same initial weights on every rank and every rerun
 
         if cfg.init:
-            init = load_checkpoint(_init_weights(cfg.init))
+            init = load_checkpoint(_init_weights(cfg.init, cfg.arch))
             if init.arch != cfg.arch:
                 raise SisrError(
                     f"init weights {cfg.init} are a '{init.arch}' model, but the recipe's arch is '{cfg.arch}'"
