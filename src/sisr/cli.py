@@ -665,7 +665,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model from a TOML recipe (works under torchrun)")
     p.add_argument("config", help="recipe, e.g. configs/rrgan_x4_psnr.toml")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe value: init=rrgan-x4 (a shipped model, run folder or file), data=my_photos, "
+        "model.blocks=6, 'model={}' (the init's model)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run folder's state.safetensors")
     p.add_argument(
         "--dry-run",
