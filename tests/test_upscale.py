@@ -116,12 +116,44 @@ def test_export_cli(rrgan_file, tmp_path):
     import onnx
 
     onnx.checker.check_model(onnx.load(str(out)))
-    # given back as --model, it was "not a safetensors file (pickled .pth/.pt files are not loaded...)"
-    from sisr.errors import SisrError
-    from sisr.infer import load_model
 
-    with pytest.raises(SisrError, match=r"m.onnx: an ONNX graph, not sisr weights; run the weights it came from"):
-        load_model(str(out))
+
+def test_an_exported_onnx_file_runs_as_a_model(rrgan_file, tmp_path, photo):
+    """Given back as --model, sisr export's file was "not a safetensors file (pickled .pth/.pt files
+    are not loaded...)"."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from sisr.checkpoint import load_checkpoint
+    from sisr.errors import SisrError
+    from sisr.export import export_onnx
+
+    path = export_onnx(load_model(str(rrgan_file), scale=2), tmp_path / "m.onnx")
+    up = load_model(str(path), tile=0)
+    d = up.descriptor
+    assert (up.scale, d.scales, d.backends, d.export, up.backend) == (2, (2,), ("onnx",), False, "onnx")
+    assert d.description == f"the ONNX graph of {rrgan_file} at x2"
+    img = photo[:30, :41]
+    assert np.abs(up(img) - load_model(str(rrgan_file), scale=2, tile=0)(img)).max() < 1e-3
+    assert np.abs(load_model(str(path), tile=16)(img) - up(img)).max() < 1e-3  # tiled as any model
+    for options, said in (
+        ({"backend": "torch"}, "--backend torch does not apply to .*m.onnx: it runs on onnx"),
+        ({"precision": "bf16"}, "--precision bf16 does not apply to .*m.onnx"),
+        ({"scale": 4}, "does not upscale x4 \\(it supports x2\\)"),
+    ):
+        with pytest.raises(SisrError, match=said):
+            load_model(str(path), **options)
+    with pytest.raises(SisrError, match="cannot be exported to ONNX \\(it is an ONNX graph already\\)"):
+        export_onnx(up, tmp_path / "again.onnx")
+    bare = onnx.load(str(path))
+    del bare.metadata_props[:]  # an ONNX file from elsewhere
+    onnx.save(bare, str(tmp_path / "other.onnx"))
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    for name, said in (("other.onnx", "without sisr's metadata"), ("junk.onnx", "not an ONNX graph onnxruntime")):
+        with pytest.raises(SisrError, match=said):
+            load_model(str(tmp_path / name))
+    with pytest.raises(SisrError, match="m.onnx: an ONNX graph \\(what sisr export writes\\), not sisr weights"):
+        load_checkpoint(path)  # as a training run's init
 
 
 # ---- formats and metadata -------------------------------------------------------------------------

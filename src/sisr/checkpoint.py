@@ -95,9 +95,7 @@ def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[
             tensors = {k: f.get_tensor(k) for k in f.keys()} if with_tensors else {}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         if p.suffix.lower() == ".onnx":  # what sisr export writes, for other runtimes
-            raise SisrError(
-                f"{p}: an ONNX graph, not sisr weights; run the weights it came from with --backend onnx"
-            ) from None
+            raise SisrError(f"{p}: an ONNX graph (what sisr export writes), not sisr weights") from None
         hint = " (pickled .pth/.pt files are not loaded: convert them to safetensors)"
         raise SisrError(f"{p}: not a safetensors file{hint}: {str(e).splitlines()[0]}") from None
     try:

@@ -68,7 +68,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         if args.json:
             raise SisrError("--json lists every model; give no name with it")
-        if args.name.endswith(".safetensors") or Path(args.name).exists():
+        if (args.name.endswith(".safetensors") or Path(args.name).exists()) and not args.name.endswith(".onnx"):
             up = load_model(args.name)
             print(_weights_summary(up))  # one's own trained weights
             log = Path(args.name) / "log.jsonl"
@@ -78,9 +78,9 @@ def cmd_models(args: argparse.Namespace) -> int:
                 val_data = (up.meta.get("recipe") or {}).get("val_data", "set not recorded")
                 print("\n" + "\n".join(validation_curve(log, val_data)).rstrip())
             return 0
-        if args.name not in [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT]:
+        if args.name not in [*WEIGHTLESS, *PRETRAINED, *ZEROSHOT] and not args.name.endswith(".onnx"):
             raise SisrError(unknown_model(args.name) + "; or a .safetensors path or a training run's folder)")
-        card = model_card(args.name)
+        card = model_card(args.name) if args.name in PRETRAINED else None
         if card is None:
             d = describe(args.name) if args.name in ZEROSHOT else load_model(args.name).descriptor
             scales = "any integer" if d.any_scale else ", ".join(f"x{s}" for s in d.scales)
@@ -603,7 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fp32 (default; zero-shot: its preset's, auto); bf16 is faster on CPUs with AVX512-BF16 or AMX; "
         "auto: bf16 where the CPU has it",
     )
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx runs via onnxruntime")
+    p.add_argument(
+        "--backend", choices=["torch", "onnx"], help="torch (default), or onnx via onnxruntime (an .onnx --model's)"
+    )
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.add_argument("--format", choices=WRITE_FORMATS, default=None, help="output format")
     p.add_argument(

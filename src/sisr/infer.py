@@ -25,7 +25,7 @@ import torch
 from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint, read_header
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
-from sisr.export import onnx_session
+from sisr.export import exported_head, onnx_session
 from sisr.io import to_float
 from sisr.models import (
     DEFAULT_MODEL,
@@ -78,7 +78,7 @@ class InferenceOptions:
     overlap: int | None = None  # tile context and blend width, LR px (None: 16)
     ensemble: bool = False  # x8 self-ensemble
     precision: str | None = None  # "auto", "fp32" or "bf16" (None: fp32; zero-shot: its settings')
-    backend: str = "torch"  # "torch" or "onnx"
+    backend: str | None = None  # "torch" or "onnx" (None: the model's first: torch, or onnx for an .onnx file)
     settings: dict[str, Any] | None = None  # zero-shot settings (--set)
     save_model: str | None = None  # zero-shot: folder for each trained pyramid
     progress: bool = False  # zero-shot: a training progress bar
@@ -133,7 +133,7 @@ class ModelDescriptor:
         tile, overlap, precision, backend = o.tile, o.overlap, o.precision, o.backend
         if precision is not None and precision not in PRECISIONS:
             raise SisrError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
-        if backend not in ("torch", "onnx"):
+        if backend is not None and backend not in ("torch", "onnx"):
             raise SisrError(f"unknown backend '{backend}' (use torch or onnx)")
         if tile is not None and (tile < 0 or 0 < tile < MIN_TILE):
             # a smaller tile runs mostly its context: 3 LR px with 16 of overlap run 35 x 35 px for 3 x 3
@@ -149,8 +149,9 @@ class ModelDescriptor:
             self.refuse("--ensemble", "it has no self-ensemble")
         if precision is not None and precision not in self.precisions:
             self.refuse(f"--precision {precision}", f"it runs in {', '.join(self.precisions)}")
-        if backend not in self.backends:
+        if backend is not None and backend not in self.backends:
             self.refuse(f"--backend {backend}", f"it runs on {', '.join(self.backends)}")
+        backend = backend or self.backends[0]
         if backend == "onnx" and precision == "bf16":  # the exported graph is fp32
             self.refuse("--precision bf16", "its ONNX backend runs in fp32 (use --backend torch for bf16)")
         if o.device not in (None, "auto"):
@@ -611,6 +612,19 @@ def _load_module(name: str, scale: int | None) -> tuple[SRModel, dict[str, Any]]
     return module, ckpt.meta
 
 
+def _load_onnx(path: str) -> tuple[SRModel, dict[str, Any], Any]:
+    """An ``.onnx`` file that ``sisr export`` wrote: a module of its architecture (untrained: it
+    sizes tiles and states parameters; the graph computes), its metadata, and its session."""
+    if not Path(path).is_file():
+        raise SisrError(f"{path}: no such file")
+    session = onnx_session(path)
+    head = exported_head(session, path)
+    module = build_model(head["arch"], head["config"])
+    if not isinstance(module, SRModel):
+        raise SisrError(f"{path}: not a super-resolution model (a {head['arch']})")
+    return module, {"exported_from": head["name"], "scale": int(head["scale"])}, session
+
+
 def load_model(name_or_path: str | Path | None = None, scale: int | None = None, **options: Any):
     """Load a model by name (see :func:`list_models`) or from a ``.safetensors`` path.
 
@@ -640,9 +654,23 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
             settings = {**(o.settings or {}), "device": dev}
         cfg = zero_shot_config(name, settings, o.precision, o.ensemble)
         return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
-    module, meta = _load_module(name, scale)
-    desc = describe(name, module, meta)
+    session = None
+    if name.lower().endswith(".onnx"):
+        module, meta, session = _load_onnx(name)
+        desc = dataclasses.replace(
+            describe(name, module, meta),
+            description=f"the ONNX graph of {meta['exported_from']} at x{meta['scale']}",
+            scales=(meta["scale"],),
+            backends=("onnx",),
+            precisions=("auto", "fp32"),
+            export=False,
+            devices=("cpu",),
+        )
+    else:
+        module, meta = _load_module(name, scale)
+        desc = describe(name, module, meta)
     desc.check(o)
+    backend = o.backend or desc.backends[0]
     try:
         chosen = desc.check_scale(scale)
     except SisrError as e:
@@ -650,7 +678,7 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         raise ScaleError(f"{e}; models that do x{scale}: {', '.join(others)}", max(desc.scales)) from None
     if o.denoise is not None and o.denoise != 1.0:
         blend_weights(module, denoise_partner(meta), o.denoise)
-    device = torch.device("cpu") if o.backend == "onnx" else resolve_device(o.device)
+    device = torch.device("cpu") if backend == "onnx" else resolve_device(o.device)
     module.eval().to(device, memory_format=torch.channels_last)
     return Upscaler(
         name=name,
@@ -663,8 +691,9 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
         ensemble=o.ensemble,
         # auto is bf16 only for a model that runs in bf16 (not bicubic, whose arithmetic it would round)
         precision="fp32"
-        if o.backend == "onnx" or "bf16" not in desc.precisions
+        if backend == "onnx" or "bf16" not in desc.precisions
         else resolve_precision(o.precision or "fp32", device),
-        backend=o.backend,
+        backend=backend,
         device=device,
+        _onnx=session,
     )

@@ -97,6 +97,11 @@ def build_model(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
         raise SisrError(f"{arch} config: {e}") from None
 
 
+def arch_of(module: nn.Module) -> str:
+    """The registry name of a module's architecture."""
+    return next(name for name, (_, cls) in REGISTRY.items() if type(module) is cls)
+
+
 def model_from_checkpoint(ckpt: Checkpoint, source: str = "") -> nn.Module:
     """Rebuild the module of a weights file and load its weights strictly (no silent partial loads)."""
     try:
@@ -159,6 +164,7 @@ __all__ = [
     "REGISTRY",
     "WEIGHTLESS",
     "ZEROSHOT",
+    "arch_of",
     "build_model",
     "list_models",
     "load_mismatch",
