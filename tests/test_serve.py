@@ -515,6 +515,16 @@ def test_sisr_serve_model_offers_ones_own_weights_on_the_page(tmp_path):
         assert np.array_equal(got, np.floor(want * 255 + 0.5).astype(np.uint8))  # the folder's weights ran
         bad = c.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "my-rum"})
         assert bad.status_code == 400 and "my-run, luma)" in bad.json()["error"]
+    pytest.importorskip("onnxruntime")
+    from sisr.export import export_onnx
+    from sisr.infer import load_model
+
+    x2 = export_onnx(load_model("rrgan-x4", scale=2), tmp_path / "x2.onnx")  # a model without x4
+    with TestClient(create_app(ServeConfig(own=own_models([str(x2)])))) as c:
+        r = c.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "x2"})
+        assert r.status_code == 202, r.json()  # no scale: the model's largest, as sisr upscale's default
+        s = wait(c, r.json()["id"])
+        assert (s["status"], s["result_size"], s["filename"]) == ("done", [40, 48], "a_x2.png"), s
     for paths, said in (
         (["rrgan-x4"], "'rrgan-x4' is on the menu already"),
         ([str(run), str(run)], "the menu has a model named 'my-run' already"),

@@ -366,12 +366,12 @@ _FORM_FIELDS = (
 )
 
 
-def _form_options(form) -> tuple[int | float, dict[str, Any]]:
+def _form_options(form) -> tuple[int | float | None, dict[str, Any]]:
     def text(key: str) -> str:
         return _field(form, key)
 
     try:
-        scale = check_scale(float(text("scale") or 4))
+        scale = check_scale(float(text("scale"))) if text("scale") else None  # None: the model's largest
         tile = int(text("tile")) if text("tile") else None
         denoise = float(text("denoise")) if text("denoise") else None
     except (ValueError, SisrError):
@@ -497,6 +497,11 @@ def create_app(cfg: ServeConfig | None = None) -> FastAPI:
             mine = "".join(f", {n}" for n, _ in cfg.own)
             raise ApiError(400, unknown_model(model) + mine + ")")
         scale, options = _form_options(form)
+        if scale is None:  # the model's largest, as sisr upscale's default (a model of one's own may lack x4)
+            try:
+                scale = (await asyncio.to_thread(runner.model, model, None, options)).scale
+            except SisrError as e:
+                raise ApiError(400, str(e).splitlines()[0]) from None
         fmt, quality, target, strip = _form_output(form)
         if scale == 1 and target is not None:
             raise ApiError(400, "x1 keeps the input's size: a width or height does not apply")
