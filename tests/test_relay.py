@@ -14,6 +14,7 @@ import relay  # noqa: E402
 
 from sisr.checkpoint import save_tensors  # noqa: E402
 from sisr.config import apply_overrides, load_config  # noqa: E402
+from sisr.data import TEST_SETS  # noqa: E402  (measured once, at the end: never a run's validation)
 
 
 def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
@@ -47,7 +48,6 @@ def test_queue_round_trip_head_and_state_step(tmp_path, monkeypatch):
 
 
 RECIPES = sorted(p.name for p in (relay.REPO / "configs").glob("*.toml") if p.name != "queue.toml")
-TEST_SETS = ("Set5", "Set14", "BSD100")  # measured once, at the end: never a run's validation
 
 
 @pytest.mark.parametrize("run", RECIPES + [r["name"] for r in relay.read_queue()])

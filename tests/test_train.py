@@ -479,6 +479,27 @@ def test_a_dry_run_checks_the_recipe_times_steps_and_writes_nothing(tmp_path, ph
     assert "--dry-run runs in one process" in capsys.readouterr().err
 
 
+def test_a_test_set_as_validation_or_training_data_is_said(tmp_path, photo, capsys, monkeypatch):
+    """Set5, Set14 and BSD100 are measured once: a checkpoint chosen on one scores it too well."""
+    from sisr.cli import main
+    from sisr.data import test_set_of
+
+    assert [test_set_of(n) for n in ("Set5", "Set14:1-3", "/data/BSD100", "BSD200:val", "my_photos")] == [
+        "Set5", "Set14", "BSD100", None, None]  # fmt: skip
+    photos, set5 = tmp_path / "photos", tmp_path / "Set5"
+    for d in (photos, set5):
+        d.mkdir()
+        Image.fromarray(photo[:64, :64] if d == photos else photo[200:264, 200:264]).save(d / "a.png")
+    monkeypatch.delenv("SISR_DATA", raising=False)
+    cmd = ["train", str(REPO / "configs" / "srcnn_x4.toml"), "--set", "bf16=false", "--set", "batch=2",
+           "--set", "steps=2", "--set", "val_every=2", "--set", "model.n1=4", "--set", "model.n2=4"]  # fmt: skip
+    assert main([*cmd, "--set", f"data={photos}", "--set", f"val_data={set5}", "--set", f"out={tmp_path / 'a'}"]) == 0
+    assert f"val_data {set5} is a test set (Set5, Set14, BSD100)" in capsys.readouterr().err
+    assert main([*cmd, "--set", f"data={set5}", "--set", f"val_data={photos}", "--set", f"out={tmp_path / 'b'}"]) == 0
+    err = capsys.readouterr().err
+    assert "data holds the test set Set5" in err and "is a test set" not in err
+
+
 def test_validating_on_training_images_is_said_and_recorded(tmp_path, photo, capsys, monkeypatch):
     """A user's val_data that holds training images (the same folder, or a copy of one) gives
     figures that are not held out: the run says so, and so do its weights."""

@@ -21,7 +21,7 @@ from sisr.metrics import Y_WEIGHTS, rgb_to_y
 from sisr.precision import known_free_memory
 from sisr.resize import imresize, modcrop
 
-__all__ = ["data_root", "dataset_images", "make_lr", "resolve_dataset", "sr_pair"]
+__all__ = ["TEST_SETS", "data_root", "dataset_images", "make_lr", "resolve_dataset", "sr_pair", "test_set_of"]
 
 
 def data_root() -> Path | None:
@@ -60,6 +60,16 @@ def _hr_folder(name: str) -> Path:
         if p.is_dir():
             return p
         raise
+
+
+# The benchmark sets: measured once, at the end; never to choose a checkpoint or a setting, never trained on.
+TEST_SETS = ("Set5", "Set14", "BSD100")
+
+
+def test_set_of(name: str | os.PathLike) -> str | None:
+    """The test set a dataset name or path (with or without a split) is, or None."""
+    base = Path(re.sub(r":(train|val|\d+-\d+)$", "", str(name))).name
+    return base if base in TEST_SETS else None
 
 
 # Every HOLDOUT_EVERY-th file (sorted, from the first) of a dataset forms its "val" split: for

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from sisr.atomic import check_writable
 from sisr.checkpoint import VAL_SEED, load_checkpoint, load_tensors, read_header, save_checkpoint, save_tensors
 from sisr.config import check_bounds, load_config
-from sisr.data import PatchSampler, check_measurable, dataset_images, sr_pair
+from sisr.data import TEST_SETS, PatchSampler, check_measurable, dataset_images, sr_pair, test_set_of
 from sisr.degrade import degrade_batch
 from sisr.errors import SisrError
 from sisr.io import read_image
@@ -559,6 +559,18 @@ class Trainer:
                 h, w = read_image(f).pixels.shape[:2]
                 for s in self.net.scales:
                     check_measurable(f, s, w, h)
+        tested = [t for t in (test_set_of(d) for d in cfg.data) if t]
+        if main and tested:
+            print(
+                f"sisr train: data holds the test set {tested[0]}: its figures will measure nothing held out",
+                file=sys.stderr,
+            )
+        if main and cfg.val_every and test_set_of(cfg.val_data):
+            print(
+                f"sisr train: val_data {cfg.val_data} is a test set ({', '.join(TEST_SETS)}), measured once at the "
+                "end: a checkpoint chosen on it scores it too well; validate on held-out images (BSD200:val)",
+                file=sys.stderr,
+            )
         if main and cfg.val_every and own_data:
             trained = {_content_key(f) for d in cfg.data for f in dataset_images(d)}
             self.val_seen = [sum(_content_key(f) in trained for f in self.val_files), len(self.val_files)]
