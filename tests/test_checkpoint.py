@@ -96,8 +96,13 @@ def test_version_1_files_of_each_kind_are_migrated(tmp_path):
 
 def test_newer_version_and_wrong_kind_fail_with_one_line(tmp_path):
     p = save_tensors(tmp_path / "x.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 1})
-    with pytest.raises(SisrError, match="a sisr train-state file, not weights"):
+    with pytest.raises(SisrError, match=r"a sisr train-state file, not weights \(a training run's state: --resume"):
         load_checkpoint(p)
+    pyr = save_tensors(tmp_path / "p.safetensors", {"w": torch.zeros(1)}, "pyramid", {})
+    with pytest.raises(SisrError, match=r"a sisr pyramid file, not weights \(.*load_pyramid\(path\).enlarge"):
+        load_checkpoint(pyr)  # where each is used instead
+    with pytest.raises(SisrError, match=r"a sisr train-state file, not pyramid$"):
+        load_tensors(p, "pyramid")
     newer = _v1(tmp_path, "n.safetensors", {"sisr": json.dumps({"format": "sisr", "version": VERSION + 1})})
     with pytest.raises(SisrError, match=f"format version {VERSION + 1} is newer"):
         load_tensors(newer, "weights")

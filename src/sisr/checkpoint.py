@@ -85,6 +85,14 @@ def _migrate(raw: dict[str, str], p: Path) -> dict[str, Any]:
     raise SisrError(f"{p}: safetensors file without sisr metadata (not written by sisr)")
 
 
+# Where a file of another kind, given as weights, is used instead.
+_KIND_USE = {
+    "pyramid": " (a zero-shot pyramid trained on one image: sisr.zeroshot.load_pyramid(path).enlarge(image, scale) "
+    "enlarges that image again)",
+    "train-state": " (a training run's state: --resume continues it; its model.safetensors is the weights)",
+}
+
+
 def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
@@ -108,7 +116,8 @@ def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[
     if version > VERSION:
         raise SisrError(f"{p}: format version {version} is newer than this sisr reads ({VERSION}): upgrade sisr")
     if header.get("kind") != kind:
-        raise SisrError(f"{p}: a sisr {header.get('kind')} file, not {kind}")
+        hint = _KIND_USE.get(header.get("kind"), "") if kind == "weights" else ""
+        raise SisrError(f"{p}: a sisr {header.get('kind')} file, not {kind}{hint}")
     return tensors, header
 
 
