@@ -226,7 +226,7 @@ class PatchSampler:
         files = [f for n in names for f in dataset_images(n)]
         check_sampler_memory(files, kwargs.get("scale_aug", (1.0,)))
         # One unreadable photo in a folder of one's own should not stop a run: it is left out, and said.
-        images, left = [], []
+        images, left, small_px = [], [], 0
         for f in files:
             try:
                 images.append(to_uint8(read_image(f).rgb))
@@ -236,9 +236,11 @@ class PatchSampler:
                 if min(images[-1].shape[:2]) < hr_size:
                     h, w = images[-1].shape[:2]
                     left.append(f"{f}: {w} x {h}, smaller than the {hr_size} px HR patches")
+                    small_px += w * h
         if left and len(left) < len(files):
             said = "; ".join(left[:3]) + ("; ..." if len(left) > 3 else "")
-            warn(f"{len(left)} of the {len(files)} training images are left out: {said}")
+            share = small_px / sum(im.shape[0] * im.shape[1] for im in images)
+            warn(f"{len(left)} of the {len(files)} training images are left out ({share:.1%} of the pixels): {said}")
         elif left:
             raise SisrError(f"none of the {len(files)} training images can be used: {left[0]}")
         return cls(images, hr_size, **kwargs)
