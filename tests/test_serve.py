@@ -505,6 +505,7 @@ def test_sisr_serve_model_offers_ones_own_weights_on_the_page(tmp_path):
         models = {m["name"]: m for m in c.get("/api/models").json()["models"]}
         assert models["my-run"]["description"] == f"your model: {run}" and models["my-run"]["scales"] == [4]
         assert models["luma"]["kind"] == "supervised" and "rrgan-x4" in models
+        assert models["luma"]["own"] and not models["rrgan-x4"]["own"]  # the page labels it "(yours)"
         r = c.post("/api/jobs", files={"file": ("a.png", png_bytes(), "image/png")}, data={"model": "my-run"})
         s = wait(c, r.json()["id"])
         assert s["status"] == "done" and s["result_size"] == [80, 96], s

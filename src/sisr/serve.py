@@ -330,6 +330,7 @@ def _models_info(own: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
                 "ensemble": desc.ensemble,
                 "denoise": desc.denoise,
                 "default": name == DEFAULT_MODEL,
+                "own": name in dict(own),  # one's own weights (sisr serve --model)
             }
         )
     return out

@@ -29,7 +29,7 @@ async function loadModels() {
   state.models = models;
   const sel = $("model");
   for (const m of models) {
-    const o = new Option(`${m.name} (${m.kind})`, m.name, m.default, m.default);
+    const o = new Option(`${m.name} (${m.own ? "yours" : m.kind})`, m.name, m.default, m.default);
     sel.add(o);
     const id = `cmp-${m.name}`;
     const label = document.createElement("label");
