@@ -62,21 +62,21 @@ def _hr_folder(name: str) -> Path:
         raise
 
 
+# Every HOLDOUT_EVERY-th file (sorted, from the first) of a dataset forms its "val" split: for
+# BSD200, 10 images that a "NAME:train" recipe never sees, so training can validate off the
+# test sets.
+HOLDOUT_EVERY = 20
+SPLITS = ("train", "val")
+
+
 # The benchmark sets: measured once, at the end; never to choose a checkpoint or a setting, never trained on.
 TEST_SETS = ("Set5", "Set14", "BSD100")
 
 
 def test_set_of(name: str | os.PathLike) -> str | None:
     """The test set a dataset name or path (with or without a split) is, or None."""
-    base = Path(re.sub(r":(train|val|\d+-\d+)$", "", str(name))).name
+    base = Path(re.sub(rf":({'|'.join(SPLITS)}|\d+-\d+)$", "", str(name))).name  # as dataset_images reads it
     return base if base in TEST_SETS else None
-
-
-# Every HOLDOUT_EVERY-th file (sorted, from the first) of a dataset forms its "val" split: for
-# BSD200, 10 images that a "NAME:train" recipe never sees, so training can validate off the
-# test sets.
-HOLDOUT_EVERY = 20
-SPLITS = ("train", "val")
 
 
 def dataset_images(name: str | os.PathLike) -> list[Path]:

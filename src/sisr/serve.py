@@ -55,7 +55,7 @@ from sisr.io import (
     tiff_pages,
     write_image,
 )
-from sisr.models import DEFAULT_MODEL, unknown_model, weights_path
+from sisr.models import DEFAULT_MODEL, unknown_model
 from sisr.precision import cores, device_label, resolve_device
 
 __all__ = ["ServeConfig", "create_app", "serve"]
@@ -305,8 +305,7 @@ def own_models(paths: Sequence[str]) -> tuple[tuple[str, str], ...]:
         if not str(p).strip() or p in list_models():
             said = "is on the menu already" if p else "is empty"
             raise SisrError(f"--model '{p}' {said}: it adds a training run's folder or a weights file")
-        weights_path(p)  # a name that is no file: one line, with the closest model's name
-        load_model(str(p))  # its weights and metadata, checked
+        load_model(str(p))  # its weights and metadata, checked (a name that is no file: a did-you-mean)
         name = Path(p).name if Path(p).is_dir() else Path(p).stem
         if name in list_models() or name in out:
             raise SisrError(f"--model {p}: the menu has a model named '{name}' already; rename the folder or file")
