@@ -200,6 +200,27 @@ def test_resume_is_exact(tmp_path, photo):
         assert torch.equal(a, b)
 
 
+def test_a_resume_of_a_finished_state_writes_the_weights_it_lacks(tmp_path, photo):
+    """A GPU chunk brings back a run's state without its weights: resuming it at its end wrote
+    nothing, and `sisr train` said "weights in .../model.safetensors"."""
+    tiny_trainer(tmp_path, photo, steps=4, val_every=0).run(progress=False)
+    weights = tmp_path / "run" / "model.safetensors"
+    trained = load_checkpoint(weights)
+    weights.unlink()
+    again = tiny_trainer(tmp_path, photo, steps=4, val_every=0)
+    again.load_state()
+    again.run(progress=False)
+    back = load_checkpoint(weights)
+    assert back.meta["steps"] == 4
+    for k, v in trained.state_dict.items():
+        assert torch.equal(v, back.state_dict[k]), k
+    stamp = weights.stat().st_mtime_ns
+    last = tiny_trainer(tmp_path, photo, steps=4, val_every=0)
+    last.load_state()
+    last.run(progress=False)  # a current file stays as it is
+    assert weights.stat().st_mtime_ns == stamp
+
+
 def test_a_resume_with_a_changed_recipe_says_so_and_its_weights_keep_it(tmp_path, photo, capsys):
     """The weights' recipe is the last stretch's: a run resumed at another lr would have claimed
     that lr for all its steps."""

@@ -471,6 +471,11 @@ class Trainer:
         meta["devices"] = self.devices
         meta["recipe_changes"] = self.changes
         path = save_tensors(self.out / "state.safetensors", self.state_tensors(), "train-state", meta)
+        self.save_weights()
+        return path
+
+    def save_weights(self) -> Path:
+        """The EMA weights, with the run's card facts, as ``model.safetensors`` beside the state."""
         last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
         save_checkpoint(
             self.out / "model.safetensors",
@@ -487,7 +492,13 @@ class Trainer:
             **({"recipe_changes": self.changes} if self.changes else {}),
             **({"val_seen": self.val_seen} if self.val_seen[0] else {}),
         )
-        return path
+
+    def _weights_current(self) -> bool:
+        path = self.out / "model.safetensors"
+        try:
+            return path.is_file() and read_header(path, "weights").get("steps") == self.step
+        except SisrError:
+            return False
 
     def load_state(self, path: str | Path | None = None) -> None:
         path = Path(path or self.out / "state.safetensors")
@@ -631,6 +642,10 @@ class Trainer:
             }
         if cfg.workers > 0:  # the sampler, loaded above before the fork, is shared by the workers
             self._ahead = _Ahead(self, self.step, end, cfg.workers)
+        if main and self.step >= end and not self._weights_current():
+            # A state that reached its end without its weights beside it (a GPU chunk brings back
+            # only the state): the resume that has no step left to train writes them.
+            self.save_weights()
         try:
             while self.step < end:
                 if self._halt(stop):
