@@ -12,7 +12,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import relay  # noqa: E402
 
-from sisr.checkpoint import save_tensors  # noqa: E402
+from sisr.checkpoint import load_checkpoint, save_tensors  # noqa: E402
 from sisr.config import apply_overrides, load_config  # noqa: E402
 from sisr.data import TEST_SETS  # noqa: E402  (measured once, at the end: never a run's validation)
 
@@ -309,10 +309,20 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     limit = sum((f.stat().st_size + 1024) for lv in lives for f in lv.iterdir() if f.name != "model.safetensors")
     pieces = gpu_relay.pack_back(lives, tmp_path / "small", piece=4096, limit=limit + 10)
     assert len(pieces) > 2 and all(p.stat().st_size <= 4096 for p in pieces)
+    # Runs at their targets: the weights that did not come back are written from the states here.
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(there / "r.toml", tmp_path / "elsewhere" / "r.toml")
     monkeypatch.setattr(relay, "REPO", tmp_path / "elsewhere")
+    monkeypatch.setenv("SISR_DATA", str(stage / "data"))
     gpu_relay.cmd_fetch(tmp_path / "small")
     got = tmp_path / "elsewhere" / "runs" / "a"
-    assert relay.state_step(got / "state.safetensors") == 3 and not (got / "model.safetensors").exists()
+    assert relay.state_step(got / "state.safetensors") == 3
+    made, trained = (
+        load_checkpoint(got / "model.safetensors"),
+        load_checkpoint(there / "runs" / "a" / "model.safetensors"),
+    )
+    assert made.meta["steps"] == 3 and made.state_dict.keys() == trained.state_dict.keys()
+    assert all(torch.equal(v, trained.state_dict[k]) for k, v in made.state_dict.items())
     # A staged state (the committed one, carried in a part) is where a fresh machine resumes.
     monkeypatch.setattr(relay, "REPO", there)
     staged = stage / "part2" / "states" / "a"

@@ -25,7 +25,7 @@ rate, and leaves the states, logs and EMA weights in ``$OUT`` as one tar in piec
 the final saves, the packing).
 Back here, with the files the call returned:
     python tools/gpu_relay.py back                  # the files set aside return to the tree
-    python tools/gpu_relay.py fetch FILES_AT        # each run's newer state -> runs/<name>/
+    python tools/gpu_relay.py fetch FILES_AT        # each run's newer state -> runs/<name>/ (done: + weights)
     python tools/relay.py save --commit             # records them in checkpoints/ and the queue
 A zero-shot bench (Set5 travels in part1), one process per image and scale, merged per scale:
     run(command="python3 tools/gpu_relay.py zeroshot --model singan --data Set5 --scale 2,4 "
@@ -357,11 +357,23 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
     return 0
 
 
+def _final_weights(run: dict, live: Path) -> None:
+    """A finished run's EMA weights, which do not fit what comes back: its resume at the target
+    trains no step and writes them from the state."""
+    cmd = relay.train_command(run, live, ["device=cpu", "threads=1"])
+    done = subprocess.run(cmd, cwd=relay.REPO, env=relay.train_env(1), capture_output=True, text=True)
+    if done.returncode or not (live / "model.safetensors").is_file():
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        sys.exit(f"gpu_relay: {run['name']} reached its target, and writing its weights failed: {tail}")
+    weights = live.relative_to(relay.REPO) / "model.safetensors"
+    print(f"gpu_relay: {run['name']} reached its target; its weights: {weights}")
+
+
 def cmd_fetch(folder: Path) -> None:
     pieces = sorted(folder.glob("back.tar.*"))
     if not pieces:
         sys.exit(f"gpu_relay: {folder} holds no back.tar pieces")
-    names = {r["name"] for r in relay.open_runs(relay.read_queue())}
+    runs = {r["name"]: r for r in relay.open_runs(relay.read_queue())}
     newer = 0
     with tempfile.TemporaryDirectory() as tmp:
         blob = io.BytesIO(b"".join(p.read_bytes() for p in pieces))
@@ -370,7 +382,7 @@ def cmd_fetch(folder: Path) -> None:
         for got in sorted(Path(tmp).iterdir()):
             live = relay.REPO / "runs" / got.name
             step, have = relay.state_step(got / "state.safetensors"), relay.state_step(live / "state.safetensors")
-            if got.name not in names or step <= have:
+            if got.name not in runs or step <= have:
                 print(f"gpu_relay: {got.name}: nothing newer (step {step}; runs/ holds {have})")
                 continue
             live.mkdir(parents=True, exist_ok=True)
@@ -378,6 +390,8 @@ def cmd_fetch(folder: Path) -> None:
                 shutil.copy2(f, live / f.name)
             print(f"gpu_relay: runs/{got.name} now at step {step:,}")
             newer += 1
+            if step >= runs[got.name]["target"] and not (got / "model.safetensors").is_file():
+                _final_weights(runs[got.name], live)
     if not newer:
         sys.exit("gpu_relay: no newer state came back")
     print("gpu_relay: `python tools/relay.py save --commit` records them")

@@ -231,6 +231,16 @@ def take_committed(live: Path, saved: Path) -> None:
             shutil.copy2(saved / f, live / f)
 
 
+def train_env(threads: int) -> dict[str, str]:
+    """The environment a train command runs in: ``threads`` threads, and the datasets."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
+    if "SISR_DATA" not in env and (REPO.parent / "shared" / "datasets").is_dir():
+        env["SISR_DATA"] = str(REPO.parent / "shared" / "datasets")  # the layout CI uses
+    if "SISR_DATA" not in env:
+        sys.exit("relay: set SISR_DATA to the folder of datasets (T91/HR, BSD200/HR, ...)")
+    return env
+
+
 def cmd_start(runs: list[dict], threads: int) -> None:
     from sisr.precision import native_bf16
 
@@ -248,11 +258,7 @@ def cmd_start(runs: list[dict], threads: int) -> None:
     take_committed(live, saved)
     settings = [f"device={device}"] + ([] if native_bf16(device) else ["bf16=false"])
     cmd = train_command(run, live, settings + ([f"threads={threads}"] if device == "cpu" else []))
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
-    if "SISR_DATA" not in env and (REPO.parent / "shared" / "datasets").is_dir():
-        env["SISR_DATA"] = str(REPO.parent / "shared" / "datasets")  # the layout CI uses
-    if "SISR_DATA" not in env:
-        sys.exit("relay: set SISR_DATA to the folder of datasets (T91/HR, BSD200/HR, ...)")
+    env = train_env(threads)
     with (live / "relay.log").open("a") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=REPO)
     (live / "relay.pid").write_text(str(proc.pid))
