@@ -18,6 +18,7 @@ PUBLISHED: dict[tuple[str, str, int], tuple[float, float | None, str]] = {}
 
 
 _SRCNN = ((30.48, 0.8628), (27.50, 0.7513), (26.90, 0.7101))
+_VDSR = ((31.35, 0.8838), (28.01, 0.7674), (27.29, 0.7251))
 _DRCN = ((31.53, 0.8854), (28.02, 0.7670), (27.23, 0.7233))
 _ROWS = [
     # model, scale, source, (Set5, Set14, BSD100) as (psnr, ssim)
@@ -26,7 +27,8 @@ _ROWS = [
     ("bicubic", 4, "field convention", ((28.42, 0.8104), (26.00, 0.7027), (25.96, 0.6675))),
     ("srcnn", 4, "Dong et al. 2016", _SRCNN),
     ("srcnn-y", 4, "Dong et al. 2016", _SRCNN),  # the paper's own Y-only form
-    ("vdsr", 4, "Kim et al. 2016 (VDSR)", ((31.35, 0.8838), (28.01, 0.7674), (27.29, 0.7251))),
+    ("vdsr", 4, "Kim et al. 2016 (VDSR)", _VDSR),
+    ("vdsr-y", 4, "Kim et al. 2016 (VDSR)", _VDSR),  # the paper's own Y-only form
     ("drcn", 4, "Kim et al. 2016 (DRCN)", _DRCN),
     ("drcn-y", 4, "Kim et al. 2016 (DRCN)", _DRCN),  # the paper's own Y-only form
     ("srresnet", 4, "Ledig et al. 2017", ((32.05, 0.9019), (28.49, 0.8184), (27.58, 0.7620))),

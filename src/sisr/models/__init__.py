@@ -62,6 +62,10 @@ PRETRAINED: dict[str, tuple[str, str]] = {
         "SRCNN 9-5-5 as the paper's Y-only network (chroma bicubic), x4, fine-tuned from srcnn on luma patches",
     ),
     "vdsr": ("vdsr.safetensors", "VDSR 20-layer baseline (Kim et al.), x4, trained on the 291 images"),
+    "vdsr-y": (
+        "vdsr-y.safetensors",
+        "VDSR 20-layer as the paper's Y-only network (chroma bicubic), x4, on the 291 images' luma patches",
+    ),
     "drcn": ("drcn.safetensors", "DRCN baseline (Kim et al.), 64 filters x 8 recursions, x4, on the 291 images"),
     "drcn-y": (
         "drcn-y.safetensors",
