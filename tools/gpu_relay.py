@@ -5,7 +5,7 @@ working tree and the paths it carries) is at most 64 MiB, each command may run 1
 what comes back from ``$OUT`` is at most 8 files of 16 MiB (64 MiB together). So:
 
 Here (no GPU):
-    python tools/gpu_relay.py stage --runs 3
+    python tools/gpu_relay.py stage --runs 2
 moves the big tracked files the runs do not read (other weights, every run's committed state,
 figures) under ``.gpudata/aside`` (``back`` restores them, as does ``relay.py save``),
 then packs the training images and the committed states of the queue's first ``--runs`` open
@@ -15,7 +15,7 @@ call carries the last one):
     run(command="nvidia-smi; PYTHONPATH=src python3 -m pytest -q -rs -p no:cacheprovider "
                 "tests/test_train.py tests/test_contract.py -k gpu",
         carry=[".gpudata/part1"])   # the trainer's and inference's GPU-only paths (tests skipped without CUDA)
-    run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
+    run(command="python3 tools/gpu_relay.py train --runs 2 --seconds 500 > $OUT/train.txt 2>&1",
         carry=[".gpudata/part2"], timeout_s=600)
 ``train`` trains those runs side by side on the GPU (a small model alone leaves much of the GPU
 idle between its kernels; each run's printed rate says what running side by side cost), stops
