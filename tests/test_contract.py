@@ -234,7 +234,7 @@ def test_models_name_prints_its_card_or_what_it_can_do(capsys):
 
 
 def test_models_with_a_weights_path_summarises_its_header(tmp_path, capsys):
-    from sisr.checkpoint import save_checkpoint
+    from sisr.checkpoint import save_checkpoint, save_tensors
     from sisr.models import build_model
 
     net = build_model("srcnn", {"n1": 8, "n2": 4})
@@ -259,3 +259,9 @@ def test_models_with_a_weights_path_summarises_its_header(tmp_path, capsys):
     assert main(["upscale", str(src), "-o", str(tmp_path / "p_x4.png"), "--model", str(run), "--quiet"]) == 0
     assert main(["models", str(tmp_path)]) == 2
     assert "a folder without model.safetensors" in capsys.readouterr().err
+    # a run folder holding only its state (what a GPU chunk brings back): how its weights come
+    save_tensors(tmp_path / "state.safetensors", {"x": torch.zeros(1)}, "train-state", {"step": 12018})
+    assert main(["upscale", str(src), "-o", str(tmp_path / "q.png"), "--model", str(tmp_path), "--quiet"]) == 2
+    said = capsys.readouterr().err
+    assert "a training run at step 12,018 without its weights" in said and "--resume" in said
+    assert not (tmp_path / "q.png").exists()

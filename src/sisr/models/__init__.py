@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from sisr.checkpoint import Checkpoint
+from sisr.checkpoint import Checkpoint, read_header
 from sisr.config import build_dataclass
 from sisr.errors import SisrError, closest
 from sisr.models.bicubic import Bicubic, BicubicConfig
@@ -152,6 +152,17 @@ def weights_path(name: str) -> Path | None:
         return weights_dir() / PRETRAINED[name][0]
     if Path(name).is_dir():  # a training run's folder: the weights it writes (its EMA's)
         if not (Path(name) / "model.safetensors").is_file():
+            state = Path(name) / "state.safetensors"
+            if state.is_file():
+                # A GPU chunk brings back a run's state without its weights.
+                try:
+                    at = f" at step {read_header(state, 'train-state')['step']:,}"
+                except (SisrError, KeyError, TypeError, ValueError):
+                    at = ""
+                raise SisrError(
+                    f"{name}: a training run{at} without its weights (model.safetensors); resuming it "
+                    "(sisr train RECIPE --set out=... --resume) writes them with its next state (Ctrl-C saves one)"
+                )
             raise SisrError(
                 f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
             )
