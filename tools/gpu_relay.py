@@ -15,8 +15,9 @@ call carries the last one):
     run(command="nvidia-smi; PYTHONPATH=src python3 -m pytest -q -rs -p no:cacheprovider "
                 "tests/test_train.py tests/test_contract.py -k gpu",
         carry=[".gpudata/part1"])   # the trainer's and inference's GPU-only paths (tests skipped without CUDA)
+    run(command="du -sh .gpudata", carry=[".gpudata/part2"])   # a middle part, where stage made three
     run(command="python3 tools/gpu_relay.py train --runs 2 --seconds 500 > $OUT/train.txt 2>&1",
-        carry=[".gpudata/part2"], timeout_s=600)
+        carry=[".gpudata/part3"], timeout_s=600)   # the last part
 ``train`` trains those runs side by side on the GPU (a small model alone leaves much of the GPU
 idle between its kernels; each run's printed rate says what running side by side cost), stops
 each cleanly at the deadline (SIGTERM: the trainer saves its state), prints each run's steps and

@@ -477,7 +477,7 @@ class Trainer:
     def save_weights(self) -> Path:
         """The EMA weights, with the run's card facts, as ``model.safetensors`` beside the state."""
         last_val = next((h for h in reversed(self.history) if "val_psnr" in h), None)
-        save_checkpoint(
+        return save_checkpoint(
             self.out / "model.safetensors",
             self.ema,
             self.arch,
@@ -640,12 +640,12 @@ class Trainer:
                 signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.append(signal.SIGTERM)),
                 signal.SIGINT: signal.signal(signal.SIGINT, first_interrupt),
             }
-        if cfg.workers > 0:  # the sampler, loaded above before the fork, is shared by the workers
-            self._ahead = _Ahead(self, self.step, end, cfg.workers)
         if main and self.step >= end and not self._weights_current():
             # A state that reached its end without its weights beside it (a GPU chunk brings back
             # only the state): the resume that has no step left to train writes them.
             self.save_weights()
+        if cfg.workers > 0:  # the sampler, loaded above before the fork, is shared by the workers
+            self._ahead = _Ahead(self, self.step, end, cfg.workers)
         try:
             while self.step < end:
                 if self._halt(stop):
