@@ -126,17 +126,24 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
     assert "about 1.7 h to target at 0.001 steps/s" in capsys.readouterr().out  # 6 steps left
 
 
-def test_a_cpu_takes_bf16_runs_only_with_native_bf16_and_a_started_run_first(tmp_path, monkeypatch):
+def test_a_cpu_takes_bf16_runs_only_with_native_bf16_unmarked_and_started_runs_first(tmp_path, monkeypatch):
     def queue(*runs):
         return [{"name": n, "status": st, **({"where": w} if w else {})} for n, st, w in runs]
 
     runs = queue(("a", "done", None), ("big", "active", "gpu"), ("mid", "queued", "bf16"), ("small", "queued", None))
     assert relay.head(runs)["name"] == "big"  # a GPU takes the first run of any kind
     assert relay.head(runs, cpu=True)["name"] == "small"  # an AVX2 CPU: fp32 would take hundreds of hours
-    assert relay.head(runs, cpu=True, bf16=True)["name"] == "mid"
-    runs[3]["status"] = "active"  # a run a CPU started is finished before a queued one starts
+    assert relay.head(runs[:3], cpu=True, bf16=True)["name"] == "mid"
+    # an unmarked run before a bf16 one, even one the GPU started: a GPU trains it ~100x faster
+    runs[2]["status"] = "active"
     assert relay.head(runs, cpu=True, bf16=True)["name"] == "small"
     assert relay.head(runs, cpu=True, bf16=True) is relay.head(runs, cpu=True)
+    runs[3]["status"] = "done"
+    assert relay.head(runs, cpu=True, bf16=True)["name"] == "mid"
+    more = queue(("m1", "queued", "bf16"), ("m2", "active", "bf16"), ("s1", "queued", None), ("s2", "active", None))
+    assert relay.head(more, cpu=True, bf16=True)["name"] == "s2"  # a started run before a queued one
+    assert relay.head(more[:3], cpu=True, bf16=True)["name"] == "s1"
+    assert relay.head(more[:2], cpu=True, bf16=True)["name"] == "m2"
     assert relay.head(queue(("big", "queued", "gpu")), cpu=True, bf16=True) is None
     q = tmp_path / "queue.toml"
     q.write_text(

@@ -7,8 +7,9 @@
 
 The head is the first run not done. A CPU machine passes by the runs marked ``where = "gpu"`` (too
 big for one CPU core), and those marked ``where = "bf16"`` unless it has native bf16 (tens of hours
-there, hundreds in fp32); of the rest it takes a run it has started (active) before a queued one,
-so that no run is left half done. The GPU playbook, tools/gpu_relay.py, takes the first run of any kind.
+there, hundreds in fp32). Of the rest it takes an unmarked run before a ``bf16`` one (a GPU trains
+those about a hundred times faster, so an hour of one core buys a run it can finish far more), and a
+run it has started (active) before a queued one, so that no run is left half done. The GPU playbook, tools/gpu_relay.py, takes the first run of any kind.
 A run's ``set = {key = value, ...}`` table overrides its recipe (passed as ``--set key=value``), so a
 variant of a recipe (more steps, another split, a wider model) is a queue entry, not a copied file.
 
@@ -103,12 +104,13 @@ def open_runs(runs: list[dict]) -> list[dict]:
 
 
 def head(runs: list[dict], cpu: bool = False, bf16: bool = False) -> dict | None:
-    """The first run not done; with ``cpu`` (``bf16``: native), the first one such a CPU takes, a
-    started one before a queued one."""
+    """The first run not done; with ``cpu`` (``bf16``: native), the first one such a CPU takes: an
+    unmarked run before a ``bf16`` one, a started one before a queued one."""
     if not cpu:
         return next(iter(open_runs(runs)), None)
     fits = [r for r in open_runs(runs) if r.get("where") is None or (bf16 and r["where"] == "bf16")]
-    return min(fits, key=lambda r: r["status"] != "active", default=None)  # min keeps the first of equals
+    # min keeps the first of equals
+    return min(fits, key=lambda r: ("where" in r, r["status"] != "active"), default=None)
 
 
 def state_step(path: Path) -> int:
