@@ -9,8 +9,8 @@ The head is the first run not done. A CPU machine passes by the runs marked ``wh
 big for one CPU core), and those marked ``where = "bf16"`` unless it has native bf16 (tens of hours
 there, hundreds in fp32). Of the rest it takes an unmarked run before a ``bf16`` one (a GPU trains
 those about a hundred times faster, so an hour of one core buys a run it can finish far more), and a
-run it has started (active) before a queued one, so that no run is left half done. The GPU playbook, tools/gpu_relay.py, takes the first run of any
-kind.
+run it has started (active) before a queued one, so that no run is left half done. The GPU playbook,
+tools/gpu_relay.py, takes the first run of any kind.
 A run's ``set = {key = value, ...}`` table overrides its recipe (passed as ``--set key=value``), so a
 variant of a recipe (more steps, another split, a wider model) is a queue entry, not a copied file.
 
