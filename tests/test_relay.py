@@ -1,5 +1,6 @@
 """The training relay's queue file and state bookkeeping (tools/relay.py)."""
 
+import json
 import os
 import shutil
 import sys
@@ -275,9 +276,42 @@ def test_gpu_relay_stages_every_dataset_its_runs_train_and_validate_on(tmp_path,
     run["set"] = {"val_data": "skimage"}  # a queue override names another folder
     assert gpu_relay.datasets([run]) == ["Set5", "T91", "BSD200", "Tiny", "skimage"]
     assert gpu_relay.datasets([]) == ["Set5", "T91", "BSD200"]
+    # A bench's sets come last, each once, and not again where the runs read them already.
+    assert gpu_relay.datasets([run], "skimage,Set14,BSD100:1-5,Set14") == [
+        *gpu_relay.datasets([run]),
+        "Set14",
+        "BSD100",
+    ]
+    assert gpu_relay.datasets([], "Set5") == ["Set5", "T91", "BSD200"]
 
 
-def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces(tmp_path, monkeypatch, photo):
+def test_gpu_relay_stage_packs_a_benchs_test_images_into_the_last_part(tmp_path, monkeypatch, photo):
+    import subprocess
+
+    import gpu_relay
+
+    from sisr.io import write_image
+
+    _tiny_queue(monkeypatch, tmp_path, "", gpu_relay)
+    relay.write_queue([])
+    monkeypatch.setattr(gpu_relay, "STAGE", tmp_path / ".gpudata")
+    data = tmp_path / "data"
+    for d in ("Set5", "T91", "BSD200", "Test"):
+        (data / d / "HR").mkdir(parents=True)
+        write_image(data / d / "HR" / f"{d}.png", photo[:32, :32])
+    monkeypatch.setenv("SISR_DATA", str(data))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    size = (data / "Test" / "HR" / "Test.png").stat().st_size
+    gpu_relay.cmd_stage(0, part_mib=2.5 * size / gpu_relay.MiB, bench="Test")
+    parts = gpu_relay._parts()
+    assert [p.name for p in parts] == ["part1", "part2"]
+    assert (parts[-1] / "data" / "Test" / "HR" / "Test.png").is_file()
+    assert not list(parts[0].glob("data/Test/*"))
+    with pytest.raises(SystemExit, match="no Nowhere under"):
+        gpu_relay.cmd_stage(0, part_mib=1.0, bench="Test,Nowhere")
+
+
+def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces(tmp_path, monkeypatch, photo, capsys):
     import gpu_relay
 
     from sisr.io import write_image
@@ -302,6 +336,23 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     assert gpu_relay.cmd_train(seconds=300, workers=2, val_every=2, runs_n=2) == 0
     for name, step in (("a", 3), ("b", 4)):
         assert relay.state_step(there / "runs" / name / "state.safetensors") == step
+    # Both reached their targets there: measured there, held out then test, one report each.
+    assert gpu_relay.cmd_bench("Tiny", "Tiny:1-1", "4", runs_n=2) == 0
+    for name in ("a", "b"):
+        (held,) = json.loads((tmp_path / "out" / f"{name}_heldout.json").read_text())["results"]
+        (test,) = json.loads((tmp_path / "out" / f"{name}_test.json").read_text())["results"]
+        assert (held["model"], len(held["images"]), len(test["images"]), held["scale"]) == (f"runs/{name}", 2, 1, 4)
+        assert held["images"][0]["psnr_y"] == pytest.approx(test["images"][0]["psnr_y"])
+    assert gpu_relay.cmd_bench("Tiny", "Nowhere", "4", runs_n=2) == 1  # a missing set: said, and the exit says so
+    assert "a on Nowhere failed: " in capsys.readouterr().out
+    runs[1]["target"] = 5
+    relay.write_queue(runs)
+    monkeypatch.setenv("OUT", str(tmp_path / "none"))
+    assert gpu_relay.cmd_bench("Tiny", "", "4", runs_n=1) == 0 and not (tmp_path / "none" / "a_heldout.json").exists()
+    assert "no run here has reached its target" in capsys.readouterr().out
+    runs[1]["target"] = 3
+    relay.write_queue(runs)
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
     # Back here: the pieces are joined and each newer state lands in runs/.
     monkeypatch.setattr(relay, "REPO", here)
     gpu_relay.cmd_fetch(tmp_path / "out")

@@ -28,6 +28,10 @@ Back here, with the files the call returned:
     python tools/gpu_relay.py back                  # the files set aside return to the tree
     python tools/gpu_relay.py fetch FILES_AT        # each run's newer state -> runs/<name>/ (done: + weights)
     python tools/relay.py save --commit             # records them in checkpoints/ and the queue
+The call that takes a run to its target can measure it there too (``stage --bench
+skimage,Set5,Set14,BSD100`` packs those images last): append ``; python3 tools/gpu_relay.py bench
+--runs 2 >> $OUT/train.txt 2>&1`` to the training command; ``$OUT/<run>_heldout.json`` and
+``<run>_test.json`` come back.
 A zero-shot bench (Set5 travels in part1), one process per image and scale, merged per scale:
     run(command="python3 tools/gpu_relay.py zeroshot --model singan --data Set5 --scale 2,4 "
                 "--set preset=paper --seconds 500", carry=[".gpudata/part1"], timeout_s=570)
@@ -82,15 +86,16 @@ def _recipes(runs: list[dict]) -> list[dict]:
     return [apply_overrides(tomllib.loads((REPO / r["recipe"]).read_text()), relay.overrides(r)) for r in runs]
 
 
-def datasets(runs: list[dict]) -> list[str]:
+def datasets(runs: list[dict], bench: str = "") -> list[str]:
     """The dataset folders ``runs`` train and validate on (splits name the folder once), after
-    ``Set5``, which goes first: a zero-shot bench needs only the first part."""
+    ``Set5``, which goes first: a zero-shot bench needs only the first part; then those ``bench``
+    names (comma-separated), which go last, into the part the training call carries."""
     names = list(DATASETS)
     for recipe in _recipes(runs):
         for d in [*recipe.get("data", []), recipe.get("val_data", "")]:
             if (name := str(d).split(":")[0]) and name not in names:
                 names.append(name)
-    return names
+    return names + [n for n in dict.fromkeys(d.split(":")[0] for d in bench.split(",")) if n and n not in names]
 
 
 def _aside(runs: list[dict]) -> int:
@@ -129,19 +134,24 @@ def pack(sizes: list[int], room: int) -> list[list[int]]:
     return groups
 
 
-def cmd_stage(runs_n: int, part_mib: float | None) -> None:
+def cmd_stage(runs_n: int, part_mib: float | None, bench: str = "") -> None:
     runs = relay.open_runs(relay.read_queue())[:runs_n]
     moved = _aside(runs)
     tree = _tree_bytes()
     room = int(part_mib * MiB) if part_mib else TRAVEL - tree
     root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
-    items = [(f, Path("data") / d / "HR" / f.name) for d in datasets(runs) for f in sorted((root / d / "HR").iterdir())]
+    names, later = datasets(runs), datasets(runs, bench)[len(datasets(runs)) :]
+    if missing := [d for d in names + later if not (root / d / "HR").is_dir()]:
+        sys.exit(f"gpu_relay: no {', '.join(missing)} under {root} (a folder NAME/HR of images each)")
+    items = [(f, Path("data") / d / "HR" / f.name) for d in names for f in sorted((root / d / "HR").iterdir())]
     for run in runs:
         saved = relay.folders(run)[1]
         for name in STATE_FILES:
             src = _committed(saved / name)
             if src.is_file():
                 items.append((src, Path("states") / run["name"] / name))
+    # The bench's test images last: they are needed only once a run has reached its target.
+    items += [(f, Path("data") / d / "HR" / f.name) for d in later for f in sorted((root / d / "HR").iterdir())]
     try:
         groups = pack([f.stat().st_size for f, _ in items], room)
     except ValueError as e:
@@ -358,6 +368,45 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
     return 0
 
 
+def cmd_bench(heldout: str, test: str, scales: str, runs_n: int) -> int:
+    """Measure each of the first ``runs_n`` open runs that has reached its target on this machine
+    (its final EMA weights in ``runs/<name>/``) on the ``heldout`` sets, then on the ``test`` sets:
+    one report each in ``$OUT`` (``<name>_heldout.json``, ``<name>_test.json``, per image). Back
+    here, the run's rule (README) is applied to the held-out report before the test report is
+    read; nothing in either chooses the weights, which are the target step's."""
+    runs = relay.open_runs(relay.read_queue())[:runs_n]
+    env = dict(os.environ, SISR_DATA=str(_assemble()), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
+    out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
+    out.mkdir(parents=True, exist_ok=True)
+    done = [
+        (run, live)
+        for run in runs
+        if relay.state_step((live := relay.folders(run)[0]) / "state.safetensors") >= run["target"]
+        and (live / "model.safetensors").is_file()
+    ]
+    if not done:
+        print("gpu_relay: no run here has reached its target; nothing to measure")
+        return 0
+    failed = 0
+    for run, live in done:
+        for kind, sets in (("heldout", heldout), ("test", test)):
+            if not sets:
+                continue
+            dest = out / f"{run['name']}_{kind}.json"
+            cmd = [sys.executable, "-m", "sisr", "bench", "--models", str(live.relative_to(REPO)), "--data", sets]
+            cmd += ["--scale", scales, "--per-image", "--quiet", "--json", str(dest)]
+            got = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+            if got.returncode:
+                failed += 1
+                tail = (got.stderr.strip().splitlines() or ["no output"])[-1]
+                print(f"gpu_relay: {run['name']} on {sets} failed: {tail}")
+                continue
+            rows = json.loads(dest.read_text())["results"]
+            means = ", ".join(f"{r['dataset']} x{r['scale']} {r['psnr_y']:.2f}" for r in rows)
+            print(f"gpu_relay: {run['name']} ({kind}): {means} dB; {dest.name}")
+    return 1 if failed else 0
+
+
 def _final_weights(run: dict, live: Path) -> None:
     """A finished run's EMA weights, which do not fit what comes back: its resume at the target
     trains no step and writes them from the state."""
@@ -404,6 +453,7 @@ def main() -> int:
     p = sub.add_parser("stage", help="set big files aside; pack images and run states into parts")
     p.add_argument("--runs", type=int, default=1, help="the queue's first N open runs")
     p.add_argument("--part-mib", type=float, default=None, help="default: what fits beside the tree")
+    p.add_argument("--bench", default="", help="datasets for `bench` too, e.g. skimage,Set5,Set14,BSD100")
     sub.add_parser("back", help="return the files set aside to the tree")
     p = sub.add_parser("train", help="train the first N open runs side by side")
     p.add_argument("--runs", type=int, default=1, help="the queue's first N open runs")
@@ -421,15 +471,22 @@ def main() -> int:
     p.add_argument("--scale", default="2,4")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="zero-shot settings")
     p.add_argument("--seconds", type=float, default=500.0, help="runs still going then are stopped")
+    p = sub.add_parser("bench", help="measure the runs that reached their targets here: held out, then test")
+    p.add_argument("--runs", type=int, default=1, help="the queue's first N open runs")
+    p.add_argument("--heldout", default="skimage", help="datasets the run's rule reads")
+    p.add_argument("--test", default="Set5,Set14,BSD100", help="datasets measured once, at the end")
+    p.add_argument("--scale", default="4")
     p = sub.add_parser("fetch", help="each run's newer state from the returned pieces -> runs/")
     p.add_argument("folder", type=Path)
     args = ap.parse_args()
     if args.cmd == "stage":
-        cmd_stage(args.runs, args.part_mib)
+        cmd_stage(args.runs, args.part_mib, args.bench)
     elif args.cmd == "back":
         cmd_back()
     elif args.cmd == "train":
         return cmd_train(args.seconds, args.workers, args.val_every, args.runs)
+    elif args.cmd == "bench":
+        return cmd_bench(args.heldout, args.test, args.scale, args.runs)
     elif args.cmd == "zeroshot":
         scales = [int(x) for x in args.scale.split(",")]
         return cmd_zeroshot(args.model, args.data, scales, args.set, args.seconds)

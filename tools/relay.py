@@ -43,7 +43,7 @@ WHERE = {"gpu": "GPU only", "bf16": "GPU, or a CPU with native bf16"}
 
 
 def read_queue() -> list[dict]:
-    runs = tomllib.loads(QUEUE.read_text())["run"]
+    runs = tomllib.loads(QUEUE.read_text()).get("run", [])
     for r in runs:
         if r.get("where", "gpu") not in WHERE:
             kinds = " or ".join(map(repr, WHERE))
