@@ -338,17 +338,18 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
         assert relay.state_step(there / "runs" / name / "state.safetensors") == step
     # Both reached their targets there: measured there, held out then test, one report each.
     assert gpu_relay.cmd_bench("Tiny", "Tiny:1-1", "4", runs_n=2) == 0
-    for name in ("a", "b"):
-        (held,) = json.loads((tmp_path / "out" / f"{name}_heldout.json").read_text())["results"]
-        (test,) = json.loads((tmp_path / "out" / f"{name}_test.json").read_text())["results"]
+    helds = json.loads((tmp_path / "out" / "bench_heldout.json").read_text())["results"]
+    tests = json.loads((tmp_path / "out" / "bench_test.json").read_text())["results"]
+    for name, held, test in zip(("a", "b"), helds, tests, strict=True):
         assert (held["model"], len(held["images"]), len(test["images"]), held["scale"]) == (f"runs/{name}", 2, 1, 4)
         assert held["images"][0]["psnr_y"] == pytest.approx(test["images"][0]["psnr_y"])
+    assert helds[0]["psnr_y"] != pytest.approx(helds[1]["psnr_y"])  # two models, each its own weights
     assert gpu_relay.cmd_bench("Tiny", "Nowhere", "4", runs_n=2) == 1  # a missing set: said, and the exit says so
-    assert "a on Nowhere failed: " in capsys.readouterr().out
+    assert "runs/a, runs/b on Nowhere failed: " in capsys.readouterr().out
     runs[1]["target"] = 5
     relay.write_queue(runs)
     monkeypatch.setenv("OUT", str(tmp_path / "none"))
-    assert gpu_relay.cmd_bench("Tiny", "", "4", runs_n=1) == 0 and not (tmp_path / "none" / "a_heldout.json").exists()
+    assert gpu_relay.cmd_bench("Tiny", "", "4", runs_n=1) == 0 and not (tmp_path / "none").exists()
     assert "no run here has reached its target" in capsys.readouterr().out
     runs[1]["target"] = 3
     relay.write_queue(runs)

@@ -30,8 +30,8 @@ Back here, with the files the call returned:
     python tools/relay.py save --commit             # records them in checkpoints/ and the queue
 The call that takes a run to its target can measure it there too (``stage --bench
 skimage,Set5,Set14,BSD100`` packs those images last): append ``; python3 tools/gpu_relay.py bench
---runs 2 >> $OUT/train.txt 2>&1`` to the training command; ``$OUT/<run>_heldout.json`` and
-``<run>_test.json`` come back.
+--runs 2 >> $OUT/train.txt 2>&1`` to the training command; ``$OUT/bench_heldout.json`` and
+``bench_test.json`` come back.
 A zero-shot bench (Set5 travels in part1), one process per image and scale, merged per scale:
     run(command="python3 tools/gpu_relay.py zeroshot --model singan --data Set5 --scale 2,4 "
                 "--set preset=paper --seconds 500", carry=[".gpudata/part1"], timeout_s=570)
@@ -369,17 +369,17 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
 
 
 def cmd_bench(heldout: str, test: str, scales: str, runs_n: int) -> int:
-    """Measure each of the first ``runs_n`` open runs that has reached its target on this machine
-    (its final EMA weights in ``runs/<name>/``) on the ``heldout`` sets, then on the ``test`` sets:
-    one report each in ``$OUT`` (``<name>_heldout.json``, ``<name>_test.json``, per image). Back
-    here, the run's rule (README) is applied to the held-out report before the test report is
+    """Measure the first ``runs_n`` open runs that have reached their targets on this machine
+    (their final EMA weights in ``runs/<name>/``) on the ``heldout`` sets, then on the ``test``
+    sets: one report each in ``$OUT`` (``bench_heldout.json``, ``bench_test.json``, per image; two
+    files, so that with the state pieces and the call's log they stay within the 8 that come back).
+    Back here, a run's rule (README) is applied to the held-out report before the test report is
     read; nothing in either chooses the weights, which are the target step's."""
     runs = relay.open_runs(relay.read_queue())[:runs_n]
     env = dict(os.environ, SISR_DATA=str(_assemble()), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
     out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
-    out.mkdir(parents=True, exist_ok=True)
     done = [
-        (run, live)
+        str(live.relative_to(REPO))
         for run in runs
         if relay.state_step((live := relay.folders(run)[0]) / "state.safetensors") >= run["target"]
         and (live / "model.safetensors").is_file()
@@ -387,23 +387,23 @@ def cmd_bench(heldout: str, test: str, scales: str, runs_n: int) -> int:
     if not done:
         print("gpu_relay: no run here has reached its target; nothing to measure")
         return 0
+    out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for run, live in done:
-        for kind, sets in (("heldout", heldout), ("test", test)):
-            if not sets:
-                continue
-            dest = out / f"{run['name']}_{kind}.json"
-            cmd = [sys.executable, "-m", "sisr", "bench", "--models", str(live.relative_to(REPO)), "--data", sets]
-            cmd += ["--scale", scales, "--per-image", "--quiet", "--json", str(dest)]
-            got = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-            if got.returncode:
-                failed += 1
-                tail = (got.stderr.strip().splitlines() or ["no output"])[-1]
-                print(f"gpu_relay: {run['name']} on {sets} failed: {tail}")
-                continue
-            rows = json.loads(dest.read_text())["results"]
-            means = ", ".join(f"{r['dataset']} x{r['scale']} {r['psnr_y']:.2f}" for r in rows)
-            print(f"gpu_relay: {run['name']} ({kind}): {means} dB; {dest.name}")
+    for kind, sets in (("heldout", heldout), ("test", test)):
+        if not sets:
+            continue
+        dest = out / f"bench_{kind}.json"
+        cmd = [sys.executable, "-m", "sisr", "bench", "--models", ",".join(done), "--data", sets, "--scale", scales]
+        got = subprocess.run(
+            [*cmd, "--per-image", "--quiet", "--json", str(dest)], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        if got.returncode:
+            failed += 1
+            tail = (got.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"gpu_relay: bench of {', '.join(done)} on {sets} failed: {tail}")
+            continue
+        for r in json.loads(dest.read_text())["results"]:
+            print(f"gpu_relay: {r['model']} ({kind}) {r['dataset']} x{r['scale']}: {r['psnr_y']:.2f} dB; {dest.name}")
     return 1 if failed else 0
 
 
