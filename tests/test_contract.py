@@ -265,3 +265,24 @@ def test_models_with_a_weights_path_summarises_its_header(tmp_path, capsys):
     said = capsys.readouterr().err
     assert "a training run at step 12,018 without its weights" in said and "--resume" in said
     assert not (tmp_path / "q.png").exists()
+
+
+def test_a_run_folder_whose_weights_lag_its_state_says_so(tmp_path, capsys):
+    """A GPU chunk brings back a newer state alone: the folder's weights are an older step's."""
+    from sisr.checkpoint import save_checkpoint, save_tensors
+    from sisr.models import build_model
+
+    net = build_model("srcnn", {"n1": 8, "n2": 4})
+    save_checkpoint(tmp_path / "model.safetensors", net, "srcnn", net.config, steps=1200)
+    save_tensors(tmp_path / "state.safetensors", {"x": torch.zeros(1)}, "train-state", {"step": 1200})
+    src = tmp_path / "p.png"
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(src)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", str(tmp_path), "--quiet"]) == 0
+    assert "weights are from step" not in capsys.readouterr().err  # current weights: nothing to say
+    save_tensors(tmp_path / "state.safetensors", {"x": torch.zeros(1)}, "train-state", {"step": 3000})
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", str(tmp_path), "--quiet"]) == 0
+    said = capsys.readouterr().err
+    assert "its weights are from step 1,200, its state is at step 3,000" in said and "--resume" in said
+    assert (tmp_path / "b.png").is_file()  # still runs: older weights are weights
+    assert main(["models", str(tmp_path)]) == 0
+    assert capsys.readouterr().err.count("its weights are from step 1,200") == 1  # once, however often it is looked up

@@ -7,6 +7,7 @@ Each command imports what it needs inside its function, so that ``sisr --help``,
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import signal
 import sys
@@ -699,6 +700,13 @@ def _refuse_empty(args: argparse.Namespace) -> None:
             raise SisrError(f"{flag}: empty (give {'a file or folder' if key == 'inputs' else 'a value'})")
 
 
+def _show_once(seen: set[str], message, *_, **__) -> None:
+    """A warning as one line, once a command (a model's weights may be looked up more than once)."""
+    if (line := f"sisr: warning: {message}") not in seen:
+        seen.add(line)
+        print(line, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -707,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _refuse_empty(args)
         with warnings.catch_warnings():  # a warning is one line, without the source line Python adds
-            warnings.showwarning = lambda message, *_, **__: print(f"sisr: warning: {message}", file=sys.stderr)
+            warnings.showwarning = functools.partial(_show_once, set())
             return args.func(args)
     except SisrError as e:
         print(f"sisr: error: {e}", file=sys.stderr)

@@ -13,7 +13,7 @@ from torch import nn
 
 from sisr.checkpoint import Checkpoint, read_header
 from sisr.config import build_dataclass
-from sisr.errors import SisrError, closest
+from sisr.errors import SisrError, closest, warn
 from sisr.models.bicubic import Bicubic, BicubicConfig
 from sisr.models.drcn import DRCN, DRCNConfig
 from sisr.models.patchgan import PatchGAN, PatchGANConfig
@@ -151,14 +151,12 @@ def weights_path(name: str) -> Path | None:
     if name in PRETRAINED:
         return weights_dir() / PRETRAINED[name][0]
     if Path(name).is_dir():  # a training run's folder: the weights it writes (its EMA's)
-        if not (Path(name) / "model.safetensors").is_file():
-            state = Path(name) / "state.safetensors"
+        state, weights = Path(name) / "state.safetensors", Path(name) / "model.safetensors"
+        at = _state_step(state)
+        if not weights.is_file():
             if state.is_file():
                 # A GPU chunk brings back a run's state without its weights.
-                try:
-                    at = f" at step {read_header(state, 'train-state')['step']:,}"
-                except (SisrError, KeyError, TypeError, ValueError):
-                    at = ""
+                at = f" at step {at:,}" if at is not None else ""
                 raise SisrError(
                     f"{name}: a training run{at} without its weights (model.safetensors); resuming it "
                     "(sisr train RECIPE --set out=... --resume) writes them with its next state (Ctrl-C saves one)"
@@ -166,10 +164,31 @@ def weights_path(name: str) -> Path | None:
             raise SisrError(
                 f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
             )
-        return Path(name) / "model.safetensors"
+        try:
+            steps = read_header(weights, "weights").get("steps")
+        except SisrError:
+            steps = None  # a damaged file: loading it says so
+        if at is not None and isinstance(steps, int) and steps < at:
+            # A GPU chunk brought back a newer state alone: these weights lag behind it.
+            warn(
+                f"{name}: its weights are from step {steps:,}, its state is at step {at:,}; resuming it "
+                "(sisr train RECIPE --set out=... --resume) writes current ones"
+            )
+        return weights
     if name.endswith(".safetensors") or Path(name).exists():
         return Path(name)
     raise SisrError(unknown_model(name) + "; or a .safetensors path or a training run's folder)")
+
+
+def _state_step(state: Path) -> int | None:
+    """The step of a run's training state; None without one (or for one that cannot be read)."""
+    if not state.is_file():
+        return None
+    try:
+        step = read_header(state, "train-state")["step"]
+    except (SisrError, KeyError, TypeError):
+        return None
+    return step if isinstance(step, int) else None
 
 
 __all__ = [
