@@ -99,7 +99,7 @@ def test_newer_version_and_wrong_kind_fail_with_one_line(tmp_path):
     with pytest.raises(SisrError, match=r"a sisr train-state file, not weights \(a training run's state: --resume"):
         load_checkpoint(p)
     pyr = save_tensors(tmp_path / "p.safetensors", {"w": torch.zeros(1)}, "pyramid", {})
-    with pytest.raises(SisrError, match=r"a sisr pyramid file, not weights \(.*load_pyramid\(path\).enlarge"):
+    with pytest.raises(SisrError, match=r"a sisr pyramid file, not weights \(.*--model PATH enlarges that image again"):
         load_checkpoint(pyr)  # where each is used instead
     with pytest.raises(SisrError, match=r"a sisr train-state file, not pyramid$"):
         load_tensors(p, "pyramid")

@@ -29,6 +29,7 @@ KINDS = {
     "rrgan-x4": (2, []),
     "srcnn": (4, []),
     "drsingan": (2, ZS_FAST),
+    "pyramid": (2, []),  # a pyramid drsingan trained on the input and saved (--save-model): run again
 }
 OPTIONS = {
     "precision-bf16": ["--precision", "bf16"],
@@ -58,15 +59,28 @@ def small_png(tmp_path_factory):
     return p
 
 
+@pytest.fixture(scope="module")
+def saved_pyramid(small_png, tmp_path_factory):
+    kept = tmp_path_factory.mktemp("kept")
+    argv = ["upscale", str(small_png), "-o", str(kept / "o.png"), "--model", "drsingan", "--scale", "2", "--quiet"]
+    assert main([*argv, *ZS_FAST, "--save-model", str(kept)]) == 0
+    return str(kept / "image0000")
+
+
+def _name(model: str, request) -> str:
+    return request.getfixturevalue("saved_pyramid") if model == "pyramid" else model
+
+
 @pytest.mark.parametrize("option", OPTIONS)
 @pytest.mark.parametrize("model", KINDS)
-def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsys):
+def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsys, request):
     extra = [a.replace("PYR", str(tmp_path / "pyr")) for a in OPTIONS[option]]
     out = tmp_path / "out.png"
     scale, needs = KINDS[model]
-    argv = ["upscale", str(small_png), "-o", str(out), "--model", model, "--scale", str(scale), "--quiet"]
+    name = _name(model, request)
+    argv = ["upscale", str(small_png), "-o", str(out), "--model", name, "--scale", str(scale), "--quiet"]
     code, err = _run(argv + needs + extra, capsys)
-    desc = describe(model, None if model == "drsingan" else load_model(model, scale=None).module)
+    desc = describe(model) if model == "drsingan" else load_model(name, scale=None).descriptor
     applies = {
         "precision-bf16": "bf16" in desc.precisions,
         "precision-auto": "auto" in desc.precisions,
@@ -76,7 +90,7 @@ def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsy
         "onnx-bf16": False,
         "set": bool(desc.settings),
         "ensemble": desc.ensemble,
-        "save-model": desc.kind == "zero-shot",
+        "save-model": desc.trains,
         "device-cpu": "cpu" in desc.devices,
     }[option]
     if applies:
@@ -91,10 +105,11 @@ def test_option_is_honoured_or_refused(model, option, small_png, tmp_path, capsy
 
 
 @pytest.mark.parametrize("model", KINDS)
-def test_export_is_honoured_or_refused(model, tmp_path, capsys):
+def test_export_is_honoured_or_refused(model, tmp_path, capsys, request):
     pytest.importorskip("onnx")
     out = tmp_path / "m.onnx"
-    code, err = _run(["export", "--model", model, "--scale", str(KINDS[model][0]), "-o", str(out)], capsys)
+    name = _name(model, request)
+    code, err = _run(["export", "--model", name, "--scale", str(KINDS[model][0]), "-o", str(out)], capsys)
     if model in ("rrgan-x4", "srcnn"):
         assert code == 0 and out.stat().st_size > 0
     else:

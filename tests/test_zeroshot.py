@@ -147,6 +147,41 @@ def test_upscale_cli_trains_and_saves_the_pyramid(tmp_path, photo):
     assert not (tmp_path / "o2.png").exists()
 
 
+def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tmp_path, photo, capsys):
+    from sisr.api import load_upscaler
+    from sisr.cli import main
+
+    src, other = tmp_path / "in.png", tmp_path / "other.png"
+    write_image(src, photo[100:140, 100:150])
+    write_image(other, photo[:40, :40])
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    first = ["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "drsingan", "--scale", "2", "--quiet"]
+    assert main([*first, *sets, "--save-model", str(tmp_path / "kept")]) == 0
+    kept = tmp_path / "kept" / "image0000"
+    for model in (kept, kept / "pyramid.safetensors"):  # its folder or its file; no training this time
+        out = tmp_path / f"again_{model.name}.png"
+        assert main(["upscale", str(src), "-o", str(out), "--model", str(model), "--scale", "2", "--quiet"]) == 0
+        np.testing.assert_array_equal(read_image(out).pixels, read_image(tmp_path / "a.png").pixels)
+    up = load_upscaler(str(kept), 3)  # the Python API too, at another scale
+    assert up(read_image(src).pixels).shape == (120, 150, 3) and up.descriptor.kind == "zero-shot"
+    capsys.readouterr()
+    assert main(["models", str(kept)]) == 0
+    said = capsys.readouterr().out
+    assert "| method | drsingan (preset paper; 3 iterations per scale) |" in said and "one 50x40 image" in said
+    # Another image, a bench over a dataset, the web app: each refused in one line.
+    out = tmp_path / "no.png"
+    assert main(["upscale", str(other), "-o", str(out), "--model", str(kept), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "a pyramid trained on one 50x40 image enlarges that image, not a 40x40 one" in err
+    assert err.count("\n") == 1 and not out.exists()
+    assert main(["bench", "--models", str(kept), "--data", str(tmp_path), "--scale", "2"]) == 2
+    assert "enlarges only that image; a bench measures models on datasets" in capsys.readouterr().err
+    from sisr.serve import own_models
+
+    with pytest.raises(SisrError, match="a zero-shot pyramid enlarges only the image it was trained on"):
+        own_models([str(kept)])
+
+
 def test_cpu_budget_options_real_reconstruction_input_and_sample_pool(photo):
     img = photo[200:248, 150:198].astype(np.float32) / 255
     cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, rec_input="real", pool=2, **FAST)

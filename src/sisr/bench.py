@@ -24,7 +24,7 @@ from sisr.checkpoint import find_weights, read_header
 from sisr.data import PROTOCOLS, check_measurable, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
-from sisr.infer import ZeroShotUpscaler, load_model, weights_path
+from sisr.infer import ZeroShotUpscaler, load_model, pyramid_file, weights_path
 from sisr.io import read_rgb, stored_size, write_image
 from sisr.metrics import gray_of, psnr, quantize, ssim
 from sisr.models import ZEROSHOT
@@ -263,6 +263,13 @@ def run_bench(
     if save is not None and len({saved(m, "", 2) for m in models}) < len(set(models)):
         raise SisrError("--save: two models would share one folder; rename a weights file")
 
+    for m in models:
+        if (pyr := pyramid_file(m)) is not None:  # before its options: a pyramid would refuse --tile first
+            method = read_header(pyr, "pyramid")["config"].get("method", "drsingan")
+            raise SisrError(
+                f"{m}: a pyramid trained on one image enlarges only that image; a bench measures models on "
+                f"datasets (a zero-shot method trains on each of their images: --models {method})"
+            )
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     # Zero-shot image-runs train on one thread each (unless --set threads=N), as many at once as
     # there are cores: more work done per second than threads inside one small-convolution

@@ -29,6 +29,7 @@ from sisr.errors import SisrError
 __all__ = [
     "Checkpoint",
     "find_weights",
+    "file_kind",
     "load_checkpoint",
     "load_tensors",
     "read_header",
@@ -87,13 +88,14 @@ def _migrate(raw: dict[str, str], p: Path) -> dict[str, Any]:
 
 # Where a file of another kind, given as weights, is used instead.
 _KIND_USE = {
-    "pyramid": " (a zero-shot pyramid trained on one image: sisr.zeroshot.load_pyramid(path).enlarge(image, scale) "
-    "enlarges that image again)",
+    "pyramid": " (a zero-shot pyramid trained on one image: sisr upscale IMAGE --model PATH enlarges that image again)",
     "train-state": " (a training run's state: --resume continues it; its model.safetensors is the weights)",
 }
 
 
-def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _open(
+    path: str | os.PathLike, kind: str | None, with_tensors: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise SisrError(f"{p}: no such file")
@@ -115,7 +117,7 @@ def _open(path: str | os.PathLike, kind: str, with_tensors: bool) -> tuple[dict[
         raise SisrError(f"{p}: corrupt sisr metadata (no format version)")
     if version > VERSION:
         raise SisrError(f"{p}: format version {version} is newer than this sisr reads ({VERSION}): upgrade sisr")
-    if header.get("kind") != kind:
+    if kind is not None and header.get("kind") != kind:
         hint = _KIND_USE.get(header.get("kind"), "") if kind == "weights" else ""
         raise SisrError(f"{p}: a sisr {header.get('kind')} file, not {kind}{hint}")
     return tensors, header
@@ -129,6 +131,14 @@ def load_tensors(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Te
 def read_header(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     """The (migrated) header of a sisr file of ``kind``, without reading its tensors."""
     return _open(path, kind, with_tensors=False)[1]
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """The kind of a sisr file (one of ``KINDS``); None for anything else, which loading it explains."""
+    try:
+        return _open(path, None, with_tensors=False)[1].get("kind")
+    except SisrError:
+        return None
 
 
 @dataclass

@@ -60,6 +60,20 @@ def _weights_summary(up) -> str:
     return "\n".join([f"# {Path(d.name).name}", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
 
+def _pyramid_summary(up) -> str:
+    """What a saved zero-shot pyramid is: its method, the image it was trained on, its settings."""
+    pyr, (h, w) = up.pyramid, up.pyramid.sizes[-1]
+    cfg = pyr.cfg
+    rows = [
+        ("method", f"{cfg.method} (preset {cfg.preset}; {cfg.iters} iterations per scale)"),
+        ("trained on", f"one {w}x{h} image, which it enlarges again at any scale"),
+        ("pyramid scales", f"{len(pyr.sizes)}, from {pyr.sizes[0][1]}x{pyr.sizes[0][0]}"),
+        ("parameters", f"{up.descriptor.params:,}"),
+        ("training time", f"{pyr.seconds / 60:.1f} min"),
+    ]
+    return "\n".join([f"# {Path(up.name).name}", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from sisr.models import DEFAULT_MODEL, PRETRAINED, REGISTRY, WEIGHTLESS, ZEROSHOT
 
@@ -71,6 +85,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             raise SisrError("--json lists every model; give no name with it")
         if (args.name.endswith(".safetensors") or Path(args.name).exists()) and not args.name.endswith(".onnx"):
             up = load_model(args.name)
+            if up.meta.get("kind") == "pyramid":  # a zero-shot pyramid that --save-model kept
+                print(_pyramid_summary(up))
+                return 0
             print(_weights_summary(up))  # one's own trained weights
             log = Path(args.name) / "log.jsonl"
             if log.is_file():  # a training run's folder: how validation went

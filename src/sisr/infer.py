@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sisr.checkpoint import blind_recipe, find_weights, load_checkpoint, read_header
+from sisr.checkpoint import blind_recipe, file_kind, find_weights, load_checkpoint, read_header
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
 from sisr.export import exported_head, onnx_session
@@ -49,11 +49,22 @@ from sisr.precision import (
 )
 from sisr.train.zeroshot import check_config, upscale_zero_shot, work_units
 from sisr.transforms import self_ensemble
-from sisr.zeroshot import DEFAULT_PRESET, PRESETS, ZeroShotConfig, preset_values
+from sisr.zeroshot import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Pyramid,
+    ZeroShotConfig,
+    conv_macs,
+    load_pyramid,
+    preset_values,
+    sr_cost,
+    sr_settings,
+)
 
 __all__ = [
     "InferenceOptions",
     "ModelDescriptor",
+    "PyramidUpscaler",
     "Upscaler",
     "ZeroShotUpscaler",
     "auto_tile",
@@ -116,6 +127,7 @@ class ModelDescriptor:
     params: int = 0
     denoise: bool = False  # trained on degraded inputs from a clean model: --denoise blends the two
     devices: tuple[str, ...] = ("cpu", "cuda")  # where it runs ("auto" picks)
+    trains: bool = False  # trains a model on each input (a zero-shot method; not its saved pyramid)
 
     def refuse(self, option: str, why: str) -> None:
         raise SisrError(f"{option} does not apply to {self.name}: {why}")
@@ -162,7 +174,13 @@ class ModelDescriptor:
                 self.refuse(f"--device {o.device}", "its ONNX backend runs on the CPU (use --backend torch)")
         for key, value in (o.settings or {}).items():
             if not self.settings:
-                self.refuse(f"--set {key}", "only zero-shot models take settings")
+                saved = self.kind == "zero-shot"  # a pyramid that a zero-shot method trained and saved
+                why = (
+                    "a saved pyramid keeps the settings it was trained with"
+                    if saved
+                    else "only zero-shot models take settings"
+                )
+                self.refuse(f"--set {key}", why)
             if isinstance(value, dict):  # "drsingan.lr=...": a setting for that method only
                 if key not in ZEROSHOT:
                     raise SisrError(f"--set {key}.{next(iter(value), '')}: '{key}' is not a zero-shot method")
@@ -172,8 +190,12 @@ class ModelDescriptor:
             for k in keys:
                 if k not in self.settings:
                     self.refuse(f"--set {k}", f"not one of its settings ({', '.join(self.settings)})")
-        if o.save_model and self.kind != "zero-shot":
-            self.refuse("--save-model", "only zero-shot models train a model per image")
+        if o.save_model and not self.trains:
+            saved = self.kind == "zero-shot"
+            self.refuse(
+                "--save-model",
+                "a saved pyramid trains nothing" if saved else "only zero-shot models train a model per image",
+            )
         if o.denoise is not None:
             if not self.denoise:
                 self.refuse("--denoise", "it has no clean partner to blend with (a model trained on degraded LR has)")
@@ -198,6 +220,7 @@ def describe(name: str, module: SRModel | None = None, meta: dict[str, Any] | No
             ensemble=True,
             export=False,
             settings=settings,
+            trains=True,
         )
     if module is None:
         raise SisrError(f"describe('{name}') needs the loaded module")
@@ -544,6 +567,97 @@ class ZeroShotUpscaler:
         return out
 
 
+@dataclass
+class PyramidUpscaler:
+    """A pyramid that a zero-shot method trained on one image (``--save-model``), bound to a scale:
+    it enlarges that image again, at any scale, without training."""
+
+    name: str
+    scale: int
+    descriptor: ModelDescriptor
+    pyramid: Pyramid
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        return self.descriptor.scales
+
+    @property
+    def config(self) -> ZeroShotConfig:
+        return self.pyramid.cfg
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.pyramid.gens[-1].parameters()).device
+
+    def work(self, h: int, w: int) -> int:
+        """The work units (those of ``on_tile``) of one call on an ``h`` x ``w`` image."""
+        g = self.pyramid.gens[-1]
+        return sr_cost(h, w, self.scale, sr_settings(h, w, self.scale, self.config, conv_macs(g)))
+
+    def __call__(
+        self, img: np.ndarray, on_tile: Callable[[int, int], None] | None = None, memo: TileMemo | None = None
+    ) -> np.ndarray:
+        """Enlarge ``img``, which must be the image the pyramid was trained on (its size is checked)."""
+        if memo is not None:
+            raise SisrError(f"{self.name} runs on the whole image: there are no tiles to reuse")
+        (th, tw), (h, w) = self.pyramid.sizes[-1], img.shape[:2]
+        if (h, w) != (th, tw):
+            raise SisrError(
+                f"{self.name}: a pyramid trained on one {tw}x{th} image enlarges that image, not a {w}x{h} one "
+                f"(--model {self.config.method} trains one on it)"
+            )
+        total, done = self.work(h, w), [0]
+
+        def tick(pixels: int) -> None:
+            done[0] += pixels
+            if on_tile is not None:
+                on_tile(min(done[0], total), total)
+
+        arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
+        return self.pyramid.enlarge(arr, self.scale, tick=tick).astype(np.float32, copy=False)
+
+
+def pyramid_file(name: str) -> Path | None:
+    """The saved pyramid that ``name`` names (its file, or the folder ``--save-model`` wrote it
+    in); None for anything else."""
+    if name in list_models():
+        return None
+    p = Path(name)
+    if p.is_dir() and not (p / "model.safetensors").is_file():
+        p = p / "pyramid.safetensors"
+    return p if p.is_file() and p.suffix.lower() == ".safetensors" and file_kind(p) == "pyramid" else None
+
+
+def _load_pyramid(name: str, path: Path, scale: int | None, o: InferenceOptions) -> PyramidUpscaler:
+    pyr = load_pyramid(path)
+    th, tw = pyr.sizes[-1]
+    desc = ModelDescriptor(
+        name,
+        "zero-shot",
+        f"a {pyr.cfg.method} pyramid trained on one {tw}x{th} image: it enlarges that image again, without training",
+        scales=(2, 3, 4, 8),
+        any_scale=True,
+        tiling=False,
+        precisions=PRECISIONS,
+        backends=("torch",),
+        ensemble=True,
+        export=False,
+        params=sum(p.numel() for g in pyr.gens for p in g.parameters()),
+    )
+    desc.check(o)
+    chosen = desc.check_scale(scale or 4)
+    changes = {"precision": o.precision} if o.precision is not None else {}
+    if o.ensemble:
+        changes["ensemble"] = True
+    device = resolve_device(o.device)
+    pyr = dataclasses.replace(
+        pyr, cfg=dataclasses.replace(pyr.cfg, **changes), gens=[g.to(device).eval() for g in pyr.gens]
+    )
+    meta = {"kind": "pyramid", "method": pyr.cfg.method, "trained_on": [tw, th], "seconds": pyr.seconds}
+    return PyramidUpscaler(name, chosen, desc, pyr, meta)
+
+
 def zero_shot_config(
     name: str, settings: dict[str, Any] | None = None, precision: str | None = None, ensemble: bool = False
 ):
@@ -631,7 +745,8 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
     ``scale`` picks the output scale (default: the model's largest); bicubic and zero-shot
     methods take any integer scale. ``options`` are :class:`InferenceOptions` fields, each
     checked against the model's :class:`ModelDescriptor`: one that does not apply raises
-    :class:`SisrError`. Returns an :class:`Upscaler` or a :class:`ZeroShotUpscaler`.
+    :class:`SisrError`. Returns an :class:`Upscaler`, a :class:`ZeroShotUpscaler`, or for a pyramid
+    saved by ``--save-model`` (its file or folder), a :class:`PyramidUpscaler`.
     """
     if name_or_path is not None and not str(name_or_path).strip():  # not the default: an unset variable
         raise SisrError("the model's name is empty")
@@ -654,6 +769,8 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
             settings = {**(o.settings or {}), "device": dev}
         cfg = zero_shot_config(name, settings, o.precision, o.ensemble)
         return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
+    if (pyramid := pyramid_file(name)) is not None:
+        return _load_pyramid(name, pyramid, scale, o)
     session = None
     if name.lower().endswith(".onnx"):
         module, meta, session = _load_onnx(name)

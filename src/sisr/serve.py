@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException
 
 from sisr.api import check_result, check_scale, jpeg_advice, load_upscaler, result_size, sizing, upscale_file
 from sisr.errors import SisrError, closest, collected, warn
-from sisr.infer import descriptors, list_models, load_model
+from sisr.infer import descriptors, list_models, load_model, pyramid_file
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     WRITE_FORMATS,
@@ -305,6 +305,11 @@ def own_models(paths: Sequence[str]) -> tuple[tuple[str, str], ...]:
         if not str(p).strip() or p in list_models():
             said = "is on the menu already" if p else "is empty"
             raise SisrError(f"--model '{p}' {said}: it adds a training run's folder or a weights file")
+        if pyramid_file(str(p)) is not None:
+            raise SisrError(
+                f"--model {p}: a zero-shot pyramid enlarges only the image it was trained on; the web app offers "
+                "models for any image (`sisr upscale IMAGE --model PYRAMID` runs it)"
+            )
         load_model(str(p))  # its weights and metadata, checked (a name that is no file: a did-you-mean)
         name = Path(p).name if Path(p).is_dir() else Path(p).stem
         if name in list_models() or name in out:
