@@ -64,7 +64,7 @@ def saved_pyramid(small_png, tmp_path_factory):
     kept = tmp_path_factory.mktemp("kept")
     argv = ["upscale", str(small_png), "-o", str(kept / "o.png"), "--model", "drsingan", "--scale", "2", "--quiet"]
     assert main([*argv, *ZS_FAST, "--save-model", str(kept)]) == 0
-    return str(kept / "image0000")
+    return str(kept / "in.png")
 
 
 def _name(model: str, request) -> str:

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,7 +137,7 @@ def test_upscale_cli_trains_and_saves_the_pyramid(tmp_path, photo):
     )
     assert r.returncode == 0, r.stderr
     assert read_image(out).pixels.shape == (80, 100, 3)
-    assert (tmp_path / "kept" / "image0000" / "pyramid.safetensors").is_file()
+    assert (tmp_path / "kept" / "in.png" / "pyramid.safetensors").is_file()  # named after its image
     r = subprocess.run(
         [sys.executable, "-m", "sisr", "upscale", str(src), "-o", str(tmp_path / "o2.png"), "--model", "singan"]
         + ["--set", "iters=two"],
@@ -157,7 +158,7 @@ def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tm
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
     first = ["upscale", str(src), "-o", str(tmp_path / "a.png"), "--model", "drsingan", "--scale", "2", "--quiet"]
     assert main([*first, *sets, "--save-model", str(tmp_path / "kept")]) == 0
-    kept = tmp_path / "kept" / "image0000"
+    kept = tmp_path / "kept" / "in.png"  # named after the image it was trained on
     for model in (kept, kept / "pyramid.safetensors"):  # its folder or its file; no training this time
         out = tmp_path / f"again_{model.name}.png"
         assert main(["upscale", str(src), "-o", str(out), "--model", str(model), "--scale", "2", "--quiet"]) == 0
@@ -167,7 +168,7 @@ def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tm
     capsys.readouterr()
     assert main(["models", str(kept)]) == 0
     said = capsys.readouterr().out
-    assert "| method | drsingan (preset paper; 3 iterations per scale) |" in said and "one 50x40 image" in said
+    assert "| method | drsingan (preset paper; 3 iterations per scale) |" in said and "| in.png, 50x40, " in said
     # Another image, a bench over a dataset, the web app: each refused in one line.
     out = tmp_path / "no.png"
     assert main(["upscale", str(other), "-o", str(out), "--model", str(kept), "--quiet"]) == 2
@@ -180,6 +181,21 @@ def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tm
 
     with pytest.raises(SisrError, match="a zero-shot pyramid enlarges only the image it was trained on"):
         own_models([str(kept)])
+
+
+def test_kept_pyramids_are_named_after_their_images_pages_apart(tmp_path):
+    up = load_model("drsingan", scale=2, settings=TINY, save_model=str(tmp_path))
+    assert up._save_folder() == str(tmp_path / "image0000")  # an array: no file to name it after
+    names = []
+    for src in ("photos/a.png", "photos/a.jpg", "scan.tif", "scan.tif", "other/a.png"):
+        up.source = src
+        names.append(Path(up._save_folder()).name)
+    # a.png and a.jpg do not share a folder (torchrun's processes, each with one, wrote one pyramid
+    # for both); a TIFF's pages one each, as two files of one name in one run.
+    assert names == ["a.png", "a.jpg", "scan.tif", "scan.tif_0001", "a.png_0001"]
+    again = load_model("drsingan", scale=2, settings=TINY, save_model=str(tmp_path))
+    again.source = "photos/a.png"
+    assert again._save_folder() == str(tmp_path / "a.png")  # a rerun: that image's own folder again
 
 
 def test_cpu_budget_options_real_reconstruction_input_and_sample_pool(photo):

@@ -19,7 +19,7 @@ import numpy as np
 
 from sisr.atomic import check_writable
 from sisr.errors import SisrError, collected, warn
-from sisr.infer import ScaleError, TileMemo, load_model, models_for_scale, still_share
+from sisr.infer import ScaleError, TileMemo, ZeroShotUpscaler, load_model, models_for_scale, still_share
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -222,6 +222,8 @@ def upscale_file(
     _path(src, "the input")
     dst = _path(dst, "the output")
     kind, n = check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
+    if isinstance(up, ZeroShotUpscaler):  # a pyramid it keeps is named after the file
+        up.source = str(src)
 
     def done(data: ImageData, tiles, memo: TileMemo | None = None) -> ImageData:
         result = upscale_sized(data, up, size, restore, on_tile=tiles, memo=memo)

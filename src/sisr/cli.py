@@ -66,7 +66,7 @@ def _pyramid_summary(up) -> str:
     cfg = pyr.cfg
     rows = [
         ("method", f"{cfg.method} (preset {cfg.preset}; {cfg.iters} iterations per scale)"),
-        ("trained on", f"one {w}x{h} image, which it enlarges again at any scale"),
+        ("trained on", f"{pyr.source or 'one image'}, {w}x{h}, which it enlarges again at any scale"),
         ("pyramid scales", f"{len(pyr.sizes)}, from {pyr.sizes[0][1]}x{pyr.sizes[0][0]}"),
         ("parameters", f"{up.descriptor.params:,}"),
         ("training time", f"{pyr.seconds / 60:.1f} min"),

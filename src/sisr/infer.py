@@ -526,7 +526,8 @@ class ZeroShotUpscaler:
     """A zero-shot method bound to a scale: each call trains a pyramid on the image, then enlarges it.
 
     ``config``: the resolved :class:`~sisr.zeroshot.ZeroShotConfig`; ``save_model``: folder where
-    each trained pyramid is kept (one sub-folder per image).
+    each trained pyramid is kept, one sub-folder per image: named after ``source`` (the file the
+    next call's image came from, which :func:`sisr.api.upscale_file` sets), else ``image0000``, ...
     """
 
     name: str
@@ -538,6 +539,8 @@ class ZeroShotUpscaler:
     meta: dict[str, Any] = field(default_factory=dict)
     last: Any = field(default=None, repr=False)  # the last trained pyramid
     calls: int = 0
+    source: str | None = None
+    sources: dict[str, int] = field(default_factory=dict, repr=False)  # calls per source (a TIFF's pages)
 
     @property
     def scales(self) -> tuple[int, ...]:
@@ -559,12 +562,25 @@ class ZeroShotUpscaler:
         if memo is not None:
             raise SisrError(f"{self.name} trains on each image: there are no tiles to reuse")
         arr = _to_tensor(img)[0].permute(1, 2, 0).numpy()
-        save = str(Path(self.save_model) / f"image{self.calls:04d}") if self.save_model else None
+        save = self._save_folder() if self.save_model else None
         self.calls += 1
         out, self.last = upscale_zero_shot(
-            arr, self.scale, self.config, progress=self.progress, save_dir=save, on_progress=on_tile
+            arr, self.scale, self.config, progress=self.progress, save_dir=save, on_progress=on_tile, source=self.source
         )
         return out
+
+    def _save_folder(self) -> str:
+        """Where this call's pyramid goes: ``save_model/<source's file name>`` (``a.png``; the next
+        of that name in this run, such as a TIFF's second page, ``a.png_0001``), so that processes
+        sharing out a folder of images (torchrun) write one pyramid per image and a rerun replaces
+        that image's own; without a source, ``image0000``, ``image0001``, ..."""
+        root = Path(self.save_model)
+        if self.source is None:
+            return str(root / f"image{self.calls:04d}")
+        name = Path(self.source).name
+        page = self.sources.get(name, 0)
+        self.sources[name] = page + 1
+        return str(root / (name + (f"_{page:04d}" if page else "")))
 
 
 @dataclass

@@ -347,6 +347,7 @@ class Pyramid:
     amps: list[float]
     seconds: float = 0.0
     log: list[dict[str, Any]] = field(default_factory=list)
+    source: str | None = None  # the name of the file it was trained on, where it came from one
 
     @torch.no_grad()
     def enlarge(
@@ -375,6 +376,7 @@ class Pyramid:
             "sizes": self.sizes,
             "amps": self.amps,
             "seconds": self.seconds,
+            **({"source": self.source} if self.source else {}),
         }
         return save_tensors(folder / "pyramid.safetensors", tensors, "pyramid", header)
 
@@ -395,4 +397,5 @@ def load_pyramid(path: str | Path) -> Pyramid:
         prefix = f"g{n}."
         g.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
         gens.append(g.eval())
-    return Pyramid(cfg, float(header["ratio"]), sizes, gens, list(header["amps"]), float(header["seconds"]))
+    amps, seconds = list(header["amps"]), float(header["seconds"])
+    return Pyramid(cfg, float(header["ratio"]), sizes, gens, amps, seconds, source=header.get("source"))

@@ -25,6 +25,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -390,13 +391,16 @@ def upscale_zero_shot(
     progress: bool = False,
     save_dir: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    source: str | None = None,
 ) -> tuple[np.ndarray, Pyramid]:
     """Train on ``img`` (H x W x 3 float in [0, 1]) and enlarge it by ``scale``; ``on_progress(done,
-    total)`` follows the work of both (training iterations, then the SR passes)."""
+    total)`` follows the work of both (training iterations, then the SR passes); ``source``: the
+    file ``img`` came from, whose name a saved pyramid records."""
     rgb = img.astype(np.float32)
     h, w = rgb.shape[:2]
     extra = sr_cost(h, w, scale, sr_settings(h, w, scale, cfg))
     pyr, meter = _train(rgb, scale, cfg, progress, "", on_progress, extra=extra)
+    pyr.source = Path(source).name if source else None
     try:
         if save_dir:
             pyr.save(save_dir)
