@@ -426,3 +426,14 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_val_trend_is_each_scales_slope_over_the_last_validations(tmp_path):
+    log = tmp_path / "log.jsonl"
+    assert relay.val_trend(log) is None
+    rows = [{"step": s, "steps_per_s": 1.0} for s in (500, 1500)]
+    rows += [{"step": 1000 * k, "val_psnr": {"2": 30 + 0.01 * k, "4": 27.0}} for k in range(1, 8)]
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert relay.val_trend(log) == "x2 +0.010, x4 +0.000 dB per 1,000 steps over steps 3,000-7,000"
+    assert relay.val_trend(log, upto=4000, last=3) == "x2 +0.010, x4 +0.000 dB per 1,000 steps over steps 2,000-4,000"
+    assert relay.val_trend(log, upto=2000) is None  # two validations say too little

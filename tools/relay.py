@@ -145,6 +145,32 @@ def last_rate(log: Path, last: int = 10) -> float | None:
     return statistics.median(rates[-last:]) if rates else None
 
 
+def val_trend(log: Path, upto: int | None = None, last: int = 5) -> str | None:
+    """How the held-out figure moved over the log's ``last`` validations (of steps up to
+    ``upto``): each scale's least-squares slope per 1,000 steps, e.g. "x4 +0.004 dB per 1,000 steps
+    over steps 54,000-62,000"; None with fewer than three."""
+    if not log.is_file():
+        return None
+    vals = [json.loads(line) for line in log.read_text().splitlines() if '"val_psnr"' in line]
+    vals = [v for v in vals if upto is None or v["step"] <= upto][-last:]
+    if len(vals) < 3:
+        return None
+    steps = [v["step"] / 1000 for v in vals]
+    mean_s = sum(steps) / len(steps)
+    spread = sum((x - mean_s) ** 2 for x in steps)
+    if spread == 0:
+        return None
+    slopes = []
+    for k in vals[-1]["val_psnr"]:
+        ys = [v["val_psnr"].get(k) for v in vals]
+        if None in ys:
+            continue
+        mean_y = sum(ys) / len(ys)
+        slopes.append(f"x{k} {sum((x - mean_s) * (y - mean_y) for x, y in zip(steps, ys)) / spread:+.3f}")
+    span = f"steps {vals[0]['step']:,}-{vals[-1]['step']:,}"
+    return f"{', '.join(slopes)} dB per 1,000 steps over {span}" if slopes else None
+
+
 def val_text(val: tuple[int, dict]) -> str:
     """A ``last_val`` as the queue records it: "step 250: x2 30.69, x4 26.62 dB (held-out)"."""
     return f"step {val[0]}: " + ", ".join(f"x{k} {v:.2f}" for k, v in val[1].items()) + " dB (held-out)"
@@ -212,6 +238,8 @@ def cmd_status(runs: list[dict]) -> None:
             print(f"  runs/: step {state_step(live / 'state.safetensors')}, last val {last_val(live / 'log.jsonl')}")
             print(f"  checkpoints/: step {state_step(saved / 'state.safetensors')}; training: {pid or 'no'}")
             step, folder = newest(r)
+            if trend := val_trend(folder / "log.jsonl", upto=step):
+                print(f"  validation trend: {trend}")
             if rate := last_rate(folder / "log.jsonl"):
                 left = (r["target"] - step) / rate / 3600
                 print(f"  about {left:,.1f} h to target at {rate:.3g} steps/s, its last logged rate (on that machine)")
