@@ -149,6 +149,7 @@ def test_upscale_cli_trains_and_saves_the_pyramid(tmp_path, photo):
 
 
 def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tmp_path, photo, capsys):
+    from sisr import api as sisr_api
     from sisr.api import load_upscaler
     from sisr.cli import main
 
@@ -163,6 +164,10 @@ def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tm
         out = tmp_path / f"again_{model.name}.png"
         assert main(["upscale", str(src), "-o", str(out), "--model", str(model), "--scale", "2", "--quiet"]) == 0
         np.testing.assert_array_equal(read_image(out).pixels, read_image(tmp_path / "a.png").pixels)
+    zs = load_upscaler("drsingan", 2, settings=TINY, save_model=str(tmp_path / "api"))
+    sisr_api.upscale_file(src, tmp_path / "api.png", zs)
+    zs(read_image(src).pixels)  # an array after a file: not named after that file
+    assert sorted(p.name for p in (tmp_path / "api").iterdir()) == ["image0001", "in.png"]
     up = load_upscaler(str(kept), 3)  # the Python API too, at another scale
     assert up(read_image(src).pixels).shape == (120, 150, 3) and up.descriptor.kind == "zero-shot"
     capsys.readouterr()

@@ -222,8 +222,18 @@ def upscale_file(
     _path(src, "the input")
     dst = _path(dst, "the output")
     kind, n = check_file(src, dst, up, overwrite=overwrite, size=size, restore=restore, quality=quality)
-    if isinstance(up, ZeroShotUpscaler):  # a pyramid it keeps is named after the file
-        up.source = str(src)
+    zero_shot = up if isinstance(up, ZeroShotUpscaler) else None
+    if zero_shot is not None:  # a pyramid it keeps is named after the file (this call's only)
+        zero_shot.source = str(src)
+    try:
+        return _upscale_read(src, dst, up, kind, n, on_tile, size, restore, quality, strip_metadata)
+    finally:
+        if zero_shot is not None:
+            zero_shot.source = None
+
+
+def _upscale_read(src, dst: Path, up, kind: str, n: int, on_tile, size, restore, quality, strip_metadata) -> Path:
+    """:func:`upscale_file`'s work, once its checks are done: read, upscale, write."""
 
     def done(data: ImageData, tiles, memo: TileMemo | None = None) -> ImageData:
         result = upscale_sized(data, up, size, restore, on_tile=tiles, memo=memo)

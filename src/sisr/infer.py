@@ -540,7 +540,7 @@ class ZeroShotUpscaler:
     last: Any = field(default=None, repr=False)  # the last trained pyramid
     calls: int = 0
     source: str | None = None
-    sources: dict[str, int] = field(default_factory=dict, repr=False)  # calls per source (a TIFF's pages)
+    sources: dict[str, int] = field(default_factory=dict, repr=False)  # calls per file name (a TIFF's pages)
 
     @property
     def scales(self) -> tuple[int, ...]:
