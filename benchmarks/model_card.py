@@ -92,7 +92,8 @@ def main() -> None:
             b = bic.get((r["dataset"], r["scale"]))
             ref = f"{b['psnr_y']:.2f} | {b['ssim_y']:.4f}" if b else "- | -"
             lines.append(f"| {r['dataset']} | x{r['scale']} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} | {ref} |")
-    skip = {"model", "out", "val_data", "log_every", "threads", "device"}
+    # How the last process ran (threads, batch-drawing workers, state saves), not what it learned.
+    skip = {"model", "out", "val_data", "log_every", "threads", "device", "workers", "ckpt_minutes"}
     if recipe.get("phase") == "psnr":
         skip |= {k for k in recipe if k.startswith(("perceptual", "vgg", "adv", "disc", "d_lr"))}
     lines += [
