@@ -338,6 +338,11 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
         assert relay.state_step(there / "runs" / name / "state.safetensors") == step
     # Both reached their targets there: measured there, held out then test, one report each.
     assert gpu_relay.cmd_bench("Tiny", "Tiny:1-1", "4", runs_n=2) == 0
+    said = capsys.readouterr().out
+    assert (
+        "runs/a (heldout) Tiny x4: " in said and "2 rows on the test sets in bench_test.json (not shown here)" in said
+    )
+    assert "(test)" not in said
     helds = json.loads((tmp_path / "out" / "bench_heldout.json").read_text())["results"]
     tests = json.loads((tmp_path / "out" / "bench_test.json").read_text())["results"]
     for name, held, test in zip(("a", "b"), helds, tests, strict=True):
