@@ -307,8 +307,13 @@ def test_gpu_relay_stage_packs_a_benchs_test_images_into_the_last_part(tmp_path,
     assert [p.name for p in parts] == ["part1", "part2"]
     assert (parts[-1] / "data" / "Test" / "HR" / "Test.png").is_file()
     assert not list(parts[0].glob("data/Test/*"))
+    gpu_relay.cmd_back()
+    big = tmp_path / "big.bin"  # a tracked file that staging sets aside
+    big.write_bytes(b"b" * (2 * gpu_relay.MiB))
+    subprocess.run(["git", "add", "big.bin"], cwd=tmp_path, check=True)
     with pytest.raises(SystemExit, match="no Nowhere under"):
         gpu_relay.cmd_stage(0, part_mib=1.0, bench="Test,Nowhere")
+    assert big.is_file() and not relay.aside_files()  # refused before anything was set aside
 
 
 def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces(tmp_path, monkeypatch, photo, capsys):

@@ -136,13 +136,13 @@ def pack(sizes: list[int], room: int) -> list[list[int]]:
 
 def cmd_stage(runs_n: int, part_mib: float | None, bench: str = "") -> None:
     runs = relay.open_runs(relay.read_queue())[:runs_n]
+    root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
+    names, later = datasets(runs), datasets(runs, bench)[len(datasets(runs)) :]
+    if missing := [d for d in names + later if not (root / d / "HR").is_dir()]:  # before anything moves
+        sys.exit(f"gpu_relay: no {', '.join(missing)} under {root} (a folder NAME/HR of images each)")
     moved = _aside(runs)
     tree = _tree_bytes()
     room = int(part_mib * MiB) if part_mib else TRAVEL - tree
-    root = Path(os.environ.get("SISR_DATA") or REPO.parent / "shared" / "datasets")
-    names, later = datasets(runs), datasets(runs, bench)[len(datasets(runs)) :]
-    if missing := [d for d in names + later if not (root / d / "HR").is_dir()]:
-        sys.exit(f"gpu_relay: no {', '.join(missing)} under {root} (a folder NAME/HR of images each)")
     items = [(f, Path("data") / d / "HR" / f.name) for d in names for f in sorted((root / d / "HR").iterdir())]
     for run in runs:
         saved = relay.folders(run)[1]
