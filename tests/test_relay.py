@@ -342,7 +342,7 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     for name, step in (("a", 3), ("b", 4)):
         assert relay.state_step(there / "runs" / name / "state.safetensors") == step
     # Both reached their targets there: measured there, held out then test, one report each.
-    assert gpu_relay.cmd_bench("Tiny", "Tiny:1-1", "4", runs_n=2) == 0
+    assert gpu_relay.cmd_bench("Tiny", "Tiny:1-1", None, runs_n=2) == 0  # each at its network's scales
     said = capsys.readouterr().out
     assert (
         "runs/a (heldout) Tiny x4: " in said and "2 rows on the test sets in bench_test.json (not shown here)" in said
@@ -355,7 +355,8 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
         assert held["images"][0]["psnr_y"] == pytest.approx(test["images"][0]["psnr_y"])
     assert helds[0]["psnr_y"] != pytest.approx(helds[1]["psnr_y"])  # two models, each its own weights
     assert gpu_relay.cmd_bench("Tiny", "Nowhere", "4", runs_n=2) == 1  # a missing set: said, and the exit says so
-    assert "runs/a, runs/b on Nowhere failed: " in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "bench of runs/a on Nowhere failed: " in said and "bench of runs/b on Nowhere failed: " in said
     runs[1]["target"] = 5
     relay.write_queue(runs)
     monkeypatch.setenv("OUT", str(tmp_path / "none"))

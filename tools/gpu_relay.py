@@ -368,13 +368,16 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
     return 0
 
 
-def cmd_bench(heldout: str, test: str, scales: str, runs_n: int) -> int:
+def cmd_bench(heldout: str, test: str, scales: str | None, runs_n: int) -> int:
     """Measure the first ``runs_n`` open runs that have reached their targets on this machine
-    (their final EMA weights in ``runs/<name>/``) on the ``heldout`` sets, then on the ``test``
-    sets: one report each in ``$OUT`` (``bench_heldout.json``, ``bench_test.json``, per image; two
-    files, so that with the state pieces and the call's log they stay within the 8 that come back).
-    Back here, a run's rule (README) is applied to the held-out report before the test report is
-    read; nothing in either chooses the weights, which are the target step's."""
+    (their final EMA weights in ``runs/<name>/``), each at its network's scales (or ``scales``), on
+    the ``heldout`` sets, then on the ``test`` sets: one report each in ``$OUT``
+    (``bench_heldout.json``, ``bench_test.json``, per image; two files, so that with the state
+    pieces and the call's log they stay within the 8 that come back). Back here, a run's rule
+    (README) is applied to the held-out report before the test report is read; nothing in either
+    chooses the weights, which are the target step's."""
+    from sisr.infer import load_model
+
     runs = relay.open_runs(relay.read_queue())[:runs_n]
     env = dict(os.environ, SISR_DATA=str(_assemble()), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
     out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
@@ -389,25 +392,35 @@ def cmd_bench(heldout: str, test: str, scales: str, runs_n: int) -> int:
         return 0
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for kind, sets in (("heldout", heldout), ("test", test)):
-        if not sets:
-            continue
-        dest = out / f"bench_{kind}.json"
-        cmd = [sys.executable, "-m", "sisr", "bench", "--models", ",".join(done), "--data", sets, "--scale", scales]
-        got = subprocess.run(
-            [*cmd, "--per-image", "--quiet", "--json", str(dest)], cwd=REPO, env=env, capture_output=True, text=True
-        )
-        if got.returncode:
-            failed += 1
-            tail = (got.stderr.strip().splitlines() or ["no output"])[-1]
-            print(f"gpu_relay: bench of {', '.join(done)} on {sets} failed: {tail}")
-            continue
-        rows = json.loads(dest.read_text())["results"]
-        if kind == "test":  # its figures are read once the rule has been applied to the held-out ones
-            print(f"gpu_relay: {len(rows)} rows on the test sets in {dest.name} (not shown here)")
-            continue
-        for r in rows:
-            print(f"gpu_relay: {r['model']} ({kind}) {r['dataset']} x{r['scale']}: {r['psnr_y']:.2f} dB; {dest.name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, sets in (("heldout", heldout), ("test", test)):
+            if not sets:
+                continue
+            parts = []
+            for model in done:
+                at = scales or ",".join(str(s) for s in load_model(str(REPO / model), scale=None).scales)
+                parts.append(Path(tmp) / f"{kind}_{len(parts)}.json")
+                cmd = [sys.executable, "-m", "sisr", "bench", "--models", model, "--data", sets, "--scale", at]
+                cmd += ["--per-image", "--quiet", "--json", str(parts[-1])]
+                got = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+                if got.returncode:
+                    failed += 1
+                    tail = (got.stderr.strip().splitlines() or ["no output"])[-1]
+                    print(f"gpu_relay: bench of {model} on {sets} failed: {tail}")
+                    parts.pop()
+            if not parts:
+                continue
+            dest = out / f"bench_{kind}.json"
+            merge = [sys.executable, "-m", "sisr", "bench", "--from-json", ",".join(map(str, parts))]
+            subprocess.run([*merge, "--json", str(dest)], cwd=REPO, env=env, capture_output=True, check=True)
+            rows = json.loads(dest.read_text())["results"]
+            if kind == "test":  # its figures are read once the rule has been applied to the held-out ones
+                print(f"gpu_relay: {len(rows)} rows on the test sets in {dest.name} (not shown here)")
+                continue
+            for r in rows:
+                print(
+                    f"gpu_relay: {r['model']} ({kind}) {r['dataset']} x{r['scale']}: {r['psnr_y']:.2f} dB; {dest.name}"
+                )
     return 1 if failed else 0
 
 
@@ -479,7 +492,7 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=1, help="the queue's first N open runs")
     p.add_argument("--heldout", default="skimage", help="datasets the run's rule reads")
     p.add_argument("--test", default="Set5,Set14,BSD100", help="datasets measured once, at the end")
-    p.add_argument("--scale", default="4")
+    p.add_argument("--scale", default=None, help="default: each run's network's scales")
     p = sub.add_parser("fetch", help="each run's newer state from the returned pieces -> runs/")
     p.add_argument("folder", type=Path)
     args = ap.parse_args()
