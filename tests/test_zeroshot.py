@@ -562,3 +562,18 @@ def test_the_fast_drsingan_preset_guards_against_divergence():
         zero_shot_config("singan").diverge_mse == 0
         and zero_shot_config("drsingan", {"preset": "paper"}).diverge_mse == 0
     )
+
+
+def test_a_save_model_path_that_cannot_hold_pyramids_is_refused_before_training(tmp_path, photo, capsys):
+    from sisr.cli import main
+
+    src, taken = tmp_path / "in.png", tmp_path / "afile"
+    write_image(src, photo[100:140, 100:150])
+    taken.write_text("a file")
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    for where in (taken, taken / "sub"):  # was a traceback, after the training
+        argv = ["upscale", str(src), "-o", str(tmp_path / "o.png"), "--model", "drsingan", "--quiet"]
+        assert main([*argv, *sets, "--save-model", str(where)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"sisr: error: --save-model {where}: cannot write (") and err.count("\n") == 1
+        assert "is a file, not a folder" in err and not (tmp_path / "o.png").exists()

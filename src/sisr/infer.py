@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sisr.atomic import check_writable
 from sisr.checkpoint import blind_recipe, file_kind, find_weights, load_checkpoint, read_header
 from sisr.config import build_dataclass
 from sisr.errors import SisrError
@@ -784,6 +785,11 @@ def load_model(name_or_path: str | Path | None = None, scale: int | None = None,
                 raise SisrError(f"--device {o.device} and --set device={set_dev} disagree: give one")
             settings = {**(o.settings or {}), "device": dev}
         cfg = zero_shot_config(name, settings, o.precision, o.ensemble)
+        if o.save_model:  # before the training it would keep, not after
+            try:
+                check_writable(Path(o.save_model) / "image" / "pyramid.safetensors")
+            except SisrError as e:
+                raise SisrError(f"--save-model {o.save_model}: {str(e).partition(': ')[2]}") from None
         return ZeroShotUpscaler(name, chosen, desc, cfg, save_model=o.save_model, progress=o.progress)
     if (pyramid := pyramid_file(name)) is not None:
         return _load_pyramid(name, pyramid, scale, o)
