@@ -168,6 +168,8 @@ def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tm
     sisr_api.upscale_file(src, tmp_path / "api.png", zs)
     zs(read_image(src).pixels)  # an array after a file: not named after that file
     assert sorted(p.name for p in (tmp_path / "api").iterdir()) == ["image0001", "in.png"]
+    assert main(["upscale", str(src), "-o", str(tmp_path / "b.png"), "--model", str(kept.parent), "--quiet"]) == 2
+    assert f"a folder of saved zero-shot pyramids, one per image; name one ({kept})" in capsys.readouterr().err
     up = load_upscaler(str(kept), 3)  # the Python API too, at another scale
     assert up(read_image(src).pixels).shape == (120, 150, 3) and up.descriptor.kind == "zero-shot"
     capsys.readouterr()

@@ -161,6 +161,12 @@ def weights_path(name: str) -> Path | None:
                     f"{name}: a training run{at} without its weights (model.safetensors); resuming it "
                     "(sisr train RECIPE --set out=... --resume) writes them with its next state (Ctrl-C saves one)"
                 )
+            kept = sorted(p.parent.name for p in Path(name).glob("*/pyramid.safetensors"))
+            if kept:  # what --save-model writes: a folder per image
+                more = f" and {len(kept) - 1} more" if len(kept) > 1 else ""
+                raise SisrError(
+                    f"{name}: a folder of saved zero-shot pyramids, one per image; name one ({Path(name) / kept[0]}{more})"
+                )
             raise SisrError(
                 f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
             )
