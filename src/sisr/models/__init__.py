@@ -164,9 +164,8 @@ def weights_path(name: str) -> Path | None:
             kept = sorted(p.parent.name for p in Path(name).glob("*/pyramid.safetensors"))
             if kept:  # what --save-model writes: a folder per image
                 more = f" and {len(kept) - 1} more" if len(kept) > 1 else ""
-                raise SisrError(
-                    f"{name}: a folder of saved zero-shot pyramids, one per image; name one ({Path(name) / kept[0]}{more})"
-                )
+                one = Path(name) / kept[0]
+                raise SisrError(f"{name}: a folder of saved zero-shot pyramids, one per image; name one ({one}{more})")
             raise SisrError(
                 f"{name}: a folder without model.safetensors (a training run's weights); name a weights file"
             )
