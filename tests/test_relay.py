@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -448,3 +449,32 @@ def test_val_trend_is_each_scales_slope_over_the_last_validations(tmp_path):
     assert relay.val_trend(log) == "x2 +0.010, x4 +0.000 dB per 1,000 steps over steps 3,000-7,000"
     assert relay.val_trend(log, upto=4000, last=3) == "x2 +0.010, x4 +0.000 dB per 1,000 steps over steps 2,000-4,000"
     assert relay.val_trend(log, upto=2000) is None  # two validations say too little
+
+
+def test_relay_curves_draws_a_panel_per_run_with_a_curve(tmp_path, monkeypatch):
+    sys.path.insert(0, str(relay.REPO / "benchmarks"))
+    import relay_curves
+
+    _tiny_queue(monkeypatch, tmp_path, 'val_data = "BSD200:val"\n', relay_curves)
+    runs = [
+        {"name": n, "recipe": "r.toml", "target": 10000, "status": st, "step": 0, "val": ""}
+        for n, st in (("old", "done"), ("two", "active"), ("one", "active"), ("none", "queued"))
+    ]
+    relay.write_queue(runs)
+    for name, vals in (("old", 3), ("two", 3), ("one", 1)):
+        saved = tmp_path / "checkpoints" / name
+        saved.mkdir(parents=True)
+        rows = [{"step": 1000 * k, "val_psnr": {"2": 30 + 0.1 * k, "4": 26 + 0.05 * k}} for k in range(1, vals + 1)]
+        (saved / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    finished = tmp_path / "f.jsonl"
+    finished.write_text('{"step": 5, "val_psnr": {"4": 27.0}}\n{"step": 9, "val_psnr": {"4": 27.1}}\n')
+    items = relay_curves.panels([("shipped", finished)])
+    # "old" is done, "one" has a single validation (no curve yet), "none" no log.
+    assert [p["title"] for p in items] == ["two (on BSD200:val; target 10,000)", "shipped (finished)"]
+    assert items[0]["curve"]["4"][-1] == (3000, pytest.approx(26.15)) and items[1]["end"] == 9
+    fig = relay_curves.figure(items)
+    assert fig.size == (2 * relay_curves.W, relay_curves.H)
+    px = np.asarray(fig)
+    assert (px == (214, 39, 40)).all(axis=2).any()  # the x4 lines are drawn
+    with pytest.raises(SystemExit, match="no validation in it"):
+        relay_curves.panels([("empty", tmp_path / "r.toml")])
