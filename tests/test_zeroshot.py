@@ -182,6 +182,8 @@ def test_a_saved_pyramid_runs_again_as_a_model_on_the_image_it_was_trained_on(tm
     err = capsys.readouterr().err
     assert "a pyramid trained on one 50x40 image enlarges that image, not a 40x40 one" in err
     assert err.count("\n") == 1 and not out.exists()
+    assert main(["upscale", str(other), "-o", str(out), "--model", str(kept), "--dry-run"]) == 2  # said beforehand
+    assert "not a 40x40 one" in capsys.readouterr().err
     assert main(["bench", "--models", str(kept), "--data", str(tmp_path), "--scale", "2"]) == 2
     assert "enlarges only that image; a bench measures models on datasets" in capsys.readouterr().err
     from sisr.serve import own_models

@@ -19,7 +19,15 @@ import numpy as np
 
 from sisr.atomic import check_writable
 from sisr.errors import SisrError, collected, warn
-from sisr.infer import ScaleError, TileMemo, ZeroShotUpscaler, load_model, models_for_scale, still_share
+from sisr.infer import (
+    PyramidUpscaler,
+    ScaleError,
+    TileMemo,
+    ZeroShotUpscaler,
+    load_model,
+    models_for_scale,
+    still_share,
+)
 from sisr.io import (
     CAMERA_RAW_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -286,7 +294,9 @@ def result_size(
 ) -> tuple[int, int]:
     """``(width, height)`` of the result of a ``w x h`` input: the model's scale, then ``size``;
     with ``dst``, a size its format cannot hold, or (with ``alpha`` if it has alpha) that the free
-    memory cannot, is refused (before the work)."""
+    memory cannot, is refused (before the work), as is another image than a saved pyramid's own."""
+    if isinstance(up, PyramidUpscaler):
+        up.check_size(h, w)
     out = (w, h) if restore else fitted_size(w * up.scale, h * up.scale, _absolute(size, w, h))
     if dst is not None:
         check_size(dst, *out)

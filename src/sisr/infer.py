@@ -607,6 +607,15 @@ class PyramidUpscaler:
     def device(self) -> torch.device:
         return next(self.pyramid.gens[-1].parameters()).device
 
+    def check_size(self, h: int, w: int) -> None:
+        """Refuse an ``h`` x ``w`` image: it is not the one the pyramid was trained on."""
+        th, tw = self.pyramid.sizes[-1]
+        if (h, w) != (th, tw):
+            raise SisrError(
+                f"{self.name}: a pyramid trained on one {tw}x{th} image enlarges that image, not a {w}x{h} one "
+                f"(--model {self.config.method} trains one on it)"
+            )
+
     def work(self, h: int, w: int) -> int:
         """The work units (those of ``on_tile``) of one call on an ``h`` x ``w`` image."""
         g = self.pyramid.gens[-1]
@@ -618,12 +627,8 @@ class PyramidUpscaler:
         """Enlarge ``img``, which must be the image the pyramid was trained on (its size is checked)."""
         if memo is not None:
             raise SisrError(f"{self.name} runs on the whole image: there are no tiles to reuse")
-        (th, tw), (h, w) = self.pyramid.sizes[-1], img.shape[:2]
-        if (h, w) != (th, tw):
-            raise SisrError(
-                f"{self.name}: a pyramid trained on one {tw}x{th} image enlarges that image, not a {w}x{h} one "
-                f"(--model {self.config.method} trains one on it)"
-            )
+        h, w = img.shape[:2]
+        self.check_size(h, w)
         total, done = self.work(h, w), [0]
 
         def tick(pixels: int) -> None:
