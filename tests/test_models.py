@@ -23,6 +23,7 @@ LUMA_ARCHS = [a for a in SR_ARCHS if has_luma(build_model(a, SMALL[a]).config)]
 SR_CONFIGS = [pytest.param(a, SMALL[a], id=a) for a in SR_ARCHS] + [
     pytest.param(a, {**SMALL[a], "luma": True}, id=f"{a}-luma") for a in LUMA_ARCHS
 ]
+SR_CONFIGS.append(pytest.param("vdsr", {**SMALL["vdsr"], "scales": (2, 3, 4)}, id="vdsr-multiscale"))
 
 
 def test_every_architecture_has_a_small_test_config():
@@ -219,3 +220,32 @@ def test_a_size_of_zero_is_refused_in_one_line(arch):
     if arch == "srcnn":  # an even kernel gave a result a pixel too large, then a shape error in training
         with pytest.raises(SisrError, match="^srcnn config: f1, f2, f3 must be odd, got 4, 5, 5$"):
             build_model(arch, {**SMALL[arch], "f1": 4, "f2": 5, "f3": 5})
+
+
+def test_vdsr_serves_several_scales_with_one_network(tmp_path):
+    from sisr.models.vdsr import VDSR, VDSRConfig
+
+    one = VDSR(VDSRConfig(depth=4, channels=8)).eval()
+    many = one.start_as(VDSRConfig(depth=4, channels=8, scales=(2, 3, 4)), grow=True).eval()
+    x = torch.rand(1, 3, 10, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(many(x), one(x), rtol=0, atol=0)  # the same weights: x4 unchanged
+        assert {s: y.shape[-2:] for s, y in many.forward_all(x).items()} == {
+            2: (20, 22),
+            3: (30, 33),
+            4: (40, 44),
+        }
+        assert list(many.forward_supervised(x)) == [2, 3, 4]  # the trainer's targets, one per scale
+    back = model_from_checkpoint(
+        load_checkpoint(save_checkpoint(tmp_path / "m.safetensors", many, "vdsr", many.config))
+    )
+    assert back.scales == (2, 3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(back.eval().forward_scale(x, 3), many.forward_scale(x, 3), rtol=0, atol=0)
+    for bad in ((4, 2), (1, 4), (2, 3)):  # not increasing, below 2, not ending at scale
+        with pytest.raises(ValueError, match="scales must be increasing integers >= 2 ending at scale 4"):
+            VDSR(VDSRConfig(depth=4, channels=8, scales=bad))
+    with pytest.raises(ValueError, match="only more scales"):
+        many.grow(VDSRConfig(depth=4, channels=16, scales=(2, 3, 4)))
+    with pytest.raises(ValueError, match="does not upscale x3"):
+        one.forward_scale(x, 3)

@@ -3,14 +3,16 @@
 ``depth`` 3x3 convolutions of ``channels`` filters (20 and 64 in the paper),
 ReLU between them, predicting the residual that is added to the bicubic
 enlargement of the input (of its luma only with ``luma``, as in the paper; RGB
-otherwise). The paper's adjustable gradient clipping belongs to its SGD schedule
+otherwise). The network never sees the scale, only the enlargement, so one network
+can serve several (``scales``; the paper's multi-scale model is trained on x2, x3
+and x4 at once, the trainer's targets for each). The paper's adjustable gradient clipping belongs to its SGD schedule
 (learning rate 0.1, clip to theta / lr); with Adam, the training recipe clips
 the gradient norm instead (``grad_clip``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -25,11 +27,15 @@ class VDSRConfig:
     depth: int = field(default=20, metadata={"min": 2})
     channels: int = field(default=64, metadata={"min": 1})
     luma: bool = False  # the paper's Y-only network; chroma stays bicubic
+    scales: tuple[int, ...] = ()  # the scales one network serves, ``scale`` the largest; () is (scale,)
 
 
 class VDSR(SRModel):
     def __init__(self, config: VDSRConfig) -> None:
-        super().__init__(config, (config.scale,), "hr", config.channels)
+        scales = tuple(config.scales) or (config.scale,)
+        if list(scales) != sorted(set(scales)) or scales[0] < 2 or scales[-1] != config.scale:
+            raise ValueError(f"scales must be increasing integers >= 2 ending at scale {config.scale}, got {scales}")
+        super().__init__(config, scales, "hr", config.channels)
         c = config.channels
         io = 1 if config.luma else 3
         layers: list[nn.Module] = [nn.Conv2d(io, c, 3, padding=1), nn.ReLU(inplace=True)]
@@ -44,6 +50,21 @@ class VDSR(SRModel):
                 nn.init.zeros_(m.bias)
         nn.init.zeros_(self.body[-1].weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        up = upscale_torch(x, self.config.scale)
+    def forward_scale(self, x: torch.Tensor, scale: int) -> torch.Tensor:
+        if scale not in self.scales:
+            raise ValueError(f"VDSR does not upscale x{scale} (it serves {self.scales})")
+        up = upscale_torch(x, scale)
         return up + self.body(self.luma(up) if self.config.luma else up)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_scale(x, self.config.scale)
+
+    def grow(self, config: VDSRConfig) -> VDSR:
+        """The same network serving more scales (``config`` is this config with more ``scales``):
+        its weights carry over unchanged, as the network never sees the scale."""
+        mine = set(self.scales)
+        if replace(self.config, scales=config.scales) != config or not mine <= set(config.scales or (config.scale,)):
+            raise ValueError(f"cannot grow {self.config} into {config}: only more scales")
+        grown = VDSR(config)
+        grown.load_state_dict(self.state_dict())
+        return grown
