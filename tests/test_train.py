@@ -97,6 +97,24 @@ def test_grow_starts_from_the_smaller_models_function_and_then_trains(tmp_path, 
     assert new_conv.any()  # the new blocks take part in training
 
 
+def test_a_multiscale_vdsr_trains_and_validates_every_scale_from_a_single_scale_one(tmp_path, photo):
+    small = {"depth": 3, "channels": 8}
+    one = tiny_trainer(tmp_path / "one", photo, arch="vdsr", model=small, steps=2, val_every=2)
+    one.run(progress=False)
+    init = str(tmp_path / "one" / "run" / "model.safetensors")
+    many = tiny_trainer(
+        tmp_path / "many", photo, arch="vdsr", init=init, grow=True, model={**small, "scales": (2, 3, 4)}, steps=2
+    )
+    assert many.net.scales == (2, 3, 4)
+    before = [p.detach().clone() for p in many.net.parameters()]
+    many.run(progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(before, many.net.parameters()))
+    vals = [
+        json.loads(x) for x in (tmp_path / "many" / "run" / "log.jsonl").read_text().splitlines() if "val_psnr" in x
+    ]
+    assert list(vals[-1]["val_psnr"]) == ["2", "3", "4"]
+
+
 def test_grow_takes_more_blocks_or_scales_and_refuses_anything_else(tmp_path, photo):
     small = tiny_trainer(tmp_path / "small", photo, steps=2)
     small.run(progress=False)
