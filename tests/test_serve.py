@@ -487,7 +487,7 @@ def test_the_servers_device_is_where_its_models_run(capsys):
     assert capsys.readouterr().err == "sisr: error: device must be 'cpu' or 'cuda[:N]', got 'tpu'\n"
 
 
-def test_sisr_serve_model_offers_ones_own_weights_on_the_page(tmp_path):
+def test_sisr_serve_model_offers_ones_own_weights_on_the_page(tmp_path, monkeypatch):
     """A user who trained a model could use it everywhere but in the web app."""
     import shutil
 
@@ -499,8 +499,16 @@ def test_sisr_serve_model_offers_ones_own_weights_on_the_page(tmp_path):
     run.mkdir()
     shutil.copy(weights_path("srcnn"), run / "model.safetensors")
     shutil.copy(weights_path("srcnn-y"), tmp_path / "luma.safetensors")
+    import sisr.serve as serve_mod
+
+    loads = []
+    real_load = serve_mod.load_model
+    monkeypatch.setattr(serve_mod, "load_model", lambda p, *a, **k: loads.append(p) or real_load(p, *a, **k))
     own = own_models([str(run), str(tmp_path / "luma.safetensors")])
     assert own == (("my-run", str(run)), ("luma", str(tmp_path / "luma.safetensors")))
+    serve_mod._models_info(own)
+    monkeypatch.undo()
+    assert sorted(loads) == sorted([str(run), str(tmp_path / "luma.safetensors")])  # once each: checked, then listed
     with TestClient(create_app(ServeConfig(own=own))) as c:
         models = {m["name"]: m for m in c.get("/api/models").json()["models"]}
         assert models["my-run"]["description"] == f"your model: {run}" and models["my-run"]["scales"] == [4]

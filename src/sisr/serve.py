@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import functools
 import json
 import os
 import queue
@@ -310,7 +311,7 @@ def own_models(paths: Sequence[str]) -> tuple[tuple[str, str], ...]:
                 f"--model {p}: a zero-shot pyramid enlarges only the image it was trained on; the web app offers "
                 "models for any image (`sisr upscale IMAGE --model PYRAMID` runs it)"
             )
-        load_model(str(p))  # its weights and metadata, checked (a name that is no file: a did-you-mean)
+        _own_descriptor(str(p))  # its weights and metadata, checked (a name that is no file: a did-you-mean)
         name = Path(p).name if Path(p).is_dir() else Path(p).stem
         if name in list_models() or name in out:
             raise SisrError(f"--model {p}: the menu has a model named '{name}' already; rename the folder or file")
@@ -318,9 +319,15 @@ def own_models(paths: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
+@functools.cache
+def _own_descriptor(path: str):
+    """The descriptor of one's own weights, loaded once for both the check at start and the menu."""
+    return load_model(path).descriptor
+
+
 def _models_info(own: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
     out = []
-    mine = [dataclasses.replace(load_model(p).descriptor, name=n, description=f"your model: {p}") for n, p in own]
+    mine = [dataclasses.replace(_own_descriptor(p), name=n, description=f"your model: {p}") for n, p in own]
     for desc in [*descriptors(), *mine]:
         name = desc.name
         out.append(
