@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -380,6 +381,12 @@ def test_gpu_relay_trains_runs_side_by_side_and_their_states_come_back_in_pieces
     limit = sum((f.stat().st_size + 1024) for lv in lives for f in lv.iterdir() if f.name != "model.safetensors")
     pieces = gpu_relay.pack_back(lives, tmp_path / "small", piece=4096, limit=limit + 10)
     assert len(pieces) > 2 and all(p.stat().st_size <= 4096 for p in pieces)
+    # Room for one run's weights: a finished run's go first (the file a bench there measured).
+    room = limit + (there / "runs" / "b" / "model.safetensors").stat().st_size + 1024 + 10
+    gpu_relay.pack_back(lives, tmp_path / "one", limit=room, finished=[lives[1]])
+    with tarfile.open(tmp_path / "one" / "back.tar.000") as tar:
+        names = tar.getnames()
+    assert "b/model.safetensors" in names and "a/model.safetensors" not in names
     # Runs at their targets: the weights that did not come back are written from the states here.
     (tmp_path / "elsewhere").mkdir()
     shutil.copy(there / "r.toml", tmp_path / "elsewhere" / "r.toml")

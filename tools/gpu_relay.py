@@ -272,15 +272,20 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int, grace: 
             tail = (live / "chunk.txt").read_text(errors="replace").replace("\r", "\n").splitlines()[-5:]
             print("  " + "\n  ".join(tail))
     out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
-    pack_back([live for _, live, _, _ in procs], out)
+    finished = [live for run, live, _, _ in procs if _progress(live / "state.safetensors")[0] >= run["target"]]
+    pack_back([live for _, live, _, _ in procs], out, finished=finished)
     return 0
 
 
-def pack_back(lives: list[Path], out: Path, piece: int = PIECE, limit: int = BACK) -> list[Path]:
+def pack_back(
+    lives: list[Path], out: Path, piece: int = PIECE, limit: int = BACK, finished: list[Path] = ()
+) -> list[Path]:
     """The runs' states and logs, then their EMA weights (``model.safetensors``) where they fit,
-    as one tar cut into pieces of at most ``piece`` bytes and ``limit`` together in ``out``."""
+    those of the ``finished`` runs first (the very file a bench there measured, so that its
+    checksum in the report is the shipped file's), as one tar cut into pieces of at most ``piece``
+    bytes and ``limit`` together in ``out``."""
     groups = [[live / n for n in (*STATE_FILES, "chunk.txt")] for live in lives]  # what a next chunk resumes from
-    groups += [[live / "model.safetensors"] for live in lives]
+    groups += [[live / "model.safetensors"] for live in sorted(lives, key=lambda lv: lv not in finished)]
     members: list[Path] = []
     total = 0
     for group in groups:
