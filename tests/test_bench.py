@@ -176,6 +176,35 @@ def test_tables_from_saved_reports_are_merged(tiny_dataset, tmp_path):
     assert r.returncode == 2 and "not a bench --json report" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_rename_puts_a_run_folders_rows_under_its_shipped_name(tiny_dataset, tmp_path, capsys):
+    """A GPU bench measures runs/NAME; its rows join the tables under the name its weights ship as."""
+    import shutil
+
+    from sisr.cli import _merge_reports
+    from sisr.infer import weights_path
+
+    run = tmp_path / "runs" / "srcnn_long"
+    run.mkdir(parents=True)
+    shutil.copy(weights_path("srcnn"), run / "model.safetensors")
+    gpu, cpu = tmp_path / "gpu.json", tmp_path / "cpu.json"
+    gpu.write_text(json.dumps(run_bench([str(run)], [str(tiny_dataset)], [4], progress=False)))
+    cpu.write_text(json.dumps(run_bench(["bicubic"], [str(tiny_dataset)], [4], progress=False)))
+    merged = _merge_reports([str(cpu), str(gpu)], {str(run): "srcnn-long"})
+    assert [r["model"] for r in merged["results"]] == ["bicubic", "srcnn-long"]
+    assert "srcnn-long" in merged["budgets"] and "srcnn-long" in merged["provenance"]["weights"]
+    assert merged["budgets"]["srcnn-long"]["steps"] == 20000  # the budget travels with the row
+    for rename, said in (
+        ("nope=x", "--rename nope: no such model in the reports"),
+        ("nope", "--rename nope: give OLD=NEW"),
+        (f"{run}=bicubic", "--rename to bicubic: a model of the reports already"),  # two bicubic rows
+    ):
+        assert main(["bench", "--from-json", f"{cpu},{gpu}", "--rename", rename]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1
+    assert main(["bench", "--models", "bicubic", "--data", str(tiny_dataset), "--rename", "a=b"]) == 2
+    assert "--rename names the rows of reports merged with --from-json" in capsys.readouterr().err
+
+
 def test_a_report_names_the_files_it_measured_and_merges_refuse_other_files(tiny_dataset, tmp_path, capsys):
     """A report named its models and sets, not which weights or images: two reports of one model
     (shipped weights replaced between them) or of two copies of a set merged into one table."""

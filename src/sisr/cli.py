@@ -134,8 +134,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.from_json:
         if args.save:
             raise SisrError("--save writes the images a run measures; --from-json measures none")
-        report = _merge_reports(_csv(args.from_json))
+        report = _merge_reports(_csv(args.from_json), _renames(args.rename))
     else:
+        if args.rename:
+            raise SisrError("--rename names the rows of reports merged with --from-json; give it with them")
         models = _csv(args.models)
         if args.against is not None and args.against not in models:
             raise SisrError(f"--against {args.against}: not one of --models ({', '.join(models)})")
@@ -169,19 +171,53 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _merge_reports(paths: list[str]) -> dict:
+def _renames(text: str | None) -> dict[str, str]:
+    """--rename OLD=NEW,...: a row's model name in the merged tables (a run folder's rows under the
+    name its weights ship as)."""
+    out = {}
+    for item in _csv(text or ""):
+        old, _, new = (part.strip() for part in item.partition("="))
+        if not old or not new:
+            raise SisrError(f"--rename {item}: give OLD=NEW")
+        out[old] = new
+    return out
+
+
+def _rename_report(rep: dict, renames: dict[str, str]) -> dict:
+    """``rep`` with each model ``OLD`` (and its rows ``OLD@...``) called ``NEW``: rows, budgets,
+    weights provenance and zero-shot settings."""
+
+    def named(m: str) -> str:
+        base, at, rest = m.partition("@")
+        return renames.get(base, base) + at + rest
+
+    rep = {**rep, "results": [{**r, "model": named(r["model"])} for r in rep["results"]]}
+    for key in ("budgets", "zero_shot_settings"):
+        if key in rep:
+            rep[key] = {named(m): v for m, v in rep[key].items()}
+    if (prov := rep.get("provenance")) and "weights" in prov:
+        rep["provenance"] = {**prov, "weights": {named(m): v for m, v in prov["weights"].items()}}
+    return rep
+
+
+def _merge_reports(paths: list[str], renames: dict[str, str] | None = None) -> dict:
     """Reports written by ``bench --json``, as one (results in order; zero-shot settings united: a
-    setting that differs between reports of one model reads ``"600 at x2, 1000 at x4"``)."""
+    setting that differs between reports of one model reads ``"600 at x2, 1000 at x4"``), with
+    ``renames`` applied to each before it joins."""
     merged: dict = {"results": []}
     seen: dict[str, dict[str, list]] = {}
     unrecorded: dict = {}
+    originals: set[str] = set()
     for path in paths:
         if not Path(path).is_file():
             raise SisrError(f"{path}: no such file")
         try:
             rep = json.loads(Path(path).read_text())
             results = rep["results"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            originals |= {r["model"].partition("@")[0] for r in results}
+            rep = _rename_report(rep, renames or {})
+            results = rep["results"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise SisrError(f"{path}: not a bench --json report ({e.__class__.__name__})") from None
         if merged.get("protocol", rep.get("protocol")) != rep.get("protocol"):
             raise SisrError(f"{path}: protocol '{rep.get('protocol')}' differs from '{merged['protocol']}'")
@@ -211,6 +247,10 @@ def _merge_reports(paths: list[str]) -> dict:
     if "budgets" in merged:
         for m in unrecorded:
             merged["budgets"].setdefault(m, "not recorded")
+    if missing := sorted(set(renames or {}) - originals):
+        raise SisrError(f"--rename {', '.join(missing)}: no such model in the reports")
+    if clash := sorted(set((renames or {}).values()) & (originals - set(renames or {}))):
+        raise SisrError(f"--rename to {', '.join(clash)}: a model of the reports already (its rows would be two)")
     return merged
 
 
@@ -528,6 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--from-json", metavar="A.json,B.json", help="no measuring: tables from reports written by --json (merged)"
+    )
+    p.add_argument(
+        "--rename",
+        metavar="OLD=NEW,...",
+        help="with --from-json: a model's rows under another name (a run folder's, as its weights ship)",
     )
     p.add_argument(
         "--protocol",
