@@ -207,6 +207,20 @@ def test_kept_pyramids_are_named_after_their_images_pages_apart(tmp_path):
     assert again._save_folder() == str(tmp_path / "a.png")  # a rerun: that image's own folder again
 
 
+def test_a_folder_runs_kept_pyramids_mirror_its_subfolders(tmp_path, photo):
+    """Cameras repeat file names across folders (2023/IMG_0001.jpg, 2024/IMG_0001.jpg)."""
+    from sisr.cli import main
+
+    for sub in ("2023", "2024"):
+        (tmp_path / "photos" / sub).mkdir(parents=True)
+        write_image(tmp_path / "photos" / sub / "img.png", photo[100:140, 100:150])
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    argv = ["upscale", str(tmp_path / "photos"), "-o", str(tmp_path / "out"), "--model", "drsingan", "--scale", "2"]
+    assert main([*argv, *sets, "--save-model", str(tmp_path / "kept"), "--quiet"]) == 0
+    kept = sorted(str(p.relative_to(tmp_path / "kept")) for p in (tmp_path / "kept").rglob("pyramid.safetensors"))
+    assert kept == ["2023/img.png/pyramid.safetensors", "2024/img.png/pyramid.safetensors"]
+
+
 def test_cpu_budget_options_real_reconstruction_input_and_sample_pool(photo):
     img = photo[200:248, 150:198].astype(np.float32) / 255
     cfg = ZeroShotConfig(method="drsingan", pairs=True, crop=32, rec_input="real", pool=2, **FAST)

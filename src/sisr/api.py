@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -623,6 +623,9 @@ class Batch:
     skipped: int = 0  # outputs that exist already (skip_existing)
     rank: int = 0
     world: int = 1
+    # each input's path inside the folder it was found in, as its result's is inside the output
+    # folder: what a kept zero-shot pyramid is named (photos/2024/a.png: 2024/a.png)
+    rel: dict[Path, Path] = field(default_factory=dict)
 
 
 def plan_batch(
@@ -715,7 +718,8 @@ def plan_batch(
         check_quality(quality, dst)
     for dst in {dst.parent: dst for _, dst in jobs}.values():  # once a folder, before any image
         check_writable(dst)
-    return Batch(jobs, single, len(found), share, share - len(jobs), rank, world)
+    rel = {src: r for src, r in found}
+    return Batch(jobs, single, len(found), share, share - len(jobs), rank, world, {src: rel[src] for src, _ in jobs})
 
 
 @dataclass(frozen=True)
@@ -754,7 +758,13 @@ def upscale_batch(
                 yield Outcome(src, dst, sizes=((w, h), out))
                 continue
             kw = dict(size=size, restore=restore, quality=quality, strip_metadata=strip_metadata)
-            upscale_file(src, dst, up, overwrite=overwrite, on_tile=tiles, **kw)
+            if isinstance(up, ZeroShotUpscaler):  # a kept pyramid's folder mirrors the result's
+                up.save_as = str(batch.rel.get(src, Path(src.name)))
+            try:
+                upscale_file(src, dst, up, overwrite=overwrite, on_tile=tiles, **kw)
+            finally:
+                if isinstance(up, ZeroShotUpscaler):
+                    up.save_as = None
             yield Outcome(src, dst)
         except SisrError as e:
             if batch.single:

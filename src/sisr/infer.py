@@ -541,7 +541,8 @@ class ZeroShotUpscaler:
     last: Any = field(default=None, repr=False)  # the last trained pyramid
     calls: int = 0
     source: str | None = None
-    sources: dict[str, int] = field(default_factory=dict, repr=False)  # calls per file name (a TIFF's pages)
+    save_as: str | None = None  # a folder run's name for it: the input's path inside its folder
+    sources: dict[str, int] = field(default_factory=dict, repr=False)  # calls per name (a TIFF's pages)
 
     @property
     def scales(self) -> tuple[int, ...]:
@@ -571,14 +572,15 @@ class ZeroShotUpscaler:
         return out
 
     def _save_folder(self) -> str:
-        """Where this call's pyramid goes: ``save_model/<source's file name>`` (``a.png``; the next
-        of that name in this run, such as a TIFF's second page, ``a.png_0001``), so that processes
-        sharing out a folder of images (torchrun) write one pyramid per image and a rerun replaces
-        that image's own; without a source, ``image0000``, ``image0001``, ..."""
+        """Where this call's pyramid goes: ``save_model/<save_as>`` in a folder run (the input's
+        path inside its folder, as its result's: ``2024/a.png``), else ``save_model/<source's file
+        name>``; the next of that name in this run (a TIFF's second page) ``a.png_0001``. So
+        processes sharing out a folder of images (torchrun) write one pyramid per image and a rerun
+        replaces that image's own; without a file, ``image0000``, ``image0001``, ..."""
         root = Path(self.save_model)
-        if self.source is None:
+        if self.source is None and self.save_as is None:
             return str(root / f"image{self.calls:04d}")
-        name = Path(self.source).name
+        name = self.save_as or Path(self.source).name
         page = self.sources.get(name, 0)
         self.sources[name] = page + 1
         return str(root / (name + (f"_{page:04d}" if page else "")))
