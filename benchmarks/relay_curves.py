@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -24,8 +23,6 @@ from PIL import Image, ImageDraw, ImageFont
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import relay  # noqa: E402  (the queue helpers; they also put the checkout's sisr on the path)
-
-from sisr.config import apply_overrides  # noqa: E402
 
 COLOURS = {"2": (31, 119, 180), "3": (44, 160, 44), "4": (214, 39, 40)}
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 460, 290, 62, 14, 52, 38
@@ -50,8 +47,7 @@ def panels(extra: list[tuple[str, Path]]) -> list[dict]:
         c = curve(log) if log.is_file() else {}
         if max(map(len, c.values()), default=0) < 2:
             continue  # no curve yet
-        recipe = apply_overrides(tomllib.loads((REPO / run["recipe"]).read_text()), relay.overrides(run))
-        title = f"{run['name']} (on {recipe.get('val_data', 'BSD200:val')}; target {run['target']:,})"
+        title = f"{run['name']} (on {relay.recipe(run).get('val_data', 'BSD200:val')}; target {run['target']:,})"
         out.append({"title": title, "curve": c, "end": run["target"]})
     for name, log in extra:
         if not (c := curve(log)):

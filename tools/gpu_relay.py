@@ -79,11 +79,12 @@ def _tree_bytes() -> int:
 
 def _recipes(runs: list[dict]) -> list[dict]:
     """Each run's recipe with its queue overrides applied."""
-    import tomllib
+    return [relay.recipe(r) for r in runs]
 
-    from sisr.config import apply_overrides
 
-    return [apply_overrides(tomllib.loads((REPO / r["recipe"]).read_text()), relay.overrides(r)) for r in runs]
+def _env(data: Path, **extra: str) -> dict[str, str]:
+    """The environment of a sisr command run here: the staged datasets, the checkout's sisr."""
+    return dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1", **extra)
 
 
 def datasets(runs: list[dict], bench: str = "") -> list[str]:
@@ -214,7 +215,7 @@ def cmd_train(seconds: float, workers: int, val_every: int, runs_n: int, grace: 
         print("gpu_relay: the queue is empty")
         return 0
     data = _assemble()
-    env = dict(os.environ, SISR_DATA=str(data), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
+    env = _env(data)
     # The GPU outruns one CPU's batch drawing: batches come from worker processes, shared out among
     # the runs, and validation comes less often than on a CPU.
     share = max(1, workers // len(runs))
@@ -319,7 +320,7 @@ def cmd_zeroshot(model: str, data: str, scales: list[int], settings: list[str], 
     writing its report; what finishes within ``seconds`` is merged into one report per scale in
     ``$OUT`` (a run still going at the deadline is stopped and left out, and the report says so)."""
     root = _assemble()
-    env = dict(os.environ, SISR_DATA=str(root), PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+    env = _env(root, OMP_NUM_THREADS="1")
     os.environ["SISR_DATA"] = str(root)
     from sisr.data import dataset_images
 
@@ -384,7 +385,7 @@ def cmd_bench(heldout: str, test: str, scales: str | None, runs_n: int) -> int:
     from sisr.infer import load_model
 
     runs = relay.open_runs(relay.read_queue())[:runs_n]
-    env = dict(os.environ, SISR_DATA=str(_assemble()), PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
+    env = _env(_assemble())
     out = Path(os.environ.get("OUT", REPO / "runs" / "gpu_out"))
     done = [
         str(live.relative_to(REPO))

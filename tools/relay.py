@@ -87,6 +87,13 @@ def overrides(run: dict) -> list[str]:
     return flat(run.get("set", {}))
 
 
+def recipe(run: dict) -> dict:
+    """The run's recipe (a TOML table) with its queue overrides applied."""
+    from sisr.config import apply_overrides
+
+    return apply_overrides(tomllib.loads((REPO / run["recipe"]).read_text()), overrides(run))
+
+
 def train_command(run: dict, live: Path, settings: list[str]) -> list[str]:
     """``sisr train`` for ``run`` in ``live``: its recipe, its overrides, then this machine's
     ``settings`` (which win), resuming where ``live`` holds a state. Paths are relative to the
