@@ -2,6 +2,15 @@
 
     python benchmarks/train_throughput.py [--config configs/rrgan_x4_psnr.toml] [--steps 20]
     python benchmarks/train_throughput.py --queue [--steps 3] [--batch 4]
+    python benchmarks/train_throughput.py --config configs/rrgan_x234_psnr.toml --device cuda --batches 16,32,64
+
+``--batches`` times the recipe as it trains (bf16 + channels-last) at each batch size on
+``--device``, every step on one batch drawn once, so that the figure is the device's (upload,
+bicubic LR, forward, backward, Adam, EMA) and not the patch drawing, which the trainer's
+worker processes do beside it; it prints samples/s against the first batch size, measured
+in the same run, and what drawing one batch costs one process. On a GPU a small model at a
+small batch waits on kernel launches, so a larger batch may cost little more a step: the
+figure that says whether a run should take fewer, larger steps there.
 
 ``--queue`` times every open run of configs/queue.toml as the relay would train it on this
 machine (its recipe and overrides, one thread unless ``--threads``, bf16 only where the CPU has
@@ -32,6 +41,7 @@ import torch
 
 from sisr.config import load_config
 from sisr.data import PatchSampler
+from sisr.precision import cpu_name
 from sisr.train.supervised import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,21 +49,53 @@ sys.path.insert(0, str(REPO / "tools"))
 
 
 def photos() -> list[np.ndarray]:
-    import skimage.data
-
+    try:
+        import skimage.data
+    except ImportError:  # a lent GPU machine's image may lack it; the step's cost does not depend on the pixels
+        rng = np.random.default_rng(0)
+        return [rng.integers(0, 256, (512, 512, 3), dtype=np.uint8) for _ in range(4)]
     return [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea(), skimage.data.rocket()]
 
 
-def measure(cfg: TrainConfig, steps: int, warmup: int = 3) -> list[float]:
-    sampler = PatchSampler(photos(), cfg.patch * 4, scale_aug=(1.0,), gray_prob=cfg.gray_prob)
-    t = Trainer(cfg, sampler=sampler, val_files=[])
+def trainer(cfg: TrainConfig, scale_aug: tuple[float, ...] = (1.0,)) -> Trainer:
+    sampler = PatchSampler(photos(), cfg.patch * 4, scale_aug=scale_aug, gray_prob=cfg.gray_prob)
+    return Trainer(cfg, sampler=sampler, val_files=[])
+
+
+def measure(cfg: TrainConfig, steps: int, warmup: int = 3, t: Trainer | None = None) -> list[float]:
+    t = t or trainer(cfg)
+    sync = torch.cuda.synchronize if t.device.type == "cuda" else (lambda: None)  # losses stay on the device
     times = []
     for i in range(warmup + steps):
+        sync()
         t0 = time.perf_counter()
         t.train_step()
+        sync()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     return times
+
+
+def batch_sizes(base: TrainConfig, batches: list[int], device: str, steps: int) -> list[dict]:
+    """Samples/s of the recipe at each batch size on ``device``, each step on one batch drawn once."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for b in batches:
+            cfg = dataclasses.replace(base, batch=b, out=tmp, init="", device=device, workers=0)
+            t = trainer(cfg, tuple(cfg.scale_aug))  # the recipe's rescaling: part of what drawing costs
+            draws = []
+            for k in range(3):
+                t0 = time.perf_counter()
+                drawn = t.draw(k)
+                draws.append(time.perf_counter() - t0)
+            draw_s = statistics.median(draws)
+            t.draw = lambda step, drawn=drawn: drawn
+            sec = statistics.median(measure(cfg, steps, t=t))
+            rows.append({"batch": b, "s_per_step": sec, "samples_per_s": b / sec, "draw_s": draw_s})
+            del t
+    for r in rows:
+        r["samples_per_s_vs_first"] = r["samples_per_s"] / rows[0]["samples_per_s"]
+    return rows
 
 
 def bf16_units() -> str:
@@ -70,7 +112,7 @@ def queue_cost(steps: int, batch: int | None, threads: int = 1) -> list[dict]:
     """Each open queue run's step time here, as the relay trains it, and its hours to target."""
     import relay
 
-    from sisr.precision import cpu_name, native_bf16
+    from sisr.precision import native_bf16
 
     rows = []
     for run in relay.open_runs(relay.read_queue()):
@@ -115,7 +157,32 @@ def main() -> None:
     ap.add_argument("--queue", action="store_true", help="time the queue's open runs instead")
     ap.add_argument("--batch", type=int, help="with --queue: time this many samples a step, scaled to the recipe's")
     ap.add_argument("--threads", type=int, default=1, help="with --queue: threads (the relay trains on one)")
+    ap.add_argument("--batches", help="comma-separated batch sizes: samples/s of the recipe at each")
+    ap.add_argument("--device", default="cpu", help="with --batches: cpu, cuda, cuda:N")
     args = ap.parse_args()
+    if args.batches:
+        base = load_config(REPO / args.config if not Path(args.config).exists() else Path(args.config), TrainConfig)
+        rows = batch_sizes(base, [int(b) for b in args.batches.split(",")], args.device, args.steps)
+        where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else cpu_name()
+        print(
+            f"recipe {args.config}: {base.patch}px LR patches, {'bf16' if base.bf16 else 'fp32'}, on {where}, "
+            f"torch {torch.__version__}; median of {args.steps} steps, each on one batch drawn once"
+        )
+        print(
+            "| batch | s/step | steps/s | samples/s | samples/s vs batch "
+            + f"{rows[0]['batch']} | drawing a batch (one process) |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(
+                f"| {r['batch']} | {r['s_per_step']:.4f} | {1 / r['s_per_step']:.1f} | {r['samples_per_s']:.0f} | "
+                f"{r['samples_per_s_vs_first']:.2f}x | {r['draw_s'] * 1000:.1f} ms |"
+            )
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps({"config": args.config, "device": where, "batches": rows}, indent=1) + "\n"
+            )
+        return
     if args.queue:
         rows = queue_cost(args.steps, args.batch, args.threads)
         if args.json:

@@ -233,6 +233,28 @@ def test_queue_cost_times_each_open_run_as_the_relay_trains_it(tmp_path, monkeyp
     assert "| wide | cpu | 6 (2) | fp32 |" in capsys.readouterr().out
 
 
+def test_batch_probe_times_each_batch_size_on_one_batch_drawn_once(tmp_path, monkeypatch):
+    """The GPU batch-size probe: every timed step reuses one drawn batch (the figure is the device's,
+    not the patch drawing's), at the recipe's model and patch, each batch against the first."""
+    sys.path.insert(0, str(relay.REPO / "benchmarks"))
+    import train_throughput
+
+    from sisr.config import load_config
+    from sisr.data import PatchSampler
+    from sisr.train.supervised import TrainConfig
+
+    _tiny_queue(monkeypatch, tmp_path, "batch = 6\n", train_throughput)
+    base = load_config(tmp_path / "r.toml", TrainConfig)
+    drawn = []
+    sample = PatchSampler.sample
+    monkeypatch.setattr(PatchSampler, "sample", lambda self, rng, n: drawn.append(n) or sample(self, rng, n))
+    rows = train_throughput.batch_sizes(base, [2, 4], "cpu", steps=2)
+    assert drawn == [2, 2, 2, 4, 4, 4]  # three draws timed per size; the 2 + 3 warm-up steps draw none
+    assert [r["batch"] for r in rows] == [2, 4] and rows[0]["samples_per_s_vs_first"] == 1.0
+    assert rows[1]["samples_per_s_vs_first"] == pytest.approx(rows[1]["samples_per_s"] / rows[0]["samples_per_s"])
+    assert all(r["samples_per_s"] == pytest.approx(r["batch"] / r["s_per_step"]) and r["draw_s"] > 0 for r in rows)
+
+
 def test_gpu_relay_zeroshot_runs_each_image_apart_and_merges_what_finished(tmp_path, monkeypatch, photo):
     import json
 
