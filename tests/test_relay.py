@@ -126,7 +126,15 @@ def test_cpu_head_skips_gpu_runs_and_save_records_every_newer_state(tmp_path, mo
         f.write('{"step": 4, "steps_per_s": 0.001}\n')
     capsys.readouterr()
     relay.cmd_status(relay.read_queue())
-    assert "about 1.7 h to target at 0.001 steps/s" in capsys.readouterr().out  # 6 steps left
+    assert "about 1.7 h to target at 0.001 steps/s, its last logged rate (on a machine its state does not record)" in (
+        capsys.readouterr().out
+    )  # 6 steps left
+    state = tmp_path / "runs" / "big" / "state.safetensors"
+    save_tensors(
+        state, {"w": torch.zeros(1)}, "train-state", {"step": 4, "devices": [["cpu", 0, 2], ["NVIDIA H200", 2, 4]]}
+    )
+    relay.cmd_status(relay.read_queue())
+    assert "0.001 steps/s, its last logged rate (on NVIDIA H200)" in capsys.readouterr().out  # the last stretch's
 
 
 def test_a_cpu_takes_bf16_runs_only_with_native_bf16_unmarked_and_started_runs_first(tmp_path, monkeypatch):

@@ -130,6 +130,17 @@ def state_step(path: Path) -> int:
     return int(read_header(path, "train-state")["step"])
 
 
+def last_device(path: Path) -> str | None:
+    """The device a training state's last stretch of steps ran on, as the state records it (None
+    for a state saved before it recorded devices)."""
+    if not path.is_file():
+        return None
+    from sisr.checkpoint import read_header
+
+    stretches = read_header(path, "train-state").get("devices") or []
+    return stretches[-1][0] if stretches else None
+
+
 def last_val(log: Path, upto: int | None = None) -> tuple[int, dict] | None:
     """The log's last validation, of a step at most ``upto`` where given (a state's step: a run
     killed between states logged steps that its resume redoes)."""
@@ -249,7 +260,9 @@ def cmd_status(runs: list[dict]) -> None:
                 print(f"  validation trend: {trend}")
             if rate := last_rate(folder / "log.jsonl"):
                 left = (r["target"] - step) / rate / 3600
-                print(f"  about {left:,.1f} h to target at {rate:.3g} steps/s, its last logged rate (on that machine)")
+                # The rate is the last device's: a GPU run's few CPU steps would promise it hundreds of hours.
+                on = last_device(folder / "state.safetensors") or "a machine its state does not record"
+                print(f"  about {left:,.1f} h to target at {rate:.3g} steps/s, its last logged rate (on {on})")
 
 
 def head_or_exit(runs: list[dict], cpu: bool, bf16: bool) -> tuple[dict, Path, Path]:
