@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 
@@ -647,3 +648,76 @@ def test_against_adds_paired_differences_with_a_seeded_interval(tmp_path, capsys
     assert "### PSNR against b" in capsys.readouterr().out
     assert main(["bench", "--models", "bicubic", "--against", "rrgan-x4"]) == 2  # refused before any run
     assert "--against rrgan-x4: not one of --models (bicubic)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("protocol", ["y", "rgb"])
+def test_outputs_made_elsewhere_score_as_the_model_that_made_them(tiny_dataset, tmp_path, protocol):
+    """A folder of results (here, a bench's --save of its own) is measured as the rows it came from."""
+    ran = run_bench(["bicubic", "rrgan-x234"], [str(tiny_dataset)], [2, 3], False, protocol, save=tmp_path / "s")
+    # --save's layout, under another folder name; one model's results beside another model
+    (tmp_path / "s" / "bicubic").rename(tmp_path / "s" / "theirs")
+    got = run_bench(
+        ["rrgan-x234"], [str(tiny_dataset)], [2, 3], False, protocol, outputs=[str(tmp_path / "s" / "theirs")]
+    )
+    rows = {(r["model"], r["scale"]): r for r in got["results"]}
+    for r in ran["results"]:
+        mine = rows[("theirs" if r["model"] == "bicubic" else r["model"], r["scale"])]
+        assert [(i["name"], i["psnr_y"], i["ssim_y"]) for i in mine["images"]] == [
+            (i["name"], i["psnr_y"], i["ssim_y"]) for i in r["images"]
+        ]
+    assert got["budgets"]["theirs"] == "results made elsewhere (not recorded)"
+    assert got["provenance"]["outputs"]["theirs"]["images"] == 4 and "theirs" not in got["provenance"]["weights"]
+    md = to_markdown(got, per_image=True)
+    assert "| theirs | " in md and "| results made elsewhere (not recorded) |" in md
+
+
+def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_dataset, tmp_path):
+    from sisr.data import modcrop
+    from sisr.io import read_image, to_uint8
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("a", "b"):  # the HR itself, in colour (a) and gray saved as RGB (b): a perfect result
+        hr = modcrop(to_uint8(read_image(tiny_dataset / "HR" / f"{name}.png").rgb), 4)
+        write_image(flat / f"{name}_x4.png", hr)
+    got = run_bench([], [str(tiny_dataset)], [4], False, outputs=[str(flat)])
+    # under protocol y: a colour result's rounded luma (MATLAB's rgb2ycbcr), equal channels as gray
+    assert [i["psnr_y"] for i in got["results"][0]["images"]] == [math.inf, math.inf]
+    assert "budgets" not in got and [r["model"] for r in got["results"]] == ["flat"]
+    with pytest.raises(SisrError, match=r"no result for .* a at x2 \(a\.\* or a_x2\.\* in .*x2\)"):
+        run_bench([], [str(tiny_dataset)], [2, 4], False, outputs=[str(flat)])  # flat: for one scale only
+    got = run_bench([], [str(tiny_dataset)], [4], False, "rgb", outputs=[str(flat)])  # the colour HR itself
+    assert [i["psnr_y"] for i in got["results"][0]["images"]] == [math.inf, math.inf]
+    colour = {"a": to_uint8(read_image(flat / "a_x4.png").pixels), "b": to_uint8(read_image(flat / "b_x4.png").pixels)}
+    write_image(flat / "a_x4.png", colour["a"][:, :, :1])
+    with pytest.raises(SisrError, match=r"a_x4\.png: a gray image, but a\.png is in colour under --protocol rgb"):
+        run_bench([], [str(tiny_dataset)], [4], False, "rgb", outputs=[str(flat)])
+    write_image(flat / "a_x4.png", colour["a"])
+    colour["b"][0, 0] = (0, 255, 0)
+    write_image(flat / "b_x4.png", colour["b"])
+    with pytest.raises(SisrError, match=r"b_x4\.png: a colour image, but b\.png is gray"):
+        run_bench([], [str(tiny_dataset)], [4], False, outputs=[str(flat)])
+    write_image(flat / "b_x4.png", colour["b"][:, :, :1])
+    write_image(flat / "a.png", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(SisrError, match=r"2 results for a \(a\.png, a_x4\.png\); keep one"):
+        run_bench([], [str(tiny_dataset)], [4], False, outputs=[str(flat)])
+    (flat / "a_x4.png").unlink()
+    with pytest.raises(SisrError, match=r"a\.png: 8 x 8, but a\.png at x4 is 120 x 96 \(its size cropped"):
+        run_bench([], [str(tiny_dataset)], [4], False, outputs=[str(flat)])
+
+
+def test_outputs_refuse_what_does_not_apply_in_one_line(tiny_dataset, tmp_path, capsys):
+    (tmp_path / "bicubic").mkdir()
+    data = ["--data", str(tiny_dataset), "--scale", "4"]
+    for args, said in (
+        (["--outputs", str(tmp_path / "none")], "no such folder"),
+        (["--models", "bicubic", "--outputs", str(tmp_path / "bicubic")], "would be named 'bicubic', as bicubic's are"),
+        (["--outputs", str(tmp_path / "bicubic"), "--ensemble"], "--ensemble applies to --models, and none is listed"),
+        (["--outputs", str(tmp_path / "bicubic"), "--degradation", "real"], "not made from this command's degraded"),
+        (["--outputs", str(tmp_path / "bicubic"), "--against", "srcnn"], "not one of --models or --outputs"),
+    ):
+        assert main(["bench", *args, *data]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+    assert main(["bench", "--from-json", str(tmp_path / "r.json"), "--outputs", str(tmp_path / "bicubic")]) == 2
+    assert "--from-json measures none" in capsys.readouterr().err

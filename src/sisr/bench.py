@@ -25,8 +25,8 @@ from sisr.data import PROTOCOLS, check_measurable, dataset_images, sr_pair
 from sisr.degrade import DegradeConfig
 from sisr.errors import SisrError
 from sisr.infer import ZeroShotUpscaler, load_model, pyramid_file, weights_path
-from sisr.io import read_rgb, stored_size, write_image
-from sisr.metrics import gray_of, psnr, quantize, ssim
+from sisr.io import IMAGE_SUFFIXES, read_image, read_rgb, stored_size, to_uint8, write_image
+from sisr.metrics import gray_of, psnr, quantize, rgb_to_y, ssim
 from sisr.models import ZEROSHOT
 from sisr.precision import cores, cpu_name, device_label
 from sisr.published import PUBLISHED, PUBLISHED_PER_IMAGE
@@ -77,6 +77,63 @@ def evaluate(
         if on_image is not None:
             on_image()
     return rows
+
+
+def find_output(folder: Path, dataset: str, scale: int, name: str, one_dataset: bool, one_scale: bool) -> Path:
+    """The image another program made of benchmark image ``name`` at ``scale``: ``NAME.*`` or
+    ``NAME_xS.*`` (sisr upscale's name) in ``folder/DATASET/xS`` (the layout ``--save`` writes), or,
+    where no other dataset or scale is measured to be mistaken for it, in ``folder/xS``,
+    ``folder/DATASET`` or ``folder`` itself."""
+    levels = [folder / _folder_name(dataset) / f"x{scale}"]
+    levels += [folder / f"x{scale}"] if one_dataset else []
+    levels += [folder / _folder_name(dataset)] if one_scale else []
+    levels += [folder] if one_dataset and one_scale else []
+    stems = {name, f"{name}_x{scale}"}
+    for level in levels:
+        found = sorted(
+            f
+            for f in (level.iterdir() if level.is_dir() else ())
+            if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if len(found) > 1:
+            raise SisrError(f"{level}: {len(found)} results for {name} ({', '.join(f.name for f in found)}); keep one")
+        if found:
+            return found[0]
+    where = ", ".join(str(lv) for lv in levels)
+    raise SisrError(
+        f"--outputs {folder}: no result for {dataset} {name} at x{scale} ({name}.* or {name}_x{scale}.* in {where})"
+    )
+
+
+def score_outputs(
+    folder: Path, files: list[Path], dataset: str, scale: int, protocol: str, one_dataset: bool, one_scale: bool
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Per-image ``{"name", "psnr_y", "ssim_y"}`` of the images another program made (see
+    :func:`find_output`), measured as a model's would be: 8-bit, against the same HR; and the files
+    measured. Under protocol y the HR of a colour image is its rounded luma, so a colour result is
+    taken as its rounded luma (MATLAB's ``rgb2ycbcr`` of an 8-bit image) and a gray one (or RGB with
+    equal channels) as that luma itself."""
+    rows, used = [], []
+    for f in files:
+        hr, _ = sr_pair(f, scale, protocol)
+        out = find_output(folder, dataset, scale, f.stem, one_dataset, one_scale)
+        sr = to_uint8(read_image(out).pixels)
+        if sr.shape[:2] != hr.shape[:2]:
+            raise SisrError(
+                f"{out}: {sr.shape[1]} x {sr.shape[0]}, but {f.name} at x{scale} is {hr.shape[1]} x {hr.shape[0]} "
+                f"(its size cropped to a multiple of {scale}, as the benchmark measures it)"
+            )
+        if sr.shape[2] == 3 and (sr[:, :, :1] == sr[:, :, 1:]).all():  # a gray image saved as RGB
+            sr = sr[:, :, :1]
+        if sr.shape[2] == 3 and hr.shape[2] == 1:
+            if read_image(f).pixels.shape[2] == 1:
+                raise SisrError(f"{out}: a colour image, but {f.name} is gray")
+            sr = np.floor(rgb_to_y(sr) + 0.5).astype(np.uint8)[:, :, None]
+        elif sr.shape[2] == 1 and hr.shape[2] == 3:
+            raise SisrError(f"{out}: a gray image, but {f.name} is in colour under --protocol {protocol}")
+        rows.append({"name": f.stem, "psnr_y": psnr(sr, hr, crop=scale), "ssim_y": ssim(sr, hr, crop=scale)})
+        used.append(out)
+    return rows, used
 
 
 class _Progress:
@@ -206,6 +263,7 @@ def run_bench(
     jobs: int = 0,
     save: str | os.PathLike | None = None,
     device: str | None = None,
+    outputs: list[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on every dataset at every scale.
 
@@ -221,11 +279,36 @@ def run_bench(
     threads, which are 1 unless set). A result's ``seconds`` is the sum of its images' seconds.
     ``save``: a folder for the images measured, ``<save>/<model>/<dataset>/x<scale>/<image>.png``
     (8-bit; the luma under protocol y), so that they can be looked at or measured otherwise.
+    ``outputs``: folders of images another program made (one folder a method, named by the folder;
+    :func:`find_output` says where each image is looked for), measured beside the models, as they are.
     """
 
-    for what, given in (("--models", models), ("--data", datasets), ("--scale", scales)):
+    outputs = list(dict.fromkeys(outputs or []))
+    for what, given in (("--models", models or outputs), ("--data", datasets), ("--scale", scales)):
         if not given:  # an empty table, said to have succeeded
             raise SisrError(f"{what} names nothing to measure")
+    named = {m: m for m in models}
+    for o in outputs:
+        name = Path(o).name or str(o)
+        if not Path(o).is_dir():
+            raise SisrError(f"--outputs {o}: no such folder (it names a folder of result images)")
+        if name in named:
+            raise SisrError(
+                f"--outputs {o}: its rows would be named '{name}', as {named[name]}'s are; rename the folder"
+            )
+        named[name] = o
+    if outputs and degradation != "bicubic":
+        raise SisrError("--outputs: results made elsewhere were not made from this command's degraded inputs")
+    if outputs and not models:
+        for opt, given in (
+            ("--precision", precision != "fp32"),
+            ("--denoise", denoise is not None),
+            ("--ensemble", ensemble),
+            ("--device", device is not None),
+            ("--save", save is not None),
+        ):
+            if given:
+                raise SisrError(f"{opt} applies to --models, and none is listed; --outputs are measured as they are")
     if protocol not in PROTOCOLS:
         raise SisrError(f"unknown protocol '{protocol}' (use {' or '.join(PROTOCOLS)})")
     for s in scales:
@@ -270,6 +353,14 @@ def run_bench(
                 f"{m}: a pyramid trained on one image enlarges only that image; a bench measures models on "
                 f"datasets (a zero-shot method trains on each of their images: --models {method})"
             )
+    # A wrong or missing result is one line before the models' minutes of work, not after.
+    one_d, one_s = len(datasets) == 1, len(scales) == 1
+    scored = {
+        (o, d, s): score_outputs(Path(o), files[d], d, s, protocol, one_d, one_s)
+        for o in outputs
+        for d in datasets
+        for s in scales
+    }
     upscalers = {(m, s): load_model(m, scale=s, **options(m)) for m in models for s in scales}
     # Zero-shot image-runs train on one thread each (unless --set threads=N), as many at once as
     # there are cores: more work done per second than threads inside one small-convolution
@@ -321,6 +412,21 @@ def run_bench(
                         "images": images,
                     }
                 )
+    for o in outputs:
+        for d in datasets:
+            for s in scales:
+                images, _ = scored[(o, d, s)]
+                n = len(images)
+                results.append(
+                    {
+                        "model": Path(o).name,
+                        "dataset": d,
+                        "scale": s,
+                        "psnr_y": sum(r["psnr_y"] for r in images) / n,
+                        "ssim_y": sum(r["ssim_y"] for r in images) / n,
+                        "images": images,
+                    }
+                )
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
     report["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     if zero:
@@ -337,11 +443,19 @@ def run_bench(
     first = {m: upscalers[(m, scales[0])] for m in models}
     budgets = {label(m): training_budget(up.meta) for m, up in first.items() if up.descriptor.kind == "supervised"}
     if budgets:
-        report["budgets"] = budgets
+        report["budgets"] = budgets | {Path(o).name: "results made elsewhere (not recorded)" for o in outputs}
     zero = {m: dataclasses.asdict(up.config) for m, up in first.items() if up.descriptor.kind == "zero-shot"}
     if zero:
         report["zero_shot_settings"] = zero
     report["provenance"] = provenance({label(m): weights_path(m) for m in models}, files)
+    if outputs:  # which files were measured: their images' digests, in the order measured
+        report["provenance"]["outputs"] = {
+            Path(o).name: {
+                "images": sum(len(scored[(o, d, s)][1]) for d in datasets for s in scales),
+                "sha256": _files_sha256([f for d in datasets for s in scales for f in scored[(o, d, s)][1]]),
+            }
+            for o in outputs
+        }
     ran = {up.device for up in upscalers.values()}
     report["provenance"]["environment"]["devices"] = sorted(device_label(d) for d in ran)
     return report
@@ -577,7 +691,7 @@ def to_markdown(
                 if with_pub:
                     p = pub.get(i["name"])
                     cells += [f"{p[0]:.3f}", f"{p[1]:.3f}"] if p else ["", ""]
-                cells.append(f"{i.get('seconds', float('nan')):.1f}")
+                cells.append(f"{i['seconds']:.1f}" if "seconds" in i else "")  # none for results made elsewhere
                 out.append("| " + " | ".join(cells) + " |")
             if with_pub:
                 out.append(f"\npub.: {next(p for p in pub.values() if p)[2]}.")

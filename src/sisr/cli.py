@@ -134,13 +134,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.from_json:
         if args.save:
             raise SisrError("--save writes the images a run measures; --from-json measures none")
+        for opt, given in (("--models", args.models), ("--outputs", args.outputs)):
+            if given is not None:  # the tables come from the reports; a list here would be dropped
+                raise SisrError(f"{opt} names what to measure; --from-json measures none (its reports name the rows)")
         report = _merge_reports(_csv(args.from_json), _renames(args.rename))
     else:
         if args.rename:
             raise SisrError("--rename names the rows of reports merged with --from-json; give it with them")
-        models = _csv(args.models)
-        if args.against is not None and args.against not in models:
-            raise SisrError(f"--against {args.against}: not one of --models ({', '.join(models)})")
+        outputs = _csv(args.outputs or "")
+        models = _csv(args.models if args.models is not None else "" if outputs else "bicubic")
+        rows = models + [Path(o).name for o in outputs]
+        if args.against is not None and args.against not in rows:
+            given = "--models or --outputs" if outputs else "--models"
+            raise SisrError(f"--against {args.against}: not one of {given} ({', '.join(rows)})")
         report = run_bench(
             models,
             _csv(args.data),
@@ -156,6 +162,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             ensemble=args.ensemble,
             jobs=args.jobs,
             save=args.save,
+            outputs=outputs,
         )
     against = args.against
     if against is not None and not args.from_json:  # its row's label: with @x8 or @denoise=... as run
@@ -553,7 +560,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="PSNR/SSIM of models on benchmark datasets")
     models_help = "comma-separated model names, .safetensors paths or training run folders"
-    p.add_argument("--models", default="bicubic", help=models_help)
+    p.add_argument("--models", default=None, help=models_help + " (default: bicubic, unless --outputs)")
+    p.add_argument(
+        "--outputs",
+        metavar="DIR,...",
+        help="folders of images another program made, measured beside the models as they are, a row each "
+        "(named by the folder): DIR/DATASET/xS/NAME.png as --save writes, or DIR/NAME.png for one dataset and scale",
+    )
     p.add_argument(
         "--data", default="Set5,Set14,BSD100", help="comma-separated dataset names (under $SISR_DATA) or paths"
     )
