@@ -515,3 +515,50 @@ def test_relay_curves_draws_a_panel_per_run_with_a_curve(tmp_path, monkeypatch):
     assert (px == (214, 39, 40)).all(axis=2).any()  # the x4 lines are drawn
     with pytest.raises(SystemExit, match="no validation in it"):
         relay_curves.panels([("empty", tmp_path / "r.toml")])
+
+
+def test_judge_applies_a_runs_rule_to_its_final_weights_on_held_out_images(tmp_path, monkeypatch, photo, capsys):
+    import json
+    import shutil
+
+    from sisr.bench import run_bench
+    from sisr.checkpoint import find_weights
+    from sisr.errors import SisrError
+    from sisr.io import write_image
+
+    _tiny_queue(monkeypatch, tmp_path, "")
+    held = tmp_path / "Held" / "HR"
+    held.mkdir(parents=True)
+    for i, (y, x) in enumerate(((0, 0), (150, 200), (300, 40))):
+        write_image(held / f"{i}.png", photo[y : y + 96, x : x + 120])
+    rule = {"data": str(held.parent), "against": "bicubic", "scale": 4, "gain": 0.02, "hold": [3]}
+    run = {"name": "grow", "recipe": "r.toml", "target": 10, "status": "active", "step": 10, "val": "", "rule": rule}
+    relay.write_queue([run])
+    assert relay.read_queue()[0]["rule"] == rule  # the queue keeps it through a save
+    live = tmp_path / "runs" / "grow"
+    live.mkdir(parents=True)
+    shutil.copy(find_weights("rrgan-x234.safetensors"), live / "model.safetensors")  # x2, x3, x4 from one model
+    save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 6})
+    with pytest.raises(SisrError, match="at step 6 of 10; its rule is for its final weights"):
+        relay.judge(run)
+    save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 10})
+    ok, lines = relay.judge(run)
+    assert ok and len(lines) == 2 and lines[0].startswith(f"grow x4 on {held.parent}: +")
+    assert "needs at least +0.02: yes" in lines[0] and "needs not below 0 (held): yes" in lines[1]
+    # a rule it cannot meet; and the same rows taken from a (GPU) report of runs/grow
+    report = run_bench([str(live)], [str(held.parent)], [3, 4], progress=False)
+    for r in report["results"]:
+        r["model"] = "runs/grow"
+    assert relay.judge({**run, "rule": {**rule, "gain": 50}}, report) == (False, [
+        lines[0].replace("at least +0.02: yes", "at least +50.00: no"), lines[1]
+    ])  # fmt: skip
+    report["provenance"]["datasets"][str(held.parent)]["sha256"] = "0" * 64
+    with pytest.raises(SisrError, match="images are not the ones here"):
+        relay.judge(run, report)
+    (tmp_path / "r.json").write_text(json.dumps({"results": report["results"][:1]}))  # x3 only
+    with pytest.raises(SystemExit, match=r"relay: the report has no .* rows of runs/grow at x4, x3"):
+        relay.cmd_judge([run], "grow", str(tmp_path / "r.json"))
+    with pytest.raises(SystemExit, match="relay: grow: no rule in the queue"):
+        relay.cmd_judge([{**run, "rule": {}}], "grow", None)
+    assert relay.cmd_judge([run], "grow", None) == 0
+    assert capsys.readouterr().out.endswith(f"relay: grow replaces bicubic (its rule: {relay.toml_value(rule)})\n")

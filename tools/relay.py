@@ -4,6 +4,7 @@
     python tools/relay.py start             # resume this machine's head run in the background on one core
     python tools/relay.py stop              # stop it (it saves its state on SIGTERM)
     python tools/relay.py save [--commit]   # copy every newer run state into checkpoints/, update the queue
+    python tools/relay.py judge NAME [--report bench_heldout.json]   # a finished run's rule, on held-out images
 
 The head is the first run not done. A CPU machine passes by the runs marked ``where = "gpu"`` (too
 big for one CPU core), and those marked ``where = "bf16"`` unless it has native bf16 (tens of hours
@@ -13,6 +14,11 @@ run it has started (active) before a queued one, so that no run is left half don
 tools/gpu_relay.py, takes the first run of any kind.
 A run's ``set = {key = value, ...}`` table overrides its recipe (passed as ``--set key=value``), so a
 variant of a recipe (more steps, another split, a wider model) is a queue entry, not a copied file.
+
+A run's ``rule = {data, against, scale, gain[, hold]}``, written before it finishes, says when its
+final EMA weights replace a shipped model: ``judge`` measures both on the held-out ``data`` (or
+takes the run's rows from a GPU bench report) and says whether the run gained at least ``gain`` dB
+at ``scale``, paired by image, without falling at the ``hold`` scales.
 
 A run trains in ``runs/<name>/`` (ignored by git); ``checkpoints/<name>/`` holds its latest
 committed state (weights, EMA, optimizer, step, RNG), from which ``start`` resumes on a fresh
@@ -38,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(REPO / "src"))  # sisr from this checkout where it is not installed (a lent GPU machine)
 QUEUE = REPO / "configs" / "queue.toml"
 FIELDS = ("name", "recipe", "target", "status", "step", "val")
-OPTIONAL = ("where", "set")  # where: which machines take the run (WHERE); set: recipe overrides
+OPTIONAL = ("where", "set", "rule")  # where: which machines take it (WHERE); set: recipe overrides; rule: judge
 WHERE = {"gpu": "GPU only", "bf16": "GPU, or a CPU with native bf16"}
 
 
@@ -397,6 +403,68 @@ def cmd_save(runs: list[dict], commit: bool) -> None:
         subprocess.run(["git", "commit", "-m", msg, "--", *paths], cwd=REPO, check=True)
 
 
+def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str]]:
+    """Whether ``run``'s final EMA weights pass its ``rule``, and a line per scale: its mean PSNR
+    gain over ``against`` on the rule's held-out set, paired by image with a 95% interval. The run's
+    rows come from ``report`` (a GPU bench of ``runs/<name>``) or are measured here; the shipped
+    model it would replace is measured here, on the same images (a report's are checked)."""
+    from sisr.bench import paired, run_bench
+    from sisr.errors import SisrError
+
+    rule = run.get("rule")
+    if not rule:
+        raise SisrError(f"{run['name']}: no rule in the queue; write one before it finishes")
+    live = folders(run)[0]
+    step = state_step(live / "state.safetensors")
+    if report is None and step < run["target"]:  # a report says which weights it measured; these are the run's now
+        raise SisrError(f"{run['name']}: at step {step} of {run['target']}; its rule is for its final weights")
+    scales = [int(rule["scale"]), *(int(s) for s in rule.get("hold", []))]
+    mine = str(live.relative_to(REPO))
+    if report is not None:
+        rows = [r for r in report["results"] if r["model"] == mine and r["dataset"] == rule["data"]]
+        if {r["scale"] for r in rows} < set(scales):
+            raise SisrError(f"the report has no {rule['data']} rows of {mine} at x{', x'.join(map(str, scales))}")
+        rows = [r for r in rows if r["scale"] in scales]
+    else:
+        rows = run_bench([str(live)], [rule["data"]], scales, progress=False)["results"]
+        rows = [{**r, "model": mine} for r in rows]  # named as a GPU report names it
+    theirs = run_bench([rule["against"]], [rule["data"]], scales, progress=False)
+    ours = (report or {}).get("provenance", {}).get("datasets", {}).get(rule["data"])
+    if ours and ours != theirs["provenance"]["datasets"][rule["data"]]:
+        raise SisrError(f"the report's {rule['data']} images are not the ones here; their figures do not pair")
+    gains = paired({"results": rows + theirs["results"]}, rule["against"])
+    ok, lines = True, []
+    for s in scales:
+        g = gains[(mine, rule["data"], s)]
+        need = float(rule["gain"]) if s == scales[0] else 0.0
+        passed = g["mean"] >= need
+        ok &= passed
+        what = f"at least {need:+.2f}" if s == scales[0] else "not below 0 (held)"
+        lines.append(
+            f"{run['name']} x{s} on {rule['data']}: {g['mean']:+.3f} dB over {rule['against']} "
+            f"(95% {g['low']:+.2f} to {g['high']:+.2f}, higher on {g['higher']} of {g['n']}); "
+            f"needs {what}: {'yes' if passed else 'no'}"
+        )
+    return ok, lines
+
+
+def cmd_judge(runs: list[dict], name: str, report_path: str | None) -> int:
+    from sisr.errors import SisrError
+
+    run = next((r for r in runs if r["name"] == name), None)
+    try:
+        if run is None:
+            raise SisrError(f"no run named {name} in the queue")
+        report = json.loads(Path(report_path).read_text()) if report_path else None
+        ok, lines = judge(run, report)
+    except (SisrError, OSError, json.JSONDecodeError) as e:
+        sys.exit(f"relay: {e}")
+    print("\n".join(lines))
+    verdict = f"replaces {run['rule']['against']}" if ok else f"does not replace {run['rule']['against']}"
+    print(f"relay: {name} {verdict} (its rule: {toml_value(run['rule'])})")
+    return 0 if ok else 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -406,6 +474,9 @@ def main() -> None:
     sub.add_parser("stop")
     p = sub.add_parser("save")
     p.add_argument("--commit", action="store_true", help="git-commit the state and the queue file")
+    p = sub.add_parser("judge", help="a finished run's rule: does it replace the shipped model (exit 0) or not (1)")
+    p.add_argument("name")
+    p.add_argument("--report", help="the run's rows from a bench report (gpu_relay bench's bench_heldout.json)")
     args = ap.parse_args()
     runs = read_queue()
     try:
@@ -415,6 +486,8 @@ def main() -> None:
             cmd_start(runs, args.threads)
         elif args.cmd == "stop":
             cmd_stop(runs)
+        elif args.cmd == "judge":
+            sys.exit(cmd_judge(runs, args.name, args.report))
         else:
             cmd_save(runs, args.commit)
     except BrokenPipeError:  # `relay.py status | head`
