@@ -671,7 +671,7 @@ def test_outputs_made_elsewhere_score_as_the_model_that_made_them(tiny_dataset, 
     assert "| theirs | " in md and "| results made elsewhere (not recorded) |" in md
 
 
-def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_dataset, tmp_path):
+def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_dataset, tmp_path, monkeypatch):
     from sisr.data import modcrop
     from sisr.io import read_image, to_uint8
 
@@ -684,6 +684,8 @@ def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_datase
     # under protocol y: a colour result's rounded luma (MATLAB's rgb2ycbcr), equal channels as gray
     assert [i["psnr_y"] for i in got["results"][0]["images"]] == [math.inf, math.inf]
     assert "budgets" not in got and [r["model"] for r in got["results"]] == ["flat"]
+    monkeypatch.chdir(flat)  # "." is named by the folder it is
+    assert run_bench([], [str(tiny_dataset)], [4], False, outputs=["."])["results"][0]["model"] == "flat"
     with pytest.raises(SisrError, match=r"no result for .* a at x2 \(a\.\* or a_x2\.\* in .*x2\)"):
         run_bench([], [str(tiny_dataset)], [2, 4], False, outputs=[str(flat)])  # flat: for one scale only
     got = run_bench([], [str(tiny_dataset)], [4], False, "rgb", outputs=[str(flat)])  # the colour HR itself

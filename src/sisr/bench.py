@@ -79,6 +79,21 @@ def evaluate(
     return rows
 
 
+def output_label(folder: str | os.PathLike) -> str:
+    """The row name of a folder of results made elsewhere: the folder's name (``.``: the current one's)."""
+    return Path(folder).resolve().name or str(folder)
+
+
+def _set_row(model: str, dataset: str, scale: int, images: list[dict[str, Any]]) -> dict[str, Any]:
+    """A table row: the means over a set's images, which it keeps (per-image rows, pairing)."""
+    n = len(images)
+    row = {"model": model, "dataset": dataset, "scale": scale}
+    row |= {k: sum(i[k] for i in images) / n for k in ("psnr_y", "ssim_y")}
+    if all("seconds" in i for i in images):  # none for results made elsewhere
+        row["seconds"] = round(sum(i["seconds"] for i in images), 3)
+    return row | {"images": images}
+
+
 def find_output(folder: Path, dataset: str, scale: int, name: str, one_dataset: bool, one_scale: bool) -> Path:
     """The image another program made of benchmark image ``name`` at ``scale``: ``NAME.*`` or
     ``NAME_xS.*`` (sisr upscale's name) in ``folder/DATASET/xS`` (the layout ``--save`` writes), or,
@@ -289,7 +304,7 @@ def run_bench(
             raise SisrError(f"{what} names nothing to measure")
     named = {m: m for m in models}
     for o in outputs:
-        name = Path(o).name or str(o)
+        name = output_label(o)
         if not Path(o).is_dir():
             raise SisrError(f"--outputs {o}: no such folder (it names a folder of result images)")
         if name in named:
@@ -399,34 +414,10 @@ def run_bench(
     for m in models:
         for d in datasets:
             for s in scales:
-                images = [rows[(m, d, s, i)] for i in range(len(files[d]))]
-                n = len(images)
-                results.append(
-                    {
-                        "model": label(m),
-                        "dataset": d,
-                        "scale": s,
-                        "psnr_y": sum(r["psnr_y"] for r in images) / n,
-                        "ssim_y": sum(r["ssim_y"] for r in images) / n,
-                        "seconds": round(sum(r["seconds"] for r in images), 3),
-                        "images": images,
-                    }
-                )
-    for o in outputs:
-        for d in datasets:
-            for s in scales:
-                images, _ = scored[(o, d, s)]
-                n = len(images)
-                results.append(
-                    {
-                        "model": Path(o).name,
-                        "dataset": d,
-                        "scale": s,
-                        "psnr_y": sum(r["psnr_y"] for r in images) / n,
-                        "ssim_y": sum(r["ssim_y"] for r in images) / n,
-                        "images": images,
-                    }
-                )
+                results.append(_set_row(label(m), d, s, [rows[(m, d, s, i)] for i in range(len(files[d]))]))
+    results += [
+        _set_row(output_label(o), d, s, scored[(o, d, s)][0]) for o in outputs for d in datasets for s in scales
+    ]
     report: dict[str, Any] = {"sisr_version": __version__, "protocol": protocol, "results": results}
     report["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     if zero:
@@ -443,14 +434,14 @@ def run_bench(
     first = {m: upscalers[(m, scales[0])] for m in models}
     budgets = {label(m): training_budget(up.meta) for m, up in first.items() if up.descriptor.kind == "supervised"}
     if budgets:
-        report["budgets"] = budgets | {Path(o).name: "results made elsewhere (not recorded)" for o in outputs}
+        report["budgets"] = budgets | {output_label(o): "results made elsewhere (not recorded)" for o in outputs}
     zero = {m: dataclasses.asdict(up.config) for m, up in first.items() if up.descriptor.kind == "zero-shot"}
     if zero:
         report["zero_shot_settings"] = zero
     report["provenance"] = provenance({label(m): weights_path(m) for m in models}, files)
     if outputs:  # which files were measured: their images' digests, in the order measured
         report["provenance"]["outputs"] = {
-            Path(o).name: {
+            output_label(o): {
                 "images": sum(len(scored[(o, d, s)][1]) for d in datasets for s in scales),
                 "sha256": _files_sha256([f for d in datasets for s in scales for f in scored[(o, d, s)][1]]),
             }

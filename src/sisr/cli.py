@@ -125,7 +125,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from sisr.bench import parse_scales, run_bench, to_markdown
+    from sisr.bench import output_label, parse_scales, run_bench, to_markdown
     from sisr.config import parse_overrides
 
     for target in (args.json, args.markdown):  # before a run that can take hours, not after it
@@ -143,7 +143,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise SisrError("--rename names the rows of reports merged with --from-json; give it with them")
         outputs = _csv(args.outputs or "")
         models = _csv(args.models if args.models is not None else "" if outputs else "bicubic")
-        rows = models + [Path(o).name for o in outputs]
+        rows = models + [output_label(o) for o in outputs]
         if args.against is not None and args.against not in rows:
             given = "--models or --outputs" if outputs else "--models"
             raise SisrError(f"--against {args.against}: not one of {given} ({', '.join(rows)})")
