@@ -160,8 +160,9 @@ def main() -> None:
     ap.add_argument("--batches", help="comma-separated batch sizes: samples/s of the recipe at each")
     ap.add_argument("--device", default="cpu", help="with --batches: cpu, cuda, cuda:N")
     args = ap.parse_args()
+    cfg_path = Path(args.config) if Path(args.config).exists() else REPO / args.config
     if args.batches:
-        base = load_config(REPO / args.config if not Path(args.config).exists() else Path(args.config), TrainConfig)
+        base = load_config(cfg_path, TrainConfig)
         rows = batch_sizes(base, [int(b) for b in args.batches.split(",")], args.device, args.steps)
         where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else cpu_name()
         print(
@@ -188,7 +189,6 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps({"queue": rows}, indent=1) + "\n")
         return
-    cfg_path = Path(args.config) if Path(args.config).exists() else REPO / args.config
     base = load_config(cfg_path, TrainConfig)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:

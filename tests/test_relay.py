@@ -552,6 +552,11 @@ def test_judge_applies_a_runs_rule_to_its_final_weights_on_held_out_images(tmp_p
     assert relay.judge({**run, "rule": {**rule, "gain": 50}}, report) == (False, [
         lines[0].replace("at least +0.02: yes", "at least +50.00: no"), lines[1]
     ])  # fmt: skip
+    report["provenance"]["weights"]["runs/grow"] = report["provenance"]["weights"].pop(str(live))
+    report["provenance"]["weights"]["runs/grow"]["sha256"] = "0" * 64  # the GPU's file is not the one here
+    with pytest.raises(SisrError, match="the report measured other weights than runs/grow/model.safetensors"):
+        relay.judge(run, report)
+    del report["provenance"]["weights"]["runs/grow"]
     report["provenance"]["datasets"][str(held.parent)]["sha256"] = "0" * 64
     with pytest.raises(SisrError, match="images are not the ones here"):
         relay.judge(run, report)

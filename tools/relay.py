@@ -29,6 +29,7 @@ clone. Training precision follows the machine: bf16 where the CPU or GPU has nat
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -421,6 +422,12 @@ def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str]]:
     scales = [int(rule["scale"]), *(int(s) for s in rule.get("hold", []))]
     mine = str(live.relative_to(REPO))
     if report is not None:
+        measured = report.get("provenance", {}).get("weights", {}).get(mine, {}).get("sha256")
+        here = live / "model.safetensors"
+        if measured and here.is_file() and measured != hashlib.sha256(here.read_bytes()).hexdigest():
+            raise SisrError(
+                f"the report measured other weights than {here.relative_to(REPO)}: the file that would ship"
+            )
         rows = [r for r in report["results"] if r["model"] == mine and r["dataset"] == rule["data"]]
         if {r["scale"] for r in rows} < set(scales):
             raise SisrError(f"the report has no {rule['data']} rows of {mine} at x{', x'.join(map(str, scales))}")
