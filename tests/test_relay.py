@@ -566,4 +566,7 @@ def test_judge_applies_a_runs_rule_to_its_final_weights_on_held_out_images(tmp_p
     with pytest.raises(SystemExit, match="relay: grow: no rule in the queue"):
         relay.cmd_judge([{**run, "rule": {}}], "grow", None)
     assert relay.cmd_judge([run], "grow", None) == 0
-    assert capsys.readouterr().out.endswith(f"relay: grow replaces bicubic (its rule: {relay.toml_value(rule)})\n")
+    rule_said = f"replaces bicubic if {held.parent} x4 gains >= 0.02 dB, x3 not falling"
+    assert capsys.readouterr().out.endswith(f"relay: grow replaces bicubic (its rule: {rule_said})\n")
+    relay.cmd_status([run])
+    assert f"  rule: {rule_said} (`relay.py judge grow` at its target)\n" in capsys.readouterr().out

@@ -263,6 +263,8 @@ def cmd_status(runs: list[dict]) -> None:
             print(f"  runs/: step {state_step(live / 'state.safetensors')}, last val {last_val(live / 'log.jsonl')}")
             print(f"  checkpoints/: step {state_step(saved / 'state.safetensors')}; training: {pid or 'no'}")
             step, folder = newest(r)
+            if rule := r.get("rule"):
+                print(f"  rule: {rule_text(rule)} (`relay.py judge {r['name']}` at its target)")
             if trend := val_trend(folder / "log.jsonl", upto=step):
                 print(f"  validation trend: {trend}")
             if rate := last_rate(folder / "log.jsonl"):
@@ -404,6 +406,11 @@ def cmd_save(runs: list[dict], commit: bool) -> None:
         subprocess.run(["git", "commit", "-m", msg, "--", *paths], cwd=REPO, check=True)
 
 
+def rule_text(rule: dict) -> str:
+    held = "".join(f", x{s} not falling" for s in rule.get("hold", []))
+    return f"replaces {rule['against']} if {rule['data']} x{rule['scale']} gains >= {rule['gain']:g} dB{held}"
+
+
 def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str]]:
     """Whether ``run``'s final EMA weights pass its ``rule``, and a line per scale: its mean PSNR
     gain over ``against`` on the rule's held-out set, paired by image with a 95% interval. The run's
@@ -468,7 +475,7 @@ def cmd_judge(runs: list[dict], name: str, report_path: str | None) -> int:
         sys.exit(f"relay: {e}")
     print("\n".join(lines))
     verdict = f"replaces {run['rule']['against']}" if ok else f"does not replace {run['rule']['against']}"
-    print(f"relay: {name} {verdict} (its rule: {toml_value(run['rule'])})")
+    print(f"relay: {name} {verdict} (its rule: {rule_text(run['rule'])})")
     return 0 if ok else 1
 
 
