@@ -108,7 +108,7 @@ def find_output(folder: Path, dataset: str, scale: int, name: str, one_dataset: 
         found = sorted(
             f
             for f in (level.iterdir() if level.is_dir() else ())
-            if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES
+            if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
         )
         if len(found) > 1:
             raise SisrError(f"{level}: {len(found)} results for {name} ({', '.join(f.name for f in found)}); keep one")
