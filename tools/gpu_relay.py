@@ -5,7 +5,7 @@ working tree and the paths it carries) is at most 64 MiB, each command may run 1
 what comes back from ``$OUT`` is at most 8 files of 16 MiB (64 MiB together). So:
 
 Here (no GPU):
-    python tools/gpu_relay.py stage --runs 2
+    python tools/gpu_relay.py stage --runs 3
 moves the big tracked files the runs do not read (other weights, every run's committed state,
 figures) under ``.gpudata/aside`` (``back`` restores them, as does ``relay.py save``),
 then packs the training images and the committed states of the queue's first ``--runs`` open
@@ -16,7 +16,7 @@ call carries the last one):
                 "tests/test_train.py tests/test_contract.py -k gpu",
         carry=[".gpudata/part1"])   # the trainer's and inference's GPU-only paths (tests skipped without CUDA)
     run(command="du -sh .gpudata", carry=[".gpudata/part2"])   # a middle part, where stage made three
-    run(command="python3 tools/gpu_relay.py train --runs 2 --seconds 500 > $OUT/train.txt 2>&1",
+    run(command="python3 tools/gpu_relay.py train --runs 3 --seconds 500 > $OUT/train.txt 2>&1",
         carry=[".gpudata/part3"], timeout_s=600)   # the last part
 ``train`` trains those runs side by side on the GPU (a small model alone leaves much of the GPU
 idle between its kernels; each run's printed rate says what running side by side cost), stops
@@ -30,7 +30,7 @@ Back here, with the files the call returned:
     python tools/relay.py save --commit             # records them in checkpoints/ and the queue
 The call that takes a run to its target can measure it there too (``stage --bench
 skimage,Set5,Set14,BSD100`` packs those images last): append ``; python3 tools/gpu_relay.py bench
---runs 2 >> $OUT/train.txt 2>&1`` to the training command; ``$OUT/bench_heldout.json`` and
+--runs 3 >> $OUT/train.txt 2>&1`` to the training command; ``$OUT/bench_heldout.json`` and
 ``bench_test.json`` come back.
 A zero-shot bench (Set5 travels in part1), one process per image and scale, merged per scale:
     run(command="python3 tools/gpu_relay.py zeroshot --model singan --data Set5 --scale 2,4 "
