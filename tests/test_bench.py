@@ -723,3 +723,31 @@ def test_outputs_refuse_what_does_not_apply_in_one_line(tiny_dataset, tmp_path, 
         assert said in err and len(err.strip().splitlines()) == 1, err
     assert main(["bench", "--from-json", str(tmp_path / "r.json"), "--outputs", str(tmp_path / "bicubic")]) == 2
     assert "--from-json measures none" in capsys.readouterr().err
+
+
+def test_compare_puts_results_made_elsewhere_beside_the_models(tiny_dataset, tmp_path, capsys):
+    from PIL import Image
+
+    from sisr.data import modcrop
+    from sisr.io import read_image, to_uint8
+
+    hr = tiny_dataset / "HR" / "a.png"
+    theirs = tmp_path / "theirs" / "x4"
+    theirs.mkdir(parents=True)
+    write_image(theirs / "a_x4.png", modcrop(to_uint8(read_image(hr).rgb), 4))  # the HR itself
+    args = ["compare", str(hr), "--models", "bicubic", "--scale", "4", "--crop", "8,8,32,32"]
+    assert main([*args, "--outputs", str(theirs.parent), "-o", str(tmp_path / "f.png")]) == 0
+    assert main([*args, "-o", str(tmp_path / "g.png")]) == 0
+    assert Image.open(tmp_path / "f.png").width == Image.open(tmp_path / "g.png").width + 192 + 4  # one panel more
+    # without ground truth the result must be the input's size times the scale
+    small = tmp_path / "small.png"
+    write_image(small, to_uint8(read_image(hr).rgb)[:20, :30])
+    write_image(theirs / "small.png", np.zeros((80, 100, 3), np.uint8))
+    lr_args = ["compare", str(small), "--lr", "--models", "bicubic", "--scale", "4", "--crop", "0,0,32,32"]
+    assert main([*lr_args, "--outputs", str(theirs.parent), "-o", str(tmp_path / "h.png")]) == 2
+    assert "small.png: 100 x 80, but small.png at x4 is 120 x 80 (the input's size)" in capsys.readouterr().err
+    write_image(theirs / "small.png", np.zeros((80, 120, 3), np.uint8))  # equal channels: gray
+    assert main([*lr_args, "--outputs", str(theirs.parent), "-o", str(tmp_path / "h.png")]) == 2
+    assert "small.png: a gray image, but small.png is in colour\n" in capsys.readouterr().err
+    write_image(theirs / "small.png", np.random.default_rng(0).integers(0, 256, (80, 120, 3), dtype=np.uint8))
+    assert main([*lr_args, "--outputs", str(theirs.parent), "-o", str(tmp_path / "h.png")]) == 0

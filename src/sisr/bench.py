@@ -94,14 +94,16 @@ def _set_row(model: str, dataset: str, scale: int, images: list[dict[str, Any]])
     return row | {"images": images}
 
 
-def find_output(folder: Path, dataset: str, scale: int, name: str, one_dataset: bool, one_scale: bool) -> Path:
+def find_output(
+    folder: Path, dataset: str | None, scale: int, name: str, one_dataset: bool = True, one_scale: bool = True
+) -> Path:
     """The image another program made of benchmark image ``name`` at ``scale``: ``NAME.*`` or
     ``NAME_xS.*`` (sisr upscale's name) in ``folder/DATASET/xS`` (the layout ``--save`` writes), or,
     where no other dataset or scale is measured to be mistaken for it, in ``folder/xS``,
-    ``folder/DATASET`` or ``folder`` itself."""
-    levels = [folder / _folder_name(dataset) / f"x{scale}"]
+    ``folder/DATASET`` or ``folder`` itself (``dataset`` None: an image of no dataset)."""
+    levels = [folder / _folder_name(dataset) / f"x{scale}"] if dataset is not None else []
     levels += [folder / f"x{scale}"] if one_dataset else []
-    levels += [folder / _folder_name(dataset)] if one_scale else []
+    levels += [folder / _folder_name(dataset)] if one_scale and dataset is not None else []
     levels += [folder] if one_dataset and one_scale else []
     stems = {name, f"{name}_x{scale}"}
     for level in levels:
@@ -115,37 +117,51 @@ def find_output(folder: Path, dataset: str, scale: int, name: str, one_dataset: 
         if found:
             return found[0]
     where = ", ".join(str(lv) for lv in levels)
-    raise SisrError(
-        f"--outputs {folder}: no result for {dataset} {name} at x{scale} ({name}.* or {name}_x{scale}.* in {where})"
-    )
+    of = f"{dataset} {name}" if dataset is not None else name
+    raise SisrError(f"--outputs {folder}: no result for {of} at x{scale} ({name}.* or {name}_x{scale}.* in {where})")
+
+
+def load_output(
+    out: Path, shape: tuple[int, ...], source: Path, scale: int, protocol: str | None = None, of_input: bool = False
+) -> np.ndarray:
+    """A result made elsewhere, 8-bit, as an ``H x W x C`` array like the reference ``shape`` (C = 1:
+    the luma or a gray image; 3: colour). A colour result of a colour image whose reference is its
+    luma (protocol y) is taken as its rounded luma (MATLAB's ``rgb2ycbcr`` of an 8-bit image); a gray
+    one, or RGB with equal channels, as the luma itself. It must be the reference's size (``of_input``:
+    ``source`` is the input, not the HR)."""
+    sr = to_uint8(read_image(out).pixels)
+    if sr.shape[:2] != tuple(shape[:2]):
+        why = (
+            "the input's size"
+            if of_input
+            else f"its size cropped to a multiple of {scale}, as the benchmark measures it"
+        )
+        raise SisrError(
+            f"{out}: {sr.shape[1]} x {sr.shape[0]}, but {source.name} at x{scale} is {shape[1]} x {shape[0]} ({why})"
+        )
+    if sr.shape[2] == 3 and (sr[:, :, :1] == sr[:, :, 1:]).all():  # a gray image saved as RGB
+        sr = sr[:, :, :1]
+    if sr.shape[2] == 3 and shape[2] == 1:
+        if read_image(source).pixels.shape[2] == 1:
+            raise SisrError(f"{out}: a colour image, but {source.name} is gray")
+        sr = np.floor(rgb_to_y(sr) + 0.5).astype(np.uint8)[:, :, None]
+    elif sr.shape[2] == 1 and shape[2] == 3:
+        under = f" under --protocol {protocol}" if protocol else ""
+        raise SisrError(f"{out}: a gray image, but {source.name} is in colour{under}")
+    return sr
 
 
 def score_outputs(
     folder: Path, files: list[Path], dataset: str, scale: int, protocol: str, one_dataset: bool, one_scale: bool
 ) -> tuple[list[dict[str, Any]], list[Path]]:
     """Per-image ``{"name", "psnr_y", "ssim_y"}`` of the images another program made (see
-    :func:`find_output`), measured as a model's would be: 8-bit, against the same HR; and the files
-    measured. Under protocol y the HR of a colour image is its rounded luma, so a colour result is
-    taken as its rounded luma (MATLAB's ``rgb2ycbcr`` of an 8-bit image) and a gray one (or RGB with
-    equal channels) as that luma itself."""
+    :func:`find_output`, :func:`load_output`), measured as a model's would be, against the same HR;
+    and the files measured."""
     rows, used = [], []
     for f in files:
         hr, _ = sr_pair(f, scale, protocol)
         out = find_output(folder, dataset, scale, f.stem, one_dataset, one_scale)
-        sr = to_uint8(read_image(out).pixels)
-        if sr.shape[:2] != hr.shape[:2]:
-            raise SisrError(
-                f"{out}: {sr.shape[1]} x {sr.shape[0]}, but {f.name} at x{scale} is {hr.shape[1]} x {hr.shape[0]} "
-                f"(its size cropped to a multiple of {scale}, as the benchmark measures it)"
-            )
-        if sr.shape[2] == 3 and (sr[:, :, :1] == sr[:, :, 1:]).all():  # a gray image saved as RGB
-            sr = sr[:, :, :1]
-        if sr.shape[2] == 3 and hr.shape[2] == 1:
-            if read_image(f).pixels.shape[2] == 1:
-                raise SisrError(f"{out}: a colour image, but {f.name} is gray")
-            sr = np.floor(rgb_to_y(sr) + 0.5).astype(np.uint8)[:, :, None]
-        elif sr.shape[2] == 1 and hr.shape[2] == 3:
-            raise SisrError(f"{out}: a gray image, but {f.name} is in colour under --protocol {protocol}")
+        sr = load_output(out, hr.shape, f, scale, protocol)
         rows.append({"name": f.stem, "psnr_y": psnr(sr, hr, crop=scale), "ssim_y": ssim(sr, hr, crop=scale)})
         used.append(out)
     return rows, used

@@ -498,7 +498,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sisr.io import write_image
 
     crop = None if args.crop is None else parse_crop(args.crop)
-    fig = compare_figure(args.image, _csv(args.models), args.scale, crop, lr_input=args.lr, device=args.device)
+    outputs = _csv(args.outputs or "")
+    fig = compare_figure(
+        args.image, _csv(args.models), args.scale, crop, lr_input=args.lr, device=args.device, outputs=outputs
+    )
     write_image(args.output, fig, overwrite=args.overwrite)
     print(f"wrote {args.output}")
     return 0
@@ -715,6 +718,11 @@ def build_parser() -> argparse.ArgumentParser:
         "with the most detail)",
     )
     p.add_argument("--lr", action="store_true", help="the image is the input itself (a photo without ground truth)")
+    p.add_argument(
+        "--outputs",
+        metavar="DIR,...",
+        help="folders of results another program made, a panel each: NAME.png or NAME_xS.png in DIR or DIR/xS",
+    )
     p.add_argument("-o", "--output", required=True, help="output PNG")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--device", default=None, help=_DEVICE_HELP)

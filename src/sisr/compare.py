@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sisr.bench import find_output, load_output, output_label
 from sisr.data import sr_pair
 from sisr.errors import SisrError
 from sisr.infer import load_model
@@ -58,6 +59,7 @@ def compare_figure(
     panel: int = 192,
     lr_input: bool = False,
     device: str | None = None,
+    outputs: list[str] = (),
 ) -> np.ndarray:
     """uint8 ``H x W x 3`` figure: HR with the crop box, HR crop, then each model's crop with its PSNR.
 
@@ -68,13 +70,16 @@ def compare_figure(
     each panel gives the model's time instead of a PSNR. ``device``: where the models run (None: auto).
     ``crop`` None: :func:`detailed_crop`, a quarter of the shorter side (of the HR; with
     ``lr_input``, chosen on the input and scaled to output pixels).
+    ``outputs``: folders of results made elsewhere (``NAME.*`` or ``NAME_xS.*`` in the folder or its
+    ``xS/``; see :func:`sisr.bench.find_output`), a panel each after the models'.
     """
-    if not models:  # a figure of the HR alone
+    if not models and not outputs:  # a figure of the HR alone
         raise SisrError("--models names no model to compare")
     if lr_input:
-        return _figure_without_hr(image, models, scale, crop, panel, device)
+        return _figure_without_hr(image, models, scale, crop, panel, device, outputs)
 
     hr, lr = sr_pair(image, scale, "rgb")
+    made = [_output(o, image, scale, hr.shape) for o in outputs]  # a wrong one is one line before the models run
     if hr.shape[2] == 1:
         hr, lr = np.repeat(hr, 3, axis=2), np.repeat(lr, 3, axis=2)
     x, y, w, h = crop = crop or detailed_crop(hr, *_auto_crop(*hr.shape[:2]))
@@ -84,11 +89,24 @@ def compare_figure(
     for name in models:
         sr = to_uint8(quantize(load_model(name, scale=scale, device=device)(lr)))
         panels.append((f"{name}: {psnr(sr, hr, crop=scale):.2f} dB", sr))
+    panels += [(f"{label}: {psnr(sr, hr, crop=scale):.2f} dB", sr) for label, sr in made]
     return _layout(Path(image).stem, hr, panels, crop, panel)
 
 
-def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int, device: str | None) -> np.ndarray:
-    lr = read_image(image).rgb
+def _output(folder: str, image, scale: int, shape: tuple[int, ...], of_input: bool = False) -> tuple[str, np.ndarray]:
+    """(label, ``H x W x 3`` uint8) of the result in ``folder`` made elsewhere of ``image``."""
+    out = find_output(Path(folder), None, scale, Path(image).stem)
+    sr = load_output(out, shape, Path(image), scale, of_input=of_input)
+    return output_label(folder), np.repeat(sr, 3, axis=2) if sr.shape[2] == 1 else sr
+
+
+def _figure_without_hr(
+    image, models: list[str], scale: int, crop, panel: int, device: str | None, outputs: list[str] = ()
+) -> np.ndarray:
+    decoded = read_image(image)
+    lr = decoded.rgb
+    shape = (lr.shape[0] * scale, lr.shape[1] * scale, decoded.pixels.shape[2])
+    made = [_output(o, image, scale, shape, of_input=True) for o in outputs]
     if crop is None:
         crop = tuple(v * scale for v in detailed_crop(lr, *_auto_crop(*lr.shape[:2])))
     x, y, w, h = crop
@@ -101,6 +119,7 @@ def _figure_without_hr(image, models: list[str], scale: int, crop, panel: int, d
         t0 = time.perf_counter()
         sr = to_uint8(up(lr))
         panels.append((f"{name}: {time.perf_counter() - t0:.1f} s", sr))
+    panels += made  # no ground truth to score them on, and no time of theirs to show
     base = next((img for label, img in panels if label.startswith("bicubic:")), panels[0][1])
     return _layout(Path(image).stem, base, panels, crop, panel)
 
