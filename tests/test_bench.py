@@ -669,6 +669,15 @@ def test_outputs_made_elsewhere_score_as_the_model_that_made_them(tiny_dataset, 
     assert got["provenance"]["outputs"]["theirs"]["images"] == 4 and "theirs" not in got["provenance"]["weights"]
     md = to_markdown(got, per_image=True)
     assert "| theirs | " in md and "| results made elsewhere (not recorded) |" in md
+    # merged with another report of it, renamed: both reports' files stay on record
+    x2 = run_bench([], [str(tiny_dataset)], [2], False, protocol, outputs=[str(tmp_path / "s" / "theirs")])
+    for name, rep in (("a", got), ("b", x2)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(rep))
+    assert main(["bench", "--from-json", f"{tmp_path / 'a.json'},{tmp_path / 'b.json'}", "--rename", "theirs=bicubic2",
+                 "--json", str(tmp_path / "m.json")]) == 0  # fmt: skip
+    merged = json.loads((tmp_path / "m.json").read_text())
+    kept = merged["provenance"]["outputs"]["bicubic2"]
+    assert [e["images"] for e in kept] == [4, 2] and "theirs" not in merged["provenance"]["outputs"]
 
 
 def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_dataset, tmp_path, monkeypatch):

@@ -202,8 +202,9 @@ def _rename_report(rep: dict, renames: dict[str, str]) -> dict:
     for key in ("budgets", "zero_shot_settings"):
         if key in rep:
             rep[key] = {named(m): v for m, v in rep[key].items()}
-    if (prov := rep.get("provenance")) and "weights" in prov:
-        rep["provenance"] = {**prov, "weights": {named(m): v for m, v in prov["weights"].items()}}
+    for kind in ("weights", "outputs"):
+        if (prov := rep.get("provenance")) and kind in prov:
+            rep["provenance"] = {**prov, kind: {named(m): v for m, v in prov[kind].items()}}
     return rep
 
 
@@ -276,6 +277,10 @@ def _merge_provenance(merged: dict, prov: dict | None, path: str) -> None:
                     f"{path}: {name}'s {what} differ from an earlier report's (sha256 {entry['sha256'][:12]} "
                     f"against {had['sha256'][:12]}); merge reports of the same files"
                 )
+    for name, entry in prov.get("outputs", {}).items():  # results made elsewhere: each report's files, kept
+        kept = into.setdefault("outputs", {}).setdefault(name, [])
+        if entry not in kept:
+            kept.append(entry)
     if prov.get("environment") and prov["environment"] not in into["environments"]:
         into["environments"].append(prov["environment"])
 
