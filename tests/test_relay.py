@@ -542,16 +542,18 @@ def test_judge_applies_a_runs_rule_to_its_final_weights_on_held_out_images(tmp_p
     with pytest.raises(SisrError, match="at step 6 of 10; its rule is for its final weights"):
         relay.judge(run)
     save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 10})
-    ok, lines = relay.judge(run)
+    ok, lines, both = relay.judge(run)
     assert ok and len(lines) == 2 and lines[0].startswith(f"grow x4 on {held.parent}: +")
     assert "needs at least +0.02: yes" in lines[0] and "needs not below 0 (held): yes" in lines[1]
     # a rule it cannot meet; and the same rows taken from a (GPU) report of runs/grow
     report = run_bench([str(live)], [str(held.parent)], [3, 4], progress=False)
     for r in report["results"]:
         r["model"] = "runs/grow"
-    assert relay.judge({**run, "rule": {**rule, "gain": 50}}, report) == (False, [
+    assert relay.judge({**run, "rule": {**rule, "gain": 50}}, report)[:2] == (False, [
         lines[0].replace("at least +0.02: yes", "at least +50.00: no"), lines[1]
     ])  # fmt: skip
+    assert [r["model"] for r in both["results"]] == ["runs/grow"] * 2 + ["bicubic"] * 2
+    assert both["budgets"]["runs/grow"]["steps"] > 0 and "runs/grow" in both["provenance"]["weights"]
     report["provenance"]["weights"]["runs/grow"] = report["provenance"]["weights"].pop(str(live))
     report["provenance"]["weights"]["runs/grow"]["sha256"] = "0" * 64  # the GPU's file is not the one here
     with pytest.raises(SisrError, match="the report measured other weights than runs/grow/model.safetensors"):
@@ -570,3 +572,35 @@ def test_judge_applies_a_runs_rule_to_its_final_weights_on_held_out_images(tmp_p
     assert capsys.readouterr().out.endswith(f"relay: grow replaces bicubic (its rule: {rule_said})\n")
     relay.cmd_status([run])
     assert f"  rule: {rule_said} (`relay.py judge grow` at its target)\n" in capsys.readouterr().out
+
+
+def test_judge_ship_puts_a_passing_run_in_the_shipped_models_place(tmp_path, monkeypatch, photo, capsys):
+    import shutil
+
+    from sisr.checkpoint import find_weights
+    from sisr.io import write_image
+
+    _tiny_queue(monkeypatch, tmp_path, "")
+    held = tmp_path / "Held" / "HR"
+    held.mkdir(parents=True)
+    write_image(held / "a.png", photo[:96, :120])
+    rule = {"data": str(held.parent), "against": "srcnn", "scale": 4, "gain": 0.02}
+    run = {"name": "y", "recipe": "r.toml", "target": 10, "status": "active", "step": 10, "val": "", "rule": rule}
+    live = tmp_path / "runs" / "y"
+    live.mkdir(parents=True)
+    shutil.copy(find_weights("srcnn-y.safetensors"), live / "model.safetensors")
+    (live / "log.jsonl").write_text('{"step": 10, "val_psnr": {"4": 27.0}}\n')
+    save_tensors(live / "state.safetensors", {"w": torch.zeros(1)}, "train-state", {"step": 10})
+    weights = tmp_path / "src" / "sisr" / "weights" / "srcnn.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"the old weights")
+    code = relay.cmd_judge([{**run, "rule": {**rule, "gain": 50}}], "y", None, ship=True)
+    assert code == 1 and weights.read_bytes() == b"the old weights"  # a run that fails its rule ships nothing
+    assert not (tmp_path / "benchmarks").exists()
+    capsys.readouterr()
+    assert relay.cmd_judge([{**run, "rule": {**rule, "gain": -50}}], "y", None, ship=True) == 0
+    assert weights.read_bytes() == (live / "model.safetensors").read_bytes()
+    assert (tmp_path / "benchmarks/cards/logs/srcnn.jsonl").read_text() == (live / "log.jsonl").read_text()
+    record = (tmp_path / "benchmarks/results/srcnn/heldout.md").read_text()
+    assert "### PSNR against srcnn" in record and "| runs/y | " in record  # the old weights measured beside it
+    assert "relay: shipped y as srcnn: benchmarks/results/srcnn/heldout.md" in capsys.readouterr().out

@@ -4,7 +4,7 @@
     python tools/relay.py start             # resume this machine's head run in the background on one core
     python tools/relay.py stop              # stop it (it saves its state on SIGTERM)
     python tools/relay.py save [--commit]   # copy every newer run state into checkpoints/, update the queue
-    python tools/relay.py judge NAME [--report bench_heldout.json]   # a finished run's rule, on held-out images
+    python tools/relay.py judge NAME [--report bench_heldout.json] [--ship]   # a finished run's rule, held out
 
 The head is the first run not done. A CPU machine passes by the runs marked ``where = "gpu"`` (too
 big for one CPU core), and those marked ``where = "bf16"`` unless it has native bf16 (tens of hours
@@ -411,11 +411,12 @@ def rule_text(rule: dict) -> str:
     return f"replaces {rule['against']} if {rule['data']} x{rule['scale']} gains >= {rule['gain']:g} dB{held}"
 
 
-def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str]]:
-    """Whether ``run``'s final EMA weights pass its ``rule``, and a line per scale: its mean PSNR
-    gain over ``against`` on the rule's held-out set, paired by image with a 95% interval. The run's
-    rows come from ``report`` (a GPU bench of ``runs/<name>``) or are measured here; the shipped
-    model it would replace is measured here, on the same images (a report's are checked)."""
+def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str], dict]:
+    """Whether ``run``'s final EMA weights pass its ``rule``, a line per scale (its mean PSNR gain
+    over ``against`` on the rule's held-out set, paired by image with a 95% interval), and the
+    report of both. The run's rows come from ``report`` (a GPU bench of ``runs/<name>``) or are
+    measured here; the shipped model it would replace is measured here, on the same images (a
+    report's images, and the weights it measured, are checked)."""
     from sisr.bench import paired, run_bench
     from sisr.errors import SisrError
 
@@ -439,14 +440,21 @@ def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str]]:
         if {r["scale"] for r in rows} < set(scales):
             raise SisrError(f"the report has no {rule['data']} rows of {mine} at x{', x'.join(map(str, scales))}")
         rows = [r for r in rows if r["scale"] in scales]
+        weights = {mine: report["provenance"]["weights"][mine]} if measured else {}
+        budget = report.get("budgets", {}).get(mine)
     else:
-        rows = run_bench([str(live)], [rule["data"]], scales, progress=False)["results"]
-        rows = [{**r, "model": mine} for r in rows]  # named as a GPU report names it
+        here = run_bench([str(live)], [rule["data"]], scales, progress=False)
+        rows = [{**r, "model": mine} for r in here["results"]]  # named as a GPU report names it
+        weights = {mine: here["provenance"]["weights"][str(live)]}
+        budget = here["budgets"][str(live)]
     theirs = run_bench([rule["against"]], [rule["data"]], scales, progress=False)
-    ours = (report or {}).get("provenance", {}).get("datasets", {}).get(rule["data"])
-    if ours and ours != theirs["provenance"]["datasets"][rule["data"]]:
+    images = (report or {}).get("provenance", {}).get("datasets", {}).get(rule["data"])
+    if images and images != theirs["provenance"]["datasets"][rule["data"]]:
         raise SisrError(f"the report's {rule['data']} images are not the ones here; their figures do not pair")
-    gains = paired({"results": rows + theirs["results"]}, rule["against"])
+    both = {**theirs, "results": rows + theirs["results"]}  # the record of the verdict, as a bench report
+    both["provenance"] = {**theirs["provenance"], "weights": weights | theirs["provenance"]["weights"]}
+    both["budgets"] = {mine: budget or "not recorded"} | theirs.get("budgets", {})
+    gains = paired(both, rule["against"])
     ok, lines = True, []
     for s in scales:
         g = gains[(mine, rule["data"], s)]
@@ -459,10 +467,10 @@ def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str]]:
             f"(95% {g['low']:+.2f} to {g['high']:+.2f}, higher on {g['higher']} of {g['n']}); "
             f"needs {what}: {'yes' if passed else 'no'}"
         )
-    return ok, lines
+    return ok, lines, both
 
 
-def cmd_judge(runs: list[dict], name: str, report_path: str | None) -> int:
+def cmd_judge(runs: list[dict], name: str, report_path: str | None, ship: bool = False) -> int:
     from sisr.errors import SisrError
 
     run = next((r for r in runs if r["name"] == name), None)
@@ -470,13 +478,42 @@ def cmd_judge(runs: list[dict], name: str, report_path: str | None) -> int:
         if run is None:
             raise SisrError(f"no run named {name} in the queue")
         report = json.loads(Path(report_path).read_text()) if report_path else None
-        ok, lines = judge(run, report)
+        ok, lines, both = judge(run, report)
     except (SisrError, OSError, json.JSONDecodeError) as e:
         sys.exit(f"relay: {e}")
     print("\n".join(lines))
     verdict = f"replaces {run['rule']['against']}" if ok else f"does not replace {run['rule']['against']}"
     print(f"relay: {name} {verdict} (its rule: {rule_text(run['rule'])})")
+    if ok and ship:
+        _ship(run, both)
     return 0 if ok else 1
+
+
+def _ship(run: dict, both: dict) -> None:
+    """A run that passed its rule takes the shipped model's place: the held-out record of the verdict
+    (``benchmarks/results/MODEL/heldout.*``), its EMA weights and its log (its card's curve)."""
+    from sisr.atomic import write_atomic
+    from sisr.bench import to_markdown
+    from sisr.models import PRETRAINED
+
+    model, live = run["rule"]["against"], folders(run)[0]
+    if model not in PRETRAINED:
+        sys.exit(f"relay: {model} is not a shipped model; a new name needs its PRETRAINED entry first")
+    record = REPO / "benchmarks" / "results" / model
+    record.mkdir(parents=True, exist_ok=True)
+    write_atomic(record / "heldout.json", json.dumps(both, indent=1) + "\n")
+    write_atomic(record / "heldout.md", to_markdown(both, per_image=True, against=model) + "\n")
+    weights = REPO / "src" / "sisr" / "weights" / PRETRAINED[model][0]
+    write_atomic(weights, (live / "model.safetensors").read_bytes())
+    logs = REPO / "benchmarks" / "cards" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    write_atomic(logs / f"{model}.jsonl", (live / "log.jsonl").read_bytes())
+    done = ", ".join(str(p.relative_to(REPO)) for p in (record / "heldout.md", weights, logs / f"{model}.jsonl"))
+    print(
+        f"relay: shipped {run['name']} as {model}: {done}. Next: the README's Tables 1 and 2 command (the "
+        f"test sets, once), `python benchmarks/model_card.py {model} --bench ... --notes ... --log "
+        f"benchmarks/cards/logs/{model}.jsonl`, then `relay.py save --commit`"
+    )
 
 
 def main() -> None:
@@ -491,6 +528,7 @@ def main() -> None:
     p = sub.add_parser("judge", help="a finished run's rule: does it replace the shipped model (exit 0) or not (1)")
     p.add_argument("name")
     p.add_argument("--report", help="the run's rows from a bench report (gpu_relay bench's bench_heldout.json)")
+    p.add_argument("--ship", action="store_true", help="if it passes: its weights, log and held-out record ship")
     args = ap.parse_args()
     runs = read_queue()
     try:
@@ -501,7 +539,7 @@ def main() -> None:
         elif args.cmd == "stop":
             cmd_stop(runs)
         elif args.cmd == "judge":
-            sys.exit(cmd_judge(runs, args.name, args.report))
+            sys.exit(cmd_judge(runs, args.name, args.report, args.ship))
         else:
             cmd_save(runs, args.commit)
     except BrokenPipeError:  # `relay.py status | head`
