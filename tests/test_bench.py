@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -693,6 +694,17 @@ def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_datase
     # under protocol y: a colour result's rounded luma (MATLAB's rgb2ycbcr), equal channels as gray
     assert [i["psnr_y"] for i in got["results"][0]["images"]] == [math.inf, math.inf]
     assert "budgets" not in got and [r["model"] for r in got["results"]] == ["flat"]
+    both = tmp_path / "both"  # two datasets given as paths, by their own names
+    (both / "Tiny" / "x4").mkdir(parents=True)
+    for f in flat.iterdir():
+        shutil.copy(f, both / "Tiny" / "x4" / f.name)
+    twice = tmp_path / "Other" / "HR"
+    shutil.copytree(tiny_dataset / "HR", twice)
+    with pytest.raises(SisrError, match="no result for .*Other a at x4"):
+        run_bench([], [str(tiny_dataset), str(twice.parent)], [4], False, outputs=[str(both)])
+    shutil.copytree(both / "Tiny", both / "Other")
+    got = run_bench([], [str(tiny_dataset), str(twice.parent)], [4], False, outputs=[str(both)])
+    assert [i["psnr_y"] for r in got["results"] for i in r["images"]] == [math.inf] * 4
     monkeypatch.chdir(flat)  # "." is named by the folder it is
     assert run_bench([], [str(tiny_dataset)], [4], False, outputs=["."])["results"][0]["model"] == "flat"
     with pytest.raises(SisrError, match=r"no result for .* a at x2 \(a\.\* or a_x2\.\* in .*x2\)"):

@@ -101,9 +101,11 @@ def find_output(
     ``NAME_xS.*`` (sisr upscale's name) in ``folder/DATASET/xS`` (the layout ``--save`` writes), or,
     where no other dataset or scale is measured to be mistaken for it, in ``folder/xS``,
     ``folder/DATASET`` or ``folder`` itself (``dataset`` None: an image of no dataset)."""
-    levels = [folder / _folder_name(dataset) / f"x{scale}"] if dataset is not None else []
+    # A dataset given as a path is found under its --save folder name and under its own name.
+    named = [] if dataset is None else list(dict.fromkeys([_folder_name(dataset), Path(dataset).name]))
+    levels = [folder / n / f"x{scale}" for n in named]
     levels += [folder / f"x{scale}"] if one_dataset else []
-    levels += [folder / _folder_name(dataset)] if one_scale and dataset is not None else []
+    levels += [folder / n for n in named] if one_scale else []
     levels += [folder] if one_dataset and one_scale else []
     stems = {name, f"{name}_x{scale}"}
     for level in levels:
