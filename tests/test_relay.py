@@ -604,3 +604,25 @@ def test_judge_ship_puts_a_passing_run_in_the_shipped_models_place(tmp_path, mon
     record = (tmp_path / "benchmarks/results/srcnn/heldout.md").read_text()
     assert "### PSNR against srcnn" in record and "| runs/y | " in record  # the old weights measured beside it
     assert "relay: shipped y as srcnn: benchmarks/results/srcnn/heldout.md" in capsys.readouterr().out
+
+
+def test_every_open_queue_run_has_a_rule_that_names_a_shipped_model():
+    """A run's rule is written before it finishes (and before anyone sees its held-out figures past
+    its validation): an open run without one, or one that names no shipped model, fails here."""
+    from sisr.models import PRETRAINED
+
+    for run in relay.open_runs(relay.read_queue()):
+        rule = run.get("rule")
+        assert rule, f"{run['name']}: no rule"
+        assert set(rule) <= {"data", "against", "scale", "gain", "hold"} and {
+            "data",
+            "against",
+            "scale",
+            "gain",
+        } <= set(rule), rule
+        assert rule["against"] in PRETRAINED and rule["data"] not in ("Set5", "Set14", "BSD100"), rule
+        assert (
+            isinstance(rule["scale"], int)
+            and rule["gain"] >= 0
+            and all(isinstance(s, int) for s in rule.get("hold", []))
+        )
