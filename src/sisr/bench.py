@@ -316,7 +316,10 @@ def run_bench(
     :func:`find_output` says where each image is looked for), measured beside the models, as they are.
     """
 
-    outputs = list(dict.fromkeys(outputs or []))
+    folders: dict[Path, str] = {}
+    for o in outputs or []:  # each folder once, however it is spelled
+        folders.setdefault(Path(o).resolve(), o)
+    outputs = list(folders.values())
     for what, given in (("--models", models or outputs), ("--data", datasets), ("--scale", scales)):
         if not given:  # an empty table, said to have succeeded
             raise SisrError(f"{what} names nothing to measure")
