@@ -684,6 +684,7 @@ def test_outputs_made_elsewhere_score_as_the_model_that_made_them(tiny_dataset, 
 def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_dataset, tmp_path, monkeypatch):
     from sisr.data import modcrop
     from sisr.io import read_image, to_uint8
+    from sisr.metrics import psnr
 
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -717,10 +718,13 @@ def test_outputs_in_colour_or_flat_are_found_and_taken_as_their_luma(tiny_datase
     with pytest.raises(SisrError, match=r"a_x4\.png: a gray image, but a\.png is in colour under --protocol rgb"):
         run_bench([], [str(tiny_dataset)], [4], False, "rgb", outputs=[str(flat)])
     write_image(flat / "a_x4.png", colour["a"])
-    colour["b"][0, 0] = (0, 255, 0)
-    write_image(flat / "b_x4.png", colour["b"])
-    with pytest.raises(SisrError, match=r"b_x4\.png: a colour image, but b\.png is gray"):
-        run_bench([], [str(tiny_dataset)], [4], False, outputs=[str(flat)])
+    # A colour result of the gray image b: its rounded full-range luma (0.299 R + 0.587 G + 0.114 B)
+    tinted = np.clip(colour["b"].astype(np.int16) + np.array([4, 1, 4]), 0, 255).astype(np.uint8)
+    write_image(flat / "b_x4.png", tinted)
+    got = run_bench([], [str(tiny_dataset)], [4], False, outputs=[str(flat)])
+    shifted = np.floor(tinted @ np.array([0.299, 0.587, 0.114]) + 0.5).astype(np.uint8)[:, :, None]
+    b = modcrop(to_uint8(read_image(tiny_dataset / "HR" / "b.png").pixels), 4)
+    assert got["results"][0]["images"][1]["psnr_y"] == pytest.approx(psnr(shifted, b, crop=4))
     write_image(flat / "b_x4.png", colour["b"][:, :, :1])
     write_image(flat / "a.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(SisrError, match=r"2 results for a \(a\.png, a_x4\.png\); keep one"):

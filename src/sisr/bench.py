@@ -128,8 +128,9 @@ def load_output(
 ) -> np.ndarray:
     """A result made elsewhere, 8-bit, as an ``H x W x C`` array like the reference ``shape`` (C = 1:
     the luma or a gray image; 3: colour). A colour result of a colour image whose reference is its
-    luma (protocol y) is taken as its rounded luma (MATLAB's ``rgb2ycbcr`` of an 8-bit image); a gray
-    one, or RGB with equal channels, as the luma itself. It must be the reference's size (``of_input``:
+    luma (protocol y) is taken as its rounded luma (MATLAB's ``rgb2ycbcr`` of an 8-bit image), one of
+    a gray image as its rounded full-range luma (as a model's output of a gray input is read); a
+    gray result, or RGB with equal channels, as the luma itself. It must be the reference's size (``of_input``:
     ``source`` is the input, not the HR)."""
     sr = to_uint8(read_image(out).pixels)
     if sr.shape[:2] != tuple(shape[:2]):
@@ -144,9 +145,11 @@ def load_output(
     if sr.shape[2] == 3 and (sr[:, :, :1] == sr[:, :, 1:]).all():  # a gray image saved as RGB
         sr = sr[:, :, :1]
     if sr.shape[2] == 3 and shape[2] == 1:
-        if read_image(source).pixels.shape[2] == 1:
-            raise SisrError(f"{out}: a colour image, but {source.name} is gray")
-        sr = np.floor(rgb_to_y(sr) + 0.5).astype(np.uint8)[:, :, None]
+        # A gray image's own values are its reference, so a colour result of one is read back as a
+        # model's output of a gray input is (full-range luma); a colour image's luma is rgb2ycbcr's.
+        gray = read_image(source).pixels.shape[2] == 1
+        y = gray_of(sr)[:, :, 0] * 255.0 if gray else rgb_to_y(sr)
+        sr = np.floor(y + 0.5).astype(np.uint8)[:, :, None]
     elif sr.shape[2] == 1 and shape[2] == 3:
         under = f" under --protocol {protocol}" if protocol else ""
         raise SisrError(f"{out}: a gray image, but {source.name} is in colour{under}")
