@@ -526,7 +526,7 @@ def main() -> None:
     p = sub.add_parser("save")
     p.add_argument("--commit", action="store_true", help="git-commit the state and the queue file")
     p = sub.add_parser("judge", help="a finished run's rule: does it replace the shipped model (exit 0) or not (1)")
-    p.add_argument("name")
+    p.add_argument("name", help="a run of configs/queue.toml")
     p.add_argument("--report", help="the run's rows from a bench report (gpu_relay bench's bench_heldout.json)")
     p.add_argument("--ship", action="store_true", help="if it passes: its weights, log and held-out record ship")
     args = ap.parse_args()
