@@ -29,7 +29,6 @@ clone. Training precision follows the machine: bf16 where the CPU or GPU has nat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -417,7 +416,7 @@ def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str], dict]
     report of both. The run's rows come from ``report`` (a GPU bench of ``runs/<name>``) or are
     measured here; the shipped model it would replace is measured here, on the same images (a
     report's images, and the weights it measured, are checked)."""
-    from sisr.bench import paired, run_bench
+    from sisr.bench import file_sha256, paired, run_bench
     from sisr.errors import SisrError
 
     rule = run.get("rule")
@@ -432,7 +431,7 @@ def judge(run: dict, report: dict | None = None) -> tuple[bool, list[str], dict]
     if report is not None:
         measured = report.get("provenance", {}).get("weights", {}).get(mine, {}).get("sha256")
         here = live / "model.safetensors"
-        if measured and here.is_file() and measured != hashlib.sha256(here.read_bytes()).hexdigest():
+        if measured and here.is_file() and measured != file_sha256(here).hex():
             raise SisrError(
                 f"the report measured other weights than {here.relative_to(REPO)}: the file that would ship"
             )

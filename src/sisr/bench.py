@@ -476,14 +476,15 @@ def run_bench(
     return report
 
 
-def _file_sha256(path: Path) -> bytes:
+def file_sha256(path: Path) -> bytes:
+    """A file's SHA-256 digest (``.hex()``: ``sha256sum``'s), as reports record weights."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").digest()
 
 
 def _files_sha256(paths: list[Path]) -> str:
     """The SHA-256 of the files' SHA-256 digests, in order."""
-    return hashlib.sha256(b"".join(_file_sha256(p) for p in paths)).hexdigest()
+    return hashlib.sha256(b"".join(file_sha256(p) for p in paths)).hexdigest()
 
 
 def provenance(weights: dict[str, Path | None], files: dict[str, list[Path]]) -> dict[str, Any]:
@@ -494,7 +495,7 @@ def provenance(weights: dict[str, Path | None], files: dict[str, list[Path]]) ->
     import platform
 
     return {
-        "weights": {m: {"file": p.name, "sha256": _file_sha256(p).hex()} for m, p in weights.items() if p},
+        "weights": {m: {"file": p.name, "sha256": file_sha256(p).hex()} for m, p in weights.items() if p},
         "datasets": {d: {"images": len(fs), "sha256": _files_sha256(fs)} for d, fs in files.items()},
         "environment": {
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -110,7 +110,7 @@ def _figure_without_hr(
     if crop is None:
         crop = tuple(v * scale for v in detailed_crop(lr, *_auto_crop(*lr.shape[:2])))
     x, y, w, h = crop
-    H, W = lr.shape[0] * scale, lr.shape[1] * scale
+    H, W = shape[:2]
     if x + w > W or y + h > H:
         raise SisrError(f"crop {crop} lies outside the {W}x{H} output")
     panels = []
